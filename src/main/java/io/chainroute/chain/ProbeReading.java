@@ -1,0 +1,10 @@
+package io.chainroute.chain;
+
+/**
+ * What a head probe says about a node.
+ *
+ * @param head the node's current height
+ * @param syncing true while the node is still catching up with its peers
+ * @param detail a short human-readable note for /status (e.g. sync progress); never a secret
+ */
+public record ProbeReading(long head, boolean syncing, String detail) {}

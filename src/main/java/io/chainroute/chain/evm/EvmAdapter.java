@@ -1,0 +1,228 @@
+package io.chainroute.chain.evm;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.chainroute.chain.BlockRef;
+import io.chainroute.chain.ChainAdapter;
+import io.chainroute.chain.Classification;
+import io.chainroute.chain.ProbeReading;
+import io.chainroute.chain.Reply;
+import io.chainroute.chain.Requirement;
+import io.chainroute.config.Protocol;
+import io.chainroute.jsonrpc.JsonRpcCall;
+import io.chainroute.jsonrpc.JsonRpcErrors;
+import io.chainroute.jsonrpc.JsonRpcMessage;
+import io.chainroute.jsonrpc.JsonRpcParser;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * EVM JSON-RPC: heads from {@code eth_blockNumber} + {@code eth_syncing}; requests classified with
+ * {@link EvmMethods}. Stateless and thread-safe.
+ */
+public final class EvmAdapter implements ChainAdapter {
+  static final String JSON = "application/json";
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final byte[] PROBE =
+      ("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_blockNumber\",\"params\":[]},"
+              + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_syncing\",\"params\":[]}]")
+          .getBytes(StandardCharsets.US_ASCII);
+
+  @Override
+  public Protocol protocol() {
+    return Protocol.EVM;
+  }
+
+  @Override
+  public HeadProbe headProbe() {
+    return new HeadProbe("POST", "/", JSON, PROBE);
+  }
+
+  @Override
+  public ProbeReading readHeadProbe(int httpStatus, byte[] body) {
+    if (httpStatus != 200) {
+      throw new ProbeException("HTTP " + httpStatus + " to eth_blockNumber");
+    }
+    JsonNode root;
+    try {
+      root = MAPPER.readTree(body);
+    } catch (IOException e) {
+      throw new ProbeException("eth_blockNumber answer is not JSON");
+    }
+    if (root == null || !root.isArray()) {
+      throw new ProbeException("eth_blockNumber batch answer is not an array");
+    }
+    JsonNode number = null;
+    JsonNode syncing = null;
+    for (JsonNode item : root) {
+      int id = item.path("id").asInt(-1);
+      if (item.has("error")) {
+        throw new ProbeException(
+            (id == 1 ? "eth_blockNumber" : "eth_syncing")
+                + " failed: code "
+                + item.path("error").path("code").asText());
+      }
+      if (id == 1) {
+        number = item.get("result");
+      } else if (id == 2) {
+        syncing = item.get("result");
+      }
+    }
+    if (number == null || !number.isTextual()) {
+      throw new ProbeException("eth_blockNumber returned no quantity");
+    }
+    long head = parseQuantity(number.asText());
+    if (head < 0) {
+      throw new ProbeException("eth_blockNumber returned an invalid quantity");
+    }
+    if (syncing != null && syncing.isObject()) {
+      long current = parseQuantity(syncing.path("currentBlock").asText(""));
+      long highest = parseQuantity(syncing.path("highestBlock").asText(""));
+      if (current >= 0 && highest >= 0 && current < highest) {
+        return new ProbeReading(head, true, "syncing " + current + "/" + highest);
+      }
+      return new ProbeReading(head, false, "at head, indexes building");
+    }
+    return new ProbeReading(head, false, "");
+  }
+
+  @Override
+  public Classification classify(String httpMethod, byte[] body) {
+    JsonRpcMessage message = JsonRpcParser.parse(body);
+    if (message instanceof JsonRpcMessage.ParseError e) {
+      return answer(JsonRpcErrors.error(null, JsonRpcErrors.PARSE_ERROR, "Parse error", e.detail()));
+    }
+    if (message instanceof JsonRpcMessage.NotARequest e) {
+      return answer(
+          JsonRpcErrors.error(null, JsonRpcErrors.INVALID_REQUEST, "Invalid Request", e.detail()));
+    }
+    if (message instanceof JsonRpcMessage.Single s) {
+      JsonRpcCall call = s.call();
+      if (!call.valid()) {
+        return answer(
+            JsonRpcErrors.error(
+                call.rawId(), JsonRpcErrors.INVALID_REQUEST, "Invalid Request", call.invalidReason()));
+      }
+      byte[] id = call.rawId();
+      return new Classification.Forward(
+          List.of(requirement(call)),
+          (status, code, msg) -> new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)));
+    }
+    // A batch is forwarded whole: the node answers invalid elements itself, in order.
+    List<JsonRpcCall> calls = ((JsonRpcMessage.Batch) message).calls();
+    List<Requirement> requirements = new ArrayList<>(calls.size());
+    List<byte[]> ids = new ArrayList<>(calls.size());
+    for (JsonRpcCall call : calls) {
+      if (call.valid()) {
+        requirements.add(requirement(call));
+      }
+      if (!call.notification()) {
+        ids.add(call.rawId());
+      }
+    }
+    return new Classification.Forward(
+        requirements,
+        (status, code, msg) ->
+            new Reply(status, JSON, JsonRpcErrors.batchError(ids, code, msg, null)));
+  }
+
+  private static Classification answer(byte[] body) {
+    return new Classification.Answer(new Reply(200, JSON, body));
+  }
+
+  /** What one valid call needs. Package-private for the table-driven tests. */
+  static Requirement requirement(JsonRpcCall call) {
+    EvmMethods.Rule rule = EvmMethods.rule(call.method());
+    if (rule.write()) {
+      return Requirement.WRITE;
+    }
+    JsonNode params = call.params();
+    BlockRef ref =
+        switch (rule.locator()) {
+          case NONE -> rule.kind() == io.chainroute.chain.DataKind.TRACE ? BlockRef.HASH : BlockRef.LATEST;
+          case POSITION -> blockRef(param(params, rule.position()));
+          case HASH_AT_POSITION -> BlockRef.HASH;
+          case FILTER_OBJECT -> filterFrom(param(params, 0));
+        };
+    return Requirement.read(rule.kind(), ref);
+  }
+
+  private static JsonNode param(JsonNode params, int position) {
+    if (params == null || !params.isArray() || position >= params.size()) {
+      return null;
+    }
+    return params.get(position);
+  }
+
+  /** The oldest end of a log filter: {@code blockHash}, else {@code fromBlock} (default latest). */
+  private static BlockRef filterFrom(JsonNode filter) {
+    if (filter == null || !filter.isObject()) {
+      return BlockRef.LATEST;
+    }
+    if (filter.hasNonNull("blockHash")) {
+      return BlockRef.HASH;
+    }
+    return blockRef(filter.get("fromBlock"));
+  }
+
+  /**
+   * Normalises a block parameter (protocols.md B.1): tags, hex numbers (leading zeros tolerated),
+   * plain JSON numbers, 32-byte hashes and EIP-1898 objects. Missing or unreadable means latest: the
+   * node then answers with its own error.
+   */
+  static BlockRef blockRef(JsonNode v) {
+    if (v == null || v.isNull()) {
+      return BlockRef.LATEST;
+    }
+    if (v.isIntegralNumber()) {
+      return v.canConvertToLong() && v.longValue() >= 0 ? BlockRef.number(v.longValue()) : BlockRef.LATEST;
+    }
+    if (v.isObject()) {
+      if (v.hasNonNull("blockHash")) {
+        return BlockRef.HASH;
+      }
+      return blockRef(v.get("blockNumber"));
+    }
+    if (!v.isTextual()) {
+      return BlockRef.LATEST;
+    }
+    String s = v.asText();
+    switch (s) {
+      case "latest":
+        return BlockRef.LATEST;
+      case "pending":
+        return BlockRef.PENDING;
+      case "safe":
+        return BlockRef.SAFE;
+      case "finalized":
+        return BlockRef.FINALIZED;
+      case "earliest":
+        return BlockRef.EARLIEST;
+      default:
+        break;
+    }
+    if (s.length() == 66 && (s.startsWith("0x") || s.startsWith("0X"))) {
+      return BlockRef.HASH;
+    }
+    long n = parseQuantity(s);
+    return n >= 0 ? BlockRef.number(n) : BlockRef.LATEST;
+  }
+
+  /** A hex QUANTITY ({@code 0x1b4}); -1 when it is not one or does not fit a signed long. */
+  static long parseQuantity(String s) {
+    if (s.length() < 3 || s.length() > 18 || s.charAt(0) != '0' || (s.charAt(1) != 'x' && s.charAt(1) != 'X')) {
+      return -1;
+    }
+    long n = 0;
+    for (int i = 2; i < s.length(); i++) {
+      int d = Character.digit(s.charAt(i), 16);
+      if (d < 0) {
+        return -1;
+      }
+      n = (n << 4) | d;
+    }
+    return n < 0 ? -1 : n;
+  }
+}

@@ -1,0 +1,47 @@
+package io.chainroute.config;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One chain and its nodes.
+ *
+ * @param name unique; Envoy clusters are {@code <name>-head} and {@code <name>-archive}
+ * @param pathPrefix requests whose path starts with it belong to this chain
+ * @param maxLagBlocks a node at most this many blocks behind the chain head is synced (serves the
+ *     head pool)
+ * @param degradedLagBlocks a node further behind than {@code maxLagBlocks} but within this many
+ *     blocks is a fallback (Envoy DEGRADED); further behind it leaves the pools
+ * @param fullNodeStateBlocks how many recent blocks of state a full node keeps; older state goes to
+ *     the archive pool
+ * @param fullNodeLogBlocks how many recent blocks of logs a full node serves; older {@code
+ *     eth_getLogs} ranges go to the archive pool
+ * @param pollInterval how often each node's head is probed
+ * @param blockTime expected block interval; a node whose head has not moved for this long while the
+ *     chain moved on is stalled
+ * @param probeTimeout timeout of one probe
+ */
+public record ChainConfig(
+    String name,
+    Protocol protocol,
+    String pathPrefix,
+    long maxLagBlocks,
+    long degradedLagBlocks,
+    long fullNodeStateBlocks,
+    long fullNodeLogBlocks,
+    Duration pollInterval,
+    Duration blockTime,
+    Duration probeTimeout,
+    List<NodeConfig> nodes) {
+  public ChainConfig {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(protocol, "protocol");
+    Objects.requireNonNull(pathPrefix, "pathPrefix");
+    nodes = List.copyOf(nodes);
+  }
+
+  public String clusterName(String pool) {
+    return name + "-" + pool;
+  }
+}

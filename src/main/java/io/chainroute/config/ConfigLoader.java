@@ -1,0 +1,407 @@
+package io.chainroute.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads and validates the YAML configuration. Every error is a {@link ConfigException} naming the
+ * path and the expectation; nothing is bound or started before the whole file is valid.
+ */
+public final class ConfigLoader {
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+  private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m)");
+
+  private ConfigLoader() {}
+
+  public static ChainrouteConfig load(Path file) {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (IOException e) {
+      throw new ConfigException(file + ": cannot read the configuration file: " + e.getMessage());
+    }
+    return parse(text);
+  }
+
+  public static ChainrouteConfig parse(String yaml) {
+    JsonNode root;
+    try {
+      root = YAML.readTree(yaml);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(
+          "(file): not valid YAML: " + e.getOriginalMessage() + locationOf(e));
+    }
+    if (root == null || root.isMissingNode() || root.isNull()) {
+      throw new ConfigException("(file)", "empty", "a mapping with a 'chains' list");
+    }
+    Obj top = new Obj(root, "");
+    top.allow("server", "envoy", "chains");
+    ServerConfig server = server(top.obj("server"));
+    EnvoyConfig envoy = envoy(top.obj("envoy"));
+    List<ChainConfig> chains = chains(top);
+    checkPorts(server, envoy);
+    return new ChainrouteConfig(server, envoy, chains);
+  }
+
+  private static String locationOf(JsonProcessingException e) {
+    return e.getLocation() == null
+        ? ""
+        : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+  }
+
+  private static ServerConfig server(Obj o) {
+    o.allow(
+        "bindAddress",
+        "xdsPort",
+        "extProcPort",
+        "adminHttpPort",
+        "adminGrpcPort",
+        "xdsCoalesce",
+        "maxRequestBytes");
+    return new ServerConfig(
+        o.string("bindAddress", "127.0.0.1"),
+        o.port("xdsPort", 18000),
+        o.port("extProcPort", 18001),
+        o.port("adminHttpPort", 8081),
+        o.port("adminGrpcPort", 8082),
+        o.duration("xdsCoalesce", Duration.ofMillis(100), Duration.ZERO, Duration.ofSeconds(5)),
+        (int)
+            o.integer(
+                "maxRequestBytes", ServerConfig.DEFAULT_MAX_REQUEST_BYTES, 1024, 64 * 1024 * 1024));
+  }
+
+  private static EnvoyConfig envoy(Obj o) {
+    o.allow(
+        "listenerPort",
+        "adminPort",
+        "region",
+        "chainrouteHost",
+        "messageTimeout",
+        "exposeUpstreamHeader");
+    return new EnvoyConfig(
+        o.port("listenerPort", 10000),
+        o.port("adminPort", 9901),
+        o.string("region", ""),
+        o.string("chainrouteHost", "127.0.0.1"),
+        o.duration(
+            "messageTimeout", Duration.ofMillis(500), Duration.ofMillis(1), Duration.ofSeconds(10)),
+        o.bool("exposeUpstreamHeader", false));
+  }
+
+  private static List<ChainConfig> chains(Obj top) {
+    JsonNode list = top.node.get("chains");
+    if (list == null || !list.isArray() || list.isEmpty()) {
+      throw new ConfigException("chains", describe(list), "a non-empty list of chains");
+    }
+    List<ChainConfig> chains = new ArrayList<>();
+    Set<String> names = new HashSet<>();
+    Set<String> prefixes = new HashSet<>();
+    for (int i = 0; i < list.size(); i++) {
+      String path = "chains[" + i + "]";
+      ChainConfig chain = chain(new Obj(list.get(i), path));
+      if (!names.add(chain.name())) {
+        throw new ConfigException(
+            path + ".name", "'" + chain.name() + "' is used twice", "a unique chain name");
+      }
+      if (!prefixes.add(chain.pathPrefix())) {
+        throw new ConfigException(
+            path + ".pathPrefix",
+            "'" + chain.pathPrefix() + "' is used twice",
+            "a unique path prefix");
+      }
+      chains.add(chain);
+    }
+    for (ChainConfig a : chains) {
+      for (ChainConfig b : chains) {
+        if (a != b && b.pathPrefix().startsWith(a.pathPrefix() + "/")) {
+          throw new ConfigException(
+              "chains[" + chains.indexOf(b) + "].pathPrefix",
+              "'" + b.pathPrefix() + "' is inside the prefix of chain '" + a.name() + "'",
+              "prefixes that do not nest");
+        }
+      }
+    }
+    return chains;
+  }
+
+  private static ChainConfig chain(Obj o) {
+    if (!o.node.isObject()) {
+      throw new ConfigException(o.path, describe(o.node), "a mapping describing one chain");
+    }
+    o.allow(
+        "name",
+        "protocol",
+        "pathPrefix",
+        "maxLagBlocks",
+        "degradedLagBlocks",
+        "fullNodeStateBlocks",
+        "fullNodeLogBlocks",
+        "pollInterval",
+        "blockTime",
+        "probeTimeout",
+        "nodes");
+    String name = o.name("name");
+    String protocolName = o.string("protocol", null);
+    if (protocolName == null) {
+      throw new ConfigException(o.at("protocol"), "missing", "one of: evm");
+    }
+    Protocol protocol = Protocol.fromConfigName(protocolName);
+    if (protocol == null) {
+      throw new ConfigException(o.at("protocol"), "'" + protocolName + "'", "one of: evm");
+    }
+    String prefix = o.string("pathPrefix", "/" + name);
+    if (!prefix.matches("/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*")) {
+      throw new ConfigException(
+          o.at("pathPrefix"),
+          "'" + prefix + "'",
+          "a path such as /eth-mainnet (starts with /, no trailing /, no query)");
+    }
+    long maxLag = o.integer("maxLagBlocks", 0, 0, 1_000_000);
+    long degradedLag = o.integer("degradedLagBlocks", maxLag + 2, maxLag, 1_000_000);
+    long stateBlocks = o.integer("fullNodeStateBlocks", 128, 1, Long.MAX_VALUE / 2);
+    long logBlocks = o.integer("fullNodeLogBlocks", stateBlocks, 1, Long.MAX_VALUE / 2);
+    Duration poll =
+        o.duration("pollInterval", Duration.ofSeconds(1), Duration.ofMillis(50), Duration.ofHours(1));
+    Duration blockTime =
+        o.duration("blockTime", Duration.ofSeconds(12), Duration.ofMillis(50), Duration.ofHours(1));
+    Duration probeTimeout =
+        o.duration("probeTimeout", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(1));
+    List<NodeConfig> nodes = nodes(o);
+    return new ChainConfig(
+        name,
+        protocol,
+        prefix,
+        maxLag,
+        degradedLag,
+        stateBlocks,
+        logBlocks,
+        poll,
+        blockTime,
+        probeTimeout,
+        nodes);
+  }
+
+  private static List<NodeConfig> nodes(Obj chain) {
+    JsonNode list = chain.node.get("nodes");
+    String path = chain.at("nodes");
+    if (list == null || !list.isArray() || list.isEmpty()) {
+      throw new ConfigException(path, describe(list), "a non-empty list of nodes");
+    }
+    List<NodeConfig> nodes = new ArrayList<>();
+    Set<String> names = new HashSet<>();
+    Set<String> endpoints = new HashSet<>();
+    for (int i = 0; i < list.size(); i++) {
+      Obj o = new Obj(list.get(i), path + "[" + i + "]");
+      if (!o.node.isObject()) {
+        throw new ConfigException(o.path, describe(o.node), "a mapping describing one node");
+      }
+      o.allow("name", "url", "region", "archive");
+      String name = o.name("name");
+      if (!names.add(name)) {
+        throw new ConfigException(o.at("name"), "'" + name + "' is used twice", "a unique node name");
+      }
+      URI url = url(o);
+      NodeConfig node = new NodeConfig(name, url, o.string("region", ""), o.bool("archive", false));
+      if (!endpoints.add(node.host() + ":" + node.port())) {
+        throw new ConfigException(
+            o.at("url"),
+            "the same host and port as another node of this chain",
+            "one entry per node");
+      }
+      nodes.add(node);
+    }
+    return nodes;
+  }
+
+  private static URI url(Obj o) {
+    String raw = o.string("url", null);
+    String expect = "an http URL with a host, such as http://10.0.1.5:8545";
+    if (raw == null) {
+      throw new ConfigException(o.at("url"), "missing", expect);
+    }
+    URI url;
+    try {
+      url = new URI(raw);
+    } catch (URISyntaxException e) {
+      // The value may hold a key, so it is not echoed.
+      throw new ConfigException(o.at("url"), "not a valid URL", expect);
+    }
+    if (!"http".equals(url.getScheme())) {
+      String scheme = url.getScheme() == null ? "no scheme" : "scheme '" + url.getScheme() + "'";
+      throw new ConfigException(
+          o.at("url"), scheme + " is not supported yet", expect + " (https nodes: see README)");
+    }
+    if (url.getHost() == null) {
+      throw new ConfigException(o.at("url"), "no host", expect);
+    }
+    boolean hasPath = url.getRawPath() != null && !url.getRawPath().isEmpty() && !"/".equals(url.getRawPath());
+    if (url.getRawUserInfo() != null || hasPath || url.getRawQuery() != null) {
+      throw new ConfigException(
+          o.at("url"),
+          "user info, a path or a query is not supported (Envoy routes to host:port only)",
+          expect);
+    }
+    return url;
+  }
+
+  private static void checkPorts(ServerConfig s, EnvoyConfig e) {
+    int[] ports = {s.xdsPort(), s.extProcPort(), s.adminHttpPort(), s.adminGrpcPort()};
+    String[] names = {"server.xdsPort", "server.extProcPort", "server.adminHttpPort", "server.adminGrpcPort"};
+    for (int i = 0; i < ports.length; i++) {
+      for (int j = i + 1; j < ports.length; j++) {
+        if (ports[i] == ports[j] && ports[i] != 0) {
+          throw new ConfigException(
+              names[j], ports[j] + " is also " + names[i], "a port of its own");
+        }
+      }
+    }
+    if (e.listenerPort() == e.adminPort()) {
+      throw new ConfigException(
+          "envoy.adminPort", e.adminPort() + " is also envoy.listenerPort", "a port of its own");
+    }
+  }
+
+  static String describe(JsonNode n) {
+    if (n == null || n.isMissingNode()) {
+      return "missing";
+    }
+    if (n.isNull()) {
+      return "null";
+    }
+    if (n.isTextual()) {
+      return "'" + n.asText() + "'";
+    }
+    if (n.isArray()) {
+      return n.isEmpty() ? "an empty list" : "a list";
+    }
+    if (n.isObject()) {
+      return "a mapping";
+    }
+    return n.toString();
+  }
+
+  /** One YAML mapping plus its path, with typed getters that fail with the path. */
+  private static final class Obj {
+    final JsonNode node;
+    final String path;
+
+    Obj(JsonNode node, String path) {
+      this.node = node == null ? YAML.createObjectNode() : node;
+      this.path = path;
+    }
+
+    String at(String key) {
+      return path.isEmpty() ? key : path + "." + key;
+    }
+
+    Obj obj(String key) {
+      JsonNode n = node.get(key);
+      if (n != null && !n.isNull() && !n.isObject()) {
+        throw new ConfigException(at(key), describe(n), "a mapping");
+      }
+      return new Obj(n == null || n.isNull() ? null : n, at(key));
+    }
+
+    void allow(String... keys) {
+      if (!node.isObject()) {
+        throw new ConfigException(path.isEmpty() ? "(file)" : path, describe(node), "a mapping");
+      }
+      Set<String> allowed = Set.of(keys);
+      for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+        String k = it.next();
+        if (!allowed.contains(k)) {
+          throw new ConfigException(at(k), "unknown key", "one of " + String.join(", ", keys));
+        }
+      }
+    }
+
+    String string(String key, String dflt) {
+      JsonNode n = node.get(key);
+      if (n == null || n.isNull()) {
+        return dflt;
+      }
+      if (!n.isTextual() || n.asText().isBlank()) {
+        throw new ConfigException(at(key), describe(n), "a non-empty string");
+      }
+      return n.asText();
+    }
+
+    String name(String key) {
+      String v = string(key, null);
+      if (v == null) {
+        throw new ConfigException(at(key), "missing", "a name of lowercase letters, digits and '-'");
+      }
+      if (!NAME.matcher(v).matches()) {
+        throw new ConfigException(
+            at(key), "'" + v + "'", "a name of lowercase letters, digits and '-' (at most 63)");
+      }
+      return v;
+    }
+
+    boolean bool(String key, boolean dflt) {
+      JsonNode n = node.get(key);
+      if (n == null || n.isNull()) {
+        return dflt;
+      }
+      if (!n.isBoolean()) {
+        throw new ConfigException(at(key), describe(n), "true or false");
+      }
+      return n.booleanValue();
+    }
+
+    long integer(String key, long dflt, long min, long max) {
+      JsonNode n = node.get(key);
+      if (n == null || n.isNull()) {
+        return dflt;
+      }
+      if (!n.isIntegralNumber() || !n.canConvertToLong() || n.longValue() < min || n.longValue() > max) {
+        throw new ConfigException(
+            at(key), describe(n), "a whole number from " + min + " to " + max);
+      }
+      return n.longValue();
+    }
+
+    int port(String key, int dflt) {
+      return (int) integer(key, dflt, 0, 65535);
+    }
+
+    Duration duration(String key, Duration dflt, Duration min, Duration max) {
+      JsonNode n = node.get(key);
+      if (n == null || n.isNull()) {
+        return dflt;
+      }
+      String expect = "a duration such as 250ms, 2s or 1m, from " + min.toMillis() + "ms to " + max.toMillis() + "ms";
+      Matcher m = n.isTextual() ? DURATION.matcher(n.asText().trim()) : null;
+      if (m == null || !m.matches()) {
+        throw new ConfigException(at(key), describe(n), expect);
+      }
+      long amount = Long.parseLong(m.group(1));
+      Duration d =
+          switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(amount);
+            case "s" -> Duration.ofSeconds(amount);
+            default -> Duration.ofMinutes(amount);
+          };
+      if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+        throw new ConfigException(at(key), describe(n), expect);
+      }
+      return d;
+    }
+  }
+}

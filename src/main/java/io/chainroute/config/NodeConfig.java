@@ -1,0 +1,39 @@
+package io.chainroute.config;
+
+import java.net.URI;
+import java.util.Objects;
+
+/**
+ * One node of a chain.
+ *
+ * @param name unique within the chain; shown on /status and in logs
+ * @param url where the node answers RPC; may carry credentials, so it is never logged (see {@link
+ *     #redactedEndpoint()})
+ * @param region locality used for Envoy priorities; empty when unknown
+ * @param archive true when the node keeps all historical state
+ */
+public record NodeConfig(String name, URI url, String region, boolean archive) {
+  public NodeConfig {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(url, "url");
+    region = region == null ? "" : region;
+  }
+
+  /** Host name or address Envoy connects to. */
+  public String host() {
+    return url.getHost();
+  }
+
+  /** Port, with the scheme default when the URL has none. */
+  public int port() {
+    if (url.getPort() > 0) {
+      return url.getPort();
+    }
+    return "https".equals(url.getScheme()) ? 443 : 80;
+  }
+
+  /** {@code scheme://host:port}: safe for logs and /status (no user info, path or query). */
+  public String redactedEndpoint() {
+    return url.getScheme() + "://" + host() + ":" + port();
+  }
+}

@@ -1,0 +1,27 @@
+package io.chainroute.config;
+
+import java.time.Duration;
+
+/**
+ * Where chainroute listens.
+ *
+ * @param bindAddress address of every listening socket
+ * @param xdsPort ADS (xDS) gRPC port Envoy connects to
+ * @param extProcPort ext_proc gRPC port Envoy calls for each request
+ * @param adminHttpPort /status, /healthz, /readyz
+ * @param adminGrpcPort chainroute.admin.v1 gRPC API
+ * @param xdsCoalesce how long height changes are gathered before one xDS push
+ * @param maxRequestBytes largest request body accepted (Envoy answers 413 above it); also the gRPC
+ *     inbound message limit of the ext_proc server
+ */
+public record ServerConfig(
+    String bindAddress,
+    int xdsPort,
+    int extProcPort,
+    int adminHttpPort,
+    int adminGrpcPort,
+    Duration xdsCoalesce,
+    int maxRequestBytes) {
+
+  public static final int DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+}

@@ -1,0 +1,48 @@
+package io.chainroute.height;
+
+import io.chainroute.config.ChainConfig;
+import java.util.List;
+
+/**
+ * An immutable picture of one chain: its head and every node's health. Built on the tracker's loop
+ * thread and read by any thread without locks.
+ *
+ * @param head highest height reported by a reachable, non-syncing node; -1 when none answered
+ */
+public record ChainView(ChainConfig config, long head, List<NodeView> nodes) {
+  public ChainView {
+    nodes = List.copyOf(nodes);
+  }
+
+  public String name() {
+    return config.name();
+  }
+
+  /** True once a node is synced. */
+  public boolean ready() {
+    return nodes.stream().anyMatch(n -> n.health() == Health.SYNCED);
+  }
+
+  /** True when the head pool has a node Envoy may use. */
+  public boolean headUsable() {
+    return nodes.stream().anyMatch(n -> n.status().usable());
+  }
+
+  /** True when the archive pool has a node Envoy may use. */
+  public boolean archiveUsable() {
+    return nodes.stream().anyMatch(n -> n.config().archive() && n.status().usable());
+  }
+
+  /** Same routing meaning as {@code other}: same head and same node heads, health and status. */
+  public boolean sameRouting(ChainView other) {
+    if (other == null || head != other.head || nodes.size() != other.nodes.size()) {
+      return false;
+    }
+    for (int i = 0; i < nodes.size(); i++) {
+      if (!nodes.get(i).sameRouting(other.nodes.get(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+}

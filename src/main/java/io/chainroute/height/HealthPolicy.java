@@ -1,0 +1,72 @@
+package io.chainroute.height;
+
+import io.chainroute.config.ChainConfig;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Lag and health math as one pure function of the node records and the current time. No clock, no
+ * threads: tests feed states and times.
+ *
+ * <ul>
+ *   <li>chain head = highest head among nodes whose last probe succeeded and that are not syncing;
+ *   <li>unreachable (last probe failed) &gt; unknown (never answered) &gt; syncing;
+ *   <li>behind the head and not advanced for {@code blockTime} = stalled: a node that stops while
+ *       others move on is out once their new head is seen, i.e. within one poll interval plus one
+ *       block time;
+ *   <li>lag &le; {@code maxLagBlocks} = synced (HEALTHY); lag &le; {@code degradedLagBlocks} = lagging
+ *       fallback (DEGRADED); further behind = lagging, left out.
+ * </ul>
+ */
+public final class HealthPolicy {
+  private HealthPolicy() {}
+
+  public static ChainView evaluate(ChainConfig chain, List<NodeState> states, long nowNanos) {
+    long head = -1;
+    for (NodeState s : states) {
+      if (s.consecutiveFailures() == 0 && !s.syncing() && s.head() > head) {
+        head = s.head();
+      }
+    }
+    long blockTimeNanos = chain.blockTime().toNanos();
+    List<NodeView> views = new ArrayList<>(states.size());
+    for (NodeState s : states) {
+      long lag = head >= 0 && s.head() >= 0 ? Math.max(0, head - s.head()) : 0;
+      Health health;
+      String reason;
+      if (s.consecutiveFailures() > 0) {
+        health = Health.UNREACHABLE;
+        reason = s.detail();
+      } else if (s.head() < 0) {
+        health = Health.UNKNOWN;
+        reason = s.detail();
+      } else if (s.syncing()) {
+        health = Health.SYNCING;
+        reason = s.detail();
+      } else if (lag > 0 && nowNanos - s.lastAdvancedNanos() >= blockTimeNanos) {
+        health = Health.STALLED;
+        reason = "no new block for " + (nowNanos - s.lastAdvancedNanos()) / 1_000_000 + "ms, " + lag + " behind";
+      } else if (lag <= chain.maxLagBlocks()) {
+        health = Health.SYNCED;
+        reason = "";
+      } else {
+        health = Health.LAGGING;
+        reason = lag + " blocks behind";
+      }
+      EndpointStatus status =
+          switch (health) {
+            case SYNCED -> EndpointStatus.HEALTHY;
+            case LAGGING -> lag <= chain.degradedLagBlocks() ? EndpointStatus.DEGRADED : EndpointStatus.NONE;
+            default -> EndpointStatus.NONE;
+          };
+      if (s.address() == null && status.usable()) {
+        status = EndpointStatus.NONE;
+        reason = reason.isEmpty() ? "address not resolved" : reason;
+      }
+      views.add(
+          new NodeView(
+              s.config(), s.head(), lag, health, reason, status, s.latencyMicros(), s.lastAdvancedWallMillis(), s.address()));
+    }
+    return new ChainView(chain, head, views);
+  }
+}

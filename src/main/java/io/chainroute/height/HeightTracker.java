@@ -1,0 +1,186 @@
+package io.chainroute.height;
+
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.NodeConfig;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Probes every node on its chain's interval and keeps the current {@link Topology}.
+ *
+ * <p>Threading: all node state is owned by one loop thread (the injected single-threaded scheduler);
+ * probes run elsewhere and hand their results back to it. {@link #topology()} is a volatile read of
+ * an immutable value, safe from any thread. Listeners run on the loop thread and must not block.
+ *
+ * <p>Lifecycle: {@link #start()} once; {@link #close()} stops scheduling (the owner shuts down the
+ * scheduler).
+ */
+public final class HeightTracker implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HeightTracker.class);
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(15);
+
+  private final List<ChainConfig> chains;
+  private final NodeProber prober;
+  private final ScheduledExecutorService loop;
+  private final LongSupplier nanoClock;
+  private final Clock wallClock;
+  private final List<Consumer<Topology>> listeners = new CopyOnWriteArrayList<>();
+
+  // Loop-thread state.
+  private final List<List<NodeState>> states = new ArrayList<>();
+  private final List<ChainView> views = new ArrayList<>();
+  private long version;
+  private volatile boolean closed;
+
+  private volatile Topology topology;
+
+  public HeightTracker(
+      List<ChainConfig> chains,
+      NodeProber prober,
+      ScheduledExecutorService loop,
+      LongSupplier nanoClock,
+      Clock wallClock) {
+    this.chains = List.copyOf(chains);
+    this.prober = prober;
+    this.loop = loop;
+    this.nanoClock = nanoClock;
+    this.wallClock = wallClock;
+    long now = nanoClock.getAsLong();
+    for (ChainConfig c : this.chains) {
+      List<NodeState> s = new ArrayList<>();
+      c.nodes().forEach(n -> s.add(NodeState.initial(n)));
+      states.add(s);
+      views.add(HealthPolicy.evaluate(c, s, now));
+    }
+    topology = Topology.of(0, views);
+  }
+
+  /** The latest view of every chain. */
+  public Topology topology() {
+    return topology;
+  }
+
+  /** Called on the loop thread with each new topology whose routing meaning changed. */
+  public void addListener(Consumer<Topology> listener) {
+    listeners.add(listener);
+  }
+
+  public void start() {
+    for (int c = 0; c < chains.size(); c++) {
+      for (int n = 0; n < chains.get(c).nodes().size(); n++) {
+        int ci = c;
+        int ni = n;
+        loop.execute(() -> probe(ci, ni));
+      }
+    }
+  }
+
+  private void probe(int c, int n) {
+    if (closed) {
+      return;
+    }
+    ChainConfig chain = chains.get(c);
+    NodeConfig node = chain.nodes().get(n);
+    prober
+        .probe(chain, node)
+        .whenCompleteAsync(
+            (result, error) -> {
+              NodeProber.Result r =
+                  error != null ? new NodeProber.Failed("probe error: " + error.getClass().getSimpleName()) : result;
+              onResult(c, n, r);
+            },
+            loop);
+  }
+
+  /** Applies a probe result on the loop thread, republishes, and schedules the next probe. */
+  void onResult(int c, int n, NodeProber.Result result) {
+    if (closed) {
+      return;
+    }
+    ChainConfig chain = chains.get(c);
+    NodeState before = states.get(c).get(n);
+    long now = nanoClock.getAsLong();
+    NodeState after;
+    if (result instanceof NodeProber.Answered a) {
+      after =
+          before.answered(
+              a.reading().head(),
+              a.reading().syncing(),
+              a.reading().detail(),
+              a.latencyMicros(),
+              a.address(),
+              now,
+              wallClock.millis());
+      if (after.backwardJumps() > before.backwardJumps()) {
+        log.warn(
+            "Node head went backwards. chain={} node={} from={} to={}",
+            chain.name(), before.config().name(), before.head(), after.head());
+      }
+    } else {
+      after = before.failed(((NodeProber.Failed) result).reason());
+    }
+    states.get(c).set(n, after);
+    republish(c, now);
+    loop.schedule(() -> probe(c, n), nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /** Poll interval while the node answers; doubling backoff (capped) while it does not. */
+  static Duration nextDelay(ChainConfig chain, NodeState s) {
+    Duration poll = chain.pollInterval();
+    if (s.consecutiveFailures() <= 1) {
+      return poll;
+    }
+    int shift = Math.min(s.consecutiveFailures() - 1, 10);
+    Duration backoff = poll.multipliedBy(1L << shift);
+    Duration cap = poll.compareTo(MAX_BACKOFF) > 0 ? poll : MAX_BACKOFF;
+    return backoff.compareTo(cap) > 0 ? cap : backoff;
+  }
+
+  private void republish(int c, long now) {
+    ChainView before = views.get(c);
+    ChainView after = HealthPolicy.evaluate(chains.get(c), states.get(c), now);
+    views.set(c, after);
+    boolean changed = !after.sameRouting(before);
+    if (changed) {
+      version++;
+      logTransitions(before, after);
+    }
+    topology = Topology.of(version, views);
+    if (changed) {
+      Topology t = topology;
+      for (Consumer<Topology> l : listeners) {
+        try {
+          l.accept(t);
+        } catch (RuntimeException e) {
+          log.error("Topology listener failed. listener={}", l, e);
+        }
+      }
+    }
+  }
+
+  private static void logTransitions(ChainView before, ChainView after) {
+    for (int i = 0; i < after.nodes().size(); i++) {
+      NodeView a = before.nodes().get(i);
+      NodeView b = after.nodes().get(i);
+      if (a.health() != b.health() || a.status() != b.status()) {
+        log.info(
+            "Node health changed. chain={} node={} health={} status={} head={} chainHead={} reason=\"{}\"",
+            after.name(), b.name(), b.health(), b.status(), b.head(), after.head(), b.reason());
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+  }
+}

@@ -1,0 +1,25 @@
+package io.chainroute.height;
+
+import io.chainroute.chain.ProbeReading;
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.NodeConfig;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Asks one node for its head. Implementations do I/O off the tracker's thread and complete the
+ * future with a {@link Result}; they never complete it exceptionally.
+ */
+public interface NodeProber {
+  CompletableFuture<Result> probe(ChainConfig chain, NodeConfig node);
+
+  /** A probe outcome. */
+  sealed interface Result {}
+
+  /**
+   * @param address the IP address the node was reached at
+   */
+  record Answered(ProbeReading reading, long latencyMicros, String address) implements Result {}
+
+  /** The reason is safe to log: no URL, no credential. */
+  record Failed(String reason) implements Result {}
+}

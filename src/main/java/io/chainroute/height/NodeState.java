@@ -1,0 +1,69 @@
+package io.chainroute.height;
+
+import io.chainroute.config.NodeConfig;
+
+/**
+ * The tracker's raw record of one node. Owned and replaced only by the tracker's loop thread.
+ *
+ * @param head last reported height, -1 before the first answer
+ * @param lastAdvancedNanos monotonic time the head last moved up (or was first seen); -1 before
+ * @param lastAdvancedWallMillis the same moment as wall-clock time, for /status
+ * @param syncing the node said it is syncing
+ * @param detail short note from the last probe (sync progress or failure reason); never a secret
+ * @param consecutiveFailures probes failed in a row
+ * @param latencyMicros duration of the last successful probe
+ * @param backwardJumps how many times the node reported a lower head than before
+ * @param address the node's IP address as last resolved, or null
+ */
+public record NodeState(
+    NodeConfig config,
+    long head,
+    long lastAdvancedNanos,
+    long lastAdvancedWallMillis,
+    boolean syncing,
+    String detail,
+    int consecutiveFailures,
+    long latencyMicros,
+    int backwardJumps,
+    String address) {
+
+  public static NodeState initial(NodeConfig config) {
+    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null);
+  }
+
+  /** The state after a successful probe. */
+  public NodeState answered(
+      long newHead, boolean nowSyncing, String note, long latency, String addr, long nowNanos, long nowWall) {
+    boolean advanced = head < 0 || newHead > head;
+    boolean backwards = head >= 0 && newHead < head;
+    // A backward jump (restart, reorg) is taken as the node's new truth; it counts as movement so the
+    // node is judged afresh rather than as stalled since an old time.
+    boolean moved = advanced || backwards;
+    return new NodeState(
+        config,
+        newHead,
+        moved ? nowNanos : lastAdvancedNanos,
+        moved ? nowWall : lastAdvancedWallMillis,
+        nowSyncing,
+        note,
+        0,
+        latency,
+        backwardJumps + (backwards ? 1 : 0),
+        addr != null ? addr : address);
+  }
+
+  /** The state after a failed probe; the head is kept for /status but no longer trusted. */
+  public NodeState failed(String reason) {
+    return new NodeState(
+        config,
+        head,
+        lastAdvancedNanos,
+        lastAdvancedWallMillis,
+        syncing,
+        reason,
+        consecutiveFailures + 1,
+        latencyMicros,
+        backwardJumps,
+        address);
+  }
+}

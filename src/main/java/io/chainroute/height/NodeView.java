@@ -1,0 +1,33 @@
+package io.chainroute.height;
+
+import io.chainroute.config.NodeConfig;
+
+/**
+ * One node as the rest of chainroute sees it: immutable, derived from {@link NodeState} by {@link
+ * HealthPolicy}.
+ */
+public record NodeView(
+    NodeConfig config,
+    long head,
+    long lag,
+    Health health,
+    String reason,
+    EndpointStatus status,
+    long latencyMicros,
+    long lastAdvancedWallMillis,
+    String address) {
+
+  public String name() {
+    return config.name();
+  }
+
+  /** Same routing meaning (ignores latency, which changes on every probe). */
+  boolean sameRouting(NodeView o) {
+    return head == o.head
+        && lag == o.lag
+        && health == o.health
+        && status == o.status
+        && reason.equals(o.reason)
+        && java.util.Objects.equals(address, o.address);
+  }
+}

@@ -1,0 +1,12 @@
+package io.chainroute.routing;
+
+/** Where a request goes, or why it cannot go anywhere. */
+public sealed interface Decision {
+  /**
+   * @param write the request writes: Envoy must not retry it once it may have reached a node
+   */
+  record Route(Pool pool, boolean write) implements Decision {}
+
+  /** No node can take the request; the message names the chain. */
+  record Unavailable(String message) implements Decision {}
+}
