@@ -1,0 +1,121 @@
+package io.chainroute;
+
+import io.chainroute.config.ChainrouteConfig;
+import io.chainroute.config.ConfigException;
+import io.chainroute.config.ConfigLoader;
+import io.chainroute.envoy.BootstrapRenderer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Command line entry point.
+ *
+ * <pre>
+ * chainroute run --config FILE                 run the sidecar (default command)
+ * chainroute bootstrap --config FILE [--node-id ID] [--out FILE]
+ *                                              print the Envoy bootstrap for FILE
+ * </pre>
+ *
+ * Exit codes: 0 ok, 1 runtime failure (e.g. a port already in use), 2 bad usage or configuration.
+ */
+public final class Main {
+  private Main() {}
+
+  public static void main(String[] args) {
+    int code = run(args);
+    if (code >= 0) {
+      System.exit(code);
+    }
+  }
+
+  /** Runs the command; returns an exit code, or -1 when the sidecar is running in the background. */
+  static int run(String[] args) {
+    List<String> rest = new ArrayList<>(List.of(args));
+    String command = "run";
+    if (!rest.isEmpty() && !rest.get(0).startsWith("-")) {
+      command = rest.remove(0);
+    }
+    String configPath = null;
+    String nodeId = "envoy";
+    String out = null;
+    for (int i = 0; i < rest.size(); i++) {
+      String a = rest.get(i);
+      switch (a) {
+        case "-h", "--help" -> {
+          System.out.println(usage());
+          return 0;
+        }
+        case "--config", "--node-id", "--out" -> {
+          if (i + 1 >= rest.size()) {
+            return usageError(a + " needs a value");
+          }
+          String v = rest.get(++i);
+          if (a.equals("--config")) {
+            configPath = v;
+          } else if (a.equals("--node-id")) {
+            nodeId = v;
+          } else {
+            out = v;
+          }
+        }
+        default -> {
+          return usageError("unknown argument: " + a);
+        }
+      }
+    }
+    if (configPath == null) {
+      return usageError("--config FILE is required");
+    }
+    ChainrouteConfig config;
+    try {
+      config = ConfigLoader.load(Path.of(configPath));
+    } catch (ConfigException e) {
+      System.err.println("chainroute: invalid configuration " + configPath + ": " + e.getMessage());
+      return 2;
+    }
+    switch (command) {
+      case "run" -> {
+        try {
+          Sidecar sidecar = Sidecar.start(config);
+          Runtime.getRuntime().addShutdownHook(new Thread(sidecar::close, "chainroute-shutdown"));
+          sidecar.awaitClosed();
+          return -1;
+        } catch (IOException e) {
+          System.err.println("chainroute: could not start: " + e.getMessage());
+          return 1;
+        }
+      }
+      case "bootstrap" -> {
+        String yaml = BootstrapRenderer.render(config, nodeId);
+        if (out == null) {
+          System.out.print(yaml);
+          return 0;
+        }
+        try {
+          Files.writeString(Path.of(out), yaml);
+          return 0;
+        } catch (IOException e) {
+          System.err.println("chainroute: could not write " + out + ": " + e.getMessage());
+          return 1;
+        }
+      }
+      default -> {
+        return usageError("unknown command: " + command);
+      }
+    }
+  }
+
+  private static int usageError(String problem) {
+    System.err.println("chainroute: " + problem + "\n" + usage());
+    return 2;
+  }
+
+  private static String usage() {
+    return """
+        usage: chainroute [run] --config FILE
+               chainroute bootstrap --config FILE [--node-id ID] [--out FILE]""";
+  }
+}

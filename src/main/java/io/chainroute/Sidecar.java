@@ -1,0 +1,190 @@
+package io.chainroute;
+
+import io.chainroute.chain.ChainAdapter;
+import io.chainroute.chain.evm.EvmAdapter;
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.ChainrouteConfig;
+import io.chainroute.config.ServerConfig;
+import io.chainroute.extproc.ExtProcService;
+import io.chainroute.height.HeightTracker;
+import io.chainroute.probe.HttpNodeProber;
+import io.chainroute.xds.XdsPublisher;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.http.HttpClient;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The composition root: wires the core (tracker, routing) to the edges (xDS, ext_proc, admin) and
+ * owns every thread and socket. {@link #start} binds all ports or fails without leaving any open;
+ * {@link #close} stops serving, then stops probing.
+ */
+public final class Sidecar implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Sidecar.class);
+
+  private final List<AutoCloseable> closers = new ArrayList<>();
+  private final HeightTracker tracker;
+  private final XdsPublisher publisher;
+  private final List<Server> servers = new ArrayList<>();
+  private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+
+  private Sidecar(ChainrouteConfig config) {
+    Clock clock = Clock.systemUTC();
+    Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
+    for (ChainConfig chain : config.chains()) {
+      adapters.put(chain.name(), adapterFor(chain));
+    }
+    ScheduledExecutorService heightLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-height"));
+    ScheduledExecutorService xdsLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-xds"));
+    ExecutorService probeIo = Executors.newFixedThreadPool(2, daemon("chainroute-probe"));
+    closers.add(heightLoop::shutdownNow);
+    closers.add(xdsLoop::shutdownNow);
+    closers.add(probeIo::shutdownNow);
+    HttpClient http =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(2))
+            .executor(probeIo)
+            .build();
+    tracker =
+        new HeightTracker(
+            config.chains(), new HttpNodeProber(http, adapters, probeIo), heightLoop, System::nanoTime, clock);
+    publisher =
+        new XdsPublisher(config.chains(), tracker::topology, xdsLoop, config.server().xdsCoalesce(), clock);
+    tracker.addListener(publisher::onTopology);
+  }
+
+  /** Binds every port and starts probing; on failure closes whatever it opened. */
+  public static Sidecar start(ChainrouteConfig config) throws IOException {
+    Sidecar s = new Sidecar(config);
+    try {
+      s.bind(config);
+    } catch (IOException | RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    s.tracker.start();
+    ServerConfig sc = config.server();
+    log.info(
+        "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{}",
+        config.chains().size(), sc.bindAddress(), sc.xdsPort(), sc.bindAddress(), sc.extProcPort(),
+        sc.bindAddress(), sc.adminHttpPort());
+    return s;
+  }
+
+  private void bind(ChainrouteConfig config) throws IOException {
+    ServerConfig sc = config.server();
+    servers.add(
+        startServer(
+            "xDS",
+            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.xdsPort()))
+                .addService(publisher.adsService())
+                .permitKeepAliveTime(10, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true),
+            sc.xdsPort()));
+    Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
+    config.chains().forEach(c -> adapters.put(c.name(), adapterFor(c)));
+    servers.add(
+        startServer(
+            "ext_proc",
+            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.extProcPort()))
+                .addService(new ExtProcService(config.chains(), adapters, tracker::topology))
+                // The service never blocks: run it on the transport threads, no hop per message.
+                .directExecutor()
+                // Envoy sends the whole buffered body in one message (plus headers and framing).
+                .maxInboundMessageSize(sc.maxRequestBytes() + 64 * 1024)
+                .permitKeepAliveTime(10, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true),
+            sc.extProcPort()));
+  }
+
+  private static Server startServer(String what, NettyServerBuilder builder, int port) throws IOException {
+    try {
+      return builder.build().start();
+    } catch (IOException e) {
+      throw new IOException(what + " port " + port + " is not available (" + rootMessage(e) + ")", e);
+    }
+  }
+
+  private static String rootMessage(Throwable t) {
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getMessage();
+  }
+
+  static ChainAdapter adapterFor(ChainConfig chain) {
+    return switch (chain.protocol()) {
+      case EVM -> new EvmAdapter();
+    };
+  }
+
+  public HeightTracker tracker() {
+    return tracker;
+  }
+
+  public XdsPublisher publisher() {
+    return publisher;
+  }
+
+  /** Blocks until {@link #close} ran (gRPC and admin threads are daemons: this keeps the JVM up). */
+  public void awaitClosed() {
+    try {
+      closed.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (closed.getCount() == 0) {
+      return;
+    }
+    log.info("chainroute stopping.");
+    for (Server s : servers) {
+      s.shutdown();
+    }
+    for (Server s : servers) {
+      try {
+        if (!s.awaitTermination(5, TimeUnit.SECONDS)) {
+          s.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        s.shutdownNow();
+      }
+    }
+    tracker.close();
+    for (AutoCloseable c : closers) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("Close failed. error={}", e.toString());
+      }
+    }
+    closed.countDown();
+  }
+
+  private static ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

@@ -1,0 +1,269 @@
+package io.chainroute.envoy;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.ChainrouteConfig;
+import io.chainroute.config.EnvoyConfig;
+import io.chainroute.config.ServerConfig;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Renders the Envoy bootstrap that pairs with a chainroute configuration: one listener with the
+ * ext_proc filter, routes per chain path prefix and per pool header, ADS to chainroute for clusters
+ * and endpoints, and static clusters for chainroute's xDS and ext_proc ports. Pure.
+ *
+ * <p>Settings follow DESIGN.md "Envoy integration": request headers SEND (the route is re-picked
+ * after the body), body BUFFERED, responses SKIP, route cache CLEAR, fail open to the head pool,
+ * client-sent {@code x-chainroute-*} headers stripped before any filter runs.
+ */
+public final class BootstrapRenderer {
+  public static final String POOL_HEADER = "x-chainroute-pool";
+  public static final String WRITE_HEADER = "x-chainroute-write";
+  public static final String UPSTREAM_HEADER = "x-chainroute-upstream";
+  static final String XDS_CLUSTER = "chainroute_xds";
+  static final String EXTPROC_CLUSTER = "chainroute_extproc";
+
+  /** Reads are idempotent: retry them on another node when the connection fails or resets. */
+  private static final String READ_RETRY_ON = "connect-failure,refused-stream,reset";
+  /**
+   * Writes (and requests the sidecar did not classify) are retried only when the request cannot
+   * have reached a node: a transaction is never sent twice blindly.
+   */
+  private static final String SAFE_RETRY_ON = "connect-failure,refused-stream";
+
+  private BootstrapRenderer() {}
+
+  /** The bootstrap as YAML, for an Envoy whose xDS node id is {@code nodeId}. */
+  public static String render(ChainrouteConfig config, String nodeId) {
+    Map<String, Object> root = new LinkedHashMap<>();
+    EnvoyConfig envoy = config.envoy();
+    ServerConfig server = config.server();
+    Map<String, Object> node = map("id", nodeId, "cluster", "chainroute");
+    if (!envoy.region().isEmpty()) {
+      node.put("locality", map("region", envoy.region()));
+    }
+    root.put("node", node);
+    root.put(
+        "admin",
+        map("address", socket("127.0.0.1", envoy.adminPort())));
+    root.put(
+        "dynamic_resources",
+        map(
+            "ads_config",
+            map(
+                "api_type", "GRPC",
+                "transport_api_version", "V3",
+                "set_node_on_first_message_only", true,
+                "grpc_services", List.of(map("envoy_grpc", map("cluster_name", XDS_CLUSTER)))),
+            "cds_config", map("ads", map(), "resource_api_version", "V3")));
+    root.put(
+        "static_resources",
+        map(
+            "listeners", List.of(listener(config)),
+            "clusters",
+                List.of(
+                    sidecarCluster(XDS_CLUSTER, envoy.chainrouteHost(), server.xdsPort(), false),
+                    sidecarCluster(EXTPROC_CLUSTER, envoy.chainrouteHost(), server.extProcPort(), true))));
+    try {
+      return header(config) + YAML.writeValueAsString(root);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static String header(ChainrouteConfig config) {
+    return "# Envoy bootstrap for chainroute, rendered by `chainroute bootstrap`.\n"
+        + "# Clusters and endpoints arrive over ADS from chainroute; edit the chainroute config, not this file.\n";
+  }
+
+  private static Map<String, Object> listener(ChainrouteConfig config) {
+    EnvoyConfig envoy = config.envoy();
+    Map<String, Object> hcm = new LinkedHashMap<>();
+    hcm.put("@type", "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
+    hcm.put("stat_prefix", "rpc");
+    hcm.put("generate_request_id", false);
+    // Strip client-sent routing headers before any filter or route sees them: a client must not
+    // pick its own pool (ext_proc also removes them; this holds when ext_proc fails open).
+    hcm.put(
+        "early_header_mutation_extensions",
+        List.of(
+            map(
+                "name", "chainroute.strip_routing_headers",
+                "typed_config",
+                    map(
+                        "@type", "type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation",
+                        "mutations",
+                            List.of(
+                                map("remove", POOL_HEADER),
+                                map("remove", WRITE_HEADER),
+                                map("remove", UPSTREAM_HEADER))))));
+    hcm.put("route_config", routes(config));
+    hcm.put("http_filters", List.of(extProcFilter(envoy), map("name", "envoy.filters.http.router", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"))));
+    return map(
+        "name", "rpc",
+        "address", socket("0.0.0.0", envoy.listenerPort()),
+        // Bodies above this get 413 from Envoy; chainroute's gRPC inbound limit is sized to match.
+        "per_connection_buffer_limit_bytes", config.server().maxRequestBytes(),
+        "filter_chains",
+            List.of(
+                map(
+                    "filters",
+                    List.of(map("name", "envoy.filters.network.http_connection_manager", "typed_config", hcm)))));
+  }
+
+  private static Map<String, Object> extProcFilter(EnvoyConfig envoy) {
+    return map(
+        "name", "envoy.filters.http.ext_proc",
+        "typed_config",
+        map(
+            "@type", "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor",
+            "grpc_service", map("envoy_grpc", map("cluster_name", EXTPROC_CLUSTER)),
+            // chainroute down or slow: Envoy continues without a pool header, so the default
+            // route sends the request to the head pool it last knew.
+            "failure_mode_allow", true,
+            "message_timeout", duration(envoy.messageTimeout()),
+            "processing_mode",
+                map(
+                    // SEND is required: with SKIP the route is picked before the body is read.
+                    "request_header_mode", "SEND",
+                    "response_header_mode", "SKIP",
+                    "request_body_mode", "BUFFERED",
+                    "response_body_mode", "NONE",
+                    "request_trailer_mode", "SKIP",
+                    "response_trailer_mode", "SKIP"),
+            // The pool header is set after the route was first picked: re-pick it.
+            "route_cache_action", "CLEAR",
+            // A GET (or an unknown path) tells Envoy not to buffer its body.
+            "allow_mode_override", true));
+  }
+
+  private static Map<String, Object> routes(ChainrouteConfig config) {
+    List<Object> routes = new ArrayList<>();
+    for (ChainConfig chain : config.chains()) {
+      String head = chain.clusterName("head");
+      routes.add(route(chain, head, SAFE_RETRY_ON, map("name", WRITE_HEADER, "string_match", map("exact", "true"))));
+      routes.add(route(chain, chain.clusterName("archive"), READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "archive"))));
+      routes.add(route(chain, head, READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "head"))));
+      // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
+      // retry only where the request cannot have reached a node (it may be a write).
+      routes.add(route(chain, head, SAFE_RETRY_ON, null));
+    }
+    routes.add(
+        map(
+            "match", map("prefix", "/"),
+            "response_headers_to_add",
+                List.of(
+                    map(
+                        "header", map("key", "content-type", "value", "application/json"),
+                        "append_action", "OVERWRITE_IF_EXISTS_OR_ADD")),
+            "direct_response",
+                map(
+                    "status", 404,
+                    "body",
+                        map(
+                            "inline_string",
+                            "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32601,\"message\":\"No chain is served at this path.\"}}"))));
+    Map<String, Object> vhost =
+        map("name", "chains", "domains", List.of("*"), "routes", routes);
+    if (config.envoy().exposeUpstreamHeader()) {
+      vhost.put(
+          "response_headers_to_add",
+          List.of(map("header", map("key", UPSTREAM_HEADER, "value", "%UPSTREAM_HOST%"))));
+    }
+    // Clusters arrive over ADS after the listener exists: do not reject routes to them at load.
+    return map("name", "chains", "validate_clusters", false, "virtual_hosts", List.of(vhost));
+  }
+
+  private static Map<String, Object> route(
+      ChainConfig chain, String cluster, String retryOn, Map<String, Object> headerMatch) {
+    Map<String, Object> match = map("path_separated_prefix", chain.pathPrefix());
+    if (headerMatch != null) {
+      match.put("headers", List.of(headerMatch));
+    }
+    return map(
+        "match", match,
+        "route",
+            map(
+                "cluster", cluster,
+                // Nodes serve JSON-RPC at "/": drop the chain prefix.
+                "regex_rewrite",
+                    map(
+                        "pattern", map("regex", "^" + Pattern.quote(chain.pathPrefix()) + "/?"),
+                        "substitution", "/"),
+                "timeout", "60s",
+                "retry_policy",
+                    map(
+                        "retry_on", retryOn,
+                        "num_retries", 2,
+                        "retry_host_predicate", List.of(map("name", "envoy.retry_host_predicates.previous_hosts", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"))),
+                        "host_selection_retry_max_attempts", 3)));
+  }
+
+  private static Map<String, Object> sidecarCluster(String name, String host, int port, boolean extProc) {
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("name", name);
+    c.put("type", "STRICT_DNS");
+    c.put("connect_timeout", "1s");
+    c.put(
+        "typed_extension_protocol_options",
+        map(
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            map(
+                "@type", "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config",
+                    map("http2_protocol_options", map("connection_keepalive", map("interval", "30s", "timeout", "5s"))))));
+    if (extProc) {
+      // One gRPC stream per HTTP request: the default limits (1024) would cap concurrency.
+      c.put(
+          "circuit_breakers",
+          map(
+              "thresholds",
+              List.of(
+                  map(
+                      "priority", "DEFAULT",
+                      "max_connections", 100000,
+                      "max_pending_requests", 100000,
+                      "max_requests", 100000))));
+    }
+    c.put(
+        "load_assignment",
+        map(
+            "cluster_name", name,
+            "endpoints",
+                List.of(map("lb_endpoints", List.of(map("endpoint", map("address", socket(host, port))))))));
+    return c;
+  }
+
+  private static Map<String, Object> socket(String address, int port) {
+    return map("socket_address", map("address", address, "port_value", port));
+  }
+
+  private static String duration(Duration d) {
+    long millis = d.toMillis();
+    return millis % 1000 == 0 ? (millis / 1000) + "s" : String.format(java.util.Locale.ROOT, "%.3fs", millis / 1000.0);
+  }
+
+  private static Map<String, Object> map(Object... kv) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      m.put((String) kv[i], kv[i + 1]);
+    }
+    return m;
+  }
+
+  private static final YAMLMapper YAML =
+      new YAMLMapper(
+          YAMLFactory.builder()
+              .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+              .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+              .build());
+}

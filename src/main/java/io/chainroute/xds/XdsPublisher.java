@@ -1,0 +1,159 @@
+package io.chainroute.xds;
+
+import io.chainroute.config.ChainConfig;
+import io.chainroute.height.Topology;
+import io.envoyproxy.controlplane.cache.v3.SimpleCache;
+import io.envoyproxy.controlplane.cache.v3.Snapshot;
+import io.envoyproxy.controlplane.server.V3DiscoveryServer;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
+import io.grpc.BindableService;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes clusters and endpoints to every connected Envoy over ADS (state of the world), through
+ * java-control-plane's {@link SimpleCache} and {@link V3DiscoveryServer}.
+ *
+ * <p>Envoys are grouped by their locality region (endpoint priorities depend on it). Each resource
+ * type has its own version per group: a height change that moves endpoints bumps EDS only; CDS
+ * changes only when the cluster set does. Topology changes are coalesced for {@code coalesce}
+ * before one push.
+ *
+ * <p>Threading: all snapshot work runs on the injected single-threaded {@code loop}; {@link
+ * #onTopology} may be called from any thread and never blocks. The snapshot of a newly seen group
+ * is built synchronously (on the loop) before the cache answers that Envoy's first request.
+ */
+public final class XdsPublisher {
+  private static final Logger log = LoggerFactory.getLogger(XdsPublisher.class);
+
+  private final List<Cluster> clusters;
+  private final Supplier<Topology> topology;
+  private final ScheduledExecutorService loop;
+  private final Duration coalesce;
+  private final SimpleCache<String> cache = new SimpleCache<>(XdsPublisher::group);
+  private final XdsClients clients;
+  private final V3DiscoveryServer server;
+
+  // Loop-thread state.
+  private final Map<String, Published> published = new HashMap<>();
+  private boolean pushScheduled;
+
+  public XdsPublisher(
+      List<ChainConfig> chains,
+      Supplier<Topology> topology,
+      ScheduledExecutorService loop,
+      Duration coalesce,
+      Clock clock) {
+    this.clusters = XdsResources.clusters(chains);
+    this.topology = topology;
+    this.loop = loop;
+    this.coalesce = coalesce;
+    this.clients = new XdsClients(clock, this::ensureGroup);
+    this.server = new V3DiscoveryServer(clients, cache);
+  }
+
+  /** The ADS service to add to a gRPC server. */
+  public BindableService adsService() {
+    return server.getAggregatedDiscoveryServiceImpl();
+  }
+
+  /** Connected Envoys and their ACK/NACK state. */
+  public List<XdsClients.Client> clients() {
+    return clients.clients();
+  }
+
+  /** Schedules one push of the latest topology to every group; bursts within the window merge. */
+  public void onTopology(Topology ignored) {
+    loop.execute(
+        () -> {
+          if (pushScheduled) {
+            return;
+          }
+          pushScheduled = true;
+          loop.schedule(this::pushAll, coalesce.toNanos(), TimeUnit.NANOSECONDS);
+        });
+  }
+
+  private void pushAll() {
+    pushScheduled = false;
+    Topology t = topology.get();
+    for (String group : published.keySet()) {
+      publish(group, t);
+    }
+  }
+
+  /** Makes sure the Envoy's group has a snapshot before the cache answers its first request. */
+  private void ensureGroup(Node node) {
+    String group = group(node);
+    try {
+      loop.submit(
+              () -> {
+                if (!published.containsKey(group)) {
+                  publish(group, topology.get());
+                }
+              })
+          .get(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+      log.error("Could not build the xDS snapshot for a new Envoy. group={}", group, e);
+    }
+  }
+
+  private void publish(String group, Topology t) {
+    List<ClusterLoadAssignment> endpoints = XdsResources.assignments(t, group);
+    Published before = published.get(group);
+    Published after;
+    if (before == null) {
+      after = new Published(clusters, 1, endpoints, 1);
+    } else {
+      boolean cdsChanged = !before.clusters.equals(clusters);
+      boolean edsChanged = !before.endpoints.equals(endpoints);
+      if (!cdsChanged && !edsChanged) {
+        return;
+      }
+      after =
+          new Published(
+              clusters,
+              before.clustersVersion + (cdsChanged ? 1 : 0),
+              endpoints,
+              before.endpointsVersion + (edsChanged ? 1 : 0));
+    }
+    published.put(group, after);
+    cache.setSnapshot(
+        group,
+        Snapshot.create(
+            after.clusters,
+            "c" + after.clustersVersion,
+            after.endpoints,
+            "e" + after.endpointsVersion,
+            List.of(),
+            "",
+            List.of(),
+            "",
+            List.of(),
+            ""));
+    log.debug(
+        "Published xDS snapshot. group={} cds=c{} eds=e{} topology={}",
+        group, after.clustersVersion, after.endpointsVersion, t.version());
+  }
+
+  /** Envoys are grouped by locality region: it decides endpoint priorities. */
+  static String group(Node node) {
+    return node.getLocality().getRegion();
+  }
+
+  private record Published(
+      List<Cluster> clusters, long clustersVersion, List<ClusterLoadAssignment> endpoints, long endpointsVersion) {}
+}
