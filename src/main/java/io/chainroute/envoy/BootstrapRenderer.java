@@ -205,7 +205,16 @@ public final class BootstrapRenderer {
                         "retry_on", retryOn,
                         "num_retries", 2,
                         "retry_host_predicate", List.of(map("name", "envoy.retry_host_predicates.previous_hosts", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"))),
-                        "host_selection_retry_max_attempts", 3)));
+                        "host_selection_retry_max_attempts", 3,
+                        // A retry moves on to the next priority (e.g. from the only node in the
+                        // Envoy's region, just gone, to the others) instead of the same host.
+                        "retry_priority",
+                            map(
+                                "name", "envoy.retry_priorities.previous_priorities",
+                                "typed_config",
+                                    map(
+                                        "@type", "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+                                        "update_frequency", 1)))));
   }
 
   private static Map<String, Object> sidecarCluster(String name, String host, int port, boolean extProc) {

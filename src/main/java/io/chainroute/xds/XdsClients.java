@@ -121,7 +121,7 @@ public final class XdsClients implements DiscoveryServerCallbacks {
     }
   }
 
-  static String shortType(String typeUrl) {
+  public static String shortType(String typeUrl) {
     return typeUrl.substring(typeUrl.lastIndexOf('.') + 1);
   }
 

@@ -1,0 +1,35 @@
+package io.chainroute.it;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Finds the real Envoy and anvil binaries the integration tests run: {@code ENVOY_BIN} / {@code
+ * ANVIL_BIN}, else {@code .tools/bin/} as installed by {@code .ci/install-tools}. Under {@code
+ * CI=true} a missing binary fails the test run; elsewhere the test is skipped with the reason.
+ */
+final class RealBinaries {
+  private RealBinaries() {}
+
+  static Path envoy() {
+    return find("ENVOY_BIN", "envoy");
+  }
+
+  static Path anvil() {
+    return find("ANVIL_BIN", "anvil");
+  }
+
+  private static Path find(String env, String name) {
+    String fromEnv = System.getenv(env);
+    Path p = fromEnv != null && !fromEnv.isBlank() ? Path.of(fromEnv) : Path.of(".tools", "bin", name).toAbsolutePath();
+    boolean ok = Files.isExecutable(p);
+    String why = name + " not found at " + p + " (run .ci/install-tools or set " + env + ")";
+    if (!ok && "true".equalsIgnoreCase(System.getenv("CI"))) {
+      throw new IllegalStateException("CI=true and " + why);
+    }
+    assumeTrue(ok, why);
+    return p;
+  }
+}
