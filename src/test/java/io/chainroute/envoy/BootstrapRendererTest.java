@@ -47,11 +47,15 @@ class BootstrapRendererTest {
     return ConfigLoader.load(Path.of("config/demo.yaml"));
   }
 
-  @Test
-  void checkedInDemoBootstrapMatchesTheRenderer() throws Exception {
-    String rendered = BootstrapRenderer.render(demo(), "envoy");
-    assertThat(Files.readString(Path.of("envoy/bootstrap.yaml")))
-        .as("envoy/bootstrap.yaml is stale: run bin/chainroute bootstrap --config config/demo.yaml --out envoy/bootstrap.yaml")
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({
+    "config/demo.yaml, envoy/bootstrap.yaml",
+    "config/docker.yaml, envoy/bootstrap-docker.yaml"
+  })
+  void checkedInBootstrapsMatchTheRenderer(String config, String bootstrap) throws Exception {
+    String rendered = BootstrapRenderer.render(ConfigLoader.load(Path.of(config)), "envoy");
+    assertThat(Files.readString(Path.of(bootstrap)))
+        .as(bootstrap + " is stale: run bin/chainroute bootstrap --config " + config + " --out " + bootstrap)
         .isEqualTo(rendered);
   }
 
