@@ -37,6 +37,7 @@ public final class Sidecar implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Sidecar.class);
 
   private final List<AutoCloseable> closers = new ArrayList<>();
+  private final Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
   private final HeightTracker tracker;
   private final XdsPublisher publisher;
   private final List<Server> servers = new ArrayList<>();
@@ -44,7 +45,6 @@ public final class Sidecar implements AutoCloseable {
 
   private Sidecar(ChainrouteConfig config) {
     Clock clock = Clock.systemUTC();
-    Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
     for (ChainConfig chain : config.chains()) {
       adapters.put(chain.name(), adapterFor(chain));
     }
@@ -96,8 +96,6 @@ public final class Sidecar implements AutoCloseable {
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true),
             sc.xdsPort()));
-    Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
-    config.chains().forEach(c -> adapters.put(c.name(), adapterFor(c)));
     servers.add(
         startServer(
             "ext_proc",
