@@ -30,7 +30,8 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 
 rpc() { # rpc PORT METHOD PARAMS_JSON
   curl -s -X POST "http://127.0.0.1:$1" -H 'content-type: application/json' \
