@@ -1,5 +1,8 @@
 package io.chainroute;
 
+import io.chainroute.admin.AdminGrpcService;
+import io.chainroute.admin.AdminHttpServer;
+import io.chainroute.admin.EnvoyConnection;
 import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.evm.EvmAdapter;
 import io.chainroute.config.ChainConfig;
@@ -8,6 +11,7 @@ import io.chainroute.config.ServerConfig;
 import io.chainroute.extproc.ExtProcService;
 import io.chainroute.height.HeightTracker;
 import io.chainroute.probe.HttpNodeProber;
+import io.chainroute.xds.XdsClients;
 import io.chainroute.xds.XdsPublisher;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -41,6 +45,7 @@ public final class Sidecar implements AutoCloseable {
   private final HeightTracker tracker;
   private final XdsPublisher publisher;
   private final List<Server> servers = new ArrayList<>();
+  private AdminHttpServer adminHttp;
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
   private Sidecar(ChainrouteConfig config) {
@@ -108,6 +113,36 @@ public final class Sidecar implements AutoCloseable {
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true),
             sc.extProcPort()));
+    servers.add(
+        startServer(
+            "admin gRPC",
+            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.adminGrpcPort()))
+                .addService(new AdminGrpcService(tracker)),
+            sc.adminGrpcPort()));
+    try {
+      adminHttp =
+          new AdminHttpServer(new InetSocketAddress(sc.bindAddress(), sc.adminHttpPort()), tracker::topology, this::envoys)
+              .start();
+    } catch (IOException e) {
+      throw new IOException("admin HTTP port " + sc.adminHttpPort() + " is not available (" + rootMessage(e) + ")", e);
+    }
+  }
+
+  /** Connected Envoys, as the admin edge shows them. */
+  List<EnvoyConnection> envoys() {
+    List<EnvoyConnection> out = new ArrayList<>();
+    for (XdsClients.Client c : publisher.clients()) {
+      out.add(
+          new EnvoyConnection(
+              c.nodeId(),
+              c.cluster(),
+              c.region(),
+              c.connectedAtMillis(),
+              c.types().stream()
+                  .map(t -> new EnvoyConnection.TypeState(t.typeUrl(), t.sentVersion(), t.ackedVersion(), t.lastNack(), t.lastNackAtMillis()))
+                  .toList()));
+    }
+    return out;
   }
 
   private static Server startServer(String what, NettyServerBuilder builder, int port) throws IOException {
@@ -154,6 +189,9 @@ public final class Sidecar implements AutoCloseable {
       return;
     }
     log.info("chainroute stopping.");
+    if (adminHttp != null) {
+      adminHttp.close();
+    }
     for (Server s : servers) {
       s.shutdown();
     }

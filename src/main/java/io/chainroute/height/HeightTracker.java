@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * <p>Lifecycle: {@link #start()} once; {@link #close()} stops scheduling (the owner shuts down the
  * scheduler).
  */
-public final class HeightTracker implements AutoCloseable {
+public final class HeightTracker implements TopologySource, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HeightTracker.class);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(15);
 
@@ -65,13 +65,20 @@ public final class HeightTracker implements AutoCloseable {
   }
 
   /** The latest view of every chain. */
+  @Override
   public Topology topology() {
     return topology;
   }
 
   /** Called on the loop thread with each new topology whose routing meaning changed. */
+  @Override
   public void addListener(Consumer<Topology> listener) {
     listeners.add(listener);
+  }
+
+  @Override
+  public void removeListener(Consumer<Topology> listener) {
+    listeners.remove(listener);
   }
 
   public void start() {

@@ -8,9 +8,6 @@ import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
 import io.chainroute.envoy.BootstrapRenderer;
-import io.chainroute.height.Health;
-import io.chainroute.height.EndpointStatus;
-import io.chainroute.height.NodeView;
 import io.chainroute.xds.XdsClients;
 import java.io.IOException;
 import java.math.BigInteger;
@@ -55,6 +52,9 @@ class EvmRoutingIT {
   private Sidecar sidecar;
   private EnvoyProcess envoy;
   private long oldBlock;
+  private int adminHttpPort;
+  private io.grpc.ManagedChannel adminChannel;
+  private io.chainroute.admin.v1.AdminServiceGrpc.AdminServiceBlockingStub admin;
 
   @BeforeAll
   void startEverything() throws IOException {
@@ -65,6 +65,8 @@ class EvmRoutingIT {
     spare = AnvilProcess.start(dir, "spare", PRUNE);
     int listener = Ports.free();
     int envoyAdmin = Ports.free();
+    adminHttpPort = Ports.free();
+    int adminGrpcPort = Ports.free();
     String yaml =
         """
         server:
@@ -92,10 +94,12 @@ class EvmRoutingIT {
               - { name: spare, url: "%s" }
         """
             .formatted(
-                Ports.free(), Ports.free(), Ports.free(), Ports.free(), listener, envoyAdmin, PRUNE,
+                Ports.free(), Ports.free(), adminHttpPort, adminGrpcPort, listener, envoyAdmin, PRUNE,
                 full.url(), archive.url(), spare.url());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
+    adminChannel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", adminGrpcPort).usePlaintext().build();
+    admin = io.chainroute.admin.v1.AdminServiceGrpc.newBlockingStub(adminChannel);
 
     // History: one transfer at a known old block, then enough blocks to prune it from full nodes.
     for (AnvilProcess n : nodes()) {
@@ -118,6 +122,9 @@ class EvmRoutingIT {
 
   @AfterAll
   void stopEverything() {
+    if (adminChannel != null) {
+      adminChannel.shutdownNow();
+    }
     for (AutoCloseable c : new AutoCloseable[] {envoy, sidecar, full, archive, spare}) {
       try {
         if (c != null) {
@@ -133,17 +140,26 @@ class EvmRoutingIT {
     return List.of(full, archive, spare);
   }
 
-  private NodeView node(String name) {
-    return sidecar.tracker().topology().chain("eth-it").nodes().stream()
-        .filter(n -> n.name().equals(name))
+  /** A node as chainroute's gRPC admin API reports it. */
+  private io.chainroute.admin.v1.Node node(String name) {
+    return admin.getTopology(io.chainroute.admin.v1.GetTopologyRequest.getDefaultInstance()).getChains(0).getNodesList().stream()
+        .filter(n -> n.getName().equals(name))
         .findFirst()
         .orElseThrow();
+  }
+
+  private List<String> headPool() {
+    return admin.getTopology(io.chainroute.admin.v1.GetTopologyRequest.getDefaultInstance()).getChains(0).getPoolsList().stream()
+        .filter(p -> p.getName().equals("head"))
+        .flatMap(p -> p.getMembersList().stream())
+        .map(io.chainroute.admin.v1.PoolMember::getNode)
+        .toList();
   }
 
   private void awaitAllSynced() {
     await("all nodes synced")
         .atMost(Duration.ofSeconds(10))
-        .until(() -> sidecar.tracker().topology().chain("eth-it").nodes().stream().allMatch(n -> n.health() == Health.SYNCED));
+        .until(() -> List.of("full", "archive", "spare").stream().allMatch(n -> node(n).getHealth() == io.chainroute.admin.v1.Health.HEALTH_SYNCED));
   }
 
   private String balanceAt(String block) {
@@ -167,6 +183,14 @@ class EvmRoutingIT {
               });
             });
     assertThat(envoy.admin("/clusters")).contains("eth-it-head::", "eth-it-archive::");
+
+    JsonNode status = Rpc.getJson("http://127.0.0.1:" + adminHttpPort + "/status");
+    assertThat(status.get("ready").asBoolean()).isTrue();
+    JsonNode envoyStatus = status.get("envoys").get(0);
+    assertThat(envoyStatus.get("nodeId").asText()).isEqualTo("it-envoy");
+    assertThat(envoyStatus.get("resources")).allSatisfy(r -> assertThat(r.get("acked").asBoolean()).isTrue());
+    assertThat(status.get("chains").get(0).get("nodes").get(1).get("endpoint").asText()).isEqualTo(archive.url());
+    assertThat(Rpc.getJson("http://127.0.0.1:" + adminHttpPort + "/readyz").get("ready").asBoolean()).isTrue();
   }
 
   @Test
@@ -179,7 +203,7 @@ class EvmRoutingIT {
     }
     await("stalled node leaves the head pool")
         .atMost(Duration.ofSeconds(5))
-        .until(() -> node("spare").status() == EndpointStatus.NONE);
+        .until(() -> !headPool().contains("spare"));
     Set<String> upstreams = new HashSet<>();
     for (int i = 0; i < 40; i++) {
       if (i % 10 == 0) {
@@ -296,7 +320,7 @@ class EvmRoutingIT {
     full.close();
     await("stopped node leaves the pool")
         .atMost(Duration.ofSeconds(10))
-        .until(() -> node("full").health() == Health.UNREACHABLE);
+        .until(() -> node("full").getHealth() == io.chainroute.admin.v1.Health.HEALTH_UNREACHABLE);
     int before = ok.get();
     await().atMost(Duration.ofSeconds(5)).until(() -> ok.get() > before + 50);
     running.set(false);

@@ -60,6 +60,14 @@ final class Rpc {
     }
   }
 
+  static JsonNode getJson(String url) {
+    try {
+      return JSON.readTree(get(url));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   static String call(String method, String paramsJson) {
     return "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":" + paramsJson + "}";
   }

@@ -1,0 +1,85 @@
+package io.chainroute.admin;
+
+import io.chainroute.admin.v1.AdminServiceGrpc;
+import io.chainroute.admin.v1.GetTopologyRequest;
+import io.chainroute.admin.v1.WatchTopologyRequest;
+import io.chainroute.height.Topology;
+import io.chainroute.height.TopologySource;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * {@code chainroute.admin.v1.AdminService}: the topology now, and a stream of its changes.
+ *
+ * <p>Threading: a watch listener runs on the tracker's loop thread and never blocks: it only
+ * records the latest topology and sends it when the client's transport is ready. A slow client
+ * skips intermediate topologies and always ends up with the latest one.
+ */
+public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
+  private final TopologySource source;
+
+  public AdminGrpcService(TopologySource source) {
+    this.source = source;
+  }
+
+  @Override
+  public void getTopology(GetTopologyRequest request, StreamObserver<io.chainroute.admin.v1.Topology> out) {
+    out.onNext(TopologyProtos.toProto(source.topology()));
+    out.onCompleted();
+  }
+
+  @Override
+  public void watchTopology(WatchTopologyRequest request, StreamObserver<io.chainroute.admin.v1.Topology> observer) {
+    ServerCallStreamObserver<io.chainroute.admin.v1.Topology> out =
+        (ServerCallStreamObserver<io.chainroute.admin.v1.Topology>) observer;
+    Watch watch = new Watch(out);
+    out.setOnCancelHandler(() -> source.removeListener(watch));
+    out.setOnReadyHandler(watch::drain);
+    source.addListener(watch);
+    watch.accept(source.topology());
+  }
+
+  /** Holds the newest unsent topology; sends it whenever the stream can take a message. */
+  private static final class Watch implements Consumer<Topology> {
+    private final ServerCallStreamObserver<io.chainroute.admin.v1.Topology> out;
+    private final AtomicReference<Topology> pending = new AtomicReference<>();
+    private final AtomicBoolean sending = new AtomicBoolean();
+    private long sentVersion = -1;
+
+    Watch(ServerCallStreamObserver<io.chainroute.admin.v1.Topology> out) {
+      this.out = out;
+    }
+
+    @Override
+    public void accept(Topology t) {
+      pending.set(t);
+      drain();
+    }
+
+    void drain() {
+      // One sender at a time; re-check after releasing so no update is left behind.
+      while (pending.get() != null && sending.compareAndSet(false, true)) {
+        try {
+          while (!out.isCancelled() && out.isReady()) {
+            Topology t = pending.getAndSet(null);
+            if (t == null) {
+              break;
+            }
+            if (t.version() != sentVersion) {
+              sentVersion = t.version();
+              out.onNext(TopologyProtos.toProto(t));
+            }
+          }
+        } finally {
+          sending.set(false);
+        }
+        if (out.isCancelled() || !out.isReady()) {
+          return;
+        }
+      }
+    }
+  }
+}

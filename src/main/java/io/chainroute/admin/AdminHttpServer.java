@@ -1,0 +1,115 @@
+package io.chainroute.admin;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.chainroute.height.Topology;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin HTTP endpoints: {@code GET /status}, {@code /healthz}, {@code /readyz}.
+ *
+ * <p>Threading: two daemon threads serve requests; handlers only read immutable snapshots from the
+ * suppliers. Lifecycle: {@link #start}, then {@link #close}.
+ */
+public final class AdminHttpServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AdminHttpServer.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final HttpServer server;
+  private final ExecutorService executor;
+  private final Supplier<Topology> topology;
+  private final Supplier<List<EnvoyConnection>> envoys;
+
+  public AdminHttpServer(
+      InetSocketAddress bind, Supplier<Topology> topology, Supplier<List<EnvoyConnection>> envoys)
+      throws IOException {
+    this.topology = topology;
+    this.envoys = envoys;
+    this.server = HttpServer.create(bind, 16);
+    this.executor =
+        Executors.newFixedThreadPool(
+            2,
+            r -> {
+              Thread t = new Thread(r, "chainroute-admin-http");
+              t.setDaemon(true);
+              return t;
+            });
+    server.setExecutor(executor);
+    server.createContext("/", this::handle);
+  }
+
+  public AdminHttpServer start() {
+    server.start();
+    return this;
+  }
+
+  /** The bound port (useful when bound to port 0). */
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  private void handle(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String path = exchange.getRequestURI().getPath();
+      if (!path.equals("/status") && !path.equals("/healthz") && !path.equals("/readyz")) {
+        send(exchange, 404, error("no such endpoint; try /status, /healthz or /readyz"));
+        return;
+      }
+      if (!"GET".equals(exchange.getRequestMethod()) && !"HEAD".equals(exchange.getRequestMethod())) {
+        exchange.getResponseHeaders().set("allow", "GET, HEAD");
+        send(exchange, 405, error("method not allowed; use GET"));
+        return;
+      }
+      switch (path) {
+        case "/healthz" -> send(exchange, 200, JSON.createObjectNode().put("status", "ok"));
+        case "/readyz" -> {
+          Topology t = topology.get();
+          List<String> unready = StatusJson.unreadyChains(t);
+          ObjectNode body = JSON.createObjectNode().put("ready", t.ready());
+          body.putPOJO("chainsWithoutSyncedNode", unready);
+          send(exchange, t.ready() ? 200 : 503, body);
+        }
+        default -> send(exchange, 200, StatusJson.status(topology.get(), envoys.get()));
+      }
+    } catch (RuntimeException e) {
+      log.warn("Admin request failed. error={}", e.toString());
+      try {
+        send(exchange, 500, error("internal error: " + e.getClass().getSimpleName()));
+      } catch (IOException | RuntimeException ignored) {
+        // The response may already be under way; nothing more to do.
+      }
+    }
+  }
+
+  private static ObjectNode error(String message) {
+    return JSON.createObjectNode().put("error", message);
+  }
+
+  private static void send(HttpExchange exchange, int status, ObjectNode body) throws IOException {
+    byte[] bytes = StatusJson.bytes(body);
+    exchange.getResponseHeaders().set("content-type", "application/json");
+    boolean head = "HEAD".equals(exchange.getRequestMethod());
+    exchange.sendResponseHeaders(status, head ? -1 : bytes.length);
+    if (!head) {
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(bytes);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+}
