@@ -1,0 +1,262 @@
+package io.chainroute.height;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.chainroute.chain.ProbeReading;
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.NodeConfig;
+import io.chainroute.config.Protocol;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.concurrent.AbstractExecutorService;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Delayed;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Callable;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The tracker driven by a hand-written deterministic scheduler and a fake prober: virtual time, no
+ * threads, no sleeps.
+ */
+class HeightTrackerTest {
+  private static final Duration POLL = Duration.ofMillis(250);
+  private static final Duration BLOCK = Duration.ofSeconds(1);
+
+  private final NodeConfig a = new NodeConfig("a", URI.create("http://10.0.0.1:8545"), "", false);
+  private final NodeConfig b = new NodeConfig("b", URI.create("http://10.0.0.2:8545"), "", false);
+  private final ChainConfig chain =
+      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 128, POLL, BLOCK, Duration.ofSeconds(2), List.of(a, b));
+  private final VirtualScheduler loop = new VirtualScheduler();
+  private final Map<String, Long> heads = new HashMap<>();
+  private final Map<String, Boolean> down = new HashMap<>();
+  private final List<Long> probeTimes = new ArrayList<>();
+
+  private final NodeProber prober =
+      (c, n) -> {
+        probeTimes.add(loop.now);
+        if (down.getOrDefault(n.name(), false)) {
+          return CompletableFuture.completedFuture(new NodeProber.Failed("connection refused or unreachable"));
+        }
+        return CompletableFuture.completedFuture(
+            new NodeProber.Answered(new ProbeReading(heads.get(n.name()), false, ""), 100, n.host()));
+      };
+
+  private HeightTracker tracker() {
+    return new HeightTracker(List.of(chain), prober, loop, () -> loop.now, Clock.systemUTC());
+  }
+
+  private NodeView node(HeightTracker t, String name) {
+    return t.topology().chain("eth").nodes().stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  @Test
+  void aNodeThatStopsAdvancingLeavesTheHeadPoolWithinOnePollPlusOneBlockTime() {
+    heads.put("a", 100L);
+    heads.put("b", 100L);
+    HeightTracker t = tracker();
+    t.start();
+    loop.runFor(Duration.ofSeconds(2));
+    assertThat(node(t, "b").status()).isEqualTo(EndpointStatus.HEALTHY);
+
+    // From now on a advances every block time; b is stuck at 100.
+    long stuckAt = loop.now;
+    for (int i = 1; i <= 5; i++) {
+      loop.runFor(BLOCK.dividedBy(5));
+      heads.put("a", 100L + i);
+    }
+    // b is out of the HEALTHY set as soon as a probe sees a ahead, and out of every pool (STALLED)
+    // within poll + block time of its last advance being observed.
+    loop.runUntil(() -> node(t, "b").status() == EndpointStatus.NONE, Duration.ofSeconds(5));
+    assertThat(loop.now - stuckAt).isLessThanOrEqualTo(POLL.plus(BLOCK).toNanos() + POLL.toNanos());
+    assertThat(node(t, "b").health()).isIn(Health.STALLED, Health.LAGGING);
+    assertThat(node(t, "a").status()).isEqualTo(EndpointStatus.HEALTHY);
+  }
+
+  @Test
+  void listenersHearOnlyRoutingChanges() {
+    heads.put("a", 100L);
+    heads.put("b", 100L);
+    HeightTracker t = tracker();
+    List<Topology> heard = new ArrayList<>();
+    t.addListener(heard::add);
+    t.start();
+    loop.runFor(Duration.ofSeconds(2));
+    int afterStartup = heard.size();
+    assertThat(afterStartup).isPositive();
+    loop.runFor(Duration.ofSeconds(3));
+    assertThat(heard).as("nothing changed: no publication").hasSize(afterStartup);
+    heads.put("a", 101L);
+    heads.put("b", 101L);
+    loop.runFor(Duration.ofSeconds(1));
+    assertThat(heard.size()).isGreaterThan(afterStartup);
+    assertThat(heard.get(heard.size() - 1).chain("eth").head()).isEqualTo(101);
+    assertThat(heard).extracting(Topology::version).isSorted().doesNotHaveDuplicates();
+  }
+
+  @Test
+  void unreachableNodesAreProbedWithDoublingBackoffCappedAt15s() {
+    heads.put("a", 100L);
+    down.put("b", true);
+    HeightTracker t = tracker();
+    t.start();
+    loop.runFor(Duration.ofSeconds(2));
+    assertThat(node(t, "b").health()).isEqualTo(Health.UNREACHABLE);
+    assertThat(node(t, "b").reason()).isEqualTo("connection refused or unreachable");
+
+    NodeState s = NodeState.initial(b);
+    List<Duration> delays = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      s = s.failed("x");
+      delays.add(HeightTracker.nextDelay(chain, s));
+    }
+    assertThat(delays.subList(0, 5))
+        .containsExactly(POLL, POLL.multipliedBy(2), POLL.multipliedBy(4), POLL.multipliedBy(8), POLL.multipliedBy(16));
+    assertThat(delays.get(11)).isEqualTo(Duration.ofSeconds(15));
+    assertThat(HeightTracker.nextDelay(chain, s.answered(1, false, "", 1, "x", 0, 0))).isEqualTo(POLL);
+
+    // Once it answers again it is polled at the normal interval and rejoins.
+    down.put("b", false);
+    heads.put("b", 100L);
+    loop.runFor(Duration.ofSeconds(20));
+    assertThat(node(t, "b").status()).isEqualTo(EndpointStatus.HEALTHY);
+  }
+
+  /** A single-threaded scheduler on virtual time: tasks run when the test advances the clock. */
+  static final class VirtualScheduler extends AbstractExecutorService implements ScheduledExecutorService {
+    long now;
+    private long seq;
+    private final PriorityQueue<Task> queue = new PriorityQueue<>();
+
+    private final class Task implements ScheduledFuture<Object> {
+      final long at;
+      final long order = seq++;
+      final Runnable r;
+      boolean cancelled;
+
+      Task(long at, Runnable r) {
+        this.at = at;
+        this.r = r;
+      }
+
+
+      @Override
+      public long getDelay(TimeUnit unit) {
+        return unit.convert(at - now, TimeUnit.NANOSECONDS);
+      }
+
+      @Override
+      public int compareTo(Delayed o) {
+        Task t = (Task) o;
+        return at != t.at ? Long.compare(at, t.at) : Long.compare(order, t.order);
+      }
+
+      @Override
+      public boolean cancel(boolean b) {
+        cancelled = true;
+        return true;
+      }
+
+      @Override
+      public boolean isCancelled() {
+        return cancelled;
+      }
+
+      @Override
+      public boolean isDone() {
+        return cancelled;
+      }
+
+      @Override
+      public Object get() {
+        return null;
+      }
+
+      @Override
+      public Object get(long t, TimeUnit u) {
+        return null;
+      }
+    }
+
+    void runFor(Duration d) {
+      long end = now + d.toNanos();
+      runUntil(() -> false, end);
+      now = end;
+    }
+
+    void runUntil(java.util.function.BooleanSupplier done, Duration max) {
+      runUntil(done, now + max.toNanos());
+      if (!done.getAsBoolean()) {
+        throw new AssertionError("condition not reached within " + max);
+      }
+    }
+
+    private void runUntil(java.util.function.BooleanSupplier done, long end) {
+      while (!done.getAsBoolean() && !queue.isEmpty() && queue.peek().at <= end) {
+        Task t = queue.poll();
+        now = Math.max(now, t.at);
+        if (!t.cancelled) {
+          t.r.run();
+        }
+      }
+    }
+
+    @Override
+    public ScheduledFuture<?> schedule(Runnable command, long delay, TimeUnit unit) {
+      Task t = new Task(now + unit.toNanos(delay), command);
+      queue.add(t);
+      return t;
+    }
+
+    @Override
+    public void execute(Runnable command) {
+      schedule(command, 0, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public <V> ScheduledFuture<V> schedule(Callable<V> callable, long delay, TimeUnit unit) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public ScheduledFuture<?> scheduleAtFixedRate(Runnable command, long initialDelay, long period, TimeUnit unit) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public ScheduledFuture<?> scheduleWithFixedDelay(Runnable command, long initialDelay, long delay, TimeUnit unit) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public void shutdown() {}
+
+    @Override
+    public List<Runnable> shutdownNow() {
+      return List.of();
+    }
+
+    @Override
+    public boolean isShutdown() {
+      return false;
+    }
+
+    @Override
+    public boolean isTerminated() {
+      return false;
+    }
+
+    @Override
+    public boolean awaitTermination(long timeout, TimeUnit unit) {
+      return true;
+    }
+  }
+}
