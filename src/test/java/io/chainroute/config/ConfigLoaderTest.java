@@ -1,0 +1,92 @@
+package io.chainroute.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ConfigLoaderTest {
+  private static final String MINIMAL =
+      """
+      chains:
+        - name: eth
+          protocol: evm
+          nodes:
+            - { name: a, url: "http://10.0.0.1:8545" }
+            - { name: b, url: "http://node-b:8545", archive: true, region: eu }
+      """;
+
+  @Test
+  void aMinimalConfigGetsTheDocumentedDefaults() {
+    ChainrouteConfig c = ConfigLoader.parse(MINIMAL);
+    ChainConfig eth = c.chains().get(0);
+    assertThat(eth.pathPrefix()).isEqualTo("/eth");
+    assertThat(eth.maxLagBlocks()).isZero();
+    assertThat(eth.degradedLagBlocks()).isEqualTo(2);
+    assertThat(eth.fullNodeStateBlocks()).isEqualTo(128);
+    assertThat(eth.fullNodeLogBlocks()).isEqualTo(128);
+    assertThat(eth.pollInterval()).isEqualTo(Duration.ofSeconds(1));
+    assertThat(eth.blockTime()).isEqualTo(Duration.ofSeconds(12));
+    assertThat(eth.nodes().get(1).archive()).isTrue();
+    assertThat(eth.nodes().get(1).region()).isEqualTo("eu");
+    assertThat(c.server().xdsPort()).isEqualTo(18000);
+    assertThat(c.server().extProcPort()).isEqualTo(18001);
+    assertThat(c.server().maxRequestBytes()).isEqualTo(4 * 1024 * 1024);
+    assertThat(c.envoy().messageTimeout()).isEqualTo(Duration.ofMillis(500));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
+          chains: []                                                                                            | chains:
+          chains: [ { name: eth, protocol: evm, nodes: [] } ]                                                    | chains[0].nodes:
+          chains: [ { name: eth, protocol: btc, nodes: [ { name: a, url: "http://h:1" } ] } ]                    | chains[0].protocol: 'btc'
+          chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "ftp://h:1" } ] } ]                     | chains[0].nodes[0].url: scheme 'ftp'
+          chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://u:secret@h:1" } ] } ]           | chains[0].nodes[0].url: user info
+          chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://h:1/v3/key" } ] } ]             | chains[0].nodes[0].url: user info, a path
+          chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://h:1" }, { name: a, url: "http://g:1" } ] } ] | chains[0].nodes[1].name
+          chains: [ { name: eth, protocol: evm, pollInterval: fast, nodes: [ { name: a, url: "http://h:1" } ] } ] | chains[0].pollInterval: 'fast'
+          chains: [ { name: eth, protocol: evm, colour: red, nodes: [ { name: a, url: "http://h:1" } ] } ]        | chains[0].colour
+          chains: [ { name: eth, protocol: evm, maxLagBlocks: -1, nodes: [ { name: a, url: "http://h:1" } ] } ]  | chains[0].maxLagBlocks
+          server: { xdsPort: 70000 }                                                                             | server.xdsPort
+          """)
+  void errorsNameThePathAndTheExpectation(String yaml, String path) {
+    assertThatThrownBy(() -> ConfigLoader.parse(yaml))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith(path)
+        .hasMessageContaining("(expected: ");
+  }
+
+  @Test
+  void errorsNeverEchoACredential() {
+    assertThatThrownBy(() -> ConfigLoader.parse("chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://u:s3cr3t@h:1\" } ] } ]"))
+        .hasMessageNotContaining("s3cr3t");
+  }
+
+  @Test
+  void twoChainsCannotShareAPathPrefixOrAPort() {
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    """
+                    chains:
+                      - { name: a, protocol: evm, pathPrefix: /x, nodes: [ { name: n, url: "http://h:1" } ] }
+                      - { name: b, protocol: evm, pathPrefix: /x, nodes: [ { name: n, url: "http://h:2" } ] }
+                    """))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("chains[1].pathPrefix");
+    assertThatThrownBy(() -> ConfigLoader.parse("server: { xdsPort: 9000, extProcPort: 9000 }\n" + MINIMAL))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("extProcPort");
+  }
+
+  @Test
+  void invalidYamlIsAConfigError() {
+    assertThatThrownBy(() -> ConfigLoader.parse("chains: [ {")).isInstanceOf(ConfigException.class);
+  }
+}
