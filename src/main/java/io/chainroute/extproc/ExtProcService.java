@@ -131,8 +131,9 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
           path = value(h);
         } else if (key.equals(":method")) {
           method = value(h);
-        } else if (key.startsWith(HEADER_PREFIX)) {
-          strip.addRemoveHeaders(key);
+        } else if (key.regionMatches(true, 0, HEADER_PREFIX, 0, HEADER_PREFIX.length())) {
+          // Envoy sends lower-case keys; match any case anyway.
+          strip.addRemoveHeaders(key.toLowerCase(java.util.Locale.ROOT));
         }
       }
       chain = chainFor(path);
