@@ -1,0 +1,184 @@
+package io.chainroute.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.chainroute.admin.v1.AdminServiceGrpc;
+import io.chainroute.admin.v1.GetTopologyRequest;
+import io.chainroute.admin.v1.WatchTopologyRequest;
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.NodeConfig;
+import io.chainroute.config.Protocol;
+import io.chainroute.height.ChainView;
+import io.chainroute.height.EndpointStatus;
+import io.chainroute.height.Health;
+import io.chainroute.height.NodeView;
+import io.chainroute.height.Topology;
+import io.chainroute.height.TopologySource;
+import io.grpc.Context;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+class AdminTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final NodeConfig keyed = new NodeConfig("keyed", URI.create("http://user:s3cret@10.0.0.1:8545/v3/APIKEY?token=t0k"), "eu", false);
+  private final NodeConfig archive = new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
+  private final ChainConfig chain =
+      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(keyed, archive));
+
+  private Topology topology(long version, EndpointStatus keyedStatus) {
+    Health h = keyedStatus == EndpointStatus.HEALTHY ? Health.SYNCED : Health.UNREACHABLE;
+    return Topology.of(
+        version,
+        List.of(
+            new ChainView(
+                chain,
+                100,
+                List.of(
+                    new NodeView(keyed, 100, 0, h, h == Health.SYNCED ? "" : "probe timed out", keyedStatus, 850, 1_700_000_000_000L, "10.0.0.1"),
+                    new NodeView(archive, 99, 1, Health.LAGGING, "1 blocks behind", EndpointStatus.DEGRADED, 900, 0, "10.0.0.2")))));
+  }
+
+  /** A topology source the test drives by hand. */
+  private static final class FakeSource implements TopologySource {
+    volatile Topology current;
+    final List<Consumer<Topology>> listeners = new CopyOnWriteArrayList<>();
+
+    @Override
+    public Topology topology() {
+      return current;
+    }
+
+    @Override
+    public void addListener(Consumer<Topology> l) {
+      listeners.add(l);
+    }
+
+    @Override
+    public void removeListener(Consumer<Topology> l) {
+      listeners.remove(l);
+    }
+
+    void publish(Topology t) {
+      current = t;
+      listeners.forEach(l -> l.accept(t));
+    }
+  }
+
+  @Test
+  void statusShowsNodesPoolsAndEnvoysButNeverCredentials() {
+    EnvoyConnection envoy =
+        new EnvoyConnection("edge-1", "chainroute", "eu", 1_700_000_000_000L,
+            List.of(new EnvoyConnection.TypeState("type.googleapis.com/envoy.config.cluster.v3.Cluster", "c1", "c1", "", 0)));
+    JsonNode s = StatusJson.status(topology(3, EndpointStatus.HEALTHY), List.of(envoy));
+    String text = s.toString();
+    assertThat(text).doesNotContain("s3cret", "user", "APIKEY", "t0k", "/v3");
+    JsonNode node = s.get("chains").get(0).get("nodes").get(0);
+    assertThat(node.get("endpoint").asText()).isEqualTo("http://10.0.0.1:8545");
+    assertThat(node.get("health").asText()).isEqualTo("SYNCED");
+    assertThat(node.get("lastAdvanced").asText()).isEqualTo("2023-11-14T22:13:20Z");
+    assertThat(s.get("chains").get(0).get("nodes").get(1).get("lastAdvanced").isNull()).isTrue();
+    JsonNode pools = s.get("chains").get(0).get("pools");
+    assertThat(pools.get(0).get("cluster").asText()).isEqualTo("eth-head");
+    assertThat(pools.get(0).get("members")).hasSize(2);
+    assertThat(pools.get(1).get("members").get(0).get("status").asText()).isEqualTo("DEGRADED");
+    assertThat(s.get("envoys").get(0).get("resources").get(0).get("acked").asBoolean()).isTrue();
+  }
+
+  @Test
+  void httpEndpointsAnswerHealthReadinessAndStatus() throws Exception {
+    FakeSource source = new FakeSource();
+    source.current = topology(1, EndpointStatus.NONE);
+    // Not ready: no node is synced.
+    source.current = Topology.of(1, List.of(new ChainView(chain, -1, List.of())));
+    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source::topology, List::of).start()) {
+      HttpClient http = HttpClient.newHttpClient();
+      String base = "http://127.0.0.1:" + server.port();
+      HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(URI.create(base + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(healthz.statusCode()).isEqualTo(200);
+
+      HttpResponse<String> notReady = http.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(notReady.statusCode()).isEqualTo(503);
+      assertThat(JSON.readTree(notReady.body()).get("chainsWithoutSyncedNode").get(0).asText()).isEqualTo("eth");
+
+      source.current = topology(2, EndpointStatus.HEALTHY);
+      HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(ready.statusCode()).isEqualTo(200);
+
+      HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create(base + "/status")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(status.headers().firstValue("content-type")).hasValue("application/json");
+      assertThat(JSON.readTree(status.body()).get("version").asLong()).isEqualTo(2);
+      assertThat(status.body()).doesNotContain("s3cret");
+
+      assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/nope")).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(404);
+      assertThat(
+              http.send(HttpRequest.newBuilder(URI.create(base + "/status")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString())
+                  .statusCode())
+          .isEqualTo(405);
+    }
+  }
+
+  @Test
+  void grpcGetsTheTopologyAndWatchStreamsChangesUntilCancelled() throws Exception {
+    FakeSource source = new FakeSource();
+    source.current = topology(1, EndpointStatus.HEALTHY);
+    String name = InProcessServerBuilder.generateName();
+    Server server = InProcessServerBuilder.forName(name).addService(new AdminGrpcService(source)).build().start();
+    ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+    try {
+      io.chainroute.admin.v1.Topology t = AdminServiceGrpc.newBlockingStub(channel).getTopology(GetTopologyRequest.getDefaultInstance());
+      assertThat(t.getChains(0).getNodes(0).getEndpoint()).isEqualTo("http://10.0.0.1:8545");
+      assertThat(t.getChains(0).getNodes(0).getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_SYNCED);
+      assertThat(t.getChains(0).getPools(1).getMembers(0).getStatus()).isEqualTo(io.chainroute.admin.v1.EndpointStatus.ENDPOINT_STATUS_DEGRADED);
+
+      BlockingQueue<io.chainroute.admin.v1.Topology> seen = new LinkedBlockingQueue<>();
+      Context.CancellableContext ctx = Context.current().withCancellation();
+      ctx.run(
+          () ->
+              AdminServiceGrpc.newStub(channel)
+                  .watchTopology(
+                      WatchTopologyRequest.getDefaultInstance(),
+                      new StreamObserver<>() {
+                        @Override
+                        public void onNext(io.chainroute.admin.v1.Topology value) {
+                          seen.add(value);
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {}
+
+                        @Override
+                        public void onCompleted() {}
+                      }));
+      assertThat(seen.poll(5, TimeUnit.SECONDS).getVersion()).isEqualTo(1);
+      source.publish(topology(2, EndpointStatus.NONE));
+      io.chainroute.admin.v1.Topology changed = seen.poll(5, TimeUnit.SECONDS);
+      assertThat(changed.getVersion()).isEqualTo(2);
+      assertThat(changed.getChains(0).getNodes(0).getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_UNREACHABLE);
+      assertThat(source.listeners).hasSize(1);
+      ctx.cancel(null);
+      await().atMost(Duration.ofSeconds(5)).until(() -> source.listeners.isEmpty());
+    } finally {
+      channel.shutdownNow();
+      server.shutdownNow();
+    }
+  }
+}
