@@ -46,6 +46,7 @@ public final class Sidecar implements AutoCloseable {
   private final XdsPublisher publisher;
   private final List<Server> servers = new ArrayList<>();
   private AdminHttpServer adminHttp;
+  private final AdminGrpcService adminGrpc;
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
   private Sidecar(ChainrouteConfig config) {
@@ -71,6 +72,7 @@ public final class Sidecar implements AutoCloseable {
     publisher =
         new XdsPublisher(config.chains(), tracker::topology, xdsLoop, config.server().xdsCoalesce(), clock);
     tracker.addListener(publisher::onTopology);
+    adminGrpc = new AdminGrpcService(tracker);
   }
 
   /** Binds every port and starts probing; on failure closes whatever it opened. */
@@ -117,7 +119,7 @@ public final class Sidecar implements AutoCloseable {
         startServer(
             "admin gRPC",
             NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.adminGrpcPort()))
-                .addService(new AdminGrpcService(tracker)),
+                .addService(adminGrpc),
             sc.adminGrpcPort()));
     try {
       adminHttp =
@@ -192,6 +194,7 @@ public final class Sidecar implements AutoCloseable {
     if (adminHttp != null) {
       adminHttp.close();
     }
+    adminGrpc.close();
     for (Server s : servers) {
       s.shutdown();
     }

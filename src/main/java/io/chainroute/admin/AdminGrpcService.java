@@ -18,8 +18,10 @@ import java.util.function.Consumer;
  * records the latest topology and sends it when the client's transport is ready. A slow client
  * skips intermediate topologies and always ends up with the latest one.
  */
-public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
+public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase implements AutoCloseable {
   private final TopologySource source;
+  private final java.util.Set<Watch> watches = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private volatile boolean closed;
 
   public AdminGrpcService(TopologySource source) {
     this.source = source;
@@ -35,11 +37,34 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
   public void watchTopology(WatchTopologyRequest request, StreamObserver<io.chainroute.admin.v1.Topology> observer) {
     ServerCallStreamObserver<io.chainroute.admin.v1.Topology> out =
         (ServerCallStreamObserver<io.chainroute.admin.v1.Topology>) observer;
+    if (closed) {
+      out.onError(io.grpc.Status.UNAVAILABLE.withDescription("chainroute is shutting down").asRuntimeException());
+      return;
+    }
     Watch watch = new Watch(out);
-    out.setOnCancelHandler(() -> source.removeListener(watch));
+    watches.add(watch);
+    out.setOnCancelHandler(
+        () -> {
+          source.removeListener(watch);
+          watches.remove(watch);
+        });
     out.setOnReadyHandler(watch::drain);
     source.addListener(watch);
     watch.accept(source.topology());
+  }
+
+  /**
+   * Ends every open watch so a graceful server shutdown does not wait on them; later watches are
+   * refused with UNAVAILABLE.
+   */
+  @Override
+  public void close() {
+    closed = true;
+    for (Watch w : watches) {
+      source.removeListener(w);
+      w.complete();
+    }
+    watches.clear();
   }
 
   /** Holds the newest unsent topology; sends it whenever the stream can take a message. */
@@ -57,6 +82,20 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
     public void accept(Topology t) {
       pending.set(t);
       drain();
+    }
+
+    void complete() {
+      // Serialised with drain(): wait for a concurrent send to finish.
+      while (!sending.compareAndSet(false, true)) {
+        Thread.onSpinWait();
+      }
+      try {
+        if (!out.isCancelled()) {
+          out.onCompleted();
+        }
+      } finally {
+        pending.set(null);
+      }
     }
 
     void drain() {

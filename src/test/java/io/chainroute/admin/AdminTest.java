@@ -181,4 +181,41 @@ class AdminTest {
       server.shutdownNow();
     }
   }
+
+  @Test
+  void closingTheServiceCompletesOpenWatchesSoShutdownDoesNotHang() throws Exception {
+    FakeSource source = new FakeSource();
+    source.current = topology(1, EndpointStatus.HEALTHY);
+    AdminGrpcService service = new AdminGrpcService(source);
+    String name = InProcessServerBuilder.generateName();
+    Server server = InProcessServerBuilder.forName(name).addService(service).build().start();
+    ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+    try {
+      java.util.concurrent.CountDownLatch completed = new java.util.concurrent.CountDownLatch(1);
+      AdminServiceGrpc.newStub(channel)
+          .watchTopology(
+              WatchTopologyRequest.getDefaultInstance(),
+              new StreamObserver<>() {
+                @Override
+                public void onNext(io.chainroute.admin.v1.Topology value) {}
+
+                @Override
+                public void onError(Throwable t) {}
+
+                @Override
+                public void onCompleted() {
+                  completed.countDown();
+                }
+              });
+      await().atMost(Duration.ofSeconds(5)).until(() -> source.listeners.size() == 1);
+      service.close();
+      assertThat(completed.await(5, TimeUnit.SECONDS)).isTrue();
+      assertThat(source.listeners).isEmpty();
+      server.shutdown();
+      assertThat(server.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      channel.shutdownNow();
+      server.shutdownNow();
+    }
+  }
 }
