@@ -165,6 +165,7 @@ public final class Sidecar implements AutoCloseable {
   static ChainAdapter adapterFor(ChainConfig chain) {
     return switch (chain.protocol()) {
       case EVM -> new EvmAdapter();
+      case ALGORAND -> new io.chainroute.chain.algod.AlgodAdapter();
     };
   }
 

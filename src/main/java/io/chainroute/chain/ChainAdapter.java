@@ -11,8 +11,14 @@ public interface ChainAdapter {
 
   Protocol protocol();
 
-  /** The HTTP request that asks a node for its head. */
-  HeadProbe headProbe();
+  /**
+   * The HTTP request that asks a node for its head.
+   *
+   * @param node the node (its API token, if any, goes into the probe's headers)
+   * @param lastHead the head the node reported last, or -1 when unknown or its last probe failed;
+   *     a protocol with a long poll (algod) uses it to wait for the next height
+   */
+  HeadProbe headProbe(io.chainroute.config.NodeConfig node, long lastHead);
 
   /**
    * Reads a probe answer.
@@ -22,6 +28,17 @@ public interface ChainAdapter {
   ProbeReading readHeadProbe(int httpStatus, byte[] body);
 
   /**
+   * Reads a client request from its request line alone, for protocols that route on the path
+   * (algod). Returns null when the body is needed ({@link #classify} is called with it).
+   *
+   * @param method HTTP method
+   * @param path path after the chain's prefix, with its query string; starts with "/"
+   */
+  default Classification classifyRequestLine(String method, String path) {
+    return null;
+  }
+
+  /**
    * Reads one client request.
    *
    * @param method HTTP method
@@ -29,8 +46,26 @@ public interface ChainAdapter {
    */
   Classification classify(String method, byte[] body);
 
-  /** The probe request: HTTP method, path, content type and body. */
-  record HeadProbe(String method, String path, String contentType, byte[] body) {}
+  /**
+   * The probe request.
+   *
+   * @param headers extra request headers (may hold a secret: never log them)
+   * @param timeout how long to wait for the answer; null means the chain's probe timeout
+   * @param longPoll true when the node answers only once it has something new (the tracker then
+   *     probes again at once instead of after the poll interval)
+   */
+  record HeadProbe(
+      String method,
+      String path,
+      String contentType,
+      byte[] body,
+      java.util.Map<String, String> headers,
+      java.time.Duration timeout,
+      boolean longPoll) {
+    public HeadProbe(String method, String path, String contentType, byte[] body) {
+      this(method, path, contentType, body, java.util.Map.of(), null, false);
+    }
+  }
 
   /** A probe answer that cannot be read; its message is safe to log (no URL, no secret). */
   final class ProbeException extends RuntimeException {

@@ -17,6 +17,24 @@ public sealed interface Classification {
   /** Answer without a node (malformed input and the like). */
   record Answer(Reply reply) implements Classification {}
 
+  /**
+   * Answer once a synced node of the chain reaches {@code minHead} (algod's
+   * {@code wait-for-block-after}): held by chainroute, costing no thread.
+   *
+   * @param minHead the height a synced node must reach
+   * @param timeout answer anyway after this long
+   * @param statusReply builds the answer from the chosen node's last raw probe answer
+   * @param noNodeReply the answer when no synced node exists (e.g. all catching up)
+   * @param shutdownReply the answer when chainroute shuts down while holding it
+   */
+  record AwaitHead(
+      long minHead,
+      java.time.Duration timeout,
+      java.util.function.Function<byte[], Reply> statusReply,
+      Reply noNodeReply,
+      Reply shutdownReply)
+      implements Classification {}
+
   /** Builds a protocol-native error reply for the request it was made from. */
   @FunctionalInterface
   interface ErrorReplier {

@@ -40,6 +40,13 @@ public final class ConfigLoader {
   }
 
   public static ChainrouteConfig parse(String yaml) {
+    return parse(yaml, System::getenv);
+  }
+
+  /**
+   * @param env reads environment variables (node tokens); injected so tests need no real ones
+   */
+  public static ChainrouteConfig parse(String yaml, java.util.function.Function<String, String> env) {
     JsonNode root;
     try {
       root = YAML.readTree(yaml);
@@ -54,7 +61,7 @@ public final class ConfigLoader {
     top.allow("server", "envoy", "chains");
     ServerConfig server = server(top.obj("server"));
     EnvoyConfig envoy = envoy(top.obj("envoy"));
-    List<ChainConfig> chains = chains(top);
+    List<ChainConfig> chains = chains(top, env);
     checkPorts(server, envoy);
     return new ChainrouteConfig(server, envoy, chains);
   }
@@ -104,7 +111,7 @@ public final class ConfigLoader {
         o.bool("exposeUpstreamHeader", false));
   }
 
-  private static List<ChainConfig> chains(Obj top) {
+  private static List<ChainConfig> chains(Obj top, java.util.function.Function<String, String> env) {
     JsonNode list = top.node.get("chains");
     if (list == null || !list.isArray() || list.isEmpty()) {
       throw new ConfigException("chains", describe(list), "a non-empty list of chains");
@@ -114,7 +121,7 @@ public final class ConfigLoader {
     Set<String> prefixes = new HashSet<>();
     for (int i = 0; i < list.size(); i++) {
       String path = "chains[" + i + "]";
-      ChainConfig chain = chain(new Obj(list.get(i), path));
+      ChainConfig chain = chain(new Obj(list.get(i), path), env);
       if (!names.add(chain.name())) {
         throw new ConfigException(
             path + ".name", "'" + chain.name() + "' is used twice", "a unique chain name");
@@ -140,7 +147,7 @@ public final class ConfigLoader {
     return chains;
   }
 
-  private static ChainConfig chain(Obj o) {
+  private static ChainConfig chain(Obj o, java.util.function.Function<String, String> env) {
     if (!o.node.isObject()) {
       throw new ConfigException(o.path, describe(o.node), "a mapping describing one chain");
     }
@@ -159,11 +166,11 @@ public final class ConfigLoader {
     String name = o.name("name");
     String protocolName = o.string("protocol", null);
     if (protocolName == null) {
-      throw new ConfigException(o.at("protocol"), "missing", "one of: evm");
+      throw new ConfigException(o.at("protocol"), "missing", "one of: " + Protocol.names());
     }
     Protocol protocol = Protocol.fromConfigName(protocolName);
     if (protocol == null) {
-      throw new ConfigException(o.at("protocol"), "'" + protocolName + "'", "one of: evm");
+      throw new ConfigException(o.at("protocol"), "'" + protocolName + "'", "one of: " + Protocol.names());
     }
     String prefix = o.string("pathPrefix", "/" + name);
     if (!prefix.matches("/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*")) {
@@ -174,15 +181,17 @@ public final class ConfigLoader {
     }
     long maxLag = o.integer("maxLagBlocks", 0, 0, 1_000_000);
     long degradedLag = o.integer("degradedLagBlocks", maxLag + 2, maxLag, 1_000_000);
-    long stateBlocks = o.integer("fullNodeStateBlocks", 128, 1, Long.MAX_VALUE / 2);
+    boolean algorand = protocol == Protocol.ALGORAND;
+    // algod: a non-archival node serves blocks for the last 1000 rounds (protocols.md A.3).
+    long stateBlocks = o.integer("fullNodeStateBlocks", algorand ? 1000 : 128, 1, Long.MAX_VALUE / 2);
     long logBlocks = o.integer("fullNodeLogBlocks", stateBlocks, 1, Long.MAX_VALUE / 2);
     Duration poll =
         o.duration("pollInterval", Duration.ofSeconds(1), Duration.ofMillis(50), Duration.ofHours(1));
     Duration blockTime =
-        o.duration("blockTime", Duration.ofSeconds(12), Duration.ofMillis(50), Duration.ofHours(1));
+        o.duration("blockTime", algorand ? Duration.ofSeconds(3) : Duration.ofSeconds(12), Duration.ofMillis(50), Duration.ofHours(1));
     Duration probeTimeout =
         o.duration("probeTimeout", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(1));
-    List<NodeConfig> nodes = nodes(o);
+    List<NodeConfig> nodes = nodes(o, env);
     return new ChainConfig(
         name,
         protocol,
@@ -197,7 +206,7 @@ public final class ConfigLoader {
         nodes);
   }
 
-  private static List<NodeConfig> nodes(Obj chain) {
+  private static List<NodeConfig> nodes(Obj chain, java.util.function.Function<String, String> env) {
     JsonNode list = chain.node.get("nodes");
     String path = chain.at("nodes");
     if (list == null || !list.isArray() || list.isEmpty()) {
@@ -211,13 +220,25 @@ public final class ConfigLoader {
       if (!o.node.isObject()) {
         throw new ConfigException(o.path, describe(o.node), "a mapping describing one node");
       }
-      o.allow("name", "url", "region", "archive");
+      o.allow("name", "url", "region", "archive", "tokenEnv");
       String name = o.name("name");
       if (!names.add(name)) {
         throw new ConfigException(o.at("name"), "'" + name + "' is used twice", "a unique node name");
       }
       URI url = url(o);
-      NodeConfig node = new NodeConfig(name, url, o.string("region", ""), o.bool("archive", false));
+      String tokenEnv = o.string("tokenEnv", "");
+      String token = "";
+      if (!tokenEnv.isEmpty()) {
+        if (!tokenEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+          throw new ConfigException(o.at("tokenEnv"), "'" + tokenEnv + "'", "the name of an environment variable");
+        }
+        token = env.apply(tokenEnv);
+        if (token == null || token.isEmpty()) {
+          throw new ConfigException(
+              o.at("tokenEnv"), "environment variable " + tokenEnv + " is not set or empty", "the node's API token in " + tokenEnv);
+        }
+      }
+      NodeConfig node = new NodeConfig(name, url, o.string("region", ""), o.bool("archive", false), tokenEnv, token);
       if (!endpoints.add(node.host() + ":" + node.port())) {
         throw new ConfigException(
             o.at("url"),

@@ -11,12 +11,27 @@ import java.util.Objects;
  *     #redactedEndpoint()})
  * @param region locality used for Envoy priorities; empty when unknown
  * @param archive true when the node keeps all historical state
+ * @param tokenEnv name of the environment variable holding the node's API token; empty for none
+ * @param token the node's API token (a secret: never logged, never shown; see {@link #toString()})
  */
-public record NodeConfig(String name, URI url, String region, boolean archive) {
+public record NodeConfig(String name, URI url, String region, boolean archive, String tokenEnv, String token) {
   public NodeConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(url, "url");
     region = region == null ? "" : region;
+    tokenEnv = tokenEnv == null ? "" : tokenEnv;
+    token = token == null ? "" : token;
+  }
+
+  public NodeConfig(String name, URI url, String region, boolean archive) {
+    this(name, url, region, archive, "", "");
+  }
+
+  /** Redacted: records print every field, and the token and URL are secrets. */
+  @Override
+  public String toString() {
+    return "NodeConfig[name=" + name + ", endpoint=" + redactedEndpoint() + ", region=" + region
+        + ", archive=" + archive + ", token=" + (token.isEmpty() ? "none" : "$" + tokenEnv) + "]";
   }
 
   /** Host name or address Envoy connects to. */

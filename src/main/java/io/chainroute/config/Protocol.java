@@ -2,7 +2,10 @@ package io.chainroute.config;
 
 /** Protocol families chainroute has a chain adapter for. */
 public enum Protocol {
-  EVM("evm");
+  /** Ethereum-style JSON-RPC (geth, reth, erigon, anvil, ...). */
+  EVM("evm"),
+  /** Algorand algod REST v2. */
+  ALGORAND("algorand");
 
   private final String configName;
 
@@ -12,6 +15,11 @@ public enum Protocol {
 
   public String configName() {
     return configName;
+  }
+
+  /** The config names, for error messages. */
+  public static String names() {
+    return java.util.Arrays.stream(values()).map(Protocol::configName).collect(java.util.stream.Collectors.joining(", "));
   }
 
   public static Protocol fromConfigName(String name) {

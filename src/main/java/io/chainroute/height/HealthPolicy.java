@@ -65,7 +65,7 @@ public final class HealthPolicy {
       }
       views.add(
           new NodeView(
-              s.config(), s.head(), lag, health, reason, status, s.latencyMicros(), s.lastAdvancedWallMillis(), s.address()));
+              s.config(), s.head(), lag, health, reason, status, s.latencyMicros(), s.lastAdvancedWallMillis(), s.address(), s.raw()));
     }
     return new ChainView(chain, head, views);
   }

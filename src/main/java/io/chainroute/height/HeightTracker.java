@@ -97,8 +97,9 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     }
     ChainConfig chain = chains.get(c);
     NodeConfig node = chain.nodes().get(n);
+    NodeState s = states.get(c).get(n);
     prober
-        .probe(chain, node)
+        .probe(chain, node, s.consecutiveFailures() == 0 ? s.head() : -1)
         .whenCompleteAsync(
             (result, error) -> {
               NodeProber.Result r =
@@ -118,15 +119,7 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     long now = nanoClock.getAsLong();
     NodeState after;
     if (result instanceof NodeProber.Answered a) {
-      after =
-          before.answered(
-              a.reading().head(),
-              a.reading().syncing(),
-              a.reading().detail(),
-              a.latencyMicros(),
-              a.address(),
-              now,
-              wallClock.millis());
+      after = before.answered(a.reading(), a.latencyMicros(), a.address(), now, wallClock.millis());
       if (after.backwardJumps() > before.backwardJumps()) {
         log.warn(
             "Node head went backwards. chain={} node={} from={} to={}",
@@ -137,7 +130,9 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     }
     states.get(c).set(n, after);
     republish(c, now);
-    loop.schedule(() -> probe(c, n), nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS);
+    // A long poll (algod wait-for-block-after) returns when there is news: ask again at once.
+    boolean again = result instanceof NodeProber.Answered a && a.longPoll();
+    loop.schedule(() -> probe(c, n), again ? 0 : nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS);
   }
 
   /** Poll interval while the node answers; doubling backoff (capped) while it does not. */

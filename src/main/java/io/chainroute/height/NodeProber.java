@@ -10,7 +10,10 @@ import java.util.concurrent.CompletableFuture;
  * future with a {@link Result}; they never complete it exceptionally.
  */
 public interface NodeProber {
-  CompletableFuture<Result> probe(ChainConfig chain, NodeConfig node);
+  /**
+   * @param lastHead the node's last reported head, or -1 when unknown or its last probe failed
+   */
+  CompletableFuture<Result> probe(ChainConfig chain, NodeConfig node, long lastHead);
 
   /** A probe outcome. */
   sealed interface Result {}
@@ -18,7 +21,11 @@ public interface NodeProber {
   /**
    * @param address the IP address the node was reached at
    */
-  record Answered(ProbeReading reading, long latencyMicros, String address) implements Result {}
+  record Answered(ProbeReading reading, long latencyMicros, String address, boolean longPoll) implements Result {
+    public Answered(ProbeReading reading, long latencyMicros, String address) {
+      this(reading, latencyMicros, address, false);
+    }
+  }
 
   /** The reason is safe to log: no URL, no credential. */
   record Failed(String reason) implements Result {}

@@ -14,6 +14,7 @@ import io.chainroute.config.NodeConfig;
  * @param latencyMicros duration of the last successful probe
  * @param backwardJumps how many times the node reported a lower head than before
  * @param address the node's IP address as last resolved, or null
+ * @param raw the node's last probe answer as received (see {@link io.chainroute.chain.ProbeReading#raw})
  */
 public record NodeState(
     NodeConfig config,
@@ -25,10 +26,20 @@ public record NodeState(
     int consecutiveFailures,
     long latencyMicros,
     int backwardJumps,
-    String address) {
+    String address,
+    byte[] raw) {
 
   public static NodeState initial(NodeConfig config) {
-    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null);
+    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, new byte[0]);
+  }
+
+  /** The state after a successful probe, keeping its raw answer. */
+  public NodeState answered(
+      io.chainroute.chain.ProbeReading r, long latency, String addr, long nowNanos, long nowWall) {
+    NodeState s = answered(r.head(), r.syncing(), r.detail(), latency, addr, nowNanos, nowWall);
+    return new NodeState(
+        s.config, s.head, s.lastAdvancedNanos, s.lastAdvancedWallMillis, s.syncing, s.detail,
+        s.consecutiveFailures, s.latencyMicros, s.backwardJumps, s.address, r.raw());
   }
 
   /** The state after a successful probe. */
@@ -49,7 +60,8 @@ public record NodeState(
         0,
         latency,
         backwardJumps + (backwards ? 1 : 0),
-        addr != null ? addr : address);
+        addr != null ? addr : address,
+        raw);
   }
 
   /** The state after a failed probe; the head is kept for /status but no longer trusted. */
@@ -64,6 +76,7 @@ public record NodeState(
         consecutiveFailures + 1,
         latencyMicros,
         backwardJumps,
-        address);
+        address,
+        raw);
   }
 }

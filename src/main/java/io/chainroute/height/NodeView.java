@@ -15,7 +15,14 @@ public record NodeView(
     EndpointStatus status,
     long latencyMicros,
     long lastAdvancedWallMillis,
-    String address) {
+    String address,
+    byte[] raw) {
+
+  public NodeView(
+      NodeConfig config, long head, long lag, Health health, String reason, EndpointStatus status,
+      long latencyMicros, long lastAdvancedWallMillis, String address) {
+    this(config, head, lag, health, reason, status, latencyMicros, lastAdvancedWallMillis, address, new byte[0]);
+  }
 
   public String name() {
     return config.name();

@@ -35,16 +35,21 @@ public final class HttpNodeProber implements NodeProber {
   }
 
   @Override
-  public CompletableFuture<Result> probe(ChainConfig chain, NodeConfig node) {
+  public CompletableFuture<Result> probe(ChainConfig chain, NodeConfig node, long lastHead) {
     ChainAdapter adapter = adapters.get(chain.name());
-    ChainAdapter.HeadProbe p = adapter.headProbe();
+    ChainAdapter.HeadProbe p = adapter.headProbe(node, lastHead);
     URI uri = node.url().resolve(p.path());
-    HttpRequest request =
+    HttpRequest.Builder b =
         HttpRequest.newBuilder(uri)
-            .timeout(chain.probeTimeout())
-            .header("content-type", p.contentType())
-            .method(p.method(), HttpRequest.BodyPublishers.ofByteArray(p.body()))
-            .build();
+            .timeout(p.timeout() != null ? p.timeout() : chain.probeTimeout())
+            .method(p.method(), p.body().length == 0 && "GET".equals(p.method())
+                ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofByteArray(p.body()));
+    if (!p.contentType().isEmpty()) {
+      b.header("content-type", p.contentType());
+    }
+    p.headers().forEach(b::header);
+    HttpRequest request = b.build();
     return CompletableFuture.supplyAsync(() -> resolve(node.host()), resolver)
         .thenCompose(
             address -> {
@@ -62,7 +67,7 @@ public final class HttpNodeProber implements NodeProber {
                         long micros = (System.nanoTime() - start) / 1000;
                         try {
                           ProbeReading reading = adapter.readHeadProbe(response.statusCode(), response.body());
-                          return new Answered(reading, micros, address);
+                          return new Answered(reading, micros, address, p.longPoll());
                         } catch (ChainAdapter.ProbeException e) {
                           return new Failed(e.getMessage());
                         }

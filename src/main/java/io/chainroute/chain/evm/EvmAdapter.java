@@ -36,7 +36,7 @@ public final class EvmAdapter implements ChainAdapter {
   }
 
   @Override
-  public HeadProbe headProbe() {
+  public HeadProbe headProbe(io.chainroute.config.NodeConfig node, long lastHead) {
     return new HeadProbe("POST", "/", JSON, PROBE);
   }
 

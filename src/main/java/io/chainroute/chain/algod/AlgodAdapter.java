@@ -1,0 +1,194 @@
+package io.chainroute.chain.algod;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.chainroute.chain.BlockRef;
+import io.chainroute.chain.ChainAdapter;
+import io.chainroute.chain.Classification;
+import io.chainroute.chain.DataKind;
+import io.chainroute.chain.ProbeReading;
+import io.chainroute.chain.Reply;
+import io.chainroute.chain.Requirement;
+import io.chainroute.config.NodeConfig;
+import io.chainroute.config.Protocol;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The Algorand algod REST v2 adapter. Heads come from {@code GET /v2/status} and then a long poll on
+ * {@code /v2/status/wait-for-block-after/{last-round}}; requests are classified by path alone (the
+ * body, often msgpack, is never read). Behaviour and messages follow shared/reference/protocols.md
+ * part A byte for byte.
+ */
+public final class AlgodAdapter implements ChainAdapter {
+  public static final String TOKEN_HEADER = "X-Algo-API-Token";
+  /** algod's own wait timeout (handlers.go WaitForBlockTimeout). */
+  public static final Duration WAIT_TIMEOUT = Duration.ofMinutes(1);
+  static final String JSON = "application/json";
+  static final String WAIT_PREFIX = "/v2/status/wait-for-block-after/";
+  private static final BigInteger MAX_UINT64 = new BigInteger("18446744073709551615");
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final Reply CATCHUP = error(503, "operation not available during catchup");
+  private static final Reply SHUTTING_DOWN = error(500, "operation aborted as server is shutting down");
+
+  @Override
+  public Protocol protocol() {
+    return Protocol.ALGORAND;
+  }
+
+  @Override
+  public HeadProbe headProbe(NodeConfig node, long lastHead) {
+    Map<String, String> headers = node.token().isEmpty() ? Map.of() : Map.of(TOKEN_HEADER, node.token());
+    if (lastHead < 0) {
+      return new HeadProbe("GET", "/v2/status", "", new byte[0], headers, null, false);
+    }
+    // Returns as soon as the node has a round after lastHead, or after algod's 60 s with its status.
+    return new HeadProbe(
+        "GET", WAIT_PREFIX + lastHead, "", new byte[0], headers, WAIT_TIMEOUT.plusSeconds(5), true);
+  }
+
+  @Override
+  public ProbeReading readHeadProbe(int httpStatus, byte[] body) {
+    if (httpStatus != 200) {
+      throw new ProbeException("HTTP " + httpStatus + " from /v2/status" + message(body));
+    }
+    JsonNode s;
+    try {
+      s = MAPPER.readTree(body);
+    } catch (IOException e) {
+      throw new ProbeException("/v2/status answer is not JSON");
+    }
+    if (s == null || !s.path("last-round").canConvertToLong()) {
+      throw new ProbeException("/v2/status answer has no last-round");
+    }
+    long round = s.get("last-round").asLong();
+    if (s.path("stopped-at-unsupported-round").asBoolean(false)) {
+      return new ProbeReading(round, true, "stopped at an unsupported round", body);
+    }
+    String catchpoint = s.path("catchpoint").asText("");
+    if (!catchpoint.isEmpty()) {
+      return new ProbeReading(round, true, "fast catchup to " + catchpoint, body);
+    }
+    if (s.path("catchup-time").asLong(0) > 0) {
+      return new ProbeReading(round, true, "catching up", body);
+    }
+    return new ProbeReading(round, false, "", body);
+  }
+
+  @Override
+  public Classification classifyRequestLine(String method, String pathAndQuery) {
+    int q = pathAndQuery.indexOf('?');
+    String path = q < 0 ? pathAndQuery : pathAndQuery.substring(0, q);
+    // algod removes a trailing slash before routing (middleware.RemoveTrailingSlash).
+    while (path.length() > 1 && path.endsWith("/")) {
+      path = path.substring(0, path.length() - 1);
+    }
+    if (path.startsWith(WAIT_PREFIX) && "GET".equals(method)) {
+      return await(path.substring(WAIT_PREFIX.length()));
+    }
+    if ("POST".equals(method) && (path.equals("/v2/transactions") || path.equals("/v2/transactions/async"))) {
+      return forward(Requirement.WRITE);
+    }
+    if (path.startsWith("/v2/transactions/pending/") || path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending")) {
+      // The transaction pool is node-local: Envoy retries a 404 on the other nodes (see the bootstrap).
+      return forward(Requirement.read(DataKind.NODE_LOCAL, BlockRef.LATEST));
+    }
+    String round = roundSegment(path);
+    if (round != null) {
+      long r = parseRound(round);
+      if (r >= 0) {
+        return forward(Requirement.read(DataKind.STATE, BlockRef.number(r)));
+      }
+    }
+    return forward(Requirement.LATEST_READ);
+  }
+
+  /** The {round} of /v2/blocks/{round}[/...] and /v2/stateproofs/{round}, or null. */
+  static String roundSegment(String path) {
+    String rest;
+    if (path.startsWith("/v2/blocks/")) {
+      rest = path.substring("/v2/blocks/".length());
+    } else if (path.startsWith("/v2/stateproofs/")) {
+      rest = path.substring("/v2/stateproofs/".length());
+    } else {
+      return null;
+    }
+    int slash = rest.indexOf('/');
+    return slash < 0 ? rest : rest.substring(0, slash);
+  }
+
+  private static Classification await(String roundText) {
+    BigInteger round = parseUint64(roundText);
+    if (round == null) {
+      String reason = roundText.matches("[0-9]+") ? "value out of range" : "invalid syntax";
+      return new Classification.Answer(
+          error(
+              400,
+              "Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing "
+                  + quoteGo(roundText)
+                  + ": "
+                  + reason));
+    }
+    // round = 2^64-1 makes algod's round+1 wrap to 0: it answers at once.
+    long minHead = round.equals(MAX_UINT64) ? 0 : round.add(BigInteger.ONE).min(BigInteger.valueOf(Long.MAX_VALUE)).longValue();
+    return new Classification.AwaitHead(minHead, WAIT_TIMEOUT, body -> new Reply(200, JSON, body), CATCHUP, SHUTTING_DOWN);
+  }
+
+  private static Classification forward(Requirement r) {
+    return new Classification.Forward(List.of(r), (status, code, message) -> error(status, message));
+  }
+
+  @Override
+  public Classification classify(String method, byte[] body) {
+    // Not reached: every algod request is classified by its request line.
+    return forward(Requirement.LATEST_READ);
+  }
+
+  /** strconv.ParseUint(s, 10, 64): digits only, at most 2^64-1; null otherwise. */
+  static BigInteger parseUint64(String s) {
+    if (s.isEmpty() || !s.chars().allMatch(ch -> ch >= '0' && ch <= '9')) {
+      return null;
+    }
+    BigInteger v = new BigInteger(s);
+    return v.compareTo(MAX_UINT64) > 0 ? null : v;
+  }
+
+  private static long parseRound(String s) {
+    BigInteger v = parseUint64(s);
+    return v == null || v.bitLength() > 63 ? -1 : v.longValue();
+  }
+
+  /** Go's %q for the ASCII inputs a path can carry. */
+  static String quoteGo(String s) {
+    StringBuilder b = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      if (c == '"' || c == '\\') {
+        b.append('\\').append(c);
+      } else if (c < 0x20 || c == 0x7f) {
+        b.append(String.format("\\x%02x", (int) c));
+      } else {
+        b.append(c);
+      }
+    }
+    return b.append('"').toString();
+  }
+
+  /** An algod error body: {@code {"message":"..."}}. */
+  public static Reply error(int status, String message) {
+    String body = MAPPER.createObjectNode().put("message", message).toString();
+    return new Reply(status, JSON, body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static String message(byte[] body) {
+    try {
+      String m = MAPPER.readTree(body).path("message").asText("");
+      return m.isEmpty() ? "" : ": " + m;
+    } catch (IOException | RuntimeException e) {
+      return "";
+    }
+  }
+}
