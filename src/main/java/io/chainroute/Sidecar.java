@@ -47,6 +47,8 @@ public final class Sidecar implements AutoCloseable {
   private final List<Server> servers = new ArrayList<>();
   private AdminHttpServer adminHttp;
   private final AdminGrpcService adminGrpc;
+  private final io.chainroute.extproc.HeldRequests held;
+  private final Duration shutdownGrace;
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
   private Sidecar(ChainrouteConfig config) {
@@ -73,6 +75,11 @@ public final class Sidecar implements AutoCloseable {
         new XdsPublisher(config.chains(), tracker::topology, xdsLoop, config.server().xdsCoalesce(), clock);
     tracker.addListener(publisher::onTopology);
     adminGrpc = new AdminGrpcService(tracker);
+    ScheduledExecutorService holdTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-hold"));
+    closers.add(holdTimer::shutdownNow);
+    held = new io.chainroute.extproc.HeldRequests(holdTimer, tracker::topology, config.server().maxHeldRequests());
+    tracker.addListener(held::onTopology);
+    shutdownGrace = config.server().shutdownGrace();
   }
 
   /** Binds every port and starts probing; on failure closes whatever it opened. */
@@ -107,7 +114,8 @@ public final class Sidecar implements AutoCloseable {
         startServer(
             "ext_proc",
             NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.extProcPort()))
-                .addService(new ExtProcService(config.chains(), adapters, tracker::topology))
+                .addService(
+                    new ExtProcService(config.chains(), adapters, tracker::topology, held, sc.unavailableWait()))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).
@@ -191,7 +199,9 @@ public final class Sidecar implements AutoCloseable {
     if (closed.getCount() == 0) {
       return;
     }
-    log.info("chainroute stopping.");
+    log.info("chainroute stopping. held={} grace={}ms", held.size(), shutdownGrace.toMillis());
+    // Held requests get their protocol's shutdown answer; requests in flight finish within the grace.
+    held.shutdown();
     if (adminHttp != null) {
       adminHttp.close();
     }
@@ -199,9 +209,10 @@ public final class Sidecar implements AutoCloseable {
     for (Server s : servers) {
       s.shutdown();
     }
+    long deadline = System.nanoTime() + shutdownGrace.toNanos();
     for (Server s : servers) {
       try {
-        if (!s.awaitTermination(5, TimeUnit.SECONDS)) {
+        if (!s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
           s.shutdownNow();
         }
       } catch (InterruptedException e) {

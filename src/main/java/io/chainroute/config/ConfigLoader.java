@@ -25,7 +25,9 @@ import java.util.regex.Pattern;
 public final class ConfigLoader {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
-  private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m)");
+  // At most 9 digits: a longer number would overflow Long.parseLong and escape as a
+  // NumberFormatException without the path; every allowed duration fits in 9 digits of ms.
+  private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)");
 
   private ConfigLoader() {}
 
@@ -80,7 +82,10 @@ public final class ConfigLoader {
         "adminHttpPort",
         "adminGrpcPort",
         "xdsCoalesce",
-        "maxRequestBytes");
+        "maxRequestBytes",
+        "unavailableWait",
+        "maxHeldRequests",
+        "shutdownGrace");
     return new ServerConfig(
         o.string("bindAddress", "127.0.0.1"),
         o.port("xdsPort", 18000),
@@ -90,7 +95,10 @@ public final class ConfigLoader {
         o.duration("xdsCoalesce", Duration.ofMillis(100), Duration.ZERO, Duration.ofSeconds(5)),
         (int)
             o.integer(
-                "maxRequestBytes", ServerConfig.DEFAULT_MAX_REQUEST_BYTES, 1024, 64 * 1024 * 1024));
+                "maxRequestBytes", ServerConfig.DEFAULT_MAX_REQUEST_BYTES, 1024, 64 * 1024 * 1024),
+        o.duration("unavailableWait", Duration.ofSeconds(10), Duration.ZERO, Duration.ofSeconds(55)),
+        (int) o.integer("maxHeldRequests", 10_000, 1, 1_000_000),
+        o.duration("shutdownGrace", Duration.ofSeconds(10), Duration.ZERO, Duration.ofMinutes(10)));
   }
 
   private static EnvoyConfig envoy(Obj o) {

@@ -13,6 +13,10 @@ import java.time.Duration;
  * @param xdsCoalesce how long height changes are gathered before one xDS push
  * @param maxRequestBytes largest request body accepted (Envoy answers 413 above it); also the gRPC
  *     inbound message limit of the ext_proc server
+ * @param unavailableWait how long a request waits for a usable node (graceful startup) before a 503;
+ *     zero answers at once
+ * @param maxHeldRequests bound on requests held at once (waiting for a node or an algod round)
+ * @param shutdownGrace on SIGTERM, how long in-flight requests get to finish
  */
 public record ServerConfig(
     String bindAddress,
@@ -21,7 +25,10 @@ public record ServerConfig(
     int adminHttpPort,
     int adminGrpcPort,
     Duration xdsCoalesce,
-    int maxRequestBytes) {
+    int maxRequestBytes,
+    Duration unavailableWait,
+    int maxHeldRequests,
+    Duration shutdownGrace) {
 
   public static final int DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 }

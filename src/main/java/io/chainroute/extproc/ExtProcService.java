@@ -6,6 +6,8 @@ import io.chainroute.chain.Classification;
 import io.chainroute.chain.Reply;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.height.ChainView;
+import io.chainroute.height.NodeView;
+import java.time.Duration;
 import io.chainroute.height.Topology;
 import io.chainroute.jsonrpc.JsonRpcErrors;
 import io.chainroute.routing.Decision;
@@ -58,21 +60,35 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   private final List<ChainConfig> chains;
   private final Map<String, ChainAdapter> adapters;
   private final Supplier<Topology> topology;
+  private final HeldRequests held;
+  private final Duration unavailableWait;
 
+  /**
+   * @param held where requests wait for a node (graceful startup) or a height (algod waits)
+   * @param unavailableWait how long a request waits for a usable node before a 503; zero answers at
+   *     once
+   */
   public ExtProcService(
-      List<ChainConfig> chains, Map<String, ChainAdapter> adaptersByChain, Supplier<Topology> topology) {
+      List<ChainConfig> chains,
+      Map<String, ChainAdapter> adaptersByChain,
+      Supplier<Topology> topology,
+      HeldRequests held,
+      Duration unavailableWait) {
     this.chains = List.copyOf(chains);
     this.adapters = Map.copyOf(adaptersByChain);
     this.topology = topology;
+    this.held = held;
+    this.unavailableWait = unavailableWait;
   }
 
   @Override
   public StreamObserver<ProcessingRequest> process(StreamObserver<ProcessingResponse> out) {
+    Exchange exchange = new Exchange(out);
     if (out instanceof ServerCallStreamObserver<ProcessingResponse> server) {
       // Envoy resets each stream once the request is done; that cancel is normal, not an error.
-      server.setOnCancelHandler(() -> {});
+      server.setOnCancelHandler(exchange::cancelled);
     }
-    return new Exchange(out);
+    return exchange;
   }
 
   /** The chain whose path prefix matches, or null. */
@@ -87,12 +103,23 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     return null;
   }
 
-  /** One HTTP request's exchange with Envoy. Envoy sends its messages in order on one stream. */
+  /** Which phase a decision answers: the request headers or the request body. */
+  private enum Phase {
+    HEADERS,
+    BODY
+  }
+
+  /**
+   * One HTTP request's exchange with Envoy. Envoy sends its messages in order on one stream; a held
+   * request is answered later from another thread, so sending is synchronized.
+   */
   private final class Exchange implements StreamObserver<ProcessingRequest> {
     private final StreamObserver<ProcessingResponse> out;
     private ChainConfig chain;
     private String method = "";
+    private HeaderMutation.Builder strip = HeaderMutation.newBuilder();
     private boolean done;
+    private volatile HeldRequests.Held holding;
 
     Exchange(StreamObserver<ProcessingResponse> out) {
       this.out = out;
@@ -105,7 +132,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         response =
             switch (request.getRequestCase()) {
               case REQUEST_HEADERS -> onHeaders(request.getRequestHeaders());
-              case REQUEST_BODY -> onBody(request.getRequestBody().getBody(), request.getRequestBody().getEndOfStream());
+              case REQUEST_BODY -> onBody(request.getRequestBody().getBody());
               case REQUEST_TRAILERS -> ProcessingResponse.newBuilder().setRequestTrailers(TrailersResponse.getDefaultInstance()).build();
               case RESPONSE_HEADERS -> ProcessingResponse.newBuilder().setResponseHeaders(HeadersResponse.getDefaultInstance()).build();
               case RESPONSE_BODY -> ProcessingResponse.newBuilder().setResponseBody(BodyResponse.getDefaultInstance()).build();
@@ -117,13 +144,18 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         log.warn("ext_proc request failed; passing it on unchanged. chain={} error={}", chainName(), e.toString());
         response = passThrough(request);
       }
-      if (response != null && !done) {
+      if (response != null) {
+        send(response);
+      }
+    }
+
+    synchronized void send(ProcessingResponse response) {
+      if (!done) {
         out.onNext(response);
       }
     }
 
     private ProcessingResponse onHeaders(HttpHeaders headers) {
-      HeaderMutation.Builder strip = HeaderMutation.newBuilder();
       String path = "";
       for (HeaderValue h : headers.getHeaders().getHeadersList()) {
         String key = h.getKey();
@@ -137,72 +169,210 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         }
       }
       chain = chainFor(path);
-      if (chain == null || headers.getEndOfStream()) {
-        if (chain != null && "POST".equals(method)) {
-          // A POST with no body is not a JSON-RPC request.
-          return immediate(classify(new byte[0]));
-        }
-        // Nothing to classify (unknown path, GET): the default route applies.
-        return ProcessingResponse.newBuilder(SKIP_BODY)
-            .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder().setHeaderMutation(strip)))
-            .build();
+      if (chain == null) {
+        // Not a chain path: the catch-all route answers; no body needed.
+        return skipBody();
+      }
+      String rest = path.substring(chain.pathPrefix().length());
+      Classification early = adapters.get(chain.name()).classifyRequestLine(method, rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
+      if (early != null) {
+        return handle(early, Phase.HEADERS);
+      }
+      if (!"POST".equals(method)) {
+        // JSON-RPC is POST; anything else has no body worth buffering (DESIGN.md: mode override).
+        return skipBody();
+      }
+      if (headers.getEndOfStream()) {
+        // A POST with no body is not a JSON-RPC request: classify the empty body (a parse error).
+        return handle(adapters.get(chain.name()).classify(method, new byte[0]), Phase.BODY);
       }
       return ProcessingResponse.newBuilder()
           .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder().setHeaderMutation(strip)))
           .build();
     }
 
-    private ProcessingResponse onBody(ByteString body, boolean endOfStream) {
-      if (chain == null) {
-        return ProcessingResponse.newBuilder().setRequestBody(BodyResponse.getDefaultInstance()).build();
-      }
-      Classification c = classify(body.toByteArray());
-      if (c instanceof Classification.Answer) {
-        return immediate(c);
-      }
-      Classification.Forward f = (Classification.Forward) c;
-      ChainView view = topology.get().chain(chain.name());
-      Decision d = RoutingPolicy.decide(f.requirements(), view);
-      if (d instanceof Decision.Unavailable u) {
-        log.debug("No node for request. chain={} reason=\"{}\"", chain.name(), u.message());
-        return immediateReply(f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, u.message()));
-      }
-      Decision.Route r = (Decision.Route) d;
-      HeaderMutation.Builder m = HeaderMutation.newBuilder().addSetHeaders(header(POOL_HEADER, r.pool().id()));
-      if (r.write()) {
-        m.addSetHeaders(header(WRITE_HEADER, "true"));
-      }
-      return ProcessingResponse.newBuilder()
-          .setRequestBody(
-              BodyResponse.newBuilder()
-                  .setResponse(CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true)))
+    private ProcessingResponse skipBody() {
+      return ProcessingResponse.newBuilder(SKIP_BODY)
+          .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder().setHeaderMutation(strip)))
           .build();
     }
 
-    private Classification classify(byte[] body) {
-      return adapters.get(chain.name()).classify(method, body);
+    private ProcessingResponse onBody(ByteString body) {
+      if (chain == null) {
+        return ProcessingResponse.newBuilder().setRequestBody(BodyResponse.getDefaultInstance()).build();
+      }
+      return handle(adapters.get(chain.name()).classify(method, body.toByteArray()), Phase.BODY);
+    }
+
+    /** Answers, routes or holds the request; null when it is held (answered later). */
+    private ProcessingResponse handle(Classification c, Phase phase) {
+      if (c instanceof Classification.Answer a) {
+        return immediateReply(a.reply());
+      }
+      if (c instanceof Classification.Forward f) {
+        return forward(f, phase);
+      }
+      return awaitHead((Classification.AwaitHead) c);
+    }
+
+    private ProcessingResponse forward(Classification.Forward f, Phase phase) {
+      ChainView view = topology.get().chain(chain.name());
+      Decision d = RoutingPolicy.decide(f.requirements(), view);
+      if (d instanceof Decision.Route r) {
+        return route(r, phase);
+      }
+      final String unavailable = ((Decision.Unavailable) d).message();
+      String reason = unavailable;
+      if (!unavailableWait.isZero()) {
+        // Graceful startup (or a short outage): wait for a usable node instead of failing.
+        HeldRequests.Held h =
+            held.hold(
+                chain.name(),
+                v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route,
+                unavailableWait,
+                new HeldRequests.Outcome() {
+                  @Override
+                  public void ready(ChainView v) {
+                    if (RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r) {
+                      send(route(r, phase));
+                    }
+                  }
+
+                  @Override
+                  public void timedOut(ChainView v) {
+                    send(immediateReply(f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, unavailable + " (waited " + unavailableWait.toMillis() + " ms)")));
+                  }
+
+                  @Override
+                  public void shutdown() {
+                    send(immediateReply(f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, "chainroute is shutting down")));
+                  }
+                });
+        if (h != null) {
+          holding = h;
+          extendMessageTimeout(unavailableWait);
+          return null;
+        }
+        reason = reason + " (too many requests waiting)";
+      }
+      log.debug("No node for request. chain={} reason=\"{}\"", chain.name(), reason);
+      return immediateReply(f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, reason));
+    }
+
+    private ProcessingResponse route(Decision.Route r, Phase phase) {
+      HeaderMutation.Builder m = HeaderMutation.newBuilder(strip.build()).addSetHeaders(header(POOL_HEADER, r.pool().id()));
+      if (r.write()) {
+        m.addSetHeaders(header(WRITE_HEADER, "true"));
+      }
+      CommonResponse common = CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
+      if (phase == Phase.BODY) {
+        return ProcessingResponse.newBuilder().setRequestBody(BodyResponse.newBuilder().setResponse(common)).build();
+      }
+      // Routed on the request line: the body (msgpack, x-binary) passes through untouched.
+      return ProcessingResponse.newBuilder()
+          .setRequestHeaders(HeadersResponse.newBuilder().setResponse(common))
+          .setModeOverride(ProcessingMode.newBuilder().setRequestBodyMode(ProcessingMode.BodySendMode.NONE))
+          .build();
+    }
+
+    private ProcessingResponse awaitHead(Classification.AwaitHead w) {
+      ChainView view = topology.get().chain(chain.name());
+      NodeView best = freshestSynced(view);
+      if (best != null && best.head() >= w.minHead()) {
+        return immediateReply(w.statusReply().apply(best.raw()));
+      }
+      if (best == null && !view.nodes().isEmpty() && view.nodes().stream().allMatch(n -> n.health() == io.chainroute.height.Health.SYNCING)) {
+        // Every node is catching up: algod answers 503 at once.
+        return immediateReply(w.noNodeReply());
+      }
+      HeldRequests.Held h =
+          held.hold(
+              chain.name(),
+              v -> {
+                NodeView n = freshestSynced(v);
+                return n != null && n.head() >= w.minHead();
+              },
+              w.timeout(),
+              new HeldRequests.Outcome() {
+                @Override
+                public void ready(ChainView v) {
+                  send(immediateReply(w.statusReply().apply(freshestSynced(v).raw())));
+                }
+
+                @Override
+                public void timedOut(ChainView v) {
+                  // As algod: after the wait, the current status, whatever the round.
+                  NodeView n = v == null ? null : freshestSynced(v);
+                  send(immediateReply(n != null ? w.statusReply().apply(n.raw()) : w.noNodeReply()));
+                }
+
+                @Override
+                public void shutdown() {
+                  send(immediateReply(w.shutdownReply()));
+                }
+              });
+      if (h == null) {
+        return immediateReply(w.shutdownReply());
+      }
+      holding = h;
+      extendMessageTimeout(w.timeout());
+      return null;
+    }
+
+    /** Tells Envoy this message's answer comes later (bounded by the filter's max_message_timeout). */
+    private void extendMessageTimeout(Duration wait) {
+      send(
+          ProcessingResponse.newBuilder()
+              .setOverrideMessageTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(wait.toSeconds() + 5))
+              .build());
     }
 
     private String chainName() {
       return chain == null ? "-" : chain.name();
     }
 
+    void cancelled() {
+      HeldRequests.Held h = holding;
+      if (h != null) {
+        h.cancel();
+      }
+      synchronized (this) {
+        done = true;
+      }
+    }
+
     @Override
     public void onError(Throwable t) {
-      done = true;
+      cancelled();
     }
 
     @Override
     public void onCompleted() {
-      if (!done) {
-        done = true;
-        out.onCompleted();
+      HeldRequests.Held h = holding;
+      if (h != null) {
+        h.cancel();
+      }
+      synchronized (this) {
+        if (!done) {
+          done = true;
+          out.onCompleted();
+        }
       }
     }
   }
 
-  private static ProcessingResponse immediate(Classification c) {
-    return immediateReply(((Classification.Answer) c).reply());
+  /** The synced node with the highest head and a kept status answer, or null. */
+  static NodeView freshestSynced(ChainView view) {
+    NodeView best = null;
+    if (view == null) {
+      return null;
+    }
+    for (NodeView n : view.nodes()) {
+      if (n.health() == io.chainroute.height.Health.SYNCED && n.status().usable() && n.raw().length > 0 && (best == null || n.head() > best.head())) {
+        best = n;
+      }
+    }
+    return best;
   }
 
   private static ProcessingResponse immediateReply(Reply reply) {

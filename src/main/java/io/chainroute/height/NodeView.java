@@ -28,13 +28,16 @@ public record NodeView(
     return config.name();
   }
 
-  /** Same routing meaning (ignores latency, which changes on every probe). */
+  /**
+   * Same routing meaning. Ignores latency and the free-text reason, which change on every probe
+   * (a stalled node's reason counts the milliseconds since its last block): comparing them would
+   * republish, and push xDS, once per poll.
+   */
   boolean sameRouting(NodeView o) {
     return head == o.head
         && lag == o.lag
         && health == o.health
         && status == o.status
-        && reason.equals(o.reason)
         && java.util.Objects.equals(address, o.address);
   }
 }

@@ -55,15 +55,24 @@ class ExtProcServiceTest {
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private Server server;
   private ManagedChannel channel;
+  private final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+  private final HeldRequests held = new HeldRequests(timer, topology::get, 100);
 
   @BeforeEach
   void start() throws Exception {
     topology.set(topology(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY));
+    startWith(Duration.ZERO);
+  }
+
+  private void startWith(Duration unavailableWait) throws Exception {
+    if (server != null) {
+      stop();
+    }
     String name = InProcessServerBuilder.generateName();
     server =
         InProcessServerBuilder.forName(name)
             .directExecutor()
-            .addService(new ExtProcService(List.of(chain), Map.of("eth", new EvmAdapter()), topology::get))
+            .addService(new ExtProcService(List.of(chain), Map.of("eth", new EvmAdapter()), topology::get, held, unavailableWait))
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -73,6 +82,50 @@ class ExtProcServiceTest {
   void stop() {
     channel.shutdownNow();
     server.shutdownNow();
+  }
+
+  @Test
+  void beforeAnyNodeIsReadyRequestsWaitAndAreRoutedOnceOneIs() throws Exception {
+    startWith(Duration.ofSeconds(5));
+    topology.set(topology(EndpointStatus.NONE, EndpointStatus.NONE));
+    Stream s = new Stream();
+    s.headers("POST", "/eth", false);
+    s.requests.onNext(
+        ProcessingRequest.newBuilder()
+            .setRequestBody(HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(call("eth_blockNumber", "[]"))).setEndOfStream(true))
+            .build());
+    ProcessingResponse extend = s.next();
+    assertThat(extend.getOverrideMessageTimeout().getSeconds()).isGreaterThanOrEqualTo(5);
+    assertThat(held.size()).isEqualTo(1);
+    assertThat(s.responses.poll(200, TimeUnit.MILLISECONDS)).as("held, not answered").isNull();
+
+    topology.set(topology(EndpointStatus.HEALTHY, EndpointStatus.NONE));
+    held.onTopology(topology.get());
+    ProcessingResponse routed = s.next();
+    assertThat(setHeader(routed, "x-chainroute-pool")).isEqualTo("head");
+    assertThat(held.size()).isZero();
+  }
+
+  @Test
+  void aHeldRequestTimesOutWithA503AndTheBoundIsEnforced() throws Exception {
+    startWith(Duration.ofSeconds(1));
+    topology.set(topology(EndpointStatus.NONE, EndpointStatus.NONE));
+    Stream s = new Stream();
+    s.headers("POST", "/eth", false);
+    s.requests.onNext(
+        ProcessingRequest.newBuilder()
+            .setRequestBody(HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(call("eth_blockNumber", "[]"))).setEndOfStream(true))
+            .build());
+    s.next(); // the message-timeout extension
+    ProcessingResponse r = s.next();
+    assertThat(r.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
+    assertThat(immediateBody(r).get("error").get("message").asText()).contains("'eth'").contains("waited");
+
+    held.shutdown();
+    Stream late = new Stream();
+    late.headers("POST", "/eth", false);
+    ProcessingResponse refused = late.body(call("eth_blockNumber", "[]"));
+    assertThat(refused.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
   }
 
   private Topology topology(EndpointStatus f, EndpointStatus a) {

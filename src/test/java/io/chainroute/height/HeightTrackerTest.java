@@ -41,7 +41,7 @@ class HeightTrackerTest {
   private final List<Long> probeTimes = new ArrayList<>();
 
   private final NodeProber prober =
-      (c, n) -> {
+      (c, n, last) -> {
         probeTimes.add(loop.now);
         if (down.getOrDefault(n.name(), false)) {
           return CompletableFuture.completedFuture(new NodeProber.Failed("connection refused or unreachable"));

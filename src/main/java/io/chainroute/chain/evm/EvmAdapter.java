@@ -118,7 +118,9 @@ public final class EvmAdapter implements ChainAdapter {
       if (call.valid()) {
         requirements.add(requirement(call));
       }
-      if (!call.notification()) {
+      // JSON-RPC 2.0 section 6: every request gets a response, and so does every invalid element
+      // (with id null when it has none); only valid notifications get nothing.
+      if (!call.valid() || !call.notification()) {
         ids.add(call.rawId());
       }
     }

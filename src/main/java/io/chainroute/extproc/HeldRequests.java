@@ -1,0 +1,138 @@
+package io.chainroute.extproc;
+
+import io.chainroute.height.ChainView;
+import io.chainroute.height.Topology;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+
+/**
+ * Requests chainroute holds instead of answering at once: algod {@code wait-for-block-after} calls
+ * and requests that arrive while a chain has no usable node (graceful startup). A held request costs
+ * one small object and one timer entry, no thread.
+ *
+ * <p>Each held request is finished exactly once, by whichever comes first: a topology in which its
+ * condition holds ({@link #onTopology}, called on the tracker's loop thread), its timeout (on the
+ * timer thread), shutdown ({@link #shutdown}), or the client going away ({@link Held#cancel}).
+ */
+public final class HeldRequests {
+  private final ScheduledExecutorService timer;
+  private final Supplier<Topology> topology;
+  private final int maxHeld;
+  private final Set<Held> held = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger count = new AtomicInteger();
+  private volatile boolean shuttingDown;
+
+  /** What happens to a held request. All callbacks must be quick and never block. */
+  public interface Outcome {
+    /** The condition holds in {@code view}: answer. */
+    void ready(ChainView view);
+
+    void timedOut(ChainView view);
+
+    void shutdown();
+  }
+
+  public HeldRequests(ScheduledExecutorService timer, Supplier<Topology> topology, int maxHeld) {
+    this.timer = timer;
+    this.topology = topology;
+    this.maxHeld = maxHeld;
+  }
+
+  /** A held request; {@link #cancel} when its stream ends early. */
+  public final class Held {
+    final String chain;
+    final Predicate<ChainView> condition;
+    final Outcome outcome;
+    final AtomicBoolean done = new AtomicBoolean();
+    volatile ScheduledFuture<?> timeout;
+
+    Held(String chain, Predicate<ChainView> condition, Outcome outcome) {
+      this.chain = chain;
+      this.condition = condition;
+      this.outcome = outcome;
+    }
+
+    /** Claims the right to finish this request; true exactly once. */
+    boolean finish() {
+      if (!done.compareAndSet(false, true)) {
+        return false;
+      }
+      held.remove(this);
+      count.decrementAndGet();
+      ScheduledFuture<?> t = timeout;
+      if (t != null) {
+        t.cancel(false);
+      }
+      return true;
+    }
+
+    public void cancel() {
+      finish();
+    }
+  }
+
+  /**
+   * Holds a request until {@code condition} holds for its chain, or {@code maxWait} passes.
+   *
+   * @return the handle, or null when the request must be answered now: the bound is reached or
+   *     chainroute is shutting down
+   */
+  public Held hold(String chain, Predicate<ChainView> condition, Duration maxWait, Outcome outcome) {
+    if (shuttingDown) {
+      return null;
+    }
+    if (count.incrementAndGet() > maxHeld) {
+      count.decrementAndGet();
+      return null;
+    }
+    Held h = new Held(chain, condition, outcome);
+    held.add(h);
+    h.timeout =
+        timer.schedule(
+            () -> {
+              if (h.finish()) {
+                h.outcome.timedOut(topology.get().chain(chain));
+              }
+            },
+            maxWait.toNanos(),
+            TimeUnit.NANOSECONDS);
+    // The topology may have changed between the caller's check and now.
+    ChainView now = topology.get().chain(chain);
+    if (condition.test(now) && h.finish()) {
+      outcome.ready(now);
+    }
+    return h;
+  }
+
+  /** Finishes every held request whose condition holds in the new topology. */
+  public void onTopology(Topology t) {
+    for (Held h : held) {
+      ChainView view = t.chain(h.chain);
+      if (view != null && h.condition.test(view) && h.finish()) {
+        h.outcome.ready(view);
+      }
+    }
+  }
+
+  /** Answers every held request with its shutdown answer; later holds are refused. */
+  public void shutdown() {
+    shuttingDown = true;
+    for (Held h : held) {
+      if (h.finish()) {
+        h.outcome.shutdown();
+      }
+    }
+  }
+
+  public int size() {
+    return count.get();
+  }
+}
