@@ -7,6 +7,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.EnvoyConfig;
+import io.chainroute.config.Protocol;
 import io.chainroute.config.ServerConfig;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -25,6 +26,7 @@ import java.util.regex.Pattern;
  * after the body), body BUFFERED, responses SKIP, route cache CLEAR, fail open to the head pool,
  * client-sent {@code x-chainroute-*} headers stripped before any filter runs.
  */
+@SuppressWarnings("unchecked")
 public final class BootstrapRenderer {
   public static final String POOL_HEADER = "x-chainroute-pool";
   public static final String WRITE_HEADER = "x-chainroute-write";
@@ -131,6 +133,9 @@ public final class BootstrapRenderer {
             // route sends the request to the head pool it last knew.
             "failure_mode_allow", true,
             "message_timeout", duration(envoy.messageTimeout()),
+            // chainroute may hold a request (algod wait-for-block-after: 60 s; graceful startup) and
+            // extends the timeout of that one message with override_message_timeout, up to this.
+            "max_message_timeout", "70s",
             "processing_mode",
                 map(
                     // SEND is required: with SKIP the route is picked before the body is read.
@@ -150,12 +155,28 @@ public final class BootstrapRenderer {
     List<Object> routes = new ArrayList<>();
     for (ChainConfig chain : config.chains()) {
       String head = chain.clusterName("head");
-      routes.add(route(chain, head, SAFE_RETRY_ON, map("name", WRITE_HEADER, "string_match", map("exact", "true"))));
-      routes.add(route(chain, chain.clusterName("archive"), READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "archive"))));
-      routes.add(route(chain, head, READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "head"))));
+      if (chain.protocol() == Protocol.ALGORAND) {
+        // Only reached when chainroute is down (it answers these waits itself): algod waits up to 60 s.
+        Map<String, Object> wait = route(chain, head, SAFE_RETRY_ON, null);
+        wait.put("match", map("prefix", chain.pathPrefix() + "/v2/status/wait-for-block-after/"));
+        ((Map<String, Object>) wait.get("route")).put("timeout", "70s");
+        routes.add(algod(wait, chain));
+        // The transaction pool is node-local: a pending lookup that misses (404) is retried on the
+        // other nodes, so it finds the node that took the submission (see README).
+        Map<String, Object> pending = route(chain, head, READ_RETRY_ON + ",retriable-status-codes", null);
+        pending.put("match", map("prefix", chain.pathPrefix() + "/v2/transactions/pending/"));
+        Map<String, Object> retry = (Map<String, Object>) ((Map<String, Object>) pending.get("route")).get("retry_policy");
+        retry.put("retriable_status_codes", List.of(404));
+        retry.put("num_retries", Math.max(1, chain.nodes().size() - 1));
+        retry.remove("retry_priority");
+        routes.add(algod(pending, chain));
+      }
+      routes.add(algod(route(chain, head, SAFE_RETRY_ON, map("name", WRITE_HEADER, "string_match", map("exact", "true"))), chain));
+      routes.add(algod(route(chain, chain.clusterName("archive"), READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "archive"))), chain));
+      routes.add(algod(route(chain, head, READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "head"))), chain));
       // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
       // retry only where the request cannot have reached a node (it may be a write).
-      routes.add(route(chain, head, SAFE_RETRY_ON, null));
+      routes.add(algod(route(chain, head, SAFE_RETRY_ON, null), chain));
     }
     routes.add(
         map(
@@ -181,6 +202,19 @@ public final class BootstrapRenderer {
     }
     // Clusters arrive over ADS after the listener exists: do not reject routes to them at load.
     return map("name", "chains", "validate_clusters", false, "virtual_hosts", List.of(vhost));
+  }
+
+  /**
+   * For algod chains: the client's own token is dropped; the chosen node's token (EDS endpoint
+   * metadata {@code chainroute.token}) is set by the cluster's upstream filter.
+   */
+  private static Map<String, Object> algod(Map<String, Object> route, ChainConfig chain) {
+    if (chain.protocol() != Protocol.ALGORAND) {
+      return route;
+    }
+    // The node's own token is set by the cluster's upstream filter (see XdsResources).
+    route.put("request_headers_to_remove", List.of("x-algo-api-token", "authorization"));
+    return route;
   }
 
   private static Map<String, Object> route(

@@ -43,7 +43,10 @@ public final class HealthPolicy {
       } else if (s.syncing()) {
         health = Health.SYNCING;
         reason = s.detail();
-      } else if (lag > 0 && nowNanos - s.lastAdvancedNanos() >= blockTimeNanos) {
+      } else if (lag > 0 && nowNanos - s.lastAdvancedNanos() >= 2 * blockTimeNanos) {
+        // Behind and quiet for two block times: stuck, not just a block late. (A node one block
+        // behind is already out of the HEALTHY set as LAGGING; this only decides DEGRADED vs out.
+        // One block time would flag every node whose clock ticks a little after the others.)
         health = Health.STALLED;
         reason = "no new block for " + (nowNanos - s.lastAdvancedNanos()) / 1_000_000 + "ms, " + lag + " behind";
       } else if (lag <= chain.maxLagBlocks()) {

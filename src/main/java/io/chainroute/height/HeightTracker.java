@@ -174,6 +174,12 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
       NodeView a = before.nodes().get(i);
       NodeView b = after.nodes().get(i);
       if (a.health() != b.health() || a.status() != b.status()) {
+        // A node a block behind for a moment (SYNCED <-> LAGGING, still DEGRADED) is routine on
+        // every new block: DEBUG. Leaving or rejoining the pools is news: INFO.
+        boolean routine = a.status() != EndpointStatus.NONE && b.status() != EndpointStatus.NONE;
+        if (routine && !log.isDebugEnabled()) {
+          continue;
+        }
         log.info(
             "Node health changed. chain={} node={} health={} status={} head={} chainHead={} reason=\"{}\"",
             after.name(), b.name(), b.health(), b.status(), b.head(), after.head(), b.reason());

@@ -47,7 +47,11 @@ public final class XdsResources {
     List<Cluster> out = new ArrayList<>();
     for (ChainConfig chain : chains) {
       for (Pool pool : Pool.values()) {
-        out.add(cluster(chain.clusterName(pool.id())));
+        Cluster c = cluster(chain.clusterName(pool.id()));
+        if (chain.nodes().stream().anyMatch(n -> !n.token().isEmpty())) {
+          c = withNodeTokens(c);
+        }
+        out.add(c);
       }
     }
     return out;
@@ -69,6 +73,48 @@ public final class XdsResources {
             Cluster.CommonLbConfig.newBuilder()
                 // Never spray traffic over excluded (stale) nodes when few are healthy.
                 .setHealthyPanicThreshold(Percent.newBuilder().setValue(0)))
+        .build();
+  }
+
+  /**
+   * Sends each node its own API token: an upstream header_mutation filter (run after Envoy picked
+   * the host) sets {@code X-Algo-API-Token} from the endpoint's {@code chainroute.token} metadata.
+   * Route-level headers cannot do this: they are evaluated before the host is chosen.
+   */
+  static Cluster withNodeTokens(Cluster c) {
+    var mutation =
+        io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.HeaderMutation.newBuilder()
+            .setMutations(
+                io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.Mutations.newBuilder()
+                    .addRequestMutations(
+                        io.envoyproxy.envoy.config.common.mutation_rules.v3.HeaderMutation.newBuilder()
+                            .setAppend(
+                                io.envoyproxy.envoy.config.core.v3.HeaderValueOption.newBuilder()
+                                    .setHeader(
+                                        io.envoyproxy.envoy.config.core.v3.HeaderValue.newBuilder()
+                                            .setKey("x-algo-api-token")
+                                            .setValue("%UPSTREAM_METADATA(chainroute:token)%"))
+                                    .setAppendAction(
+                                        io.envoyproxy.envoy.config.core.v3.HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD))))
+            .build();
+    var options =
+        io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.newBuilder()
+            .setExplicitHttpConfig(
+                io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
+                    .setHttpProtocolOptions(io.envoyproxy.envoy.config.core.v3.Http1ProtocolOptions.getDefaultInstance()))
+            .addHttpFilters(
+                io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.newBuilder()
+                    .setName("chainroute.node_token")
+                    .setTypedConfig(com.google.protobuf.Any.pack(mutation)))
+            .addHttpFilters(
+                io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.newBuilder()
+                    .setName("envoy.filters.http.upstream_codec")
+                    .setTypedConfig(
+                        com.google.protobuf.Any.pack(
+                            io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec.getDefaultInstance())))
+            .build();
+    return c.toBuilder()
+        .putTypedExtensionProtocolOptions("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", com.google.protobuf.Any.pack(options))
         .build();
   }
 
@@ -106,8 +152,20 @@ public final class XdsResources {
                       .setLocality(Locality.newBuilder().setRegion(region))
                       .setPriority(priority)
                       .setLoadBalancingWeight(UInt32Value.of(1)));
+      LbEndpoint.Builder lb = LbEndpoint.newBuilder();
+      if (!m.node().config().token().isEmpty()) {
+        // The node's API token, for Envoy to send to this node only (the bootstrap's
+        // %UPSTREAM_METADATA(["chainroute","token"])% header). xDS carries it to Envoy, nowhere else.
+        lb.setMetadata(
+            io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder()
+                .putFilterMetadata(
+                    "chainroute",
+                    com.google.protobuf.Struct.newBuilder()
+                        .putFields("token", com.google.protobuf.Value.newBuilder().setStringValue(m.node().config().token()).build())
+                        .build()));
+      }
       group.addLbEndpoints(
-          LbEndpoint.newBuilder()
+          lb
               .setHealthStatus(
                   m.status() == EndpointStatus.HEALTHY ? HealthStatus.HEALTHY : HealthStatus.DEGRADED)
               .setEndpoint(

@@ -50,10 +50,10 @@ class HealthPolicyTest {
   }
 
   @Test
-  void aNodeBehindThatHasNotAdvancedForABlockTimeIsStalled() {
+  void aNodeBehindThatHasNotAdvancedForTwoBlockTimesIsStalled() {
     List<NodeState> states = List.of(at(a, 102, 12 * SECOND), at(b, 100, 0));
-    assertThat(view(states, 11 * SECOND, b).health()).isEqualTo(Health.LAGGING);
-    NodeView stalled = view(states, 12 * SECOND, b);
+    assertThat(view(states, 23 * SECOND, b).health()).isEqualTo(Health.LAGGING);
+    NodeView stalled = view(states, 24 * SECOND, b);
     assertThat(stalled.health()).isEqualTo(Health.STALLED);
     assertThat(stalled.status()).isEqualTo(EndpointStatus.NONE);
     assertThat(stalled.reason()).contains("no new block");
