@@ -34,6 +34,35 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
   }
 
   @Override
+  public void drainNode(io.chainroute.admin.v1.DrainNodeRequest request, StreamObserver<io.chainroute.admin.v1.Node> out) {
+    setDrained(request, true, out);
+  }
+
+  @Override
+  public void undrainNode(io.chainroute.admin.v1.DrainNodeRequest request, StreamObserver<io.chainroute.admin.v1.Node> out) {
+    setDrained(request, false, out);
+  }
+
+  private void setDrained(io.chainroute.admin.v1.DrainNodeRequest r, boolean drained, StreamObserver<io.chainroute.admin.v1.Node> out) {
+    source
+        .setDrained(r.getChain(), r.getNode(), drained)
+        .whenComplete(
+            (view, error) -> {
+              io.chainroute.height.NodeView n =
+                  view == null ? null : view.nodes().stream().filter(v -> v.name().equals(r.getNode())).findFirst().orElse(null);
+              if (n == null) {
+                out.onError(
+                    io.grpc.Status.NOT_FOUND
+                        .withDescription("no node '" + r.getNode() + "' in chain '" + r.getChain() + "'")
+                        .asRuntimeException());
+                return;
+              }
+              out.onNext(TopologyProtos.node(n));
+              out.onCompleted();
+            });
+  }
+
+  @Override
   public void watchTopology(WatchTopologyRequest request, StreamObserver<io.chainroute.admin.v1.Topology> observer) {
     ServerCallStreamObserver<io.chainroute.admin.v1.Topology> out =
         (ServerCallStreamObserver<io.chainroute.admin.v1.Topology>) observer;

@@ -29,10 +29,18 @@ public final class AdminHttpServer implements AutoCloseable {
   private final ExecutorService executor;
   private final Supplier<Topology> topology;
   private final Supplier<List<EnvoyConnection>> envoys;
+  private final io.chainroute.height.TopologySource drains;
 
+  /**
+   * @param drains where {@code POST /nodes/{chain}/{node}/drain|undrain} goes; null disables it
+   */
   public AdminHttpServer(
-      InetSocketAddress bind, Supplier<Topology> topology, Supplier<List<EnvoyConnection>> envoys)
+      InetSocketAddress bind,
+      Supplier<Topology> topology,
+      Supplier<List<EnvoyConnection>> envoys,
+      io.chainroute.height.TopologySource drains)
       throws IOException {
+    this.drains = drains;
     this.topology = topology;
     this.envoys = envoys;
     this.server = HttpServer.create(bind, 16);
@@ -61,6 +69,10 @@ public final class AdminHttpServer implements AutoCloseable {
   private void handle(HttpExchange exchange) throws IOException {
     try (exchange) {
       String path = exchange.getRequestURI().getPath();
+      if (path.startsWith("/nodes/") && drains != null) {
+        drain(exchange, path);
+        return;
+      }
       if (!path.equals("/status") && !path.equals("/healthz") && !path.equals("/readyz")) {
         send(exchange, 404, error("no such endpoint; try /status, /healthz or /readyz"));
         return;
@@ -89,6 +101,39 @@ public final class AdminHttpServer implements AutoCloseable {
         // The response may already be under way; nothing more to do.
       }
     }
+  }
+
+  /** {@code POST /nodes/{chain}/{node}/drain} and {@code .../undrain}. */
+  private void drain(HttpExchange exchange, String path) throws IOException {
+    String[] parts = path.split("/");
+    if (parts.length != 5 || !(parts[4].equals("drain") || parts[4].equals("undrain"))) {
+      send(exchange, 404, error("expected POST /nodes/{chain}/{node}/drain or /undrain"));
+      return;
+    }
+    if (!"POST".equals(exchange.getRequestMethod())) {
+      exchange.getResponseHeaders().set("allow", "POST");
+      send(exchange, 405, error("method not allowed; use POST"));
+      return;
+    }
+    boolean drain = parts[4].equals("drain");
+    io.chainroute.height.ChainView view;
+    try {
+      view = drains.setDrained(parts[2], parts[3], drain).get(5, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      send(exchange, 503, error("interrupted"));
+      return;
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      send(exchange, 503, error("the tracker did not answer in time"));
+      return;
+    }
+    if (view == null) {
+      send(exchange, 404, error("no node '" + parts[3] + "' in chain '" + parts[2] + "'"));
+      return;
+    }
+    ObjectNode body = JSON.createObjectNode().put("chain", parts[2]).put("node", parts[3]).put("drained", drain);
+    view.nodes().stream().filter(n -> n.name().equals(parts[3])).findFirst().ifPresent(n -> body.put("health", n.health().name()).put("status", n.status().name()));
+    send(exchange, 200, body);
   }
 
   private static ObjectNode error(String message) {

@@ -26,18 +26,7 @@ public final class TopologyProtos {
               .setHead(c.head())
               .setReady(c.ready());
       for (NodeView n : c.nodes()) {
-        chain.addNodes(
-            Node.newBuilder()
-                .setName(n.name())
-                .setEndpoint(n.config().redactedEndpoint())
-                .setRegion(n.config().region())
-                .setArchive(n.config().archive())
-                .setHead(n.head())
-                .setLag(n.lag())
-                .setHealth(health(n.health()))
-                .setReason(n.reason())
-                .setProbeLatencyMicros(n.latencyMicros())
-                .setLastAdvancedUnixMillis(n.lastAdvancedWallMillis()));
+        chain.addNodes(node(n));
       }
       for (Pool p : Pool.values()) {
         io.chainroute.admin.v1.Pool.Builder pool =
@@ -52,6 +41,21 @@ public final class TopologyProtos {
     return out.build();
   }
 
+  public static Node node(NodeView n) {
+    return Node.newBuilder()
+        .setName(n.name())
+        .setEndpoint(n.config().redactedEndpoint())
+        .setRegion(n.config().region())
+        .setArchive(n.config().archive())
+        .setHead(n.head())
+        .setLag(n.lag())
+        .setHealth(health(n.health()))
+        .setReason(n.reason())
+        .setProbeLatencyMicros(n.latencyMicros())
+        .setLastAdvancedUnixMillis(n.lastAdvancedWallMillis())
+        .build();
+  }
+
   static io.chainroute.admin.v1.Health health(Health h) {
     return switch (h) {
       case SYNCED -> io.chainroute.admin.v1.Health.HEALTH_SYNCED;
@@ -60,6 +64,7 @@ public final class TopologyProtos {
       case SYNCING -> io.chainroute.admin.v1.Health.HEALTH_SYNCING;
       case UNREACHABLE -> io.chainroute.admin.v1.Health.HEALTH_UNREACHABLE;
       case UNKNOWN -> io.chainroute.admin.v1.Health.HEALTH_UNKNOWN;
+      case DRAINED -> io.chainroute.admin.v1.Health.HEALTH_DRAINED;
     };
   }
 

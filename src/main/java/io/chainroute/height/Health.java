@@ -13,5 +13,7 @@ public enum Health {
   /** The last probe failed: left out. */
   UNREACHABLE,
   /** Not probed yet: left out. */
-  UNKNOWN
+  UNKNOWN,
+  /** Taken out of every pool by an operator (admin drain), whatever its height. */
+  DRAINED
 }

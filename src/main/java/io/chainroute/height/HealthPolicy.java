@@ -34,7 +34,10 @@ public final class HealthPolicy {
       long lag = head >= 0 && s.head() >= 0 ? Math.max(0, head - s.head()) : 0;
       Health health;
       String reason;
-      if (s.consecutiveFailures() > 0) {
+      if (s.drained()) {
+        health = Health.DRAINED;
+        reason = "drained by an operator";
+      } else if (s.consecutiveFailures() > 0) {
         health = Health.UNREACHABLE;
         reason = s.detail();
       } else if (s.head() < 0) {

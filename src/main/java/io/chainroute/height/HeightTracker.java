@@ -81,6 +81,31 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     listeners.remove(listener);
   }
 
+  @Override
+  public java.util.concurrent.CompletableFuture<ChainView> setDrained(String chain, String node, boolean drained) {
+    java.util.concurrent.CompletableFuture<ChainView> done = new java.util.concurrent.CompletableFuture<>();
+    loop.execute(
+        () -> {
+          for (int c = 0; c < chains.size(); c++) {
+            if (!chains.get(c).name().equals(chain)) {
+              continue;
+            }
+            List<NodeState> s = states.get(c);
+            for (int n = 0; n < s.size(); n++) {
+              if (s.get(n).config().name().equals(node)) {
+                s.set(n, s.get(n).withDrained(drained));
+                log.info("Node {}. chain={} node={}", drained ? "drained" : "undrained", chain, node);
+                republish(c, nanoClock.getAsLong());
+                done.complete(views.get(c));
+                return;
+              }
+            }
+          }
+          done.complete(null);
+        });
+    return done;
+  }
+
   public void start() {
     for (int c = 0; c < chains.size(); c++) {
       for (int n = 0; n < chains.get(c).nodes().size(); n++) {

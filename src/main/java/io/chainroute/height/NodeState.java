@@ -14,6 +14,7 @@ import io.chainroute.config.NodeConfig;
  * @param latencyMicros duration of the last successful probe
  * @param backwardJumps how many times the node reported a lower head than before
  * @param address the node's IP address as last resolved, or null
+ * @param drained taken out of every pool by an operator (kept out until undrained)
  * @param raw the node's last probe answer as received (see {@link io.chainroute.chain.ProbeReading#raw})
  */
 public record NodeState(
@@ -27,10 +28,11 @@ public record NodeState(
     long latencyMicros,
     int backwardJumps,
     String address,
-    byte[] raw) {
+    byte[] raw,
+    boolean drained) {
 
   public static NodeState initial(NodeConfig config) {
-    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, new byte[0]);
+    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, new byte[0], false);
   }
 
   /** The state after a successful probe, keeping its raw answer. */
@@ -39,7 +41,7 @@ public record NodeState(
     NodeState s = answered(r.head(), r.syncing(), r.detail(), latency, addr, nowNanos, nowWall);
     return new NodeState(
         s.config, s.head, s.lastAdvancedNanos, s.lastAdvancedWallMillis, s.syncing, s.detail,
-        s.consecutiveFailures, s.latencyMicros, s.backwardJumps, s.address, r.raw());
+        s.consecutiveFailures, s.latencyMicros, s.backwardJumps, s.address, r.raw(), s.drained);
   }
 
   /** The state after a successful probe. */
@@ -61,7 +63,15 @@ public record NodeState(
         latency,
         backwardJumps + (backwards ? 1 : 0),
         addr != null ? addr : address,
-        raw);
+        raw,
+        drained);
+  }
+
+  /** The same state, drained or not. */
+  public NodeState withDrained(boolean d) {
+    return new NodeState(
+        config, head, lastAdvancedNanos, lastAdvancedWallMillis, syncing, detail, consecutiveFailures,
+        latencyMicros, backwardJumps, address, raw, d);
   }
 
   /** The state after a failed probe; the head is kept for /status but no longer trusted. */
@@ -77,6 +87,7 @@ public record NodeState(
         latencyMicros,
         backwardJumps,
         address,
-        raw);
+        raw,
+        drained);
   }
 }

@@ -11,4 +11,10 @@ public interface TopologySource {
   void addListener(Consumer<Topology> listener);
 
   void removeListener(Consumer<Topology> listener);
+
+  /**
+   * Drains (takes out of every pool) or undrains a node. Completes with the chain's view after the
+   * change, or with null when the chain or node is unknown.
+   */
+  java.util.concurrent.CompletableFuture<ChainView> setDrained(String chain, String node, boolean drained);
 }

@@ -77,6 +77,22 @@ class AdminTest {
       listeners.remove(l);
     }
 
+    @Override
+    public java.util.concurrent.CompletableFuture<ChainView> setDrained(String chain, String node, boolean drained) {
+      ChainView c = current.chain(chain);
+      if (c == null || c.nodes().stream().noneMatch(n -> n.name().equals(node))) {
+        return java.util.concurrent.CompletableFuture.completedFuture(null);
+      }
+      List<NodeView> nodes =
+          c.nodes().stream()
+              .map(n -> !n.name().equals(node) ? n
+                  : new NodeView(n.config(), n.head(), n.lag(), drained ? Health.DRAINED : Health.SYNCED, "", drained ? EndpointStatus.NONE : EndpointStatus.HEALTHY, 1, 0, n.address()))
+              .toList();
+      ChainView after = new ChainView(c.config(), c.head(), nodes);
+      publish(Topology.of(current.version() + 1, List.of(after)));
+      return java.util.concurrent.CompletableFuture.completedFuture(after);
+    }
+
     void publish(Topology t) {
       current = t;
       listeners.forEach(l -> l.accept(t));
@@ -109,7 +125,7 @@ class AdminTest {
     source.current = topology(1, EndpointStatus.NONE);
     // Not ready: no node is synced.
     source.current = Topology.of(1, List.of(new ChainView(chain, -1, List.of())));
-    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source::topology, List::of).start()) {
+    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source::topology, List::of, source).start()) {
       HttpClient http = HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + server.port();
       HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(URI.create(base + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
@@ -213,6 +229,39 @@ class AdminTest {
       assertThat(source.listeners).isEmpty();
       server.shutdown();
       assertThat(server.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      channel.shutdownNow();
+      server.shutdownNow();
+    }
+  }
+
+  @Test
+  void operatorsDrainAndUndrainANodeOverHttpAndGrpc() throws Exception {
+    FakeSource source = new FakeSource();
+    source.current = topology(1, EndpointStatus.HEALTHY);
+    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source::topology, List::of, source).start()) {
+      HttpClient http = HttpClient.newHttpClient();
+      String base = "http://127.0.0.1:" + server.port();
+      HttpResponse<String> drained =
+          http.send(HttpRequest.newBuilder(URI.create(base + "/nodes/eth/keyed/drain")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(drained.statusCode()).as(drained.body()).isEqualTo(200);
+      assertThat(JSON.readTree(drained.body()).get("health").asText()).isEqualTo("DRAINED");
+      assertThat(source.current.chain("eth").nodes().get(0).status()).isEqualTo(EndpointStatus.NONE);
+      HttpResponse<String> unknown =
+          http.send(HttpRequest.newBuilder(URI.create(base + "/nodes/eth/nope/drain")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(unknown.statusCode()).isEqualTo(404);
+      assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/nodes/eth/keyed/drain")).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
+    }
+    String name = InProcessServerBuilder.generateName();
+    Server server = InProcessServerBuilder.forName(name).addService(new AdminGrpcService(source)).build().start();
+    ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+    try {
+      var stub = AdminServiceGrpc.newBlockingStub(channel);
+      var back = stub.undrainNode(io.chainroute.admin.v1.DrainNodeRequest.newBuilder().setChain("eth").setNode("keyed").build());
+      assertThat(back.getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_SYNCED);
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> stub.drainNode(io.chainroute.admin.v1.DrainNodeRequest.newBuilder().setChain("eth").setNode("ghost").build()))
+          .hasMessageContaining("NOT_FOUND");
     } finally {
       channel.shutdownNow();
       server.shutdownNow();

@@ -47,6 +47,7 @@ class AlgodRoutingIT {
   private AlgodSimulator archive;
   private Sidecar sidecar;
   private EnvoyProcess envoy;
+  private int adminGrpcPort;
 
   @BeforeAll
   void start() throws Exception {
@@ -57,6 +58,7 @@ class AlgodRoutingIT {
     archive = new AlgodSimulator(0, ROUND, 5000, true, 1000, "token-arc");
     int listener = Ports.free();
     int envoyAdmin = Ports.free();
+    adminGrpcPort = Ports.free();
     String yaml =
         """
         server: { xdsPort: %d, extProcPort: %d, adminHttpPort: %d, adminGrpcPort: %d, xdsCoalesce: 20ms, unavailableWait: 20s }
@@ -72,7 +74,7 @@ class AlgodRoutingIT {
               - { name: b, url: "%s", tokenEnv: TOKEN_B }
               - { name: archive, url: "%s", archive: true, tokenEnv: TOKEN_ARC }
         """
-            .formatted(Ports.free(), Ports.free(), Ports.free(), Ports.free(), listener, envoyAdmin, a.url(), b.url(), archive.url());
+            .formatted(Ports.free(), Ports.free(), Ports.free(), adminGrpcPort, listener, envoyAdmin, a.url(), b.url(), archive.url());
     Map<String, String> env = Map.of("TOKEN_A", "token-a", "TOKEN_B", "token-b", "TOKEN_ARC", "token-arc");
     ChainrouteConfig config = ConfigLoader.parse(yaml, env::get);
     sidecar = Sidecar.start(config);
@@ -232,6 +234,31 @@ class AlgodRoutingIT {
 
   @Test
   @Order(7)
+  void aDrainedNodeGetsNoNewRequestsAndUndrainRestoresItWithoutFailedRequests() throws Exception {
+    io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", adminGrpcPort).usePlaintext().build();
+    try {
+      var admin = io.chainroute.admin.v1.AdminServiceGrpc.newBlockingStub(channel);
+      var request = io.chainroute.admin.v1.DrainNodeRequest.newBuilder().setChain("algo-it").setNode("a").build();
+      assertThat(admin.drainNode(request).getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_DRAINED);
+      await("Envoy drops the drained node")
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> !envoy.admin("/clusters").contains("algo-it-head::" + addr(a)));
+      for (int i = 0; i < 30; i++) {
+        HttpResponse<String> r = get("/algo/v2/status");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(upstream(r)).isNotEqualTo(addr(a));
+      }
+      assertThat(admin.undrainNode(request).getHealth()).isNotEqualTo(io.chainroute.admin.v1.Health.HEALTH_DRAINED);
+      await("undrained node serves again")
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> upstream(get("/algo/v2/status")).equals(addr(a)));
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  @Test
+  @Order(8)
   void withTheArchivalNodeDownTheClientSeesAlgodsOwn404() throws Exception {
     archive.close();
     await("archival node out").atMost(Duration.ofSeconds(10)).until(() -> !Rpc.get("http://127.0.0.1:" + envoy.adminPort + "/clusters").contains("algo-it-archive::" + addr(archive)));
