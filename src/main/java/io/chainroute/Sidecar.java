@@ -78,7 +78,9 @@ public final class Sidecar implements AutoCloseable {
     ScheduledExecutorService holdTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-hold"));
     closers.add(holdTimer::shutdownNow);
     held = new io.chainroute.extproc.HeldRequests(holdTimer, tracker::topology, config.server().maxHeldRequests());
-    tracker.addListener(held::onTopology);
+    // Released once Envoy has the endpoints that make them routable (not when chainroute first
+    // sees the node), so a released request never meets "no healthy upstream".
+    publisher.addAppliedListener(held::onTopology);
     shutdownGrace = config.server().shutdownGrace();
   }
 

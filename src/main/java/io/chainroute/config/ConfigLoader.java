@@ -181,11 +181,12 @@ public final class ConfigLoader {
       throw new ConfigException(o.at("protocol"), "'" + protocolName + "'", "one of: " + Protocol.names());
     }
     String prefix = o.string("pathPrefix", "/" + name);
-    if (!prefix.matches("/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*")) {
+    // "/" serves the chain at the root (SDKs such as algosdk cannot add a path prefix).
+    if (!prefix.equals("/") && !prefix.matches("/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*")) {
       throw new ConfigException(
           o.at("pathPrefix"),
           "'" + prefix + "'",
-          "a path such as /eth-mainnet (starts with /, no trailing /, no query)");
+          "a path such as /eth-mainnet (starts with /, no trailing /, no query), or / for the root");
     }
     long maxLag = o.integer("maxLagBlocks", 0, 0, 1_000_000);
     long degradedLag = o.integer("degradedLagBlocks", maxLag + 2, maxLag, 1_000_000);

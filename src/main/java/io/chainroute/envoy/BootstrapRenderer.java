@@ -153,18 +153,21 @@ public final class BootstrapRenderer {
 
   private static Map<String, Object> routes(ChainrouteConfig config) {
     List<Object> routes = new ArrayList<>();
-    for (ChainConfig chain : config.chains()) {
+    List<ChainConfig> ordered = new ArrayList<>(config.chains());
+    // A chain served at the root matches every path: its routes go after every other chain's.
+    ordered.sort(java.util.Comparator.comparing(c -> c.pathPrefix().equals("/")));
+    for (ChainConfig chain : ordered) {
       String head = chain.clusterName("head");
       if (chain.protocol() == Protocol.ALGORAND) {
         // Only reached when chainroute is down (it answers these waits itself): algod waits up to 60 s.
         Map<String, Object> wait = route(chain, head, SAFE_RETRY_ON, null);
-        wait.put("match", map("prefix", chain.pathPrefix() + "/v2/status/wait-for-block-after/"));
+        wait.put("match", map("prefix", under(chain, "/v2/status/wait-for-block-after/")));
         ((Map<String, Object>) wait.get("route")).put("timeout", "70s");
         routes.add(algod(wait, chain));
         // The transaction pool is node-local: a pending lookup that misses (404) is retried on the
         // other nodes, so it finds the node that took the submission (see README).
         Map<String, Object> pending = route(chain, head, READ_RETRY_ON + ",retriable-status-codes", null);
-        pending.put("match", map("prefix", chain.pathPrefix() + "/v2/transactions/pending/"));
+        pending.put("match", map("prefix", under(chain, "/v2/transactions/pending/")));
         Map<String, Object> retry = (Map<String, Object>) ((Map<String, Object>) pending.get("route")).get("retry_policy");
         retry.put("retriable_status_codes", List.of(404));
         retry.put("num_retries", Math.max(1, chain.nodes().size() - 1));
@@ -217,38 +220,46 @@ public final class BootstrapRenderer {
     return route;
   }
 
+  /** A path under the chain's prefix ("/" prefix: the path itself). */
+  private static String under(ChainConfig chain, String path) {
+    return chain.pathPrefix().equals("/") ? path : chain.pathPrefix() + path;
+  }
+
   private static Map<String, Object> route(
       ChainConfig chain, String cluster, String retryOn, Map<String, Object> headerMatch) {
-    Map<String, Object> match = map("path_separated_prefix", chain.pathPrefix());
+    boolean root = chain.pathPrefix().equals("/");
+    Map<String, Object> match = root ? map("prefix", "/") : map("path_separated_prefix", chain.pathPrefix());
     if (headerMatch != null) {
       match.put("headers", List.of(headerMatch));
     }
-    return map(
-        "match", match,
-        "route",
-            map(
-                "cluster", cluster,
-                // Nodes serve JSON-RPC at "/": drop the chain prefix.
-                "regex_rewrite",
-                    map(
-                        "pattern", map("regex", "^" + Pattern.quote(chain.pathPrefix()) + "/?"),
-                        "substitution", "/"),
-                "timeout", "60s",
-                "retry_policy",
-                    map(
-                        "retry_on", retryOn,
-                        "num_retries", 2,
-                        "retry_host_predicate", List.of(map("name", "envoy.retry_host_predicates.previous_hosts", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"))),
-                        "host_selection_retry_max_attempts", 3,
-                        // A retry moves on to the next priority (e.g. from the only node in the
-                        // Envoy's region, just gone, to the others) instead of the same host.
-                        "retry_priority",
-                            map(
-                                "name", "envoy.retry_priorities.previous_priorities",
-                                "typed_config",
-                                    map(
-                                        "@type", "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
-                                        "update_frequency", 1)))));
+    Map<String, Object> action =
+        map(
+            "cluster", cluster,
+            // Nodes serve at "/": drop the chain prefix (a root chain keeps the path as it is).
+            "regex_rewrite",
+                map(
+                    "pattern", map("regex", "^" + Pattern.quote(chain.pathPrefix()) + "/?"),
+                    "substitution", "/"),
+            "timeout", "60s",
+            "retry_policy",
+                map(
+                    "retry_on", retryOn,
+                    "num_retries", 2,
+                    "retry_host_predicate", List.of(map("name", "envoy.retry_host_predicates.previous_hosts", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"))),
+                    "host_selection_retry_max_attempts", 3,
+                    // A retry moves on to the next priority (e.g. from the only node in the
+                    // Envoy's region, just gone, to the others) instead of the same host.
+                    "retry_priority",
+                        map(
+                            "name", "envoy.retry_priorities.previous_priorities",
+                            "typed_config",
+                                map(
+                                    "@type", "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+                                    "update_frequency", 1))));
+    if (root) {
+      action.remove("regex_rewrite");
+    }
+    return map("match", match, "route", action);
   }
 
   private static Map<String, Object> sidecarCluster(String name, String host, int port, boolean extProc) {

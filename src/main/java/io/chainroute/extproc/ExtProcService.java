@@ -93,14 +93,19 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
 
   /** The chain whose path prefix matches, or null. */
   ChainConfig chainFor(String path) {
+    ChainConfig root = null;
     for (ChainConfig c : chains) {
       String p = c.pathPrefix();
+      if (p.equals("/")) {
+        root = c;
+        continue;
+      }
       if (path.startsWith(p)
           && (path.length() == p.length() || path.charAt(p.length()) == '/' || path.charAt(p.length()) == '?')) {
         return c;
       }
     }
-    return null;
+    return root;
   }
 
   /** Which phase a decision answers: the request headers or the request body. */
@@ -173,7 +178,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         // Not a chain path: the catch-all route answers; no body needed.
         return skipBody();
       }
-      String rest = path.substring(chain.pathPrefix().length());
+      String rest = chain.pathPrefix().equals("/") ? path : path.substring(chain.pathPrefix().length());
       Classification early = adapters.get(chain.name()).classifyRequestLine(method, rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
       if (early != null) {
         return handle(early, Phase.HEADERS);

@@ -124,7 +124,7 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     NodeConfig node = chain.nodes().get(n);
     NodeState s = states.get(c).get(n);
     prober
-        .probe(chain, node, s.consecutiveFailures() == 0 ? s.head() : -1)
+        .probe(chain, node, s.consecutiveFailures() == 0 && !s.syncing() ? s.head() : -1)
         .whenCompleteAsync(
             (result, error) -> {
               NodeProber.Result r =

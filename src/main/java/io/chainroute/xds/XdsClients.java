@@ -27,6 +27,7 @@ public final class XdsClients implements DiscoveryServerCallbacks {
 
   private final Clock clock;
   private final Consumer<Node> onFirstRequest;
+  private volatile Runnable onAck = () -> {};
   private final Map<Long, Stream> streams = new ConcurrentHashMap<>();
 
   /**
@@ -45,6 +46,11 @@ public final class XdsClients implements DiscoveryServerCallbacks {
   /** One connected Envoy (one ADS stream). */
   public record Client(
       long streamId, String nodeId, String cluster, String region, long connectedAtMillis, List<TypeState> types) {}
+
+  /** Runs (on a gRPC thread) after each ACK; must not block. */
+  void onAck(Runnable r) {
+    onAck = r;
+  }
 
   List<Client> clients() {
     List<Client> out = new ArrayList<>();
@@ -98,6 +104,9 @@ public final class XdsClients implements DiscoveryServerCallbacks {
       } else if (!request.getResponseNonce().isEmpty()) {
         t.acked = request.getVersionInfo();
       }
+    }
+    if (!request.hasErrorDetail() && !request.getResponseNonce().isEmpty()) {
+      onAck.run();
     }
     if (first) {
       log.info("Envoy connected to xDS. stream={} node={} region={}", streamId, s.nodeId, s.region);

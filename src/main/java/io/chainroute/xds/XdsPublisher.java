@@ -45,9 +45,13 @@ public final class XdsPublisher {
   private final XdsClients clients;
   private final V3DiscoveryServer server;
 
+  private final List<java.util.function.Consumer<Topology>> appliedListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   // Loop-thread state.
   private final Map<String, Published> published = new HashMap<>();
   private boolean pushScheduled;
+  private Topology awaitingAck;
+  private java.util.concurrent.ScheduledFuture<?> ackDeadline;
 
   public XdsPublisher(
       List<ChainConfig> chains,
@@ -61,6 +65,58 @@ public final class XdsPublisher {
     this.coalesce = coalesce;
     this.clients = new XdsClients(clock, this::ensureGroup);
     this.server = new V3DiscoveryServer(clients, cache);
+    clients.onAck(() -> loop.execute(this::checkApplied));
+  }
+
+  /**
+   * Called (on the publisher's loop thread) with each topology once every connected Envoy has
+   * ACKed the endpoints built from it, or after {@link #ACK_WAIT} at most. Requests held for a
+   * usable node are released from here, so Envoy already has that node when they are routed.
+   */
+  public void addAppliedListener(java.util.function.Consumer<Topology> listener) {
+    appliedListeners.add(listener);
+  }
+
+  static final Duration ACK_WAIT = Duration.ofSeconds(1);
+
+  private void checkApplied() {
+    Topology t = awaitingAck;
+    if (t == null) {
+      return;
+    }
+    for (XdsClients.Client c : clients.clients()) {
+      Published p = published.get(c.region());
+      if (p == null) {
+        continue;
+      }
+      String eds = "e" + p.endpointsVersion;
+      boolean acked =
+          c.types().stream()
+              .anyMatch(x -> x.typeUrl().endsWith("ClusterLoadAssignment") && eds.equals(x.ackedVersion()));
+      if (!acked) {
+        return;
+      }
+    }
+    fireApplied();
+  }
+
+  private void fireApplied() {
+    Topology t = awaitingAck;
+    awaitingAck = null;
+    if (ackDeadline != null) {
+      ackDeadline.cancel(false);
+      ackDeadline = null;
+    }
+    if (t == null) {
+      return;
+    }
+    for (java.util.function.Consumer<Topology> l : appliedListeners) {
+      try {
+        l.accept(t);
+      } catch (RuntimeException e) {
+        log.error("Applied-topology listener failed.", e);
+      }
+    }
   }
 
   /** The ADS service to add to a gRPC server. */
@@ -91,6 +147,11 @@ public final class XdsPublisher {
     for (String group : published.keySet()) {
       publish(group, t);
     }
+    awaitingAck = t;
+    if (ackDeadline == null) {
+      ackDeadline = loop.schedule(this::fireApplied, ACK_WAIT.toNanos(), TimeUnit.NANOSECONDS);
+    }
+    checkApplied();
   }
 
   /** Makes sure the Envoy's group has a snapshot before the cache answers its first request. */

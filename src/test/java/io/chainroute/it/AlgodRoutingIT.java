@@ -62,7 +62,9 @@ class AlgodRoutingIT {
     String yaml =
         """
         server: { xdsPort: %d, extProcPort: %d, adminHttpPort: %d, adminGrpcPort: %d, xdsCoalesce: 20ms, unavailableWait: 20s }
-        envoy: { listenerPort: %d, adminPort: %d, exposeUpstreamHeader: true }
+        # 1000 connections opening at once on a 2-core CI machine (Envoy, this JVM and the client)
+        # can delay an ext_proc answer past the 500 ms default; Envoy would then fail open.
+        envoy: { listenerPort: %d, adminPort: %d, exposeUpstreamHeader: true, messageTimeout: 3s }
         chains:
           - name: algo-it
             protocol: algorand
