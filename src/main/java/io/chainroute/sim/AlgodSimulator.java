@@ -48,6 +48,17 @@ public final class AlgodSimulator implements AutoCloseable {
   private boolean stalled;
   private boolean catchup;
   private boolean unsupported;
+  /** Node-local transaction pool and recently confirmed transactions: txid -> entry. */
+  private final java.util.Map<String, Pending> txPool = new java.util.LinkedHashMap<>();
+
+  private static final class Pending {
+    final byte[] signedTxn;
+    long confirmedRound;
+
+    Pending(byte[] signedTxn) {
+      this.signedTxn = signedTxn;
+    }
+  }
 
   /**
    * @param port 0 for any free port
@@ -139,6 +150,12 @@ public final class AlgodSimulator implements AutoCloseable {
       if (!stalled && !catchup) {
         round++;
         lastRoundNanos = System.nanoTime();
+        // Every pooled transaction is in the new block.
+        for (Pending p : txPool.values()) {
+          if (p.confirmedRound == 0) {
+            p.confirmedRound = round;
+          }
+        }
         lock.notifyAll();
       }
     }
@@ -175,7 +192,9 @@ public final class AlgodSimulator implements AutoCloseable {
       } else if (path.equals("/v2/transactions/params") && get(ex)) {
         params(ex);
       } else if (path.startsWith("/v2/transactions/pending/") && get(ex)) {
-        error(ex, 404, "could not find the transaction in the transaction pool or in the last 1000 confirmed rounds");
+        pending(ex, path.substring("/v2/transactions/pending/".length()), query);
+      } else if (path.equals("/v2/transactions") && "POST".equals(ex.getRequestMethod())) {
+        submit(ex);
       } else {
         error(ex, 404, "Not Found");
       }
@@ -295,6 +314,78 @@ public final class AlgodSimulator implements AutoCloseable {
       ex.getResponseHeaders().set("X-Algorand-Struct", "block-v1");
       sendBytes(ex, 200, "application/msgpack", msgpackBlock(n));
     }
+  }
+
+  /** POST /v2/transactions: a msgpack SignedTxn (group); answers the first transaction's id. */
+  private void submit(HttpExchange ex) throws IOException {
+    byte[] body = ex.getRequestBody().readAllBytes();
+    synchronized (lock) {
+      if (catchup) {
+        error(ex, 503, "operation not available during catchup");
+        return;
+      }
+    }
+    if (body.length == 0) {
+      error(ex, 400, "empty txgroup");
+      return;
+    }
+    String first = null;
+    try {
+      int p = 0;
+      while (p < body.length) {
+        int end = Msgpack.skip(body, p);
+        int[] txn = Msgpack.find(body, p, "txn");
+        if (txn == null) {
+          throw new IllegalArgumentException("no txn field");
+        }
+        java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-512/256");
+        sha.update("TX".getBytes(StandardCharsets.US_ASCII));
+        sha.update(body, txn[0], txn[1] - txn[0]);
+        String id = Msgpack.base32(sha.digest());
+        synchronized (lock) {
+          txPool.put(id, new Pending(java.util.Arrays.copyOfRange(body, p, end)));
+        }
+        first = first == null ? id : first;
+        p = end;
+      }
+    } catch (RuntimeException | java.security.NoSuchAlgorithmException e) {
+      error(ex, 400, "msgpack decode error [pos 0]: " + e.getMessage());
+      return;
+    }
+    send(ex, 200, "application/json", JSON.createObjectNode().put("txId", first).toString());
+  }
+
+  /** GET /v2/transactions/pending/{txid}: this node's pool only (algod's pool is node-local). */
+  private void pending(HttpExchange ex, String txid, String query) throws IOException {
+    Pending p;
+    synchronized (lock) {
+      p = txPool.get(txid);
+    }
+    if (p == null) {
+      error(ex, 404, "could not find the transaction in the transaction pool or in the last 1000 confirmed rounds");
+      return;
+    }
+    if (query.contains("format=msgpack")) {
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      out.write(p.confirmedRound > 0 ? 0x83 : 0x82);
+      if (p.confirmedRound > 0) {
+        Msgpack.str(out, "confirmed-round");
+        Msgpack.uint(out, p.confirmedRound);
+      }
+      Msgpack.str(out, "pool-error");
+      Msgpack.str(out, "");
+      Msgpack.str(out, "txn");
+      out.writeBytes(p.signedTxn);
+      sendBytes(ex, 200, "application/msgpack", out.toByteArray());
+      return;
+    }
+    // JSON: the simulator does not re-encode the transaction itself as JSON.
+    ObjectNode r = JSON.createObjectNode();
+    if (p.confirmedRound > 0) {
+      r.put("confirmed-round", p.confirmedRound);
+    }
+    r.put("pool-error", "");
+    send(ex, 200, "application/json", r.toString());
   }
 
   /** {"block":{"rnd":n}} in msgpack. */

@@ -165,4 +165,43 @@ class AlgosdkIT {
     assertThat(r.code()).isEqualTo(400);
     assertThat(r.message()).contains("Invalid format for parameter round");
   }
+
+  @Test
+  @Order(6)
+  void aSignedTransactionReachesANodeAndItsPendingLookupSucceeds() throws Exception {
+    com.algorand.algosdk.account.Account sender = new com.algorand.algosdk.account.Account();
+    var params = client.TransactionParams().execute();
+    assertThat(params.isSuccessful()).as(params.message()).isTrue();
+    com.algorand.algosdk.transaction.Transaction tx =
+        com.algorand.algosdk.transaction.Transaction.PaymentTransactionBuilder()
+            .sender(sender.getAddress())
+            .receiver(sender.getAddress())
+            .amount(0)
+            .suggestedParams(params.body())
+            .build();
+    com.algorand.algosdk.transaction.SignedTransaction signed = sender.signTransaction(tx);
+    byte[] bytes = com.algorand.algosdk.util.Encoder.encodeToMsgPack(signed);
+    var posted = client.RawTransaction().rawtxn(bytes).execute();
+    assertThat(posted.isSuccessful()).as(posted.message()).isTrue();
+    assertThat(posted.body().txId).isEqualTo(signed.transactionID);
+
+    // The pool is node-local, so lookups that land elsewhere would 404; Envoy retries a miss on the
+    // other nodes. None of these lookups may fail.
+    long confirmed = 0;
+    for (int i = 0; i < 15; i++) {
+      var pending = client.PendingTransactionInformation(posted.body().txId).execute();
+      assertThat(pending.isSuccessful()).as("lookup %d: %s", i, pending.message()).isTrue();
+      assertThat(pending.body().poolError).isEmpty();
+      if (pending.body().confirmedRound != null) {
+        confirmed = pending.body().confirmedRound;
+      }
+    }
+    long seenConfirmed = confirmed;
+    org.awaitility.Awaitility.await("confirmed")
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> {
+          Long r = client.PendingTransactionInformation(posted.body().txId).execute().body().confirmedRound;
+          return seenConfirmed > 0 || (r != null && r > 0);
+        });
+  }
 }
