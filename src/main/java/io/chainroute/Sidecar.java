@@ -211,10 +211,15 @@ public final class Sidecar implements AutoCloseable {
     for (Server s : servers) {
       s.shutdown();
     }
+    // servers = [xDS, ext_proc, admin gRPC]. Only ext_proc carries client requests: wait for its
+    // streams (up to the grace). Envoy's ADS stream never ends by itself, and Envoy keeps the last
+    // clusters and endpoints it got, so xDS is cut once requests are done.
     long deadline = System.nanoTime() + shutdownGrace.toNanos();
-    for (Server s : servers) {
+    for (int i = servers.size() - 1; i >= 0; i--) {
+      Server s = servers.get(i);
       try {
-        if (!s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        boolean isExtProc = i == 1;
+        if (!isExtProc || !s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
           s.shutdownNow();
         }
       } catch (InterruptedException e) {

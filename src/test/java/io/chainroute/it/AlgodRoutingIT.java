@@ -269,4 +269,22 @@ class AlgodRoutingIT {
     assertThat(old.statusCode()).isEqualTo(404);
     assertThat(old.body()).isEqualTo("{\"message\":\"failed to retrieve information from the ledger\"}");
   }
+
+  @Test
+  @Order(9)
+  void onShutdownAHeldWaitGetsAlgodsShutdownAnswer() throws Exception {
+    long now = lastRound(get("/algo/v2/status"));
+    CompletableFuture<HttpResponse<String>> wait =
+        HTTP.sendAsync(
+            HttpRequest.newBuilder(URI.create(envoy.url("/algo/v2/status/wait-for-block-after/" + (now + 1000)))).timeout(Duration.ofSeconds(60)).build(),
+            HttpResponse.BodyHandlers.ofString());
+    Thread.sleep(500);
+    assertThat(wait).as("held").isNotDone();
+    long start = System.nanoTime();
+    sidecar.close();
+    HttpResponse<String> r = wait.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(r.statusCode()).isEqualTo(500);
+    assertThat(r.body()).isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+  }
 }
