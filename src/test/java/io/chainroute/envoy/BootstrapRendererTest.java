@@ -86,7 +86,9 @@ class BootstrapRendererTest {
     RouteConfiguration rc =
         b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class).getRouteConfig();
     List<Route> routes = rc.getVirtualHosts(0).getRoutesList();
-    assertThat(routes).hasSize(5);
+    // eth-local: write, archive, head, default; algorand-local: wait, pending, write, archive, head,
+    // default; then the 404 catch-all.
+    assertThat(routes).hasSize(11);
     Route write = routes.get(0);
     assertThat(write.getMatch().getHeaders(0).getName()).isEqualTo("x-chainroute-write");
     assertThat(write.getRoute().getCluster()).isEqualTo("eth-local-head");
@@ -98,7 +100,16 @@ class BootstrapRendererTest {
     assertThat(fallback.getMatch().getHeadersList()).isEmpty();
     assertThat(fallback.getRoute().getCluster()).isEqualTo("eth-local-head");
     assertThat(fallback.getRoute().getRetryPolicy().getRetryOn()).doesNotContain("reset");
-    assertThat(routes.get(4).getDirectResponse().getStatus()).isEqualTo(404);
+    assertThat(routes.get(10).getDirectResponse().getStatus()).isEqualTo(404);
+
+    Route wait = routes.get(4);
+    assertThat(wait.getMatch().getPrefix()).isEqualTo("/algo/v2/status/wait-for-block-after/");
+    assertThat(wait.getRoute().getTimeout().getSeconds()).isGreaterThan(60);
+    Route pending = routes.get(5);
+    assertThat(pending.getMatch().getPrefix()).isEqualTo("/algo/v2/transactions/pending/");
+    assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList()).containsExactly(404);
+    assertThat(routes.subList(4, 10)).allSatisfy(r -> assertThat(r.getRequestHeadersToRemoveList()).contains("x-algo-api-token"));
+    assertThat(routes.get(6).getRoute().getRetryPolicy().getRetryOn()).doesNotContain("reset");
     assertThat(rc.getVirtualHosts(0).getResponseHeadersToAdd(0).getHeader().getValue()).isEqualTo("%UPSTREAM_HOST%");
   }
 
