@@ -74,6 +74,17 @@ ticks() { # ticks PID...: utime+stime (clock ticks) summed over the processes
   for p in "$@"; do v=$(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'); s=$((s + v)); done
   echo "$s"
 }
+busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }   # all CPUs, ticks
+kids() { sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}'; }  # waited-for children's ticks
+quiet() { # wait (up to QUIET_MAX s) until the machine's other load is under a quarter of a core for 1 s
+  local b0 b1 hz t=0; hz=$(getconf CLK_TCK)
+  while ((t < ${QUIET_MAX:-60})); do
+    b0=$(busy); sleep 1; b1=$(busy)
+    (((b1 - b0) * 4 < hz)) && return 0
+    ((t == 0)) && log "machine busy ($(((b1 - b0) * 100 / hz))% of a core from other processes); waiting up to ${QUIET_MAX:-60} s"
+    t=$((t + 1))
+  done
+}
 rpc_ok() { curl -sf -m 2 -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$1" | grep -q '"result"'; }
 
 # ------------------------------------------------------------------------------------------ build
@@ -120,11 +131,12 @@ for p in "${UPSTREAMS[@]}"; do wait_for 10 "upstream :$p" rpc_ok "http://127.0.0
 closed() { # closed NAME CONC REP TARGETS SUT_PIDS...
   local name="$1" c="$2" r="$3" tg="$4"; shift 4
   local out="$R/$name-c$c-r$r" s0 s1 u0 u1
-  s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}")
+  quiet
+  s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}"); m0=$(busy); k0=$(kids)
   taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$tg" -rate=0 -workers="$c" -max-workers="$c" \
     -duration="${DUR}s" -timeout=10s >"$out.bin"
-  s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}")
-  echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0))}" >"$out.cpu.json"
+  s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}"); m1=$(busy); k1=$(kids)
+  echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0)), \"load_ticks\": $((k1 - k0)), \"machine_ticks\": $((m1 - m0))}" >"$out.cpu.json"
   "$VEGETA" report -type=json "$out.bin" >"$out.json"
   rm -f "$out.bin"
   log "$name c=$c #$r: $(python3 -c "import json,sys;r=json.load(open('$out.json'));print('%.0f req/s ok, success %.4f, p99 %.2f ms'%(r['throughput'],r['success'],r['latencies']['99th']/1e6))")"
@@ -133,11 +145,12 @@ open_loop() { # open_loop NAME REP TARGETS SUT_PIDS...
   local name="$1" r="$2" tg="$3"; shift 3
   local out="$R/$name-open-r$r" rate s0 s1 u0 u1
   rate=$(cat "$R/open_rate")
-  s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}")
+  quiet
+  s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}"); m0=$(busy); k0=$(kids)
   taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$tg" -rate="$rate/1s" -workers=32 \
     -duration="${OPEN_DUR}s" -timeout=10s >"$out.bin"
-  s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}")
-  echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0))}" >"$out.cpu.json"
+  s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}"); m1=$(busy); k1=$(kids)
+  echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0)), \"load_ticks\": $((k1 - k0)), \"machine_ticks\": $((m1 - m0))}" >"$out.cpu.json"
   "$VEGETA" report -type=json "$out.bin" >"$out.json"
   "$VEGETA" encode -to=csv "$out.bin" | python3 "$here/tool.py" latency /dev/stdin >"$out.lat.json"
   rm -f "$out.bin"

@@ -117,7 +117,7 @@ def report(raw, out):
     systems = [s for s in ORDER if glob.glob(os.path.join(raw, s + "-c*-r*.json"))]
     concs = sorted({int(re.search(r"-c(\d+)-", p).group(1)) for p in glob.glob(os.path.join(raw, "*-c*-r*.json"))
                     if not p.endswith(".cpu.json")})
-    thr, cpu, upcpu, succ = {}, {}, {}, {}
+    thr, cpu, upcpu, succ, other = {}, {}, {}, {}, {}
     for s in systems:
         for c in concs:
             for p in sorted(glob.glob(os.path.join(raw, "%s-c%d-r*.json" % (s, c)))):
@@ -131,6 +131,11 @@ def report(raw, out):
                 dur = (r["duration"] + r["wait"]) / 1e9
                 thr.setdefault((s, c), []).append(ok / dur if dur else 0)
                 succ.setdefault((s, c), []).append(r["success"])
+                if "machine_ticks" in ct and dur:
+                    o = ct["machine_ticks"] - ct["sut_ticks"] - ct["up_ticks"] - ct["load_ticks"]
+                    if s == "direct":
+                        o += ct["up_ticks"]  # the upstreams are the SUT there: counted once
+                    other.setdefault(s, []).append(max(0.0, o / hz / dur * 100))
                 if r["requests"]:
                     cpu.setdefault((s, c), []).append(ct.get("sut_ticks", 0) / hz * 1e6 / r["requests"])
                     upcpu.setdefault((s, c), []).append(ct.get("up_ticks", 0) / hz * 1e6 / r["requests"])
@@ -159,16 +164,19 @@ def report(raw, out):
       "Envoy's best closed-loop throughput), %s repeats. Cells are *median (min–max)* over the repeats.\n" % (
           env.get("dur"), env.get("reps"), ", ".join(map(str, concs)), env.get("open_dur"), rate or "?", env.get("reps")))
     w("## Throughput (successful requests/s, closed loop)\n")
-    w("| system | " + " | ".join("c=%d" % c for c in concs) + " | CPU µs/req of the SUT (c=64) | upstreams' CPU µs/req (c=64) |")
-    w("|---" * (len(concs) + 3) + "|")
+    w("| system | " + " | ".join("c=%d" % c for c in concs) + " | CPU µs/req of the SUT (c=64) | upstreams' CPU µs/req (c=64) | other processes' CPU during the runs |")
+    w("|---" * (len(concs) + 4) + "|")
     c64 = 64 if 64 in concs else concs[len(concs) // 2]
     for s in systems:
-        w("| %s | %s | %s | %s |" % (NAMES[s], " | ".join(spread(thr.get((s, c), [])) for c in concs),
+        w("| %s | %s | %s | %s | %s |" % (NAMES[s], " | ".join(spread(thr.get((s, c), [])) for c in concs),
                                      spread(cpu.get((s, c64), []), "%.1f"),
-                                     spread(upcpu.get((s, c64), []), "%.1f") if s != "direct" else "(= SUT)"))
+                                     spread(upcpu.get((s, c64), []), "%.1f") if s != "direct" else "(= SUT)",
+                                     spread(other.get(s, []), "%.0f%%")))
     w("\nThe SUT's CPU is utime+stime from /proc/<pid>/stat summed over every process of the system under test "
       "(Envoy; Envoy + chainroute's JVM; the upstreams for (a)), divided by the requests sent. 1e6 / that number is "
-      "the request rate one fully busy core could sustain.\n")
+      "the request rate one fully busy core could sustain. The last column is the machine's busy time (/proc/stat) "
+      "minus the SUT, the upstreams and vegeta, in % of one core: load from processes outside the benchmark that "
+      "shared the machine (the run waits for a quiet machine before each measurement, up to 60 s).\n")
     w("## Latency at a fixed open-loop rate (%s req/s)\n" % (rate or "?"))
     w("| system | p50 ms | p99 ms | p99.9 ms | achieved send rate | HTTP 200 |")
     w("|---|---|---|---|---|---|")
@@ -281,10 +289,10 @@ def report(raw, out):
             continue
         ct = load(p[:-5] + ".cpu.json", {})
         lt = r.get("latencies", {})
-        w("%s: requests=%d rate=%.0f throughput=%.0f success=%.4f p50=%.3fms p99=%.3fms max=%.3fms codes=%s sut_ticks=%s up_ticks=%s errors=%s" % (
+        w("%s: requests=%d rate=%.0f throughput=%.0f success=%.4f p50=%.3fms p99=%.3fms max=%.3fms codes=%s sut_ticks=%s up_ticks=%s load_ticks=%s machine_ticks=%s errors=%s" % (
             os.path.basename(p)[:-5], r["requests"], r["rate"], r["throughput"], r["success"], lt.get("50th", 0) / 1e6,
             lt.get("99th", 0) / 1e6, lt.get("max", 0) / 1e6, json.dumps(r.get("status_codes")), ct.get("sut_ticks"),
-            ct.get("up_ticks"), (r.get("errors") or [])[:2]))
+            ct.get("up_ticks"), ct.get("load_ticks"), ct.get("machine_ticks"), (r.get("errors") or [])[:2]))
     for p in sorted(glob.glob(os.path.join(raw, "*-open-r*.lat.json"))):
         w("%s: %s" % (os.path.basename(p), read(p).strip()))
     w("```\n</details>\n")
