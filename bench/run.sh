@@ -76,13 +76,14 @@ ticks() { # ticks PID...: utime+stime (clock ticks) summed over the processes
 }
 busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }   # all CPUs, ticks
 kids() { sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}'; }  # waited-for children's ticks
-quiet() { # wait (up to QUIET_MAX s) until the machine's other load is under a quarter of a core for 1 s
+QUIET_LEFT="${QUIET_BUDGET:-240}"  # seconds of waiting for a quiet machine, over the whole run
+quiet() { # wait (up to 30 s, within the budget) until other load is under a quarter of a core for 1 s
   local b0 b1 hz t=0; hz=$(getconf CLK_TCK)
-  while ((t < ${QUIET_MAX:-60})); do
+  while ((t < 30 && QUIET_LEFT > 0)); do
     b0=$(busy); sleep 1; b1=$(busy)
     (((b1 - b0) * 4 < hz)) && return 0
-    ((t == 0)) && log "machine busy ($(((b1 - b0) * 100 / hz))% of a core from other processes); waiting up to ${QUIET_MAX:-60} s"
-    t=$((t + 1))
+    ((t == 0)) && log "machine busy ($(((b1 - b0) * 100 / hz))% of a core from other processes); waiting (budget ${QUIET_LEFT} s)"
+    t=$((t + 1)); QUIET_LEFT=$((QUIET_LEFT - 1))
   done
 }
 rpc_ok() { curl -sf -m 2 -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$1" | grep -q '"result"'; }
@@ -141,10 +142,10 @@ closed() { # closed NAME CONC REP TARGETS SUT_PIDS...
   rm -f "$out.bin"
   log "$name c=$c #$r: $(python3 -c "import json,sys;r=json.load(open('$out.json'));print('%.0f req/s ok, success %.4f, p99 %.2f ms'%(r['throughput'],r['success'],r['latencies']['99th']/1e6))")"
 }
-open_loop() { # open_loop NAME REP TARGETS SUT_PIDS...
-  local name="$1" r="$2" tg="$3"; shift 3
-  local out="$R/$name-open-r$r" rate s0 s1 u0 u1
-  rate=$(cat "$R/open_rate")
+open_loop() { # open_loop NAME REP TARGETS KIND SUT_PIDS...  (KIND: open = 50% of plain's best, open10 = 10%)
+  local name="$1" r="$2" tg="$3" kind="$4"; shift 4
+  local out="$R/$name-$kind-r$r" rate s0 s1 u0 u1
+  rate=$(cat "$R/${kind}_rate")
   quiet
   s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}"); m0=$(busy); k0=$(kids)
   taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$tg" -rate="$rate/1s" -workers=32 \
@@ -154,7 +155,7 @@ open_loop() { # open_loop NAME REP TARGETS SUT_PIDS...
   "$VEGETA" report -type=json "$out.bin" >"$out.json"
   "$VEGETA" encode -to=csv "$out.bin" | python3 "$here/tool.py" latency /dev/stdin >"$out.lat.json"
   rm -f "$out.bin"
-  log "$name open $rate/s #$r: $(cat "$out.lat.json")"
+  log "$name $kind $rate/s #$r: $(cat "$out.lat.json")"
 }
 measure() { # measure NAME URLS-CSV SUT_PIDS...: check, warm up, closed loop, open loop
   local name="$1" urls="$2"; shift 2
@@ -176,9 +177,11 @@ for p in glob.glob("%s/%s-c*-r*.json" % (raw, name)):
     by.setdefault(c, []).append(r["requests"] * r["success"] / ((r["duration"] + r["wait"]) / 1e9))
 print(int(0.5 * max(statistics.median(v) for v in by.values())))
 PY
-    log "open-loop rate: $(cat "$R/open_rate") req/s (50% of $name's best)"
+    echo $(($(cat "$R/open_rate") / 5)) >"$R/open10_rate"
+    log "open-loop rates: $(cat "$R/open_rate") and $(cat "$R/open10_rate") req/s (50% and 10% of $name's best)"
   fi
-  for r in $(seq "$REPS"); do open_loop "$name" "$r" "$tg" "$@"; done
+  for r in $(seq "$REPS"); do open_loop "$name" "$r" "$tg" open "$@"; done
+  for r in $(seq "$REPS"); do open_loop "$name" "$r" "$tg" open10 "$@"; done
 }
 envoy_up() { [[ "$(curl -sf -m 1 "$ADMIN/ready")" == LIVE ]]; }
 start_envoy() { # start_envoy NAME CONFIG
@@ -204,7 +207,7 @@ for sys in plain $SYSTEMS; do
     chainroute)
       (cd "$root" && bin/chainroute bootstrap --config bench/chainroute.yaml --node-id bench --out "$B/envoy-chainroute.yaml")
       jopts="${JAVA_OPTS:-}"
-      [[ "${PROFILE:-0}" == 1 ]] && jopts="$jopts -XX:StartFlightRecording=filename=$B/chainroute.jfr,settings=profile,dumponexit=true"
+      [[ "${PROFILE:-0}" == 1 ]] && jopts="$jopts -XX:FlightRecorderOptions:stackdepth=256 -XX:StartFlightRecording=filename=$B/chainroute.jfr,settings=profile,dumponexit=true"
       JAVA_OPTS="$jopts" start chainroute "$SUT_CPU" "$root/bin/chainroute" run --config "$here/chainroute.yaml"
       CR_PID=$LAST_PID
       wait_for 30 "chainroute /readyz" curl -sf -m 1 http://127.0.0.1:8081/readyz
