@@ -288,7 +288,10 @@ def report(raw, out):
         if log and s not in systems:
             w("## %s: not built\n" % NAMES[s][4:])
             w("`%s` failed here:\n" % read(os.path.join(raw, s + "-build.cmd")).strip())
+            log = re.sub(r"https?://[^/\s]+/", "<Go module proxy>/", log)
             w("```\n" + log[-3000:] + "\n```\n")
+            w("The module proxy refuses the module itself (HTTP 403, also for the version list), so a `go.mod` "
+              "that requires it fails at the same download; there is no other way to fetch it here.\n")
     # raw
     w("## Raw outputs\n")
     w("<details><summary>every vegeta run (report -type=json, trimmed) and CPU ticks</summary>\n")
