@@ -1,0 +1,3 @@
+module chainroute.bench
+
+go 1.22

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# chainroute benchmark: one command. Builds what it needs (into .tools/ and bench/.build/), runs every
+# system under test against the same three fake upstreams with the same request mix, and writes
+# bench/RESULTS.md. Loopback only; every process it starts is killed on exit.
+#
+#   bench/run.sh              full run, about 15 minutes
+#   QUICK=1 bench/run.sh      about 3 minutes (shorter runs, 2 repeats, fewer head samples, no JMH)
+#
+# Knobs: SYSTEMS="plain direct json chainroute erpc proxyd"  CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
+#        JMH=0|1  PROFILE=1 (JFR recording of chainroute into bench/.build/chainroute.jfr)
+#        RESULTS=path (default bench/RESULTS.md)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+B="$here/.build"
+R="$B/raw"
+LOGS="$B/logs"
+export PATH="/usr/local/go/bin:$PATH"
+QUICK="${QUICK:-0}"
+if [[ "$QUICK" == 1 ]]; then
+  DUR="${DUR:-3}" REPS="${REPS:-2}" OPEN_DUR="${OPEN_DUR:-5}" WARM="${WARM:-2}" HEAD_CYCLES="${HEAD_CYCLES:-5}" JMH="${JMH:-0}"
+else
+  DUR="${DUR:-10}" REPS="${REPS:-3}" OPEN_DUR="${OPEN_DUR:-15}" WARM="${WARM:-5}" HEAD_CYCLES="${HEAD_CYCLES:-10}" JMH="${JMH:-1}"
+fi
+CONCS="${CONCS:-16 64 256}"
+SYSTEMS="${SYSTEMS:-plain direct json chainroute erpc proxyd}"
+LOAD_CPU="${LOAD_CPU:-0}"
+SUT_CPU="${SUT_CPU:-1}"
+RESULTS="${RESULTS:-$here/RESULTS.md}"
+VEGETA_VERSION="v12.13.0"
+ERPC_MODULE="github.com/erpc/erpc/cmd/erpc@v0.0.50"
+PROXYD_MODULE="github.com/ethereum-optimism/infra/proxyd/cmd/proxyd@latest"
+
+ENVOY="$root/.tools/bin/envoy"
+VEGETA="$B/bin/vegeta"
+UPSTREAMS=(9001 9002 9003)
+ADMIN=http://127.0.0.1:9901
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# ------------------------------------------------------------------------------------- processes
+ALL_PIDS=()
+LAST_PID=
+start() { # start NAME CPU CMD...: runs CMD pinned to CPU, logs to $LOGS/NAME.log, sets LAST_PID
+  local name="$1" cpu="$2"; shift 2
+  taskset -c "$cpu" "$@" >"$LOGS/$name.log" 2>&1 &
+  LAST_PID=$!
+  ALL_PIDS+=("$LAST_PID")
+}
+stop() { # stop PID...: TERM, wait up to 10 s, then KILL
+  local p
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  for p in "$@"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ ${#ALL_PIDS[@]} -gt 0 ]] && stop "${ALL_PIDS[@]}"
+  exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+wait_for() { # wait_for SECONDS DESCRIPTION CMD...
+  local t="$1" what="$2"; shift 2
+  for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  log "timed out waiting for $what"; return 1
+}
+ticks() { # ticks PID...: utime+stime (clock ticks) summed over the processes
+  local p s=0 v
+  for p in "$@"; do v=$(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'); s=$((s + v)); done
+  echo "$s"
+}
+busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }   # all CPUs, ticks
+kids() { sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}'; }  # waited-for children's ticks
+QUIET_LEFT="${QUIET_BUDGET:-240}"  # seconds of waiting for a quiet machine, over the whole run
+quiet() { # wait (up to 30 s, within the budget) until other load is under a quarter of a core for 1 s
+  local b0 b1 hz t=0; hz=$(getconf CLK_TCK)
+  while ((t < 30 && QUIET_LEFT > 0)); do
+    b0=$(busy); sleep 1; b1=$(busy)
+    (((b1 - b0) * 4 < hz)) && return 0
+    ((t == 0)) && log "machine busy ($(((b1 - b0) * 100 / hz))% of a core from other processes); waiting (budget ${QUIET_LEFT} s)"
+    t=$((t + 1)); QUIET_LEFT=$((QUIET_LEFT - 1))
+  done
+}
+rpc_ok() { curl -sf -m 2 -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$1" | grep -q '"result"'; }
+
+# ------------------------------------------------------------------------------------------ build
+mkdir -p "$B/bin" "$LOGS"
+rm -rf "$R"; mkdir -p "$R"
+log "building (tools, chainroute jar, upstream, head probe, vegeta, eRPC, proxyd)"
+"$root/.ci/install-tools" >"$LOGS/install-tools.log" 2>&1 || { cat "$LOGS/install-tools.log"; exit 1; }
+if [[ ! -f "$root/target/chainroute.jar" ]] || [[ -n "$(find "$root/src/main" "$root/pom.xml" -newer "$root/target/chainroute.jar" -print -quit)" ]]; then
+  (cd "$root" && mvn -B -q package -DskipTests)
+fi
+(cd "$here" && go build -o "$B/bin/upstream" ./upstream && go build -o "$B/bin/headprobe" ./headprobe)
+[[ -x "$VEGETA" ]] || GOBIN="$B/bin" go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+python3 "$here/mix/gen.py" >/dev/null
+for sys in erpc proxyd; do
+  [[ " $SYSTEMS " == *" $sys "* ]] || continue
+  mod=$([[ $sys == erpc ]] && echo "$ERPC_MODULE" || echo "$PROXYD_MODULE")
+  echo "GOBIN=bench/.build/bin go install $mod" >"$R/$sys-build.cmd"
+  if [[ ! -x "$B/bin/$sys" ]] && ! GOBIN="$B/bin" timeout 900 go install "$mod" >"$R/$sys-build.log" 2>&1; then
+    log "$sys could not be built (recorded in RESULTS.md); going on without it"
+    SYSTEMS="${SYSTEMS/$sys/}"
+  fi
+done
+
+# ---------------------------------------------------------------------------------- environment
+cat >"$R/env.json" <<JSON
+{"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "quick": $([[ $QUICK == 1 ]] && echo true || echo false),
+ "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)", "cores": $(nproc), "kernel": "Linux $(uname -r)",
+ "envoy": "$("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1)", "java": "$(java -version 2>&1 | head -1 | tr -d '"')",
+ "go": "$(go env GOVERSION)", "vegeta": "$VEGETA_VERSION", "clk_tck": $(getconf CLK_TCK),
+ "load_cpu": "$LOAD_CPU", "sut_cpu": "$SUT_CPU", "dur": $DUR, "reps": $REPS, "open_dur": $OPEN_DUR, "concs": "$CONCS"}
+JSON
+
+# ------------------------------------------------------------------------------------- upstreams
+UP_PIDS=()
+names=(full-1 full-2 archive-1)
+for i in 0 1 2; do
+  extra=(); [[ ${names[$i]} == archive-1 ]] && extra=(-archive)
+  start "upstream-${names[$i]}" "$LOAD_CPU" "$B/bin/upstream" -addr "127.0.0.1:${UPSTREAMS[$i]}" -name "${names[$i]}" "${extra[@]}"
+  UP_PIDS+=("$LAST_PID")
+done
+for p in "${UPSTREAMS[@]}"; do wait_for 10 "upstream :$p" rpc_ok "http://127.0.0.1:$p/"; done
+
+# ------------------------------------------------------------------------------------ measuring
+closed() { # closed NAME CONC REP TARGETS SUT_PIDS...
+  local name="$1" c="$2" r="$3" tg="$4"; shift 4
+  local out="$R/$name-c$c-r$r" s0 s1 u0 u1
+  quiet
+  s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}"); m0=$(busy); k0=$(kids)
+  taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$tg" -rate=0 -workers="$c" -max-workers="$c" \
+    -duration="${DUR}s" -timeout=10s >"$out.bin"
+  s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}"); m1=$(busy); k1=$(kids)
+  echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0)), \"load_ticks\": $((k1 - k0)), \"machine_ticks\": $((m1 - m0))}" >"$out.cpu.json"
+  "$VEGETA" report -type=json "$out.bin" >"$out.json"
+  rm -f "$out.bin"
+  log "$name c=$c #$r: $(python3 -c "import json,sys;r=json.load(open('$out.json'));print('%.0f req/s ok, success %.4f, p99 %.2f ms'%(r['throughput'],r['success'],r['latencies']['99th']/1e6))")"
+}
+open_loop() { # open_loop NAME REP TARGETS KIND SUT_PIDS...  (KIND: open = 50% of plain's best, open10 = 10%)
+  local name="$1" r="$2" tg="$3" kind="$4"; shift 4
+  local out="$R/$name-$kind-r$r" rate s0 s1 u0 u1
+  rate=$(cat "$R/${kind}_rate")
+  quiet
+  s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}"); m0=$(busy); k0=$(kids)
+  taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$tg" -rate="$rate/1s" -workers=32 \
+    -duration="${OPEN_DUR}s" -timeout=10s >"$out.bin"
+  s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}"); m1=$(busy); k1=$(kids)
+  echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0)), \"load_ticks\": $((k1 - k0)), \"machine_ticks\": $((m1 - m0))}" >"$out.cpu.json"
+  "$VEGETA" report -type=json "$out.bin" >"$out.json"
+  "$VEGETA" encode -to=csv "$out.bin" | python3 "$here/tool.py" latency /dev/stdin >"$out.lat.json"
+  rm -f "$out.bin"
+  log "$name $kind $rate/s #$r: $(cat "$out.lat.json")"
+}
+measure() { # measure NAME URLS-CSV SUT_PIDS...: check, warm up, closed loop, open loop
+  local name="$1" urls="$2"; shift 2
+  local tg="$B/targets-$name.json" c r
+  python3 "$here/tool.py" targets "$tg" ${urls//,/ }
+  python3 "$here/tool.py" check ${urls//,/ } >"$R/$name-check.json"
+  taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$tg" -rate=0 -workers=64 -max-workers=64 \
+    -duration="${WARM}s" >/dev/null
+  for c in $CONCS; do for r in $(seq "$REPS"); do closed "$name" "$c" "$r" "$tg" "$@"; done; done
+  if [[ ! -f "$R/open_rate" ]]; then
+    # 50% of plain Envoy's best median closed-loop throughput (measured first)
+    python3 - "$R" "$name" <<'PY' >"$R/open_rate"
+import glob, json, statistics, sys, re
+raw, name = sys.argv[1], sys.argv[2]
+by = {}
+for p in glob.glob("%s/%s-c*-r*.json" % (raw, name)):
+    if p.endswith(".cpu.json"): continue
+    r = json.load(open(p)); c = re.search(r"-c(\d+)-", p).group(1)
+    by.setdefault(c, []).append(r["requests"] * r["success"] / ((r["duration"] + r["wait"]) / 1e9))
+print(int(0.5 * max(statistics.median(v) for v in by.values())))
+PY
+    echo $(($(cat "$R/open_rate") / 5)) >"$R/open10_rate"
+    log "open-loop rates: $(cat "$R/open_rate") and $(cat "$R/open10_rate") req/s (50% and 10% of $name's best)"
+  fi
+  for r in $(seq "$REPS"); do open_loop "$name" "$r" "$tg" open "$@"; done
+  for r in $(seq "$REPS"); do open_loop "$name" "$r" "$tg" open10 "$@"; done
+}
+envoy_up() { [[ "$(curl -sf -m 1 "$ADMIN/ready")" == LIVE ]]; }
+start_envoy() { # start_envoy NAME CONFIG
+  start "envoy-$1" "$SUT_CPU" "$ENVOY" -c "$2" --concurrency 1 --disable-hot-restart -l warn
+  ENVOY_PID=$LAST_PID
+  wait_for 20 "Envoy ($1)" envoy_up
+}
+LB=http://127.0.0.1:10000/eth
+
+[[ " $SYSTEMS " == *" plain "* ]] || { log "SYSTEMS must include plain (it sets the open-loop rate)"; exit 2; }
+for sys in plain $SYSTEMS; do
+  [[ -f "$R/$sys.done" ]] && continue
+  log "=== $sys"
+  case "$sys" in
+    direct)
+      measure direct "http://127.0.0.1:9001/,http://127.0.0.1:9002/,http://127.0.0.1:9003/" "${UP_PIDS[@]}" ;;
+    plain | json)
+      cfg="$here/envoy/plain.yaml"; [[ $sys == json ]] && cfg="$here/envoy/json-to-metadata.yaml"
+      start_envoy "$sys" "$cfg"
+      wait_for 10 "route through Envoy" rpc_ok "$LB"
+      measure "$sys" "$LB" "$ENVOY_PID"
+      stop "$ENVOY_PID" ;;
+    chainroute)
+      (cd "$root" && bin/chainroute bootstrap --config bench/chainroute.yaml --node-id bench --out "$B/envoy-chainroute.yaml")
+      jopts="${JAVA_OPTS:-}"
+      [[ "${PROFILE:-0}" == 1 ]] && jopts="$jopts -XX:FlightRecorderOptions:stackdepth=256 -XX:StartFlightRecording=filename=$B/chainroute.jfr,settings=profile,dumponexit=true"
+      JAVA_OPTS="$jopts" start chainroute "$SUT_CPU" "$root/bin/chainroute" run --config "$here/chainroute.yaml"
+      CR_PID=$LAST_PID
+      wait_for 30 "chainroute /readyz" curl -sf -m 1 http://127.0.0.1:8081/readyz
+      start_envoy chainroute "$B/envoy-chainroute.yaml"
+      wait_for 20 "route through Envoy + chainroute" rpc_ok "$LB"
+      measure chainroute "$LB" "$ENVOY_PID" "$CR_PID"
+      python3 - "$CR_PID" "$ENVOY_PID" >"$R/chainroute-rss.json" <<'PY'
+import json, sys
+def kb(pid, key):
+    for l in open("/proc/%s/status" % pid):
+        if l.startswith(key + ":"): return int(l.split()[1])
+print(json.dumps({"chainroute_rss_kb": kb(sys.argv[1], "VmRSS"), "chainroute_hwm_kb": kb(sys.argv[1], "VmHWM"),
+                  "envoy_rss_kb": kb(sys.argv[2], "VmRSS")}))
+PY
+      log "head -> Envoy probe ($HEAD_CYCLES cycles)"
+      taskset -c "$LOAD_CPU" "$B/bin/headprobe" -admin "$ADMIN" -cluster eth-head -samples "$HEAD_CYCLES" >"$R/headprobe.json" || true
+      curl -sf http://127.0.0.1:8081/status >"$LOGS/chainroute-status.json" || true
+      stop "$ENVOY_PID" "$CR_PID" ;;
+    erpc | proxyd)
+      log "$sys: built, but no configuration for it is in bench/ yet; skipped" ;;
+  esac
+  touch "$R/$sys.done"
+done
+stop "${UP_PIDS[@]}"
+
+if [[ "$JMH" == 1 ]]; then
+  log "JMH: EvmAdapter#classify"
+  if ! taskset -c "$SUT_CPU" "$here/jmh/run.sh" "$R/jmh.json" >"$R/jmh.txt" 2>&1; then log "JMH failed (see raw output)"; fi
+fi
+[[ -f "$here/notes.md" ]] && cp "$here/notes.md" "$R/notes.md"
+python3 "$here/tool.py" report "$R" "$RESULTS"
+log "wrote $RESULTS"

@@ -1,0 +1,271 @@
+// Command upstream is a tiny, fast fake EVM JSON-RPC node for chainroute's benchmark.
+//
+// It answers eth_blockNumber, eth_syncing (false), eth_chainId, eth_getBalance, eth_call,
+// eth_getLogs and batches of them, echoing every request id byte for byte. The height follows a
+// clock shared by every instance (one block per second), plus a per-node offset, so all instances
+// agree on the head unless told otherwise through the control endpoints:
+//
+//	POST /control/stall        stop advancing (height frozen)
+//	POST /control/advance      advance with the clock again (from the frozen height)
+//	POST /control/jump?by=N    move this node's head N blocks ahead now
+//	GET  /control/height       the current height, decimal
+//
+// A node started without -archive answers state or logs older than -keep blocks below its head
+// with the error a pruned node gives ("missing trie node"), so misrouting is visible.
+// No dependencies beyond the standard library.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+const epoch = 1_750_000_000 // shared clock origin: height = base + seconds since epoch + offset
+
+var (
+	addr    = flag.String("addr", "127.0.0.1:9001", "listen address")
+	name    = flag.String("name", "node", "node name, sent back in the X-Node header")
+	archive = flag.Bool("archive", false, "serve state at any block (else only the last -keep blocks)")
+	keep    = flag.Int64("keep", 128, "blocks of state a non-archive node keeps")
+	base    = flag.Int64("base", 18_000_000, "height at the clock epoch")
+)
+
+type heightState struct {
+	mu      sync.Mutex
+	offset  int64
+	stalled bool
+	frozen  int64
+}
+
+func (h *heightState) clock() int64 { return *base + time.Now().Unix() - epoch }
+
+func (h *heightState) get() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stalled {
+		return h.frozen
+	}
+	return h.clock() + h.offset
+}
+
+func (h *heightState) stall() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.stalled {
+		h.frozen = h.clock() + h.offset
+		h.stalled = true
+	}
+}
+
+func (h *heightState) advance() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stalled {
+		h.offset = h.frozen - h.clock()
+		h.stalled = false
+	}
+}
+
+func (h *heightState) jump(by int64) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stalled {
+		h.frozen += by
+		return h.frozen
+	}
+	h.offset += by
+	return h.clock() + h.offset
+}
+
+var height heightState
+
+type request struct {
+	ID     json.RawMessage   `json:"id"`
+	Method string            `json:"method"`
+	Params []json.RawMessage `json:"params"`
+}
+
+// Fixed answers (hex strings are what real nodes return).
+var (
+	balance  = []byte(`"0x1bc16d674ec80000"`)
+	callRes  = []byte(`"0x0000000000000000000000000000000000000000000000000de0b6b3a7640000"`)
+	chainID  = []byte(`"0x1"`)
+	falseRes = []byte(`false`)
+	logTmpl  = `[{"address":"0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48","topics":["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"],"data":"0x00000000000000000000000000000000000000000000000000000000000f4240","blockNumber":"0x%x","transactionHash":"0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060","transactionIndex":"0x0","blockHash":"0xb3b20624f8f0f86eb50dd04688409e5cea4bd02d700bf6e79e9384d47d6a5a35","logIndex":"0x0","removed":false}]`
+)
+
+// blockOf reads a block parameter: a tag or hex quantity. ok=false for tags meaning "recent".
+func blockOf(raw json.RawMessage) (int64, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return 0, false
+	}
+	if !strings.HasPrefix(s, "0x") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s[2:], 16, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+func pruned(head int64, raw json.RawMessage) bool {
+	if *archive || raw == nil {
+		return false
+	}
+	n, ok := blockOf(raw)
+	return ok && n < head-*keep
+}
+
+func writeResult(b []byte, id json.RawMessage, result []byte) []byte {
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, idOrNull(id)...)
+	b = append(b, `,"result":`...)
+	b = append(b, result...)
+	return append(b, '}')
+}
+
+func writeError(b []byte, id json.RawMessage, code int, msg string) []byte {
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, idOrNull(id)...)
+	b = append(b, `,"error":{"code":`...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `,"message":`...)
+	b = strconv.AppendQuote(b, msg)
+	return append(b, `}}`...)
+}
+
+func idOrNull(id json.RawMessage) []byte {
+	if len(id) == 0 {
+		return []byte("null")
+	}
+	return id
+}
+
+func answer(b []byte, r *request, head int64) []byte {
+	param := func(i int) json.RawMessage {
+		if i < len(r.Params) {
+			return r.Params[i]
+		}
+		return nil
+	}
+	switch r.Method {
+	case "eth_blockNumber":
+		return writeResult(b, r.ID, []byte(fmt.Sprintf(`"0x%x"`, head)))
+	case "eth_syncing":
+		return writeResult(b, r.ID, falseRes)
+	case "eth_chainId":
+		return writeResult(b, r.ID, chainID)
+	case "eth_getBalance":
+		if pruned(head, param(1)) {
+			return writeError(b, r.ID, -32000, "missing trie node")
+		}
+		return writeResult(b, r.ID, balance)
+	case "eth_call":
+		if pruned(head, param(1)) {
+			return writeError(b, r.ID, -32000, "missing trie node")
+		}
+		return writeResult(b, r.ID, callRes)
+	case "eth_getLogs":
+		var f struct {
+			FromBlock json.RawMessage `json:"fromBlock"`
+		}
+		if p := param(0); p != nil {
+			_ = json.Unmarshal(p, &f)
+		}
+		if pruned(head, f.FromBlock) {
+			return writeError(b, r.ID, -32000, "missing trie node")
+		}
+		n, ok := blockOf(f.FromBlock)
+		if !ok {
+			n = head
+		}
+		return writeResult(b, r.ID, []byte(fmt.Sprintf(logTmpl, n)))
+	default:
+		return writeError(b, r.ID, -32601, "the method "+r.Method+" does not exist/is not available")
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func rpc(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, "read error", http.StatusBadRequest)
+		return
+	}
+	bp := bufPool.Get().(*[]byte)
+	out := (*bp)[:0]
+	head := height.get()
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var batch []request
+		if err := json.Unmarshal(trimmed, &batch); err != nil {
+			out = writeError(out, nil, -32700, "parse error")
+		} else {
+			out = append(out, '[')
+			for i := range batch {
+				if i > 0 {
+					out = append(out, ',')
+				}
+				out = answer(out, &batch[i], head)
+			}
+			out = append(out, ']')
+		}
+	} else {
+		var r request
+		if err := json.Unmarshal(trimmed, &r); err != nil {
+			out = writeError(out, nil, -32700, "parse error")
+		} else {
+			out = answer(out, &r, head)
+		}
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Node"] = []string{*name}
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	_, _ = w.Write(out)
+	*bp = out
+	bufPool.Put(bp)
+}
+
+func control(w http.ResponseWriter, req *http.Request) {
+	switch strings.TrimPrefix(req.URL.Path, "/control/") {
+	case "stall":
+		height.stall()
+	case "advance":
+		height.advance()
+	case "jump":
+		by, err := strconv.ParseInt(req.URL.Query().Get("by"), 10, 64)
+		if err != nil {
+			http.Error(w, "by=N required", http.StatusBadRequest)
+			return
+		}
+		height.jump(by)
+	case "height":
+	default:
+		http.NotFound(w, req)
+		return
+	}
+	fmt.Fprintf(w, "%d\n", height.get())
+}
+
+func main() {
+	flag.Parse()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/control/", control)
+	mux.HandleFunc("/", rpc)
+	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("upstream %s on %s archive=%v height=%d", *name, *addr, *archive, height.get())
+	log.Fatal(srv.ListenAndServe())
+}
