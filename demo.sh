@@ -57,7 +57,7 @@ for port in 8545 8546 8547; do
   rpc "$port" anvil_mine '["0x1"]' >/dev/null
 done
 
-SIM_OPTS="-Xmx64m"
+SIM_OPTS="-Xms32m -Xmx64m"
 JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8180 --start-round 5000 >.demo/algod-1.log 2>&1 & pids+=($!)
 JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8181 --start-round 5000 --archival >.demo/algod-archive.log 2>&1 & pids+=($!)
 JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8182 --start-round 5000 --stall-after "${STALL_AFTER}s" >.demo/algod-2-stalls.log 2>&1 & pids+=($!)
