@@ -4,9 +4,22 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 
-/** Free loopback ports for the processes a test starts. */
+/** Free loopback ports for the processes a test starts, and how to stop those processes. */
 final class Ports {
   private Ports() {}
+
+  /** Stops a process: SIGTERM, then SIGKILL after 5 s. */
+  static void stop(Process process) {
+    process.destroy();
+    try {
+      if (!process.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      process.destroyForcibly();
+    }
+  }
 
   private static final java.util.Set<Integer> GIVEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
