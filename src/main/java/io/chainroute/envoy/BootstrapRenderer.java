@@ -148,7 +148,13 @@ public final class BootstrapRenderer {
             // The pool header is set after the route was first picked: re-pick it.
             "route_cache_action", "CLEAR",
             // A GET (or an unknown path) tells Envoy not to buffer its body.
-            "allow_mode_override", true));
+            "allow_mode_override", true,
+            // chainroute reads only the method and path: every other header would be encoded,
+            // sent and decoded for nothing on each request.
+            "forward_rules",
+                map(
+                    "allowed_headers",
+                    map("patterns", List.of(map("exact", ":path"), map("exact", ":method"))))));
   }
 
   private static Map<String, Object> routes(ChainrouteConfig config) {
