@@ -77,10 +77,12 @@ public final class Sidecar implements AutoCloseable {
     adminGrpc = new AdminGrpcService(tracker);
     ScheduledExecutorService holdTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-hold"));
     closers.add(holdTimer::shutdownNow);
-    held = new io.chainroute.extproc.HeldRequests(holdTimer, tracker::topology, config.server().maxHeldRequests());
+    held = new io.chainroute.extproc.HeldRequests(holdTimer, tracker::topology, publisher::applied, config.server().maxHeldRequests());
     // Released once Envoy has the endpoints that make them routable (not when chainroute first
     // sees the node), so a released request never meets "no healthy upstream".
-    publisher.addAppliedListener(held::onTopology);
+    publisher.addAppliedListener(held::onRoutable);
+    // Height waits (algod) are answered from the nodes' own status: no need to wait for Envoy.
+    tracker.addListener(held::onLatest);
     shutdownGrace = config.server().shutdownGrace();
   }
 
@@ -117,7 +119,7 @@ public final class Sidecar implements AutoCloseable {
             "ext_proc",
             NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.extProcPort()))
                 .addService(
-                    new ExtProcService(config.chains(), adapters, tracker::topology, held, sc.unavailableWait()))
+                    new ExtProcService(config.chains(), adapters, tracker::topology, publisher::applied, held, sc.unavailableWait()))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).

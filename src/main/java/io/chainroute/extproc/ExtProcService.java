@@ -60,6 +60,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   private final List<ChainConfig> chains;
   private final Map<String, ChainAdapter> adapters;
   private final Supplier<Topology> topology;
+  private final Supplier<Topology> routable;
   private final HeldRequests held;
   private final Duration unavailableWait;
 
@@ -74,9 +75,25 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       Supplier<Topology> topology,
       HeldRequests held,
       Duration unavailableWait) {
+    this(chains, adaptersByChain, topology, topology, held, unavailableWait);
+  }
+
+  /**
+   * @param latest the tracker's newest topology: algod waits are answered from it
+   * @param routable the topology every Envoy has ACKed: pool decisions use it, so a pool chainroute
+   *     picks is never one whose endpoints Envoy does not have yet
+   */
+  public ExtProcService(
+      List<ChainConfig> chains,
+      Map<String, ChainAdapter> adaptersByChain,
+      Supplier<Topology> latest,
+      Supplier<Topology> routable,
+      HeldRequests held,
+      Duration unavailableWait) {
     this.chains = List.copyOf(chains);
     this.adapters = Map.copyOf(adaptersByChain);
-    this.topology = topology;
+    this.topology = latest;
+    this.routable = routable;
     this.held = held;
     this.unavailableWait = unavailableWait;
   }
@@ -221,7 +238,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     }
 
     private ProcessingResponse forward(Classification.Forward f, Phase phase) {
-      ChainView view = topology.get().chain(chain.name());
+      ChainView view = routable.get().chain(chain.name());
       Decision d = RoutingPolicy.decide(f.requirements(), view);
       if (d instanceof Decision.Route r) {
         return route(r, phase);
@@ -233,6 +250,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         HeldRequests.Held h =
             held.hold(
                 chain.name(),
+                HeldRequests.Source.ROUTABLE,
                 v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route,
                 unavailableWait,
                 new HeldRequests.Outcome() {
@@ -293,6 +311,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       HeldRequests.Held h =
           held.hold(
               chain.name(),
+              HeldRequests.Source.LATEST,
               v -> {
                 NodeView n = freshestSynced(v);
                 return n != null && n.head() >= w.minHead();

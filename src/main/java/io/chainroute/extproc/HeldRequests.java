@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  */
 public final class HeldRequests {
   private final ScheduledExecutorService timer;
-  private final Supplier<Topology> topology;
+  private final Supplier<Topology> latest;
+  private final Supplier<Topology> routable;
   private final int maxHeld;
   private final Set<Held> held = ConcurrentHashMap.newKeySet();
   private final AtomicInteger count = new AtomicInteger();
@@ -40,22 +41,45 @@ public final class HeldRequests {
     void shutdown();
   }
 
-  public HeldRequests(ScheduledExecutorService timer, Supplier<Topology> topology, int maxHeld) {
+  /**
+   * Which topology a held request waits on. A request held for a usable node waits for
+   * {@link #ROUTABLE}: the topology every Envoy has ACKed, so the node is in Envoy's endpoints when
+   * the request is routed. A request held for a height (algod waits) is answered by chainroute from
+   * the node's own status and waits for {@link #LATEST}: the tracker's newest view.
+   */
+  public enum Source {
+    LATEST,
+    ROUTABLE
+  }
+
+  public HeldRequests(ScheduledExecutorService timer, Supplier<Topology> latest, Supplier<Topology> routable, int maxHeld) {
     this.timer = timer;
-    this.topology = topology;
+    this.latest = latest;
+    this.routable = routable;
     this.maxHeld = maxHeld;
+  }
+
+  /** For tests and single-topology setups: both sources are the same. */
+  public HeldRequests(ScheduledExecutorService timer, Supplier<Topology> topology, int maxHeld) {
+    this(timer, topology, topology, maxHeld);
+  }
+
+  private Supplier<Topology> supplier(Source source) {
+    return source == Source.LATEST ? latest : routable;
   }
 
   /** A held request; {@link #cancel} when its stream ends early. */
   public final class Held {
     final String chain;
+    final Source source;
     final Predicate<ChainView> condition;
     final Outcome outcome;
     final AtomicBoolean done = new AtomicBoolean();
     volatile ScheduledFuture<?> timeout;
 
-    Held(String chain, Predicate<ChainView> condition, Outcome outcome) {
+    Held(String chain, Source source, Predicate<ChainView> condition, Outcome outcome) {
       this.chain = chain;
+      this.source = source;
       this.condition = condition;
       this.outcome = outcome;
     }
@@ -85,7 +109,7 @@ public final class HeldRequests {
    * @return the handle, or null when the request must be answered now: the bound is reached or
    *     chainroute is shutting down
    */
-  public Held hold(String chain, Predicate<ChainView> condition, Duration maxWait, Outcome outcome) {
+  public Held hold(String chain, Source source, Predicate<ChainView> condition, Duration maxWait, Outcome outcome) {
     if (shuttingDown) {
       return null;
     }
@@ -93,28 +117,46 @@ public final class HeldRequests {
       count.decrementAndGet();
       return null;
     }
-    Held h = new Held(chain, condition, outcome);
+    Held h = new Held(chain, source, condition, outcome);
     held.add(h);
     h.timeout =
         timer.schedule(
             () -> {
               if (h.finish()) {
-                h.outcome.timedOut(topology.get().chain(chain));
+                h.outcome.timedOut(supplier(source).get().chain(chain));
               }
             },
             maxWait.toNanos(),
             TimeUnit.NANOSECONDS);
     // The topology may have changed between the caller's check and now.
-    ChainView now = topology.get().chain(chain);
+    ChainView now = supplier(source).get().chain(chain);
     if (condition.test(now) && h.finish()) {
       outcome.ready(now);
     }
     return h;
   }
 
-  /** Finishes every held request whose condition holds in the new topology. */
+  /** A new tracker topology: finishes {@link Source#LATEST} holds whose condition now holds. */
+  public void onLatest(Topology t) {
+    onTopology(t, Source.LATEST);
+  }
+
+  /** A topology every Envoy has ACKed: finishes {@link Source#ROUTABLE} holds whose condition holds. */
+  public void onRoutable(Topology t) {
+    onTopology(t, Source.ROUTABLE);
+  }
+
+  /** Both at once (tests and single-topology setups). */
   public void onTopology(Topology t) {
+    onTopology(t, Source.LATEST);
+    onTopology(t, Source.ROUTABLE);
+  }
+
+  private void onTopology(Topology t, Source source) {
     for (Held h : held) {
+      if (h.source != source) {
+        continue;
+      }
       ChainView view = t.chain(h.chain);
       if (view != null && h.condition.test(view) && h.finish()) {
         h.outcome.ready(view);

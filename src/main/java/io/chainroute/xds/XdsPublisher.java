@@ -51,6 +51,7 @@ public final class XdsPublisher {
   private final Map<String, Published> published = new HashMap<>();
   private boolean pushScheduled;
   private Topology awaitingAck;
+  private volatile Topology applied;
   private java.util.concurrent.ScheduledFuture<?> ackDeadline;
 
   public XdsPublisher(
@@ -78,6 +79,15 @@ public final class XdsPublisher {
   }
 
   static final Duration ACK_WAIT = Duration.ofSeconds(1);
+
+  /**
+   * The newest topology every connected Envoy has ACKed the endpoints of (or that waited {@link
+   * #ACK_WAIT}); the tracker's current one until the first push. Any thread.
+   */
+  public Topology applied() {
+    Topology t = applied;
+    return t != null ? t : topology.get();
+  }
 
   private void checkApplied() {
     Topology t = awaitingAck;
@@ -110,6 +120,7 @@ public final class XdsPublisher {
     if (t == null) {
       return;
     }
+    applied = t;
     for (java.util.function.Consumer<Topology> l : appliedListeners) {
       try {
         l.accept(t);
