@@ -22,9 +22,19 @@ import java.util.List;
  * Exit codes: 0 ok, 1 runtime failure (e.g. a port already in use), 2 bad usage or configuration.
  */
 public final class Main {
+  /**
+   * grpc-netty logs (java.util.logging, WARNING) every write to a stream the peer already reset.
+   * Envoy resets ext_proc streams as a matter of course (after an ImmediateResponse, on a message
+   * timeout, when the client goes away), so under load this floods the log with stack traces that
+   * say nothing. Held here so the setting is not garbage-collected with the logger.
+   */
+  private static final java.util.logging.Logger NETTY_HANDLER_LOG =
+      java.util.logging.Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler");
+
   private Main() {}
 
   public static void main(String[] args) {
+    NETTY_HANDLER_LOG.setLevel(java.util.logging.Level.SEVERE);
     int code = run(args);
     if (code >= 0) {
       System.exit(code);
