@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.chainroute.chain.Reply;
+import io.chainroute.chain.algod.AlgodAdapter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -236,10 +238,9 @@ public final class AlgodSimulator implements AutoCloseable {
 
   /** WaitForBlock (protocols.md A.2), step by step. */
   private void waitForBlock(HttpExchange ex, String roundText) throws IOException {
-    BigInteger r = parseUint64(roundText);
+    BigInteger r = AlgodAdapter.parseUint64(roundText);
     if (r == null) {
-      String reason = roundText.matches("[0-9]+") ? "value out of range" : "invalid syntax";
-      error(ex, 400, "Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing \"" + roundText + "\": " + reason);
+      reply(ex, AlgodAdapter.invalidRound(roundText));
       return;
     }
     synchronized (lock) {
@@ -274,10 +275,9 @@ public final class AlgodSimulator implements AutoCloseable {
   private void block(HttpExchange ex, String rest, String query) throws IOException {
     int slash = rest.indexOf('/');
     String roundText = slash < 0 ? rest : rest.substring(0, slash);
-    BigInteger r = parseUint64(roundText);
+    BigInteger r = AlgodAdapter.parseUint64(roundText);
     if (r == null) {
-      String reason = roundText.matches("[0-9]+") ? "value out of range" : "invalid syntax";
-      error(ex, 400, "Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing \"" + roundText + "\": " + reason);
+      reply(ex, AlgodAdapter.invalidRound(roundText));
       return;
     }
     String format = "json";
@@ -421,16 +421,13 @@ public final class AlgodSimulator implements AutoCloseable {
     }
   }
 
-  static BigInteger parseUint64(String s) {
-    if (s.isEmpty() || !s.chars().allMatch(c -> c >= '0' && c <= '9')) {
-      return null;
-    }
-    BigInteger v = new BigInteger(s);
-    return v.bitLength() > 64 ? null : v;
+  /** algod's error body, built where chainroute builds its own algod errors. */
+  private static void error(HttpExchange ex, int status, String message) throws IOException {
+    reply(ex, AlgodAdapter.error(status, message));
   }
 
-  private static void error(HttpExchange ex, int status, String message) throws IOException {
-    send(ex, status, "application/json", JSON.createObjectNode().put("message", message).toString());
+  private static void reply(HttpExchange ex, Reply r) throws IOException {
+    sendBytes(ex, r.httpStatus(), r.contentType(), r.body());
   }
 
   private static void send(HttpExchange ex, int status, String type, String body) throws IOException {

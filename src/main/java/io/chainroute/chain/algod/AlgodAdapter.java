@@ -124,14 +124,7 @@ public final class AlgodAdapter implements ChainAdapter {
   private static Classification await(String roundText) {
     BigInteger round = parseUint64(roundText);
     if (round == null) {
-      String reason = roundText.matches("[0-9]+") ? "value out of range" : "invalid syntax";
-      return new Classification.Answer(
-          error(
-              400,
-              "Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing "
-                  + quoteGo(roundText)
-                  + ": "
-                  + reason));
+      return new Classification.Answer(invalidRound(roundText));
     }
     // round = 2^64-1 makes algod's round+1 wrap to 0: it answers at once.
     long minHead = round.equals(MAX_UINT64) ? 0 : round.add(BigInteger.ONE).min(BigInteger.valueOf(Long.MAX_VALUE)).longValue();
@@ -148,8 +141,22 @@ public final class AlgodAdapter implements ChainAdapter {
     return forward(Requirement.LATEST_READ);
   }
 
+  /**
+   * algod's 400 for a {round} path parameter that {@link #parseUint64} rejects (protocols.md A.2:
+   * oapi-codegen's binding error, serialised by echo).
+   */
+  public static Reply invalidRound(String roundText) {
+    String reason = roundText.matches("[0-9]+") ? "value out of range" : "invalid syntax";
+    return error(
+        400,
+        "Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing "
+            + quoteGo(roundText)
+            + ": "
+            + reason);
+  }
+
   /** strconv.ParseUint(s, 10, 64): digits only, at most 2^64-1; null otherwise. */
-  static BigInteger parseUint64(String s) {
+  public static BigInteger parseUint64(String s) {
     if (s.isEmpty() || !s.chars().allMatch(ch -> ch >= '0' && ch <= '9')) {
       return null;
     }
