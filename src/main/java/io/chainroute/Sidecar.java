@@ -135,7 +135,7 @@ public final class Sidecar implements AutoCloseable {
             sc.adminGrpcPort()));
     try {
       adminHttp =
-          new AdminHttpServer(new InetSocketAddress(sc.bindAddress(), sc.adminHttpPort()), tracker::topology, this::envoys, tracker)
+          new AdminHttpServer(new InetSocketAddress(sc.bindAddress(), sc.adminHttpPort()), tracker, this::envoys)
               .start();
     } catch (IOException e) {
       throw new IOException("admin HTTP port " + sc.adminHttpPort() + " is not available (" + rootMessage(e) + ")", e);

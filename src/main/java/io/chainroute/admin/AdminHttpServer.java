@@ -27,21 +27,17 @@ public final class AdminHttpServer implements AutoCloseable {
 
   private final HttpServer server;
   private final ExecutorService executor;
-  private final Supplier<Topology> topology;
+  private final io.chainroute.height.TopologySource source;
   private final Supplier<List<EnvoyConnection>> envoys;
-  private final io.chainroute.height.TopologySource drains;
 
   /**
-   * @param drains where {@code POST /nodes/{chain}/{node}/drain|undrain} goes; null disables it
+   * @param source the topology /status and /readyz show, and where {@code POST
+   *     /nodes/{chain}/{node}/drain|undrain} goes
    */
   public AdminHttpServer(
-      InetSocketAddress bind,
-      Supplier<Topology> topology,
-      Supplier<List<EnvoyConnection>> envoys,
-      io.chainroute.height.TopologySource drains)
+      InetSocketAddress bind, io.chainroute.height.TopologySource source, Supplier<List<EnvoyConnection>> envoys)
       throws IOException {
-    this.drains = drains;
-    this.topology = topology;
+    this.source = source;
     this.envoys = envoys;
     this.server = HttpServer.create(bind, 16);
     this.executor =
@@ -69,7 +65,7 @@ public final class AdminHttpServer implements AutoCloseable {
   private void handle(HttpExchange exchange) throws IOException {
     try (exchange) {
       String path = exchange.getRequestURI().getPath();
-      if (path.startsWith("/nodes/") && drains != null) {
+      if (path.startsWith("/nodes/")) {
         drain(exchange, path);
         return;
       }
@@ -85,13 +81,13 @@ public final class AdminHttpServer implements AutoCloseable {
       switch (path) {
         case "/healthz" -> send(exchange, 200, JSON.createObjectNode().put("status", "ok"));
         case "/readyz" -> {
-          Topology t = topology.get();
+          Topology t = source.topology();
           List<String> unready = StatusJson.unreadyChains(t);
           ObjectNode body = JSON.createObjectNode().put("ready", t.ready());
           body.putPOJO("chainsWithoutSyncedNode", unready);
           send(exchange, t.ready() ? 200 : 503, body);
         }
-        default -> send(exchange, 200, StatusJson.status(topology.get(), envoys.get()));
+        default -> send(exchange, 200, StatusJson.status(source.topology(), envoys.get()));
       }
     } catch (RuntimeException e) {
       log.warn("Admin request failed. error={}", e.toString());
@@ -118,7 +114,7 @@ public final class AdminHttpServer implements AutoCloseable {
     boolean drain = parts[4].equals("drain");
     io.chainroute.height.ChainView view;
     try {
-      view = drains.setDrained(parts[2], parts[3], drain).get(5, java.util.concurrent.TimeUnit.SECONDS);
+      view = source.setDrained(parts[2], parts[3], drain).get(5, java.util.concurrent.TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       send(exchange, 503, error("interrupted"));

@@ -125,7 +125,7 @@ class AdminTest {
     source.current = topology(1, EndpointStatus.NONE);
     // Not ready: no node is synced.
     source.current = Topology.of(1, List.of(new ChainView(chain, -1, List.of())));
-    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source::topology, List::of, source).start()) {
+    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of).start()) {
       HttpClient http = HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + server.port();
       HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(URI.create(base + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
@@ -239,7 +239,7 @@ class AdminTest {
   void operatorsDrainAndUndrainANodeOverHttpAndGrpc() throws Exception {
     FakeSource source = new FakeSource();
     source.current = topology(1, EndpointStatus.HEALTHY);
-    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source::topology, List::of, source).start()) {
+    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of).start()) {
       HttpClient http = HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + server.port();
       HttpResponse<String> drained =
