@@ -76,16 +76,15 @@ public final class BootstrapRenderer {
                     sidecarCluster(XDS_CLUSTER, envoy.chainrouteHost(), server.xdsPort(), false),
                     sidecarCluster(EXTPROC_CLUSTER, envoy.chainrouteHost(), server.extProcPort(), true))));
     try {
-      return header(config) + YAML.writeValueAsString(root);
+      return HEADER + YAML.writeValueAsString(root);
     } catch (JsonProcessingException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private static String header(ChainrouteConfig config) {
-    return "# Envoy bootstrap for chainroute, rendered by `chainroute bootstrap`.\n"
-        + "# Clusters and endpoints arrive over ADS from chainroute; edit the chainroute config, not this file.\n";
-  }
+  private static final String HEADER =
+      "# Envoy bootstrap for chainroute, rendered by `chainroute bootstrap`.\n"
+          + "# Clusters and endpoints arrive over ADS from chainroute; edit the chainroute config, not this file.\n";
 
   private static Map<String, Object> listener(ChainrouteConfig config) {
     EnvoyConfig envoy = config.envoy();

@@ -202,10 +202,8 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
         // A node a block behind for a moment (SYNCED <-> LAGGING, still DEGRADED) is routine on
         // every new block: DEBUG. Leaving or rejoining the pools is news: INFO.
         boolean routine = a.status() != EndpointStatus.NONE && b.status() != EndpointStatus.NONE;
-        if (routine && !log.isDebugEnabled()) {
-          continue;
-        }
-        log.info(
+        log.atLevel(routine ? org.slf4j.event.Level.DEBUG : org.slf4j.event.Level.INFO)
+            .log(
             "Node health changed. chain={} node={} health={} status={} head={} chainHead={} reason=\"{}\"",
             after.name(), b.name(), b.health(), b.status(), b.head(), after.head(), b.reason());
       }

@@ -90,10 +90,7 @@ class ExtProcServiceTest {
     topology.set(topology(EndpointStatus.NONE, EndpointStatus.NONE));
     Stream s = new Stream();
     s.headers("POST", "/eth", false);
-    s.requests.onNext(
-        ProcessingRequest.newBuilder()
-            .setRequestBody(HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(call("eth_blockNumber", "[]"))).setEndOfStream(true))
-            .build());
+    s.sendBody(call("eth_blockNumber", "[]"));
     ProcessingResponse extend = s.next();
     assertThat(extend.getOverrideMessageTimeout().getSeconds()).isGreaterThanOrEqualTo(5);
     assertThat(held.size()).isEqualTo(1);
@@ -112,10 +109,7 @@ class ExtProcServiceTest {
     topology.set(topology(EndpointStatus.NONE, EndpointStatus.NONE));
     Stream s = new Stream();
     s.headers("POST", "/eth", false);
-    s.requests.onNext(
-        ProcessingRequest.newBuilder()
-            .setRequestBody(HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(call("eth_blockNumber", "[]"))).setEndOfStream(true))
-            .build());
+    s.sendBody(call("eth_blockNumber", "[]"));
     s.next(); // the message-timeout extension
     ProcessingResponse r = s.next();
     assertThat(r.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
@@ -161,11 +155,16 @@ class ExtProcServiceTest {
     }
 
     ProcessingResponse body(String body) throws InterruptedException {
+      sendBody(body);
+      return next();
+    }
+
+    /** Sends the buffered body without waiting for the answer (it may be held). */
+    void sendBody(String body) {
       requests.onNext(
           ProcessingRequest.newBuilder()
               .setRequestBody(HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(body)).setEndOfStream(true))
               .build());
-      return next();
     }
 
     ProcessingResponse next() throws InterruptedException {
