@@ -124,6 +124,9 @@ public final class Sidecar implements AutoCloseable {
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).
                 .maxInboundMessageSize(sc.maxRequestBytes() + 64 * 1024)
+                // A fixed window turns off BDP auto-tuning, which pings Envoy on every read burst:
+                // an extra PING/ACK pair per few requests on a loopback link that needs no tuning.
+                .flowControlWindow(1 << 20)
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true),
             sc.extProcPort()));
