@@ -6,7 +6,7 @@
 #   bench/run.sh              full run, about 15 minutes
 #   QUICK=1 bench/run.sh      about 3 minutes (shorter runs, 2 repeats, fewer head samples, no JMH)
 #
-# Knobs: SYSTEMS="plain direct json chainroute erpc proxyd"  CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
+# Knobs: SYSTEMS="plain direct json floor chainroute erpc proxyd"  CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
 #        JMH=0|1  PROFILE=1 (JFR recording of chainroute into bench/.build/chainroute.jfr)
 #        RESULTS=path (default bench/RESULTS.md)
 set -euo pipefail
@@ -18,12 +18,12 @@ LOGS="$B/logs"
 export PATH="/usr/local/go/bin:$PATH"
 QUICK="${QUICK:-0}"
 if [[ "$QUICK" == 1 ]]; then
-  DUR="${DUR:-3}" REPS="${REPS:-2}" OPEN_DUR="${OPEN_DUR:-5}" WARM="${WARM:-2}" HEAD_CYCLES="${HEAD_CYCLES:-5}" JMH="${JMH:-0}"
+  DUR="${DUR:-3}" REPS="${REPS:-2}" OPEN_DUR="${OPEN_DUR:-5}" WARM="${WARM:-10}" HEAD_CYCLES="${HEAD_CYCLES:-5}" JMH="${JMH:-0}"
 else
-  DUR="${DUR:-10}" REPS="${REPS:-3}" OPEN_DUR="${OPEN_DUR:-15}" WARM="${WARM:-5}" HEAD_CYCLES="${HEAD_CYCLES:-10}" JMH="${JMH:-1}"
+  DUR="${DUR:-10}" REPS="${REPS:-3}" OPEN_DUR="${OPEN_DUR:-15}" WARM="${WARM:-30}" HEAD_CYCLES="${HEAD_CYCLES:-10}" JMH="${JMH:-1}"
 fi
 CONCS="${CONCS:-16 64 256}"
-SYSTEMS="${SYSTEMS:-plain direct json chainroute erpc proxyd}"
+SYSTEMS="${SYSTEMS:-plain direct json floor chainroute erpc proxyd}"
 LOAD_CPU="${LOAD_CPU:-0}"
 SUT_CPU="${SUT_CPU:-1}"
 RESULTS="${RESULTS:-$here/RESULTS.md}"
@@ -96,7 +96,7 @@ log "building (tools, chainroute jar, upstream, head probe, vegeta, eRPC, proxyd
 if [[ ! -f "$root/target/chainroute.jar" ]] || [[ -n "$(find "$root/src/main" "$root/pom.xml" -newer "$root/target/chainroute.jar" -print -quit)" ]]; then
   (cd "$root" && mvn -B -q package -DskipTests)
 fi
-(cd "$here" && go build -o "$B/bin/upstream" ./upstream && go build -o "$B/bin/headprobe" ./headprobe)
+(cd "$here" && go build -o "$B/bin/upstream" ./upstream && go build -o "$B/bin/headprobe" ./headprobe && go build -o "$B/bin/nullproc" ./nullproc)
 [[ -x "$VEGETA" ]] || GOBIN="$B/bin" go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
 python3 "$here/mix/gen.py" >/dev/null
 for sys in erpc proxyd; do
@@ -204,6 +204,13 @@ for sys in plain $SYSTEMS; do
       wait_for 10 "route through Envoy" rpc_ok "$LB"
       measure "$sys" "$LB" "$ENVOY_PID"
       stop "$ENVOY_PID" ;;
+    floor)
+      start nullproc "$SUT_CPU" "$B/bin/nullproc" -addr 127.0.0.1:18101
+      NULL_PID=$LAST_PID
+      start_envoy floor "$here/envoy/extproc-floor.yaml"
+      wait_for 10 "route through Envoy + nullproc" rpc_ok "$LB"
+      measure floor "$LB" "$ENVOY_PID" "$NULL_PID"
+      stop "$ENVOY_PID" "$NULL_PID" ;;
     chainroute)
       (cd "$root" && bin/chainroute bootstrap --config bench/chainroute.yaml --node-id bench --out "$B/envoy-chainroute.yaml")
       jopts="${JAVA_OPTS:-}"
