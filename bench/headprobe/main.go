@@ -6,8 +6,9 @@
 //	lead:     the leader jumps -jump blocks ahead; the followers now lag and must leave the pool.
 //	catch-up: the followers jump the same distance; they are synced again and must come back.
 //
-// The measured time includes chainroute's poll interval (a head is seen at the next poll), its xDS
-// coalescing window, the ADS push and Envoy applying it. Output: one JSON object with the samples.
+// The measured time includes how chainroute learns of the head (with a wsUrl: the upstream's newHeads
+// notification and the probe it triggers; without: up to a poll interval), its xDS coalescing window,
+// the ADS push and Envoy applying it. Output: one JSON object with the samples.
 package main
 
 import (

@@ -9,10 +9,12 @@
 //	POST /control/advance      advance with the clock again (from the frozen height)
 //	POST /control/jump?by=N    move this node's head N blocks ahead now
 //	GET  /control/height       the current height, decimal
+//	GET  /ws                   WebSocket: eth_subscribe("newHeads") gets a notification on every
+//	                           head change (clock tick or control call), as a real node's does
 //
 // A node started without -archive answers state or logs older than -keep blocks below its head
 // with the error a pruned node gives ("missing trie node"), so misrouting is visible.
-// No dependencies beyond the standard library.
+// Dependencies: the standard library and golang.org/x/net/websocket.
 package main
 
 import (
@@ -27,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 const epoch = 1_750_000_000 // shared clock origin: height = base + seconds since epoch + offset
@@ -253,17 +257,92 @@ func control(w http.ResponseWriter, req *http.Request) {
 		}
 		height.jump(by)
 	case "height":
+		fmt.Fprintf(w, "%d\n", height.get())
+		return
 	default:
 		http.NotFound(w, req)
 		return
 	}
+	kickHeads()
 	fmt.Fprintf(w, "%d\n", height.get())
+}
+
+// newHeads: subscribers get one notification per head change. The broadcaster wakes at each clock
+// tick and on every control call; no polling.
+var (
+	subsMu sync.Mutex
+	subs   = map[*websocket.Conn]bool{}
+	kick   = make(chan struct{}, 1)
+)
+
+func kickHeads() {
+	select {
+	case kick <- struct{}{}:
+	default:
+	}
+}
+
+func broadcastHeads() {
+	last := height.get()
+	untilTick := func() time.Duration { return time.Until(time.Now().Truncate(time.Second).Add(time.Second + time.Millisecond)) }
+	tick := time.NewTimer(untilTick())
+	for {
+		select {
+		case <-kick:
+		case <-tick.C:
+			tick.Reset(untilTick())
+		}
+		h := height.get()
+		if h == last {
+			continue
+		}
+		last = h
+		msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0x1","result":{"number":"0x%x"}}}`, h)
+		subsMu.Lock()
+		for c := range subs {
+			if err := websocket.Message.Send(c, msg); err != nil {
+				delete(subs, c)
+				c.Close()
+			}
+		}
+		subsMu.Unlock()
+	}
+}
+
+func newHeads(c *websocket.Conn) {
+	defer c.Close()
+	for {
+		var in string
+		if err := websocket.Message.Receive(c, &in); err != nil {
+			subsMu.Lock()
+			delete(subs, c)
+			subsMu.Unlock()
+			return
+		}
+		var r struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if json.Unmarshal([]byte(in), &r) != nil || r.Method != "eth_subscribe" {
+			_ = websocket.Message.Send(c, string(writeError(nil, r.ID, -32601, "only eth_subscribe(newHeads) here")))
+			continue
+		}
+		subsMu.Lock()
+		err := websocket.Message.Send(c, string(writeResult(nil, r.ID, []byte(`"0x1"`))))
+		subs[c] = true
+		subsMu.Unlock()
+		if err != nil {
+			return
+		}
+	}
 }
 
 func main() {
 	flag.Parse()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/control/", control)
+	mux.Handle("/ws", websocket.Server{Handler: newHeads})
+	go broadcastHeads()
 	mux.HandleFunc("/", rpc)
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Printf("upstream %s on %s archive=%v height=%d", *name, *addr, *archive, height.get())

@@ -11,6 +11,7 @@ import io.chainroute.config.ServerConfig;
 import io.chainroute.extproc.ExtProcService;
 import io.chainroute.height.HeightTracker;
 import io.chainroute.probe.HttpNodeProber;
+import io.chainroute.probe.NewHeadsSubscriber;
 import io.chainroute.xds.XdsClients;
 import io.chainroute.xds.XdsPublisher;
 import io.grpc.Server;
@@ -43,6 +44,7 @@ public final class Sidecar implements AutoCloseable {
   private final List<AutoCloseable> closers = new ArrayList<>();
   private final Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
   private final HeightTracker tracker;
+  private final NewHeadsSubscriber newHeads;
   private final XdsPublisher publisher;
   private final List<Server> servers = new ArrayList<>();
   private AdminHttpServer adminHttp;
@@ -71,6 +73,11 @@ public final class Sidecar implements AutoCloseable {
     tracker =
         new HeightTracker(
             config.chains(), new HttpNodeProber(http, adapters, probeIo), heightLoop, System::nanoTime, clock);
+    // newHeads subscriptions (nodes with a wsUrl) wake the tracker; closed before the tracker's loop.
+    ScheduledExecutorService wsTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-newheads"));
+    newHeads = new NewHeadsSubscriber(http, config.chains(), tracker::wake, wsTimer);
+    closers.add(newHeads);
+    closers.add(wsTimer::shutdownNow);
     publisher =
         new XdsPublisher(config.chains(), tracker::topology, xdsLoop, config.server().xdsCoalesce(), clock);
     tracker.addListener(publisher::onTopology);
@@ -96,6 +103,7 @@ public final class Sidecar implements AutoCloseable {
       throw e;
     }
     s.tracker.start();
+    s.newHeads.start();
     ServerConfig sc = config.server();
     log.info(
         "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{}",

@@ -108,7 +108,8 @@ public final class ConfigLoader {
         "region",
         "chainrouteHost",
         "messageTimeout",
-        "exposeUpstreamHeader");
+        "exposeUpstreamHeader",
+        "extProcMaxRequests");
     return new EnvoyConfig(
         o.port("listenerPort", 10000),
         o.port("adminPort", 9901),
@@ -116,7 +117,8 @@ public final class ConfigLoader {
         o.string("chainrouteHost", "127.0.0.1"),
         o.duration(
             "messageTimeout", Duration.ofMillis(500), Duration.ofMillis(1), Duration.ofSeconds(10)),
-        o.bool("exposeUpstreamHeader", false));
+        o.bool("exposeUpstreamHeader", false),
+        (int) o.integer("extProcMaxRequests", EnvoyConfig.DEFAULT_EXT_PROC_MAX_REQUESTS, 1, 1_000_000));
   }
 
   private static List<ChainConfig> chains(Obj top, java.util.function.Function<String, String> env) {
@@ -200,7 +202,7 @@ public final class ConfigLoader {
         o.duration("blockTime", algorand ? Duration.ofSeconds(3) : Duration.ofSeconds(12), Duration.ofMillis(50), Duration.ofHours(1));
     Duration probeTimeout =
         o.duration("probeTimeout", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(1));
-    List<NodeConfig> nodes = nodes(o, env);
+    List<NodeConfig> nodes = nodes(o, env, algorand);
     return new ChainConfig(
         name,
         protocol,
@@ -215,7 +217,7 @@ public final class ConfigLoader {
         nodes);
   }
 
-  private static List<NodeConfig> nodes(Obj chain, java.util.function.Function<String, String> env) {
+  private static List<NodeConfig> nodes(Obj chain, java.util.function.Function<String, String> env, boolean algorand) {
     JsonNode list = chain.node.get("nodes");
     String path = chain.at("nodes");
     if (list == null || !list.isArray() || list.isEmpty()) {
@@ -229,7 +231,7 @@ public final class ConfigLoader {
       if (!o.node.isObject()) {
         throw new ConfigException(o.path, describe(o.node), "a mapping describing one node");
       }
-      o.allow("name", "url", "region", "archive", "tokenEnv");
+      o.allow("name", "url", "region", "archive", "tokenEnv", "wsUrl");
       String name = o.name("name");
       if (!names.add(name)) {
         throw new ConfigException(o.at("name"), "'" + name + "' is used twice", "a unique node name");
@@ -247,7 +249,8 @@ public final class ConfigLoader {
               o.at("tokenEnv"), "environment variable " + tokenEnv + " is not set or empty", "the node's API token in " + tokenEnv);
         }
       }
-      NodeConfig node = new NodeConfig(name, url, o.string("region", ""), o.bool("archive", false), tokenEnv, token);
+      URI wsUrl = wsUrl(o, algorand);
+      NodeConfig node = new NodeConfig(name, url, o.string("region", ""), o.bool("archive", false), tokenEnv, token, wsUrl);
       if (!endpoints.add(node.host() + ":" + node.port())) {
         throw new ConfigException(
             o.at("url"),
@@ -257,6 +260,33 @@ public final class ConfigLoader {
       nodes.add(node);
     }
     return nodes;
+  }
+
+  /** The optional newHeads endpoint: ws or wss, any path (keys often sit in it; never echoed). */
+  private static URI wsUrl(Obj o, boolean algorand) {
+    String raw = o.string("wsUrl", null);
+    if (raw == null) {
+      return null;
+    }
+    String expect = "a ws:// or wss:// URL of the node's WebSocket endpoint, such as ws://10.0.1.5:8546";
+    if (algorand) {
+      throw new ConfigException(
+          o.at("wsUrl"), "algod has no head subscription", "no wsUrl (chainroute long-polls wait-for-block-after instead)");
+    }
+    URI url;
+    try {
+      url = new URI(raw);
+    } catch (URISyntaxException e) {
+      throw new ConfigException(o.at("wsUrl"), "not a valid URL", expect);
+    }
+    if (!"ws".equals(url.getScheme()) && !"wss".equals(url.getScheme())) {
+      String scheme = url.getScheme() == null ? "no scheme" : "scheme '" + url.getScheme() + "'";
+      throw new ConfigException(o.at("wsUrl"), scheme, expect);
+    }
+    if (url.getHost() == null) {
+      throw new ConfigException(o.at("wsUrl"), "no host", expect);
+    }
+    return url;
   }
 
   private static URI url(Obj o) {

@@ -73,8 +73,8 @@ public final class BootstrapRenderer {
             "listeners", List.of(listener(config)),
             "clusters",
                 List.of(
-                    sidecarCluster(XDS_CLUSTER, envoy.chainrouteHost(), server.xdsPort(), false),
-                    sidecarCluster(EXTPROC_CLUSTER, envoy.chainrouteHost(), server.extProcPort(), true))));
+                    sidecarCluster(XDS_CLUSTER, envoy.chainrouteHost(), server.xdsPort(), 0),
+                    sidecarCluster(EXTPROC_CLUSTER, envoy.chainrouteHost(), server.extProcPort(), envoy.extProcMaxRequests()))));
     try {
       return HEADER + YAML.writeValueAsString(root);
     } catch (JsonProcessingException e) {
@@ -267,7 +267,9 @@ public final class BootstrapRenderer {
     return map("match", match, "route", action);
   }
 
-  private static Map<String, Object> sidecarCluster(String name, String host, int port, boolean extProc) {
+  /** @param extProcMaxRequests the processor cluster's request limit; 0 for the xDS cluster */
+  private static Map<String, Object> sidecarCluster(String name, String host, int port, int extProcMaxRequests) {
+    boolean extProc = extProcMaxRequests > 0;
     Map<String, Object> c = new LinkedHashMap<>();
     c.put("name", name);
     c.put("type", "STRICT_DNS");
@@ -281,7 +283,9 @@ public final class BootstrapRenderer {
                 "explicit_http_config",
                     map("http2_protocol_options", map("connection_keepalive", map("interval", "30s", "timeout", "5s"))))));
     if (extProc) {
-      // One gRPC stream per HTTP request: the default limits (1024) would cap concurrency.
+      // One gRPC stream per HTTP request, so this caps requests inside ext_proc at once; past it
+      // Envoy fails open (head pool). Default: high enough never to trip (README: overload).
+      int max = extProcMaxRequests;
       c.put(
           "circuit_breakers",
           map(
@@ -290,8 +294,8 @@ public final class BootstrapRenderer {
                   map(
                       "priority", "DEFAULT",
                       "max_connections", 100000,
-                      "max_pending_requests", 100000,
-                      "max_requests", 100000))));
+                      "max_pending_requests", max,
+                      "max_requests", max))));
     }
     c.put(
         "load_assignment",

@@ -5,9 +5,14 @@ import io.chainroute.config.NodeConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -15,7 +20,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Probes every node on its chain's interval and keeps the current {@link Topology}.
+ * Probes every node on its chain's interval and keeps the current {@link Topology}. A push source
+ * (a node's newHeads subscription) can {@link #wake} a node: it is probed at once instead of at its
+ * next poll, so a new head reaches the topology in one probe round trip.
  *
  * <p>Threading: all node state is owned by one loop thread (the injected single-threaded scheduler);
  * probes run elsewhere and hand their results back to it. {@link #topology()} is a volatile read of
@@ -38,6 +45,9 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
   // Loop-thread state.
   private final List<List<NodeState>> states = new ArrayList<>();
   private final List<ChainView> views = new ArrayList<>();
+  private final Map<Long, ScheduledFuture<?>> nextProbe = new HashMap<>();
+  private final Set<Long> inFlight = new HashSet<>();
+  private final Set<Long> woken = new HashSet<>();
   private long version;
   private volatile boolean closed;
 
@@ -116,10 +126,58 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     }
   }
 
+  /**
+   * A push source saw news at this node (a new head): probe it now rather than at its next poll. Safe
+   * from any thread. Wakes coalesce: while a probe is in flight, any number of wakes cause one more
+   * probe when it returns. Unknown names are ignored.
+   */
+  public void wake(String chain, String node) {
+    if (closed) {
+      return;
+    }
+    loop.execute(
+        () -> {
+          for (int c = 0; c < chains.size(); c++) {
+            if (!chains.get(c).name().equals(chain)) {
+              continue;
+            }
+            List<NodeConfig> nodes = chains.get(c).nodes();
+            for (int n = 0; n < nodes.size(); n++) {
+              if (nodes.get(n).name().equals(node)) {
+                wake(c, n);
+              }
+            }
+          }
+        });
+  }
+
+  private void wake(int c, int n) {
+    if (closed) {
+      return;
+    }
+    long key = key(c, n);
+    if (inFlight.contains(key)) {
+      woken.add(key);
+      return;
+    }
+    ScheduledFuture<?> next = nextProbe.remove(key);
+    if (next != null) {
+      next.cancel(false);
+    }
+    probe(c, n);
+  }
+
+  private static long key(int c, int n) {
+    return ((long) c << 32) | n;
+  }
+
   private void probe(int c, int n) {
     if (closed) {
       return;
     }
+    long key = key(c, n);
+    nextProbe.remove(key);
+    inFlight.add(key);
     ChainConfig chain = chains.get(c);
     NodeConfig node = chain.nodes().get(n);
     NodeState s = states.get(c).get(n);
@@ -155,9 +213,13 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     }
     states.get(c).set(n, after);
     republish(c, now);
-    // A long poll (algod wait-for-block-after) returns when there is news: ask again at once.
-    boolean again = result instanceof NodeProber.Answered a && a.longPoll();
-    loop.schedule(() -> probe(c, n), again ? 0 : nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS);
+    long key = key(c, n);
+    inFlight.remove(key);
+    // A long poll (algod wait-for-block-after) returns when there is news, and a wake during the
+    // probe may mean a head newer than the one just read: ask again at once.
+    boolean again = (result instanceof NodeProber.Answered a && a.longPoll()) | woken.remove(key);
+    nextProbe.put(
+        key, loop.schedule(() -> probe(c, n), again ? 0 : nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS));
   }
 
   /** Poll interval while the node answers; doubling backoff (capped) while it does not. */

@@ -89,4 +89,31 @@ class ConfigLoaderTest {
   void invalidYamlIsAConfigError() {
     assertThatThrownBy(() -> ConfigLoader.parse("chains: [ {")).isInstanceOf(ConfigException.class);
   }
+
+  @Test
+  void aWsUrlTurnsOnNewHeadsForThatNodeAndIsNeverPrinted() {
+    ChainrouteConfig c =
+        ConfigLoader.parse(
+            "chains: [ { name: eth, protocol: evm, nodes: [ "
+                + "{ name: a, url: \"http://h:8545\", wsUrl: \"wss://h.example/ws/v3/k3y\" }, { name: b, url: \"http://h:8546\" } ] } ]");
+    NodeConfig a = c.chains().get(0).nodes().get(0);
+    assertThat(a.wsUrl()).hasToString("wss://h.example/ws/v3/k3y");
+    assertThat(c.chains().get(0).nodes().get(1).wsUrl()).isNull();
+    assertThat(a.toString()).contains("newHeads=on").doesNotContain("k3y");
+  }
+
+  @Test
+  void aWsUrlMustBeWebSocketAndIsRejectedForAlgod() {
+    assertThatThrownBy(
+            () -> ConfigLoader.parse("chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\", wsUrl: \"http://h:2/k3y\" } ] } ]"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("chains[0].nodes[0].wsUrl")
+        .hasMessageContaining("ws://")
+        .hasMessageNotContaining("k3y");
+    assertThatThrownBy(
+            () -> ConfigLoader.parse("chains: [ { name: algo, protocol: algorand, nodes: [ { name: a, url: \"http://h:1\", wsUrl: \"ws://h:2\" } ] } ]"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("wsUrl")
+        .hasMessageContaining("algod has no head subscription");
+  }
 }

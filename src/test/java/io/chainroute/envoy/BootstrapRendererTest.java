@@ -131,4 +131,26 @@ class BootstrapRendererTest {
     assertThat(b.getStaticResources().getClustersList())
         .allSatisfy(cl -> assertThat(cl.getLoadAssignment().getEndpoints(0).getLbEndpoints(0).getEndpoint().getAddress().getSocketAddress().getAddress()).isEqualTo("chainroute"));
   }
+
+  @Test
+  void extProcMaxRequestsIsTheProcessorClustersRequestLimit() throws Exception {
+    java.util.function.Function<ChainrouteConfig, io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers.Thresholds> limits =
+        c -> {
+          try {
+            return parse(BootstrapRenderer.render(c, "e")).getStaticResources().getClustersList().stream()
+                .filter(cl -> cl.getName().equals("chainroute_extproc"))
+                .findFirst()
+                .orElseThrow()
+                .getCircuitBreakers()
+                .getThresholds(0);
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        };
+    String chains = "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
+    assertThat(limits.apply(ConfigLoader.parse(chains)).getMaxRequests().getValue()).isEqualTo(100_000);
+    var set = limits.apply(ConfigLoader.parse("envoy: { extProcMaxRequests: 256 }\n" + chains));
+    assertThat(set.getMaxRequests().getValue()).isEqualTo(256);
+    assertThat(set.getMaxPendingRequests().getValue()).isEqualTo(256);
+  }
 }

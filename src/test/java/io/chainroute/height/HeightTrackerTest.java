@@ -131,6 +131,68 @@ class HeightTrackerTest {
   }
 
   /** A single-threaded scheduler on virtual time: tasks run when the test advances the clock. */
+  @Test
+  void aWakeProbesTheNodeAtOnceAndRestartsItsPollInterval() {
+    heads.put("a", 100L);
+    heads.put("b", 100L);
+    HeightTracker t = tracker();
+    t.start();
+    loop.runFor(Duration.ofSeconds(1));
+    probeTimes.clear();
+
+    // A newHeads notification for a, mid-interval: a is probed now, not at its next poll.
+    loop.runFor(POLL.dividedBy(5));
+    heads.put("a", 101L);
+    long wokenAt = loop.now;
+    t.wake("eth", "a");
+    t.wake("eth", "no-such-node");
+    t.wake("no-such-chain", "a");
+    loop.runFor(Duration.ZERO);
+    assertThat(node(t, "a").head()).isEqualTo(101L);
+    assertThat(probeTimes).containsExactly(wokenAt);
+
+    // The replaced poll does not fire as well: a's next probe is one interval after the wake.
+    probeTimes.clear();
+    heads.put("a", 102L);
+    loop.runFor(POLL.minusMillis(1));
+    assertThat(node(t, "a").head()).isEqualTo(101L);
+    loop.runFor(Duration.ofMillis(2));
+    assertThat(node(t, "a").head()).isEqualTo(102L);
+  }
+
+  @Test
+  void wakesDuringAProbeInFlightCoalesceIntoOneMoreProbe() {
+    List<CompletableFuture<NodeProber.Result>> pending = new ArrayList<>();
+    NodeProber slow =
+        (c, n, last) -> {
+          CompletableFuture<NodeProber.Result> f = new CompletableFuture<>();
+          if (n.name().equals("a")) {
+            pending.add(f);
+          } else {
+            f.complete(new NodeProber.Answered(new ProbeReading(100, false, ""), 100, n.host()));
+          }
+          return f;
+        };
+    HeightTracker t = new HeightTracker(List.of(chain), slow, loop, () -> loop.now, Clock.systemUTC());
+    t.start();
+    loop.runFor(Duration.ZERO);
+    assertThat(pending).hasSize(1);
+
+    t.wake("eth", "a");
+    t.wake("eth", "a");
+    t.wake("eth", "a");
+    loop.runFor(Duration.ZERO);
+    assertThat(pending).as("no second probe while one is in flight").hasSize(1);
+
+    pending.get(0).complete(new NodeProber.Answered(new ProbeReading(100, false, ""), 100, "10.0.0.1"));
+    loop.runFor(Duration.ZERO);
+    assertThat(pending).as("one more probe, at once, for all three wakes").hasSize(2);
+    pending.get(1).complete(new NodeProber.Answered(new ProbeReading(101, false, ""), 100, "10.0.0.1"));
+    loop.runFor(POLL.minusMillis(1));
+    assertThat(pending).as("then back to the poll interval").hasSize(2);
+    assertThat(node(t, "a").head()).isEqualTo(101L);
+  }
+
   static final class VirtualScheduler extends AbstractExecutorService implements ScheduledExecutorService {
     long now;
     private long seq;

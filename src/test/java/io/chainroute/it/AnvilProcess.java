@@ -52,6 +52,11 @@ final class AnvilProcess implements AutoCloseable {
     return "http://127.0.0.1:" + port;
   }
 
+  /** anvil serves WebSocket (eth_subscribe) on the same port as HTTP. */
+  String wsUrl() {
+    return "ws://127.0.0.1:" + port;
+  }
+
   String address() {
     return "127.0.0.1:" + port;
   }
