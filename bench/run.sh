@@ -6,7 +6,8 @@
 #   bench/run.sh              full run, about 15 minutes
 #   QUICK=1 bench/run.sh      about 3 minutes (shorter runs, 2 repeats, fewer head samples, no JMH)
 #
-# Knobs: SYSTEMS="plain direct json floor chainroute erpc proxyd"  CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
+# Knobs: SYSTEMS="plain direct json floor chainroute erpc proxyd" (add "capped" for chainroute with
+#        envoy.extProcMaxRequests: 256, the overload setting; not in the default set)  CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
 #        JMH=0|1  PROFILE=1 (JFR recording of chainroute into bench/.build/chainroute.jfr)
 #        RESULTS=path (default bench/RESULTS.md)
 set -euo pipefail
@@ -211,17 +212,24 @@ for sys in plain $SYSTEMS; do
       wait_for 10 "route through Envoy + nullproc" rpc_ok "$LB"
       measure floor "$LB" "$ENVOY_PID" "$NULL_PID"
       stop "$ENVOY_PID" "$NULL_PID" ;;
-    chainroute)
-      (cd "$root" && bin/chainroute bootstrap --config bench/chainroute.yaml --node-id bench --out "$B/envoy-chainroute.yaml")
+    chainroute | capped)
+      # capped: the same, with envoy.extProcMaxRequests 256 (requests past it fail open; see notes)
+      cfg="$here/chainroute.yaml"
+      if [[ $sys == capped ]]; then
+        cfg="$B/chainroute-capped.yaml"
+        sed '/^envoy:/a\  extProcMaxRequests: 256' "$here/chainroute.yaml" >"$cfg"
+      fi
+      (cd "$root" && bin/chainroute bootstrap --config "$cfg" --node-id bench --out "$B/envoy-$sys.yaml")
       jopts="${JAVA_OPTS:-}"
-      [[ "${PROFILE:-0}" == 1 ]] && jopts="$jopts -XX:FlightRecorderOptions:stackdepth=256 -XX:StartFlightRecording=filename=$B/chainroute.jfr,settings=profile,dumponexit=true"
-      JAVA_OPTS="$jopts" start chainroute "$SUT_CPU" "$root/bin/chainroute" run --config "$here/chainroute.yaml"
+      [[ "${PROFILE:-0}" == 1 ]] && jopts="$jopts -XX:FlightRecorderOptions:stackdepth=256 -XX:StartFlightRecording=filename=$B/$sys.jfr,settings=profile,dumponexit=true"
+      JAVA_OPTS="$jopts" start "$sys" "$SUT_CPU" "$root/bin/chainroute" run --config "$cfg"
       CR_PID=$LAST_PID
       wait_for 30 "chainroute /readyz" curl -sf -m 1 http://127.0.0.1:8081/readyz
-      start_envoy chainroute "$B/envoy-chainroute.yaml"
+      start_envoy "$sys" "$B/envoy-$sys.yaml"
       wait_for 20 "route through Envoy + chainroute" rpc_ok "$LB"
-      measure chainroute "$LB" "$ENVOY_PID" "$CR_PID"
-      python3 - "$CR_PID" "$ENVOY_PID" >"$R/chainroute-rss.json" <<'PY'
+      measure "$sys" "$LB" "$ENVOY_PID" "$CR_PID"
+      if [[ $sys == chainroute ]]; then
+        python3 - "$CR_PID" "$ENVOY_PID" >"$R/chainroute-rss.json" <<'PY'
 import json, sys
 def kb(pid, key):
     for l in open("/proc/%s/status" % pid):
@@ -229,9 +237,10 @@ def kb(pid, key):
 print(json.dumps({"chainroute_rss_kb": kb(sys.argv[1], "VmRSS"), "chainroute_hwm_kb": kb(sys.argv[1], "VmHWM"),
                   "envoy_rss_kb": kb(sys.argv[2], "VmRSS")}))
 PY
-      log "head -> Envoy probe ($HEAD_CYCLES cycles)"
-      taskset -c "$LOAD_CPU" "$B/bin/headprobe" -admin "$ADMIN" -cluster eth-head -samples "$HEAD_CYCLES" >"$R/headprobe.json" || true
-      curl -sf http://127.0.0.1:8081/status >"$LOGS/chainroute-status.json" || true
+        log "head -> Envoy probe ($HEAD_CYCLES cycles)"
+        taskset -c "$LOAD_CPU" "$B/bin/headprobe" -admin "$ADMIN" -cluster eth-head -samples "$HEAD_CYCLES" >"$R/headprobe.json" || true
+        curl -sf http://127.0.0.1:8081/status >"$LOGS/chainroute-status.json" || true
+      fi
       stop "$ENVOY_PID" "$CR_PID" ;;
     erpc | proxyd)
       log "$sys: built, but no configuration for it is in bench/ yet; skipped" ;;

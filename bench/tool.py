@@ -84,8 +84,8 @@ def latency(path):
 
 NAMES = {"direct": "(a) upstreams direct", "plain": "(b) plain Envoy", "json": "(c) Envoy + json_to_metadata",
          "floor": "(c2) Envoy + null ext_proc (floor)",
-         "chainroute": "(d) Envoy + chainroute", "erpc": "(e) eRPC", "proxyd": "(f) proxyd"}
-ORDER = ["direct", "plain", "json", "floor", "chainroute", "erpc", "proxyd"]
+         "chainroute": "(d) Envoy + chainroute", "capped": "(d2) Envoy + chainroute, extProcMaxRequests 256", "erpc": "(e) eRPC", "proxyd": "(f) proxyd"}
+ORDER = ["direct", "plain", "json", "floor", "chainroute", "capped", "erpc", "proxyd"]
 
 
 def load(path, default=None):
