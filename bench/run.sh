@@ -3,8 +3,8 @@
 # system under test against the same three fake upstreams with the same request mix, and writes
 # bench/RESULTS.md. Loopback only; every process it starts is killed on exit.
 #
-#   bench/run.sh              full run, about 15 minutes
-#   QUICK=1 bench/run.sh      about 3 minutes (shorter runs, 2 repeats, fewer head samples, no JMH)
+#   bench/run.sh              full run, about 20 minutes
+#   QUICK=1 bench/run.sh      about 5 minutes (shorter runs, 2 repeats, fewer head samples, no JMH)
 #
 # Knobs: SYSTEMS="plain direct json floor chainroute erpc proxyd" (add "capped" for chainroute with
 #        envoy.extProcMaxRequests: 256, the overload setting; not in the default set)  CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
@@ -211,6 +211,7 @@ for sys in plain $SYSTEMS; do
       start_envoy floor "$here/envoy/extproc-floor.yaml"
       wait_for 10 "route through Envoy + nullproc" rpc_ok "$LB"
       measure floor "$LB" "$ENVOY_PID" "$NULL_PID"
+      curl -sf "$ADMIN/stats?filter=ext_proc" >"$R/floor-envoy-extproc.txt" || true
       stop "$ENVOY_PID" "$NULL_PID" ;;
     chainroute | capped)
       # capped: the same, with envoy.extProcMaxRequests 256 (requests past it fail open; see notes)
@@ -241,6 +242,7 @@ PY
         taskset -c "$LOAD_CPU" "$B/bin/headprobe" -admin "$ADMIN" -cluster eth-head -samples "$HEAD_CYCLES" >"$R/headprobe.json" || true
         curl -sf http://127.0.0.1:8081/status >"$LOGS/chainroute-status.json" || true
       fi
+      curl -sf "$ADMIN/stats?filter=ext_proc" >"$R/$sys-envoy-extproc.txt" || true
       stop "$ENVOY_PID" "$CR_PID" ;;
     erpc | proxyd)
       log "$sys: built, but no configuration for it is in bench/ yet; skipped" ;;

@@ -217,6 +217,7 @@ public final class NewHeadsSubscriber implements AutoCloseable {
 
     @Override
     public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
+      ws.abort(); // our side of the socket too; a new one is opened on retry
       lost("closed by the node (status " + statusCode + ")");
       return null;
     }
