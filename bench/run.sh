@@ -8,6 +8,7 @@
 #
 # Knobs: SYSTEMS="plain direct json floor chainroute erpc proxyd" (add "capped" for chainroute with
 #        envoy.extProcMaxRequests: 256, the overload setting; not in the default set)  CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
+#        OPEN_CONNS=512 (open loop: vegeta's connections per target host)
 #        JMH=0|1  PROFILE=1 (JFR recording of chainroute into bench/.build/chainroute.jfr)
 #        RESULTS=path (default bench/RESULTS.md)
 set -euo pipefail
@@ -27,6 +28,7 @@ CONCS="${CONCS:-16 64 256}"
 SYSTEMS="${SYSTEMS:-plain direct json floor chainroute erpc proxyd}"
 LOAD_CPU="${LOAD_CPU:-0}"
 SUT_CPU="${SUT_CPU:-1}"
+OPEN_CONNS="${OPEN_CONNS:-512}" # open loop: vegeta's connections per target host; past them requests wait (timed)
 RESULTS="${RESULTS:-$here/RESULTS.md}"
 VEGETA_VERSION="v12.13.0"
 ERPC_MODULE="github.com/erpc/erpc/cmd/erpc@v0.0.50"
@@ -79,7 +81,15 @@ busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }   # all 
 kids() { sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}'; }  # waited-for children's ticks
 QUIET_LEFT="${QUIET_BUDGET:-240}"  # seconds of waiting for a quiet machine, over the whole run
 quiet() { # wait (up to 30 s, within the budget) until other load is under a quarter of a core for 1 s
-  local b0 b1 hz t=0; hz=$(getconf CLK_TCK)
+  local b0 b1 hz t=0 tw; hz=$(getconf CLK_TCK)
+  # and for the sockets an overloaded run left in TIME_WAIT (they live 60 s): with tens of thousands of them
+  # every connect() searches the ephemeral port range in the kernel and the next run measures that instead
+  tw=$(ss -Htan state time-wait | wc -l)
+  if ((tw > 2000)); then
+    log "$tw sockets in TIME_WAIT from the previous run; waiting for them to expire (at most 65 s)"
+    while ((tw > 2000 && t < 65)); do sleep 1; t=$((t + 1)); tw=$(ss -Htan state time-wait | wc -l); done
+    t=0
+  fi
   while ((t < 30 && QUIET_LEFT > 0)); do
     b0=$(busy); sleep 1; b1=$(busy)
     (((b1 - b0) * 4 < hz)) && return 0
@@ -116,7 +126,7 @@ cat >"$R/env.json" <<JSON
  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)", "cores": $(nproc), "kernel": "Linux $(uname -r)",
  "envoy": "$("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1)", "java": "$(java -version 2>&1 | head -1 | tr -d '"')",
  "go": "$(go env GOVERSION)", "vegeta": "$VEGETA_VERSION", "clk_tck": $(getconf CLK_TCK),
- "load_cpu": "$LOAD_CPU", "sut_cpu": "$SUT_CPU", "dur": $DUR, "reps": $REPS, "open_dur": $OPEN_DUR, "concs": "$CONCS"}
+ "load_cpu": "$LOAD_CPU", "sut_cpu": "$SUT_CPU", "dur": $DUR, "reps": $REPS, "open_dur": $OPEN_DUR, "open_conns": $OPEN_CONNS, "concs": "$CONCS"}
 JSON
 
 # ------------------------------------------------------------------------------------- upstreams
@@ -150,7 +160,7 @@ open_loop() { # open_loop NAME REP TARGETS KIND SUT_PIDS...  (KIND: open = 50% o
   quiet
   s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}"); m0=$(busy); k0=$(kids)
   taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$tg" -rate="$rate/1s" -workers=32 \
-    -duration="${OPEN_DUR}s" -timeout=10s >"$out.bin"
+    -max-connections="$OPEN_CONNS" -duration="${OPEN_DUR}s" -timeout=10s >"$out.bin"
   s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}"); m1=$(busy); k1=$(kids)
   echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0)), \"load_ticks\": $((k1 - k0)), \"machine_ticks\": $((m1 - m0))}" >"$out.cpu.json"
   "$VEGETA" report -type=json "$out.bin" >"$out.json"

@@ -165,8 +165,10 @@ def report(raw, out):
           env.get("cpu", "?"), env.get("cores", "?"), env.get("kernel", "?"), env.get("load_cpu", "?"),
           env.get("sut_cpu", "?"), env.get("envoy", "?"), env.get("java", "?"), env.get("go", "?"), env.get("vegeta", "?")))
     w("**Run:** %s s per closed-loop run, %s repeats, concurrencies %s; open loop %s s at %s req/s (50%% of plain "
-      "Envoy's best closed-loop throughput), %s repeats. Cells are *median (min–max)* over the repeats.\n" % (
-          env.get("dur"), env.get("reps"), ", ".join(map(str, concs)), env.get("open_dur"), rate or "?", env.get("reps")))
+      "Envoy's best closed-loop throughput), %s repeats, at most %s connections per target host (past them a request "
+      "waits for one, and the wait counts in its latency). Cells are *median (min–max)* over the repeats.\n" % (
+          env.get("dur"), env.get("reps"), ", ".join(map(str, concs)), env.get("open_dur"), rate or "?", env.get("reps"),
+          env.get("open_conns", "unlimited")))
     w("## Throughput (successful requests/s, closed loop)\n")
     w("| system | " + " | ".join("c=%d" % c for c in concs) + " | CPU µs/req of the SUT (c=64) | upstreams' CPU µs/req (c=64) | other processes' CPU during the runs |")
     w("|---" * (len(concs) + 4) + "|")
