@@ -170,19 +170,24 @@ def report(raw, out):
           env.get("dur"), env.get("reps"), ", ".join(map(str, concs)), env.get("open_dur"), rate or "?", env.get("reps"),
           env.get("open_conns", "unlimited")))
     w("## Throughput (successful requests/s, closed loop)\n")
-    w("| system | " + " | ".join("c=%d" % c for c in concs) + " | CPU µs/req of the SUT (c=64) | upstreams' CPU µs/req (c=64) | other processes' CPU during the runs |")
-    w("|---" * (len(concs) + 4) + "|")
+    w("| system | " + " | ".join("c=%d" % c for c in concs) + " | CPU µs/req of the SUT (c=64) | upstreams' CPU µs/req (c=64) "
+      "| other processes' CPU during the runs | calibration loop, ms (before → after) |")
+    w("|---" * (len(concs) + 5) + "|")
     c64 = 64 if 64 in concs else concs[len(concs) // 2]
     for s in systems:
-        w("| %s | %s | %s | %s | %s |" % (NAMES[s], " | ".join(spread(thr.get((s, c), [])) for c in concs),
+        cal = [read(os.path.join(raw, "%s-calib-%s" % (s, k))).strip() or "?" for k in ("before", "after")]
+        w("| %s | %s | %s | %s | %s | %s |" % (NAMES[s], " | ".join(spread(thr.get((s, c), [])) for c in concs),
                                      spread(cpu.get((s, c64), []), "%.1f"),
                                      spread(upcpu.get((s, c64), []), "%.1f") if s != "direct" else "(= SUT)",
-                                     spread(other.get(s, []), "%.0f%%")))
+                                     spread(other.get(s, []), "%.0f%%"), "%s → %s" % tuple(cal)))
     w("\nThe SUT's CPU is utime+stime from /proc/<pid>/stat summed over every process of the system under test "
       "(Envoy; Envoy + chainroute's JVM; the upstreams for (a)), divided by the requests sent. 1e6 / that number is "
       "the request rate one fully busy core could sustain. The last column is the machine's busy time (/proc/stat) "
       "minus the SUT, the upstreams and vegeta, in % of one core: load from processes outside the benchmark that "
-      "shared the machine (before each measurement the run waits up to 30 s for a quiet machine, 240 s in all).\n")
+      "shared the machine (before each measurement the run waits up to 30 s for a quiet machine, 240 s in all). "
+      "The calibration loop is a fixed CPU-bound Python loop on the SUT's core (best of 5), timed before and after each "
+      "system's runs: the host is a shared VM whose speed drifts over minutes while the systems are measured one after "
+      "another, so compare systems whose calibration agrees; a higher number means a slower machine at that moment.\n")
     for title, d, rt in (("50%% of plain Envoy's best: %s req/s (the issue's target load)", opened, rate),
                          ("10%% of plain Envoy's best: %s req/s (light load)", opened10, rate10)):
         if not d:
@@ -221,8 +226,9 @@ def report(raw, out):
     if head:
         w("- New head → Envoy endpoints updated (`bench/headprobe`, %d samples, Envoy admin polled every 1 ms): "
           "p50 **%.1f ms**, p99 **%.1f ms**, max %.1f ms (lead jumps: p50 %.1f ms; followers catching up: p50 %.1f ms). "
-          "This includes chainroute's poll interval (100 ms in `bench/chainroute.yaml`: on average half of it is spent "
-          "waiting for the next poll) and `xdsCoalesce` (10 ms). Errors: %s.\n" % (
+          "Heads arrive by newHeads subscription (`wsUrl` in `bench/chainroute.yaml`): the time covers the upstream's "
+          "notification, the probe it triggers, the new topology, `xdsCoalesce` (10 ms), the ADS push and Envoy applying it. "
+          "Errors: %s.\n" % (
               head.get("n", 0), head.get("p50_ms", 0), head.get("p99_ms", 0), head.get("max_ms", 0),
               head.get("lead_p50_ms", 0), head.get("catchup_p50_ms", 0), head.get("errors") or "none"))
     # jmh
@@ -302,8 +308,9 @@ def report(raw, out):
             r = best["chainroute"] / best[s] if best[s] else 0
             w("| throughput ≥ %.1f× %s, lower p99 | %.2f× | %s |" % (need, s, r, verdict(r >= need, "by %.2f×" % (need - r))))
         else:
-            w("| throughput ≥ %.1f× %s, lower p99 | not measured: %s could not be built here | **not measured** |" % (
-                need, NAMES[s][4:], NAMES[s][4:]))
+            why = ("it was built but did not answer with `bench/%s/`'s configuration" % s
+                   if read(os.path.join(raw, s + "-start.log")) else "%s could not be built here" % NAMES[s][4:])
+            w("| throughput ≥ %.1f× %s, lower p99 | not measured: %s | **not measured** |" % (need, NAMES[s][4:], why))
     if rss:
         mb = rss.get("chainroute_hwm_kb", 0) / 1024
         w("| chainroute RSS ≤ 256 MB under load | peak %.0f MB | %s |" % (mb, verdict(mb <= 256, "by %.0f MB" % (mb - 256))))
@@ -325,6 +332,10 @@ def report(raw, out):
             w("```\n" + log[-3000:] + "\n```\n")
             w("The module proxy refuses the module itself (HTTP 403, also for the version list), so a `go.mod` "
               "that requires it fails at the same download; there is no other way to fetch it here.\n")
+        start = read(os.path.join(raw, s + "-start.log")).strip()
+        if start:
+            w("## %s: built, did not answer\n" % NAMES[s][4:])
+            w("The end of its log with `bench/%s/`'s configuration:\n\n```\n%s\n```\n" % (s, start[-3000:]))
     # raw
     w("## Raw outputs\n")
     w("<details><summary>every vegeta run (report -type=json, trimmed) and CPU ticks</summary>\n")
