@@ -3,7 +3,7 @@
 # system under test against the same three fake upstreams with the same request mix, and writes
 # bench/RESULTS.md. Loopback only; every process it starts is killed on exit.
 #
-#   bench/run.sh              full run, about 20 minutes
+#   bench/run.sh              full run, about 25 minutes (two full runs on 2026-11-28: 25 and 27 min)
 #   QUICK=1 bench/run.sh      about 5 minutes (shorter runs, 2 repeats, fewer head samples, no JMH)
 #
 # Knobs: SYSTEMS="plain direct json floor chainroute erpc proxyd" (add "capped" for chainroute with
@@ -31,7 +31,9 @@ SUT_CPU="${SUT_CPU:-1}"
 OPEN_CONNS="${OPEN_CONNS:-512}" # open loop: vegeta's connections per target host; past them requests wait (timed)
 RESULTS="${RESULTS:-$here/RESULTS.md}"
 VEGETA_VERSION="v12.13.0"
-ERPC_MODULE="github.com/erpc/erpc/cmd/erpc@v0.0.50"
+# @latest, like proxyd: bench/erpc/erpc.yaml follows eRPC's current docs (failsafe as a list), which an old pin
+# would not read; pin the version the first successful build resolves (go version -m bench/.build/bin/erpc)
+ERPC_MODULE="github.com/erpc/erpc/cmd/erpc@latest"
 PROXYD_MODULE="github.com/ethereum-optimism/infra/proxyd/cmd/proxyd@latest"
 
 ENVOY="$root/.tools/bin/envoy"

@@ -157,7 +157,7 @@ def report(raw, out):
     L = []
     w = L.append
     w("# chainroute benchmark results\n")
-    w("Written by `bench/run.sh` (%s mode) on %s. Rerun: `bench/run.sh` (about 20 min) or `QUICK=1 bench/run.sh` "
+    w("Written by `bench/run.sh` (%s mode) on %s. Rerun: `bench/run.sh` (about 25 min) or `QUICK=1 bench/run.sh` "
       "(about 5 min). How it is measured: `bench/README.md`.\n" % ("QUICK" if env.get("quick") else "full", env.get("date", "?")))
     w("**Machine:** %s, %s cores, %s. **Placement:** load generator (vegeta) and the three upstreams on CPU %s; "
       "the system under test (Envoy with one worker, plus chainroute's JVM where present) on CPU %s, the same for every "
