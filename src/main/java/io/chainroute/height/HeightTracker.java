@@ -33,7 +33,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class HeightTracker implements TopologySource, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HeightTracker.class);
-  private static final Duration MAX_BACKOFF = Duration.ofSeconds(15);
 
   private final List<ChainConfig> chains;
   private final NodeProber prober;
@@ -222,16 +221,15 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
         key, loop.schedule(() -> probe(c, n), again ? 0 : nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS));
   }
 
-  /** Poll interval while the node answers; doubling backoff (capped) while it does not. */
+  /**
+   * Every node, answering or not, is probed once per poll interval. No back-off for an unreachable
+   * node: it must rejoin within about one poll interval of answering again (a restarted node, or
+   * every node of a chain restarted at once, while requests wait for it). The cost of a dead node
+   * is one connection attempt per poll interval; a node that black-holes connections costs at most
+   * one pending probe at a time (the next is scheduled when the last one returns or times out).
+   */
   static Duration nextDelay(ChainConfig chain, NodeState s) {
-    Duration poll = chain.pollInterval();
-    if (s.consecutiveFailures() <= 1) {
-      return poll;
-    }
-    int shift = Math.min(s.consecutiveFailures() - 1, 10);
-    Duration backoff = poll.multipliedBy(1L << shift);
-    Duration cap = poll.compareTo(MAX_BACKOFF) > 0 ? poll : MAX_BACKOFF;
-    return backoff.compareTo(cap) > 0 ? cap : backoff;
+    return chain.pollInterval();
   }
 
   private void republish(int c, long now) {

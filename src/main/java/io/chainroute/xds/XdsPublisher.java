@@ -2,6 +2,7 @@ package io.chainroute.xds;
 
 import io.chainroute.config.ChainConfig;
 import io.chainroute.height.Topology;
+import io.envoyproxy.controlplane.cache.Resources;
 import io.envoyproxy.controlplane.cache.v3.SimpleCache;
 import io.envoyproxy.controlplane.cache.v3.Snapshot;
 import io.envoyproxy.controlplane.server.V3DiscoveryServer;
@@ -42,6 +43,12 @@ public final class XdsPublisher {
   private final ScheduledExecutorService loop;
   private final Duration coalesce;
   private final SimpleCache<String> cache = new SimpleCache<>(XdsPublisher::group);
+  /**
+   * Prefix of every version this process sends. Versions must never repeat across restarts: an
+   * Envoy that still holds "c1" from the previous process would otherwise never be sent the new
+   * process's "c1", even when its content differs (a config change lost on restart).
+   */
+  private final String epoch;
   private final XdsClients clients;
   private final V3DiscoveryServer server;
 
@@ -60,6 +67,18 @@ public final class XdsPublisher {
       ScheduledExecutorService loop,
       Duration coalesce,
       Clock clock) {
+    this(chains, topology, loop, coalesce, clock, epochOf(clock));
+  }
+
+  /** @param epoch prefix of every version sent; unique per process (see {@link #epochOf}) */
+  XdsPublisher(
+      List<ChainConfig> chains,
+      Supplier<Topology> topology,
+      ScheduledExecutorService loop,
+      Duration coalesce,
+      Clock clock,
+      String epoch) {
+    this.epoch = epoch;
     this.clusters = XdsResources.clusters(chains);
     this.topology = topology;
     this.loop = loop;
@@ -76,6 +95,15 @@ public final class XdsPublisher {
    */
   public void addAppliedListener(java.util.function.Consumer<Topology> listener) {
     appliedListeners.add(listener);
+  }
+
+  /**
+   * A per-process version prefix: the start time in milliseconds (base 36) plus a random part, so
+   * two processes started in the same millisecond still differ.
+   */
+  static String epochOf(Clock clock) {
+    return Long.toString(clock.millis(), 36)
+        + Integer.toString(java.util.concurrent.ThreadLocalRandom.current().nextInt(36 * 36 * 36), 36);
   }
 
   static final Duration ACK_WAIT = Duration.ofSeconds(1);
@@ -99,10 +127,10 @@ public final class XdsPublisher {
       if (p == null) {
         continue;
       }
-      String eds = "e" + p.endpointsVersion;
+      String eds = p.endpointsVersion(epoch);
       boolean acked =
           c.types().stream()
-              .anyMatch(x -> x.typeUrl().endsWith("ClusterLoadAssignment") && eds.equals(x.ackedVersion()));
+              .anyMatch(x -> x.typeUrl().equals(Resources.V3.ENDPOINT_TYPE_URL) && eds.equals(x.ackedVersion()));
       if (!acked) {
         return;
       }
@@ -207,9 +235,9 @@ public final class XdsPublisher {
         group,
         Snapshot.create(
             after.clusters,
-            "c" + after.clustersVersion,
+            after.clustersVersion(epoch),
             after.endpoints,
-            "e" + after.endpointsVersion,
+            after.endpointsVersion(epoch),
             List.of(),
             "",
             List.of(),
@@ -217,8 +245,8 @@ public final class XdsPublisher {
             List.of(),
             ""));
     log.debug(
-        "Published xDS snapshot. group={} cds=c{} eds=e{} topology={}",
-        group, after.clustersVersion, after.endpointsVersion, t.version());
+        "Published xDS snapshot. group={} cds={} eds={} topology={}",
+        group, after.clustersVersion(epoch), after.endpointsVersion(epoch), t.version());
   }
 
   /** Envoys are grouped by locality region: it decides endpoint priorities. */
@@ -227,5 +255,13 @@ public final class XdsPublisher {
   }
 
   private record Published(
-      List<Cluster> clusters, long clustersVersion, List<ClusterLoadAssignment> endpoints, long endpointsVersion) {}
+      List<Cluster> clusters, long clustersVersion, List<ClusterLoadAssignment> endpoints, long endpointsVersion) {
+    String clustersVersion(String epoch) {
+      return epoch + "-c" + clustersVersion;
+    }
+
+    String endpointsVersion(String epoch) {
+      return epoch + "-e" + endpointsVersion;
+    }
+  }
 }

@@ -211,4 +211,39 @@ class XdsPublisherTest {
                     .singleElement()
                     .satisfies(t -> assertThat(t.lastNack()).isEqualTo("bad endpoint")));
   }
+
+  @Test
+  void aRestartedPublisherNeverRepeatsAVersionSoAnEnvoyHoldingTheOldOneGetsTheNewClusters() throws Exception {
+    FakeEnvoy envoy = new FakeEnvoy("eu");
+    envoy.request(CDS, "", "", List.of());
+    DiscoveryResponse before = envoy.next();
+
+    // "Restart": a new process with another chain, same ports; the Envoy reconnects and says it
+    // holds the old process's CDS version.
+    channel.shutdownNow();
+    server.shutdownNow();
+    ChainConfig other =
+        new ChainConfig("base", Protocol.EVM, "/base", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(a));
+    publisher = new XdsPublisher(List.of(chain, other), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name).directExecutor().addService(publisher.adsService()).build().start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    FakeEnvoy again = new FakeEnvoy("eu");
+    again.request(CDS, before.getVersionInfo(), "", List.of());
+
+    DiscoveryResponse after = again.next();
+    assertThat(after.getVersionInfo()).isNotEqualTo(before.getVersionInfo());
+    assertThat(after.getResourcesList()).hasSize(4);
+  }
+
+  @Test
+  void epochsDifferBetweenProcessesStartedInTheSameMillisecond() {
+    Clock frozen = Clock.fixed(java.time.Instant.ofEpochMilli(1_780_000_000_000L), java.time.ZoneOffset.UTC);
+    java.util.Set<String> epochs = new java.util.HashSet<>();
+    for (int i = 0; i < 20; i++) {
+      epochs.add(XdsPublisher.epochOf(frozen));
+    }
+    assertThat(epochs.size()).isGreaterThan(15);
+    assertThat(epochs).allSatisfy(e -> assertThat(e).startsWith(Long.toString(1_780_000_000_000L, 36)));
+  }
 }
