@@ -93,7 +93,9 @@ public final class Main {
       case "run" -> {
         try {
           Sidecar sidecar = Sidecar.start(config);
+          sidecar.configFile(Path.of(configPath));
           Runtime.getRuntime().addShutdownHook(new Thread(sidecar::close, "chainroute-shutdown"));
+          onSighup(sidecar);
           sidecar.awaitClosed();
           return -1;
         } catch (IOException e) {
@@ -118,6 +120,21 @@ public final class Main {
       default -> {
         return usageError("unknown command: " + command);
       }
+    }
+  }
+
+  /**
+   * SIGHUP re-reads the configuration file and applies it (the outcome is logged). Uses the JDK's
+   * {@code sun.misc.Signal} (module jdk.unsupported, present in every HotSpot build): there is no
+   * supported API for signals. Where it is missing, SIGHUP keeps its default and the admin call is
+   * the way to reload.
+   */
+  @SuppressWarnings("removal")
+  private static void onSighup(Sidecar sidecar) {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> sidecar.reload());
+    } catch (IllegalArgumentException | UnsupportedOperationException | LinkageError e) {
+      System.err.println("chainroute: SIGHUP reload is not available here (" + e + "); use POST /config/reload");
     }
   }
 

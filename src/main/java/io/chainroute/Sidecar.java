@@ -7,6 +7,8 @@ import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.evm.EvmAdapter;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.ChainrouteConfig;
+import io.chainroute.config.ConfigException;
+import io.chainroute.config.ConfigReload;
 import io.chainroute.config.ServerConfig;
 import io.chainroute.extproc.ExtProcService;
 import io.chainroute.height.HeightTracker;
@@ -44,7 +46,12 @@ public final class Sidecar implements AutoCloseable {
   private final List<AutoCloseable> closers = new ArrayList<>();
   private final Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
   private final HeightTracker tracker;
-  private final NewHeadsSubscriber newHeads;
+  private final HttpClient http;
+  private final ScheduledExecutorService wsTimer;
+  // Replaced by a reload; guarded by this.
+  private NewHeadsSubscriber newHeads;
+  private ChainrouteConfig running;
+  private java.nio.file.Path configFile;
   private final XdsPublisher publisher;
   private final List<Server> servers = new ArrayList<>();
   private AdminHttpServer adminHttp;
@@ -54,6 +61,7 @@ public final class Sidecar implements AutoCloseable {
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
   private Sidecar(ChainrouteConfig config) {
+    running = config;
     Clock clock = Clock.systemUTC();
     for (ChainConfig chain : config.chains()) {
       adapters.put(chain.name(), adapterFor(chain));
@@ -64,7 +72,7 @@ public final class Sidecar implements AutoCloseable {
     closers.add(heightLoop::shutdownNow);
     closers.add(xdsLoop::shutdownNow);
     closers.add(probeIo::shutdownNow);
-    HttpClient http =
+    http =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(2))
@@ -74,9 +82,9 @@ public final class Sidecar implements AutoCloseable {
         new HeightTracker(
             config.chains(), new HttpNodeProber(http, adapters, probeIo), heightLoop, System::nanoTime, clock);
     // newHeads subscriptions (nodes with a wsUrl) wake the tracker; closed before the tracker's loop.
-    ScheduledExecutorService wsTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-newheads"));
+    wsTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-newheads"));
     newHeads = new NewHeadsSubscriber(http, config.chains(), tracker::wake, wsTimer);
-    closers.add(newHeads);
+    closers.add(() -> newHeadsNow().close());
     closers.add(wsTimer::shutdownNow);
     publisher =
         new XdsPublisher(config.chains(), tracker::topology, xdsLoop, config.server().xdsCoalesce(), clock);
@@ -103,7 +111,7 @@ public final class Sidecar implements AutoCloseable {
       throw e;
     }
     s.tracker.start();
-    s.newHeads.start();
+    s.newHeadsNow().start();
     ServerConfig sc = config.server();
     log.info(
         "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{}",
@@ -146,11 +154,89 @@ public final class Sidecar implements AutoCloseable {
             sc.adminGrpcPort()));
     try {
       adminHttp =
-          new AdminHttpServer(new InetSocketAddress(sc.bindAddress(), sc.adminHttpPort()), tracker, this::envoys)
+          new AdminHttpServer(
+                  new InetSocketAddress(sc.bindAddress(), sc.adminHttpPort()), tracker, this::envoys, this::reload, sc.adminToken())
               .start();
     } catch (IOException e) {
       throw new IOException("admin HTTP port " + sc.adminHttpPort() + " is not available (" + rootMessage(e) + ")", e);
     }
+  }
+
+  private synchronized NewHeadsSubscriber newHeadsNow() {
+    return newHeads;
+  }
+
+  /** The file {@link #reload()} re-reads (SIGHUP, {@code POST /config/reload}). */
+  public synchronized void configFile(java.nio.file.Path file) {
+    configFile = file;
+  }
+
+  /** Re-reads the configuration file and applies it; see {@link #reload(ChainrouteConfig)}. */
+  public ConfigReload.Outcome reload() {
+    java.nio.file.Path file;
+    synchronized (this) {
+      file = configFile;
+    }
+    if (file == null) {
+      return new ConfigReload.Outcome(false, "no configuration file to re-read");
+    }
+    ChainrouteConfig next;
+    try {
+      next = io.chainroute.config.ConfigLoader.load(file);
+    } catch (ConfigException e) {
+      log.warn("Configuration reload refused; the running configuration stays. error=\"{}\"", e.getMessage());
+      return new ConfigReload.Outcome(false, e.getMessage());
+    }
+    return reload(next);
+  }
+
+  /**
+   * Applies a new configuration without a restart: nodes added, removed or changed and chain
+   * thresholds go to the tracker and, through it, to every Envoy over xDS. A configuration that
+   * cannot be applied live (see {@link ConfigReload}) is refused and the running one stays.
+   */
+  public synchronized ConfigReload.Outcome reload(ChainrouteConfig next) {
+    try {
+      ConfigReload.check(running, next);
+    } catch (ConfigException e) {
+      log.warn("Configuration reload refused; the running configuration stays. error=\"{}\"", e.getMessage());
+      return new ConfigReload.Outcome(false, e.getMessage());
+    }
+    try {
+      // Clusters first (a node token may add the upstream filter), then the nodes: the tracker's
+      // new topology reaches every Envoy through the usual coalesced push.
+      publisher.reconfigure(next.chains()).get(5, TimeUnit.SECONDS);
+      tracker.reconfigure(next.chains()).get(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new ConfigReload.Outcome(false, "interrupted");
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      log.error("Configuration reload failed while applying. error={}", e.toString());
+      return new ConfigReload.Outcome(false, "could not apply: " + e);
+    }
+    if (!wsNodes(running).equals(wsNodes(next))) {
+      newHeads.close();
+      newHeads = new NewHeadsSubscriber(http, next.chains(), tracker::wake, wsTimer);
+      newHeads.start();
+    }
+    String note = ConfigReload.envoyChanged(running, next) ? " (the envoy section changed: re-render the bootstrap with `chainroute bootstrap`)" : "";
+    int before = running.chains().stream().mapToInt(c -> c.nodes().size()).sum();
+    int after = next.chains().stream().mapToInt(c -> c.nodes().size()).sum();
+    running = next;
+    log.info("Configuration reloaded. chains={} nodesBefore={} nodesAfter={}{}", next.chains().size(), before, after, note);
+    return new ConfigReload.Outcome(true, "applied: " + after + " nodes in " + next.chains().size() + " chains" + note);
+  }
+
+  private static List<String> wsNodes(ChainrouteConfig c) {
+    List<String> out = new ArrayList<>();
+    for (ChainConfig chain : c.chains()) {
+      for (io.chainroute.config.NodeConfig n : chain.nodes()) {
+        if (n.wsUrl() != null) {
+          out.add(chain.name() + "/" + n.name() + "/" + n.wsUrl());
+        }
+      }
+    }
+    return out;
   }
 
   /** Connected Envoys, as the admin edge shows them. */

@@ -29,16 +29,32 @@ public final class AdminHttpServer implements AutoCloseable {
   private final ExecutorService executor;
   private final io.chainroute.height.TopologySource source;
   private final Supplier<List<EnvoyConnection>> envoys;
+  private final Supplier<io.chainroute.config.ConfigReload.Outcome> reload;
+  private final byte[] adminToken;
+
+  public AdminHttpServer(
+      InetSocketAddress bind, io.chainroute.height.TopologySource source, Supplier<List<EnvoyConnection>> envoys)
+      throws IOException {
+    this(bind, source, envoys, () -> new io.chainroute.config.ConfigReload.Outcome(false, "reload is not available"), "");
+  }
 
   /**
    * @param source the topology /status and /readyz show, and where {@code POST
    *     /nodes/{chain}/{node}/drain|undrain} goes
+   * @param reload re-reads and applies the configuration file ({@code POST /config/reload})
+   * @param adminToken the bearer token {@code POST /config/reload} needs; empty turns it off
    */
   public AdminHttpServer(
-      InetSocketAddress bind, io.chainroute.height.TopologySource source, Supplier<List<EnvoyConnection>> envoys)
+      InetSocketAddress bind,
+      io.chainroute.height.TopologySource source,
+      Supplier<List<EnvoyConnection>> envoys,
+      Supplier<io.chainroute.config.ConfigReload.Outcome> reload,
+      String adminToken)
       throws IOException {
     this.source = source;
     this.envoys = envoys;
+    this.reload = reload;
+    this.adminToken = adminToken.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     this.server = HttpServer.create(bind, 16);
     this.executor =
         Executors.newFixedThreadPool(
@@ -67,6 +83,10 @@ public final class AdminHttpServer implements AutoCloseable {
       String path = exchange.getRequestURI().getPath();
       if (path.startsWith("/nodes/")) {
         drain(exchange, path);
+        return;
+      }
+      if (path.equals("/config/reload")) {
+        reload(exchange);
         return;
       }
       if (!path.equals("/status") && !path.equals("/healthz") && !path.equals("/readyz")) {
@@ -130,6 +150,38 @@ public final class AdminHttpServer implements AutoCloseable {
     ObjectNode body = JSON.createObjectNode().put("chain", parts[2]).put("node", parts[3]).put("drained", drain);
     view.nodes().stream().filter(n -> n.name().equals(parts[3])).findFirst().ifPresent(n -> body.put("health", n.health().name()).put("status", n.status().name()));
     send(exchange, 200, body);
+  }
+
+  /**
+   * {@code POST /config/reload} with {@code Authorization: Bearer <token>}: re-reads the file and
+   * applies it (as SIGHUP does). 200 when applied, 422 with the path-qualified error when refused
+   * (the running configuration stays).
+   */
+  private void reload(HttpExchange exchange) throws IOException {
+    if (!"POST".equals(exchange.getRequestMethod())) {
+      exchange.getResponseHeaders().set("allow", "POST");
+      send(exchange, 405, error("method not allowed; use POST"));
+      return;
+    }
+    if (adminToken.length == 0) {
+      send(exchange, 403, error("reload over HTTP is off: set server.adminTokenEnv (SIGHUP always reloads)"));
+      return;
+    }
+    String auth = exchange.getRequestHeaders().getFirst("authorization");
+    byte[] given =
+        auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
+            ? auth.substring(7).strip().getBytes(java.nio.charset.StandardCharsets.UTF_8)
+            : new byte[0];
+    if (!java.security.MessageDigest.isEqual(given, adminToken)) {
+      log.warn("Admin reload refused: bad or missing token. client={}", exchange.getRemoteAddress().getAddress().getHostAddress());
+      exchange.getResponseHeaders().set("www-authenticate", "Bearer");
+      send(exchange, 401, error("a valid 'Authorization: Bearer <admin token>' header is required"));
+      return;
+    }
+    log.info("Configuration reload asked over HTTP. client={}", exchange.getRemoteAddress().getAddress().getHostAddress());
+    io.chainroute.config.ConfigReload.Outcome o = reload.get();
+    ObjectNode body = JSON.createObjectNode().put("applied", o.applied()).put("message", o.message());
+    send(exchange, o.applied() ? 200 : 422, body);
   }
 
   private static ObjectNode error(String message) {

@@ -61,7 +61,7 @@ public final class ConfigLoader {
     }
     Obj top = new Obj(root, "");
     top.allow("server", "envoy", "chains");
-    ServerConfig server = server(top.obj("server"));
+    ServerConfig server = server(top.obj("server"), env);
     EnvoyConfig envoy = envoy(top.obj("envoy"));
     List<ChainConfig> chains = chains(top, env);
     checkPorts(server, envoy);
@@ -74,7 +74,7 @@ public final class ConfigLoader {
         : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
   }
 
-  private static ServerConfig server(Obj o) {
+  private static ServerConfig server(Obj o, java.util.function.Function<String, String> env) {
     o.allow(
         "bindAddress",
         "xdsPort",
@@ -85,7 +85,17 @@ public final class ConfigLoader {
         "maxRequestBytes",
         "unavailableWait",
         "maxHeldRequests",
-        "shutdownGrace");
+        "shutdownGrace",
+        "adminTokenEnv");
+    String tokenEnv = o.string("adminTokenEnv", "");
+    String token = "";
+    if (!tokenEnv.isEmpty()) {
+      token = env.apply(tokenEnv);
+      if (token == null || token.isBlank()) {
+        throw new ConfigException(
+            o.at("adminTokenEnv"), "environment variable " + tokenEnv + " is not set", "the name of a set variable holding the admin token");
+      }
+    }
     return new ServerConfig(
         o.string("bindAddress", "127.0.0.1"),
         o.port("xdsPort", 18000),
@@ -98,7 +108,9 @@ public final class ConfigLoader {
                 "maxRequestBytes", ServerConfig.DEFAULT_MAX_REQUEST_BYTES, 1024, 64 * 1024 * 1024),
         o.duration("unavailableWait", Duration.ofSeconds(10), Duration.ZERO, Duration.ofSeconds(55)),
         (int) o.integer("maxHeldRequests", 10_000, 1, 1_000_000),
-        o.duration("shutdownGrace", Duration.ofSeconds(10), Duration.ZERO, Duration.ofMinutes(10)));
+        o.duration("shutdownGrace", Duration.ofSeconds(10), Duration.ZERO, Duration.ofMinutes(10)),
+        tokenEnv,
+        token.strip());
   }
 
   private static EnvoyConfig envoy(Obj o) {

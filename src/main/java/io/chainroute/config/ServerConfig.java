@@ -17,6 +17,9 @@ import java.time.Duration;
  *     zero answers at once
  * @param maxHeldRequests bound on requests held at once (waiting for a node or an algod round)
  * @param shutdownGrace on SIGTERM, how long in-flight requests get to finish
+ * @param adminTokenEnv name of the environment variable holding the admin token that authorizes
+ *     {@code POST /config/reload}; empty: that endpoint is off (SIGHUP still reloads)
+ * @param adminToken the admin token (a secret: never logged or shown; see {@link #toString()})
  */
 public record ServerConfig(
     String bindAddress,
@@ -28,7 +31,22 @@ public record ServerConfig(
     int maxRequestBytes,
     Duration unavailableWait,
     int maxHeldRequests,
-    Duration shutdownGrace) {
+    Duration shutdownGrace,
+    String adminTokenEnv,
+    String adminToken) {
+
+  public ServerConfig {
+    adminTokenEnv = adminTokenEnv == null ? "" : adminTokenEnv;
+    adminToken = adminToken == null ? "" : adminToken;
+  }
+
+  /** Redacted: records print every field, and the admin token is a secret. */
+  @Override
+  public String toString() {
+    return "ServerConfig[bindAddress=" + bindAddress + ", xdsPort=" + xdsPort + ", extProcPort=" + extProcPort
+        + ", adminHttpPort=" + adminHttpPort + ", adminGrpcPort=" + adminGrpcPort + ", adminToken="
+        + (adminToken.isEmpty() ? "none" : "$" + adminTokenEnv) + "]";
+  }
 
   public static final int DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 }

@@ -34,19 +34,22 @@ import org.slf4j.LoggerFactory;
 public final class HeightTracker implements TopologySource, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HeightTracker.class);
 
-  private final List<ChainConfig> chains;
+  private List<ChainConfig> chains;
   private final NodeProber prober;
   private final ScheduledExecutorService loop;
   private final LongSupplier nanoClock;
   private final Clock wallClock;
   private final List<Consumer<Topology>> listeners = new CopyOnWriteArrayList<>();
 
-  // Loop-thread state.
+  // Loop-thread state. Each node has an id that lives as long as its config: a probe that returns
+  // after a reload removed or changed its node finds no id and is dropped.
   private final List<List<NodeState>> states = new ArrayList<>();
+  private final List<List<Long>> ids = new ArrayList<>();
   private final List<ChainView> views = new ArrayList<>();
   private final Map<Long, ScheduledFuture<?>> nextProbe = new HashMap<>();
   private final Set<Long> inFlight = new HashSet<>();
   private final Set<Long> woken = new HashSet<>();
+  private long nextId;
   private long version;
   private volatile boolean closed;
 
@@ -66,8 +69,13 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     long now = nanoClock.getAsLong();
     for (ChainConfig c : this.chains) {
       List<NodeState> s = new ArrayList<>();
-      c.nodes().forEach(n -> s.add(NodeState.initial(n)));
+      List<Long> i = new ArrayList<>();
+      c.nodes().forEach(n -> {
+        s.add(NodeState.initial(n));
+        i.add(nextId++);
+      });
       states.add(s);
+      ids.add(i);
       views.add(HealthPolicy.evaluate(c, s, now));
     }
     topology = Topology.of(0, views);
@@ -104,7 +112,7 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
               if (s.get(n).config().name().equals(node)) {
                 s.set(n, s.get(n).withDrained(drained));
                 log.info("Node {}. chain={} node={}", drained ? "drained" : "undrained", chain, node);
-                republish(c, nanoClock.getAsLong());
+                republish(c, nanoClock.getAsLong(), false);
                 done.complete(views.get(c));
                 return;
               }
@@ -116,13 +124,106 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
   }
 
   public void start() {
+    loop.execute(
+        () -> {
+          for (List<Long> chainIds : ids) {
+            chainIds.forEach(this::probe);
+          }
+        });
+  }
+
+  /**
+   * Applies a new configuration of the same chains (same names, in the same order): nodes added
+   * start unprobed (out of the pools until their first answer), nodes removed leave at once, a node
+   * whose settings changed starts afresh, unchanged nodes keep their state (drain included), and
+   * every chain is re-evaluated with its new thresholds. Completes on the loop thread once the new
+   * topology is published. The caller checks that the chain set is the same.
+   */
+  public java.util.concurrent.CompletableFuture<Topology> reconfigure(List<ChainConfig> next) {
+    java.util.concurrent.CompletableFuture<Topology> done = new java.util.concurrent.CompletableFuture<>();
+    loop.execute(
+        () -> {
+          try {
+            applyConfig(List.copyOf(next));
+            done.complete(topology);
+          } catch (RuntimeException e) {
+            done.completeExceptionally(e);
+          }
+        });
+    return done;
+  }
+
+  private void applyConfig(List<ChainConfig> next) {
+    if (next.size() != chains.size()) {
+      throw new IllegalArgumentException("a reload must keep the chain set (" + chains.size() + " chains, got " + next.size() + ")");
+    }
+    List<Long> added = new ArrayList<>();
+    for (int c = 0; c < next.size(); c++) {
+      ChainConfig chain = next.get(c);
+      if (!chain.name().equals(chains.get(c).name())) {
+        throw new IllegalArgumentException("a reload must keep the chain set (chain " + c + " is " + chains.get(c).name() + ", got " + chain.name() + ")");
+      }
+      Map<String, Integer> old = new HashMap<>();
+      List<NodeState> oldStates = states.get(c);
+      for (int n = 0; n < oldStates.size(); n++) {
+        old.put(oldStates.get(n).config().name(), n);
+      }
+      List<NodeState> s = new ArrayList<>();
+      List<Long> i = new ArrayList<>();
+      Set<Long> kept = new HashSet<>();
+      for (NodeConfig node : chain.nodes()) {
+        Integer at = old.get(node.name());
+        if (at != null && oldStates.get(at).config().equals(node)) {
+          s.add(oldStates.get(at));
+          i.add(ids.get(c).get(at));
+          kept.add(ids.get(c).get(at));
+        } else {
+          s.add(NodeState.initial(node));
+          long id = nextId++;
+          i.add(id);
+          added.add(id);
+          log.info("Node {} by reload. chain={} node={}", at == null ? "added" : "changed", chain.name(), node.name());
+        }
+      }
+      for (long gone : ids.get(c)) {
+        if (!kept.contains(gone)) {
+          forget(gone);
+        }
+      }
+      old.keySet().stream()
+          .filter(name -> chain.nodes().stream().noneMatch(n -> n.name().equals(name)))
+          .forEach(name -> log.info("Node removed by reload. chain={} node={}", chain.name(), name));
+      states.set(c, s);
+      ids.set(c, i);
+    }
+    chains = next;
+    long now = nanoClock.getAsLong();
     for (int c = 0; c < chains.size(); c++) {
-      for (int n = 0; n < chains.get(c).nodes().size(); n++) {
-        int ci = c;
-        int ni = n;
-        loop.execute(() -> probe(ci, ni));
+      // Thresholds may have changed without any node changing: always publish.
+      republish(c, now, true);
+    }
+    added.forEach(this::probe);
+  }
+
+  /** Stops probing a node that a reload removed or replaced; an in-flight probe is dropped on return. */
+  private void forget(long id) {
+    ScheduledFuture<?> next = nextProbe.remove(id);
+    if (next != null) {
+      next.cancel(false);
+    }
+    inFlight.remove(id);
+    woken.remove(id);
+  }
+
+  /** Where a node id is now: {chain, node} indices, or null once a reload removed it. */
+  private int[] locate(long id) {
+    for (int c = 0; c < ids.size(); c++) {
+      int n = ids.get(c).indexOf(id);
+      if (n >= 0) {
+        return new int[] {c, n};
       }
     }
+    return null;
   }
 
   /**
@@ -140,21 +241,20 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
             if (!chains.get(c).name().equals(chain)) {
               continue;
             }
-            List<NodeConfig> nodes = chains.get(c).nodes();
+            List<NodeState> nodes = states.get(c);
             for (int n = 0; n < nodes.size(); n++) {
-              if (nodes.get(n).name().equals(node)) {
-                wake(c, n);
+              if (nodes.get(n).config().name().equals(node)) {
+                wake(ids.get(c).get(n));
               }
             }
           }
         });
   }
 
-  private void wake(int c, int n) {
+  private void wake(long key) {
     if (closed) {
       return;
     }
-    long key = key(c, n);
     if (inFlight.contains(key)) {
       woken.add(key);
       return;
@@ -163,39 +263,44 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     if (next != null) {
       next.cancel(false);
     }
-    probe(c, n);
+    probe(key);
   }
 
-  private static long key(int c, int n) {
-    return ((long) c << 32) | n;
-  }
-
-  private void probe(int c, int n) {
+  private void probe(long key) {
     if (closed) {
       return;
     }
-    long key = key(c, n);
+    int[] at = locate(key);
+    if (at == null) {
+      return;
+    }
     nextProbe.remove(key);
     inFlight.add(key);
-    ChainConfig chain = chains.get(c);
-    NodeConfig node = chain.nodes().get(n);
-    NodeState s = states.get(c).get(n);
+    ChainConfig chain = chains.get(at[0]);
+    NodeState s = states.get(at[0]).get(at[1]);
     prober
-        .probe(chain, node, s.consecutiveFailures() == 0 && !s.syncing() ? s.head() : -1)
+        .probe(chain, s.config(), s.consecutiveFailures() == 0 && !s.syncing() ? s.head() : -1)
         .whenCompleteAsync(
             (result, error) -> {
               NodeProber.Result r =
                   error != null ? new NodeProber.Failed("probe error: " + error.getClass().getSimpleName()) : result;
-              onResult(c, n, r);
+              onResult(key, r);
             },
             loop);
   }
 
   /** Applies a probe result on the loop thread, republishes, and schedules the next probe. */
-  void onResult(int c, int n, NodeProber.Result result) {
+  void onResult(long key, NodeProber.Result result) {
     if (closed) {
       return;
     }
+    int[] at = locate(key);
+    if (at == null) {
+      // Removed or replaced by a reload while the probe was out.
+      return;
+    }
+    int c = at[0];
+    int n = at[1];
     ChainConfig chain = chains.get(c);
     NodeState before = states.get(c).get(n);
     long now = nanoClock.getAsLong();
@@ -211,14 +316,13 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
       after = before.failed(((NodeProber.Failed) result).reason());
     }
     states.get(c).set(n, after);
-    republish(c, now);
-    long key = key(c, n);
+    republish(c, now, false);
     inFlight.remove(key);
     // A long poll (algod wait-for-block-after) returns when there is news, and a wake during the
     // probe may mean a head newer than the one just read: ask again at once.
     boolean again = (result instanceof NodeProber.Answered a && a.longPoll()) | woken.remove(key);
     nextProbe.put(
-        key, loop.schedule(() -> probe(c, n), again ? 0 : nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS));
+        key, loop.schedule(() -> probe(key), again ? 0 : nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS));
   }
 
   /**
@@ -232,11 +336,11 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     return chain.pollInterval();
   }
 
-  private void republish(int c, long now) {
+  private void republish(int c, long now, boolean force) {
     ChainView before = views.get(c);
     ChainView after = HealthPolicy.evaluate(chains.get(c), states.get(c), now);
     views.set(c, after);
-    boolean changed = !after.sameRouting(before);
+    boolean changed = force || !after.sameRouting(before);
     if (changed) {
       version++;
       logTransitions(before, after);
@@ -255,10 +359,11 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
   }
 
   private static void logTransitions(ChainView before, ChainView after) {
-    for (int i = 0; i < after.nodes().size(); i++) {
-      NodeView a = before.nodes().get(i);
-      NodeView b = after.nodes().get(i);
-      if (a.health() != b.health() || a.status() != b.status()) {
+    Map<String, NodeView> old = new HashMap<>();
+    before.nodes().forEach(n -> old.put(n.name(), n));
+    for (NodeView b : after.nodes()) {
+      NodeView a = old.get(b.name());
+      if (a != null && (a.health() != b.health() || a.status() != b.status())) {
         // A node a block behind for a moment (SYNCED <-> LAGGING, still DEGRADED) is routine on
         // every new block: DEBUG. Leaving or rejoining the pools is news: INFO.
         boolean routine = a.status() != EndpointStatus.NONE && b.status() != EndpointStatus.NONE;

@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
 public final class XdsPublisher {
   private static final Logger log = LoggerFactory.getLogger(XdsPublisher.class);
 
-  private final List<Cluster> clusters;
+  // Replaced on the loop thread by a reload.
+  private List<Cluster> clusters;
   private final Supplier<Topology> topology;
   private final ScheduledExecutorService loop;
   private final Duration coalesce;
@@ -166,6 +167,20 @@ public final class XdsPublisher {
   /** Connected Envoys and their ACK/NACK state. */
   public List<XdsClients.Client> clients() {
     return clients.clients();
+  }
+
+  /**
+   * A reload changed the chains' nodes or settings: the cluster set is rebuilt (on the loop) and
+   * every group is pushed at once. Completes once the new snapshots are in the cache.
+   */
+  public java.util.concurrent.CompletableFuture<Void> reconfigure(List<ChainConfig> chains) {
+    List<Cluster> next = XdsResources.clusters(chains);
+    return java.util.concurrent.CompletableFuture.runAsync(
+        () -> {
+          clusters = next;
+          pushAll();
+        },
+        loop);
   }
 
   /** Schedules one push of the latest topology to every group; bursts within the window merge. */

@@ -267,4 +267,46 @@ class AdminTest {
       server.shutdownNow();
     }
   }
+
+  @Test
+  void configReloadOverHttpNeedsTheAdminTokenAndReportsARefusal() throws Exception {
+    FakeSource source = new FakeSource();
+    source.current = topology(1, EndpointStatus.HEALTHY);
+    java.util.concurrent.atomic.AtomicInteger reloads = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.function.Supplier<io.chainroute.config.ConfigReload.Outcome> reload =
+        () -> reloads.incrementAndGet() == 1
+            ? new io.chainroute.config.ConfigReload.Outcome(true, "applied: 3 nodes in 1 chains")
+            : new io.chainroute.config.ConfigReload.Outcome(false, "chains[0].nodes[1].url: bad (expected: a URL)");
+    HttpClient http = HttpClient.newHttpClient();
+    java.util.function.BiFunction<Integer, String, HttpResponse<String>> post =
+        (port, auth) -> {
+          HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/config/reload")).POST(HttpRequest.BodyPublishers.noBody());
+          if (auth != null) {
+            b.header("authorization", auth);
+          }
+          try {
+            return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        };
+    try (AdminHttpServer off = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of, reload, "").start()) {
+      assertThat(post.apply(off.port(), "Bearer anything").statusCode()).as("no token configured: off").isEqualTo(403);
+    }
+    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of, reload, "s3cret-token").start()) {
+      assertThat(post.apply(server.port(), null).statusCode()).isEqualTo(401);
+      HttpResponse<String> wrong = post.apply(server.port(), "Bearer s3cret-tokeN");
+      assertThat(wrong.statusCode()).isEqualTo(401);
+      assertThat(wrong.body()).doesNotContain("s3cret");
+      assertThat(reloads).as("no reload without the token").hasValue(0);
+
+      HttpResponse<String> ok = post.apply(server.port(), "Bearer s3cret-token");
+      assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+      assertThat(JSON.readTree(ok.body()).get("applied").asBoolean()).isTrue();
+      HttpResponse<String> refused = post.apply(server.port(), "bearer s3cret-token");
+      assertThat(refused.statusCode()).isEqualTo(422);
+      assertThat(JSON.readTree(refused.body()).get("message").asText()).startsWith("chains[0].nodes[1].url:");
+      assertThat(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/config/reload")).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
+    }
+  }
 }

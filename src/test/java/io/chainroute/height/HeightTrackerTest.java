@@ -127,6 +127,50 @@ class HeightTrackerTest {
     assertThat(node(t, "b").status()).isEqualTo(EndpointStatus.HEALTHY);
   }
 
+  @Test
+  void aReloadAddsRemovesAndReplacesNodesAndKeepsTheStateOfUnchangedOnes() {
+    heads.put("a", 100L);
+    heads.put("b", 100L);
+    heads.put("c", 100L);
+    HeightTracker t = tracker();
+    t.start();
+    loop.runFor(Duration.ofSeconds(1));
+    t.setDrained("eth", "a", true);
+    loop.runFor(POLL);
+    assertThat(node(t, "a").health()).isEqualTo(Health.DRAINED);
+
+    NodeConfig c = new NodeConfig("c", URI.create("http://10.0.0.3:8545"), "", false);
+    ChainConfig next =
+        new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 64, 64, POLL, BLOCK, Duration.ofSeconds(2), List.of(a, c));
+    var applied = t.reconfigure(List.of(next));
+    loop.runFor(Duration.ofMillis(1));
+    assertThat(applied).isCompleted();
+    assertThat(t.topology().chain("eth").config().fullNodeStateBlocks()).isEqualTo(64);
+    assertThat(t.topology().chain("eth").nodes()).extracting(NodeView::name).containsExactly("a", "c");
+    assertThat(node(t, "a").health()).as("unchanged node keeps its drain").isEqualTo(Health.DRAINED);
+
+    int before = probeTimes.size();
+    loop.runFor(Duration.ofSeconds(2));
+    assertThat(node(t, "c").status()).isEqualTo(EndpointStatus.HEALTHY);
+    // b is no longer probed: 2 s of polling two nodes every 250 ms is 16 probes, not 24.
+    assertThat(probeTimes.size() - before).isBetween(15, 17);
+  }
+
+  @Test
+  void aReloadThatChangesTheChainSetIsRefusedAndChangesNothing() {
+    heads.put("a", 100L);
+    heads.put("b", 100L);
+    HeightTracker t = tracker();
+    t.start();
+    loop.runFor(Duration.ofSeconds(1));
+    ChainConfig other =
+        new ChainConfig("base", Protocol.EVM, "/base", 0, 2, 128, 128, POLL, BLOCK, Duration.ofSeconds(2), List.of(a));
+    var applied = t.reconfigure(List.of(other));
+    loop.runFor(Duration.ofMillis(1));
+    assertThat(applied).isCompletedExceptionally();
+    assertThat(t.topology().chain("eth").nodes()).extracting(NodeView::name).containsExactly("a", "b");
+  }
+
   /** A single-threaded scheduler on virtual time: tasks run when the test advances the clock. */
   @Test
   void aWakeProbesTheNodeAtOnceAndRestartsItsPollInterval() {
