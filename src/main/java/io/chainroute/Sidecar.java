@@ -47,6 +47,7 @@ public final class Sidecar implements AutoCloseable {
   private final Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
   private final HeightTracker tracker;
   private final HttpClient http;
+  private final ScheduledExecutorService xdsLoop;
   private final ScheduledExecutorService wsTimer;
   // Replaced by a reload; guarded by this.
   private NewHeadsSubscriber newHeads;
@@ -67,7 +68,7 @@ public final class Sidecar implements AutoCloseable {
       adapters.put(chain.name(), adapterFor(chain));
     }
     ScheduledExecutorService heightLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-height"));
-    ScheduledExecutorService xdsLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-xds"));
+    xdsLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-xds"));
     ExecutorService probeIo = Executors.newFixedThreadPool(2, daemon("chainroute-probe"));
     closers.add(heightLoop::shutdownNow);
     closers.add(xdsLoop::shutdownNow);
@@ -111,6 +112,12 @@ public final class Sidecar implements AutoCloseable {
       throw e;
     }
     s.tracker.start();
+    // Envoy is answered once every node has been heard from (bounded by the slowest probe timeout):
+    // a restarted chainroute must not replace the endpoints Envoy holds with "not probed yet".
+    Duration firstRound =
+        config.chains().stream().map(ChainConfig::probeTimeout).max(Duration::compareTo).orElse(Duration.ZERO).plusSeconds(1);
+    s.tracker.firstRound().thenRun(s.publisher::startPublishing);
+    s.xdsLoop.schedule(s.publisher::startPublishing, firstRound.toMillis(), TimeUnit.MILLISECONDS);
     s.newHeadsNow().start();
     ServerConfig sc = config.server();
     log.info(

@@ -51,6 +51,8 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
   private final Set<Long> woken = new HashSet<>();
   private long nextId;
   private long version;
+  private final Set<Long> unprobed = new HashSet<>();
+  private final java.util.concurrent.CompletableFuture<Topology> firstRound = new java.util.concurrent.CompletableFuture<>();
   private volatile boolean closed;
 
   private volatile Topology topology;
@@ -127,9 +129,28 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     loop.execute(
         () -> {
           for (List<Long> chainIds : ids) {
+            unprobed.addAll(chainIds);
+          }
+          for (List<Long> chainIds : ids) {
             chainIds.forEach(this::probe);
           }
+          completeFirstRoundIfDone();
         });
+  }
+
+  /**
+   * Completes (on the loop thread) with the topology once every node has answered or failed its
+   * first probe. Until then the topology says nothing about the nodes not yet heard from: a
+   * restarted chainroute must not tell Envoy "no endpoints" for nodes it simply has not asked yet.
+   */
+  public java.util.concurrent.CompletableFuture<Topology> firstRound() {
+    return firstRound;
+  }
+
+  private void completeFirstRoundIfDone() {
+    if (unprobed.isEmpty() && !firstRound.isDone()) {
+      firstRound.complete(topology);
+    }
   }
 
   /**
@@ -213,6 +234,9 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     }
     inFlight.remove(id);
     woken.remove(id);
+    if (unprobed.remove(id)) {
+      completeFirstRoundIfDone();
+    }
   }
 
   /** Where a node id is now: {chain, node} indices, or null once a reload removed it. */
@@ -318,6 +342,9 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     states.get(c).set(n, after);
     republish(c, now, false);
     inFlight.remove(key);
+    if (unprobed.remove(key)) {
+      completeFirstRoundIfDone();
+    }
     // A long poll (algod wait-for-block-after) returns when there is news, and a wake during the
     // probe may mean a head newer than the one just read: ask again at once.
     boolean again = (result instanceof NodeProber.Answered a && a.longPoll()) | woken.remove(key);

@@ -57,6 +57,9 @@ public final class XdsPublisher {
 
   // Loop-thread state.
   private final Map<String, Published> published = new HashMap<>();
+  // Envoys seen before publishing started: they get their first snapshot when it does.
+  private final java.util.Set<String> waiting = new java.util.LinkedHashSet<>();
+  private boolean publishing;
   private boolean pushScheduled;
   private Topology awaitingAck;
   private volatile Topology applied;
@@ -208,13 +211,37 @@ public final class XdsPublisher {
     checkApplied();
   }
 
+  /**
+   * Starts answering Envoys (on the loop). Until then an Envoy's requests stay open with no answer,
+   * so an Envoy that still holds the previous process's clusters and endpoints keeps them: the
+   * composition root calls this once the tracker has heard from every node (or after a bound), never
+   * with a topology that only says "not probed yet".
+   */
+  public void startPublishing() {
+    loop.execute(
+        () -> {
+          if (publishing) {
+            return;
+          }
+          publishing = true;
+          Topology t = topology.get();
+          for (String group : waiting) {
+            publish(group, t);
+          }
+          waiting.clear();
+          log.info("xDS publishing started. envoyGroups={} topology={}", published.size(), t.version());
+        });
+  }
+
   /** Makes sure the Envoy's group has a snapshot before the cache answers its first request. */
   private void ensureGroup(Node node) {
     String group = group(node);
     try {
       loop.submit(
               () -> {
-                if (!published.containsKey(group)) {
+                if (!publishing) {
+                  waiting.add(group);
+                } else if (!published.containsKey(group)) {
                   publish(group, topology.get());
                 }
               })

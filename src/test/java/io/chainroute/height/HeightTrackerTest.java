@@ -171,6 +171,23 @@ class HeightTrackerTest {
     assertThat(t.topology().chain("eth").nodes()).extracting(NodeView::name).containsExactly("a", "b");
   }
 
+  @Test
+  void theFirstRoundCompletesOnlyOnceEveryNodeAnsweredOrFailed() {
+    CompletableFuture<NodeProber.Result> slowB = new CompletableFuture<>();
+    NodeProber oneSlow =
+        (c, n, last) -> n.name().equals("b")
+            ? slowB
+            : CompletableFuture.completedFuture(new NodeProber.Answered(new ProbeReading(100, false, ""), 100, n.host()));
+    HeightTracker t = new HeightTracker(List.of(chain), oneSlow, loop, () -> loop.now, Clock.systemUTC());
+    t.start();
+    loop.runFor(Duration.ofSeconds(1));
+    assertThat(t.firstRound()).as("b not heard from yet").isNotDone();
+    slowB.complete(new NodeProber.Failed("timed out"));
+    loop.runFor(Duration.ofMillis(1));
+    assertThat(t.firstRound()).isCompleted();
+    assertThat(t.firstRound().join().chain("eth").nodes()).extracting(NodeView::health).containsExactly(Health.SYNCED, Health.UNREACHABLE);
+  }
+
   /** A single-threaded scheduler on virtual time: tasks run when the test advances the clock. */
   @Test
   void aWakeProbesTheNodeAtOnceAndRestartsItsPollInterval() {

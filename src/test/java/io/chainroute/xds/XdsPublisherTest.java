@@ -58,6 +58,7 @@ class XdsPublisherTest {
     topology.set(topology(1, 100, 100, 100));
     loop = Executors.newSingleThreadScheduledExecutor();
     publisher = new XdsPublisher(List.of(chain), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
+    publisher.startPublishing();
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor().addService(publisher.adsService()).build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -225,6 +226,7 @@ class XdsPublisherTest {
     ChainConfig other =
         new ChainConfig("base", Protocol.EVM, "/base", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(a));
     publisher = new XdsPublisher(List.of(chain, other), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
+    publisher.startPublishing();
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor().addService(publisher.adsService()).build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -245,5 +247,21 @@ class XdsPublisherTest {
     }
     assertThat(epochs.size()).isGreaterThan(15);
     assertThat(epochs).allSatisfy(e -> assertThat(e).startsWith(Long.toString(1_780_000_000_000L, 36)));
+  }
+
+  @Test
+  void untilPublishingStartsAnEnvoyIsNotAnsweredSoItKeepsWhatItHas() throws Exception {
+    channel.shutdownNow();
+    server.shutdownNow();
+    publisher = new XdsPublisher(List.of(chain), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name).directExecutor().addService(publisher.adsService()).build().start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    FakeEnvoy envoy = new FakeEnvoy("eu");
+    envoy.request(CDS, "", "", List.of());
+    assertThat(envoy.responses.poll(300, TimeUnit.MILLISECONDS)).as("no answer before the first probe round").isNull();
+
+    publisher.startPublishing();
+    assertThat(envoy.next().getResourcesList()).hasSize(2);
   }
 }
