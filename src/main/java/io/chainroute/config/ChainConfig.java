@@ -21,6 +21,10 @@ import java.util.Objects;
  * @param blockTime expected block interval; a node whose head has not moved for this long while the
  *     chain moved on is stalled
  * @param probeTimeout timeout of one probe
+ * @param archiveMarginBlocks state or logs within this many blocks of the edge of a full node's
+ *     window also go to the archive pool: a full node's head may be a block or two behind or ahead
+ *     of chainroute's view (a geth full node keeps exactly head-127 … head, and answers {@code
+ *     missing trie node} for head-128), so a request near the edge errs toward the archive
  */
 public record ChainConfig(
     String name,
@@ -33,8 +37,31 @@ public record ChainConfig(
     Duration pollInterval,
     Duration blockTime,
     Duration probeTimeout,
-    List<NodeConfig> nodes) {
+    List<NodeConfig> nodes,
+    long archiveMarginBlocks) {
+  /** Default {@code archiveMarginBlocks}. */
+  public static final long DEFAULT_ARCHIVE_MARGIN_BLOCKS = 4;
+
+  public ChainConfig(
+      String name,
+      Protocol protocol,
+      String pathPrefix,
+      long maxLagBlocks,
+      long degradedLagBlocks,
+      long fullNodeStateBlocks,
+      long fullNodeLogBlocks,
+      Duration pollInterval,
+      Duration blockTime,
+      Duration probeTimeout,
+      List<NodeConfig> nodes) {
+    this(name, protocol, pathPrefix, maxLagBlocks, degradedLagBlocks, fullNodeStateBlocks, fullNodeLogBlocks,
+        pollInterval, blockTime, probeTimeout, nodes, DEFAULT_ARCHIVE_MARGIN_BLOCKS);
+  }
+
   public ChainConfig {
+    if (archiveMarginBlocks < 0) {
+      throw new IllegalArgumentException("archiveMarginBlocks must be >= 0, was " + archiveMarginBlocks);
+    }
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(protocol, "protocol");
     Objects.requireNonNull(pathPrefix, "pathPrefix");

@@ -23,7 +23,10 @@ import java.util.regex.Pattern;
  * path and the expectation; nothing is bound or started before the whole file is valid.
  */
 public final class ConfigLoader {
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  /** Duplicate keys are errors: YAML allows a parser to keep either value silently. */
+  private static final ObjectMapper YAML =
+      new ObjectMapper(
+          YAMLFactory.builder().enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   // At most 9 digits: a longer number would overflow Long.parseLong and escape as a
   // NumberFormatException without the path; every allowed duration fits in 9 digits of ms.
@@ -53,6 +56,16 @@ public final class ConfigLoader {
     try {
       root = YAML.readTree(yaml);
     } catch (JsonProcessingException e) {
+      if (e instanceof com.fasterxml.jackson.core.JsonParseException p
+          && p.getProcessor() != null
+          && e.getOriginalMessage().startsWith("Duplicate field")) {
+        com.fasterxml.jackson.core.JsonStreamContext ctx = p.getProcessor().getParsingContext();
+        String key = ctx.getCurrentName();
+        throw new ConfigException(
+            pathOf(ctx.getParent()) + (pathOf(ctx.getParent()).isEmpty() ? "" : ".") + key,
+            "key '" + key + "' appears twice" + locationOf(e),
+            "each key once");
+      }
       throw new ConfigException(
           "(file): not valid YAML: " + e.getOriginalMessage() + locationOf(e));
     }
@@ -66,6 +79,19 @@ public final class ConfigLoader {
     List<ChainConfig> chains = chains(top, env);
     checkPorts(server, envoy);
     return new ChainrouteConfig(server, envoy, chains);
+  }
+
+  /** {@code chains[1].nodes[0]} for a parser context; "" at the root. */
+  private static String pathOf(com.fasterxml.jackson.core.JsonStreamContext ctx) {
+    if (ctx == null || ctx.inRoot()) {
+      return "";
+    }
+    String parent = pathOf(ctx.getParent());
+    if (ctx.inArray()) {
+      return parent + "[" + ctx.getCurrentIndex() + "]";
+    }
+    String name = ctx.getCurrentName();
+    return parent.isEmpty() ? name : parent + "." + name;
   }
 
   private static String locationOf(JsonProcessingException e) {
@@ -184,6 +210,7 @@ public final class ConfigLoader {
         "pollInterval",
         "blockTime",
         "probeTimeout",
+        "archiveMarginBlocks",
         "nodes");
     String name = o.name("name");
     String protocolName = o.string("protocol", null);
@@ -208,6 +235,7 @@ public final class ConfigLoader {
     // algod: a non-archival node serves blocks for the last 1000 rounds (protocols.md A.3).
     long stateBlocks = o.integer("fullNodeStateBlocks", algorand ? 1000 : 128, 1, Long.MAX_VALUE / 2);
     long logBlocks = o.integer("fullNodeLogBlocks", stateBlocks, 1, Long.MAX_VALUE / 2);
+    long margin = o.integer("archiveMarginBlocks", ChainConfig.DEFAULT_ARCHIVE_MARGIN_BLOCKS, 0, Math.min(stateBlocks, logBlocks) - 1);
     Duration poll =
         o.duration("pollInterval", Duration.ofSeconds(1), Duration.ofMillis(50), Duration.ofHours(1));
     Duration blockTime =
@@ -226,7 +254,8 @@ public final class ConfigLoader {
         poll,
         blockTime,
         probeTimeout,
-        nodes);
+        nodes,
+        margin);
   }
 
   private static List<NodeConfig> nodes(Obj chain, java.util.function.Function<String, String> env, boolean algorand) {

@@ -13,7 +13,8 @@ import java.util.List;
  *
  * <ul>
  *   <li>each data kind has a window a full node keeps (state: {@code fullNodeStateBlocks}, logs:
- *       {@code fullNodeLogBlocks}, traces: none); a height at or beyond the window, {@code earliest},
+ *       {@code fullNodeLogBlocks}, traces: none); a height at or beyond the window (less the chain's
+ *       {@code archiveMarginBlocks}), {@code earliest},
  *       or an unknown height (a hash) inside a windowed kind needs the archive pool;
  *   <li>a batch goes to the archive pool if any call needs it, and is a write if any call writes;
  *   <li>with no usable archive node the request goes to the head pool, so the client sees the node's
@@ -56,7 +57,8 @@ public final class RoutingPolicy {
     BlockRef ref = r.ref();
     return switch (ref.kind()) {
       case EARLIEST, HASH -> true;
-      case NUMBER -> head >= 0 && head - ref.number() >= window;
+      // The margin errs toward the archive near the window's edge (ChainConfig#archiveMarginBlocks).
+      case NUMBER -> head >= 0 && head - ref.number() >= Math.max(1, window - chain.archiveMarginBlocks());
       case LATEST, PENDING, SAFE, FINALIZED -> false;
     };
   }

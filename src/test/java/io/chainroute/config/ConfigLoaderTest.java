@@ -86,6 +86,25 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aDuplicateKeyIsRefusedWithItsPath() {
+    assertThatThrownBy(() -> ConfigLoader.parse(MINIMAL.replace("protocol: evm", "protocol: evm\n    protocol: algorand")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("chains[0].protocol: key 'protocol' appears twice");
+    assertThatThrownBy(() -> ConfigLoader.parse(MINIMAL.replace("{ name: a, url:", "{ name: a, name: c, url:")))
+        .hasMessageStartingWith("chains[0].nodes[0].name: key 'name' appears twice");
+    assertThatThrownBy(() -> ConfigLoader.parse("server: {}\nserver: {}\n" + MINIMAL))
+        .hasMessageStartingWith("server: key 'server' appears twice");
+  }
+
+  @Test
+  void theArchiveMarginDefaultsToFourBlocksAndMustStayInsideTheWindow() {
+    assertThat(ConfigLoader.parse(MINIMAL).chains().get(0).archiveMarginBlocks()).isEqualTo(4);
+    assertThat(ConfigLoader.parse(MINIMAL.replace("protocol: evm", "protocol: evm\n    archiveMarginBlocks: 0")).chains().get(0).archiveMarginBlocks()).isZero();
+    assertThatThrownBy(() -> ConfigLoader.parse(MINIMAL.replace("protocol: evm", "protocol: evm\n    fullNodeStateBlocks: 16\n    archiveMarginBlocks: 16")))
+        .hasMessageStartingWith("chains[0].archiveMarginBlocks:");
+  }
+
+  @Test
   void invalidYamlIsAConfigError() {
     assertThatThrownBy(() -> ConfigLoader.parse("chains: [ {")).isInstanceOf(ConfigException.class);
   }

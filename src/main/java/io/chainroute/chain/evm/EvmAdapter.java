@@ -212,13 +212,24 @@ public final class EvmAdapter implements ChainAdapter {
     return n >= 0 ? BlockRef.number(n) : BlockRef.LATEST;
   }
 
-  /** A hex QUANTITY ({@code 0x1b4}); -1 when it is not one or does not fit a signed long. */
+  /**
+   * A hex QUANTITY ({@code 0x1b4}, also zero-padded: {@code 0x00000000000000001b5}); -1 when it is
+   * not one or its value does not fit a signed long (the caller passes such a request on, and the
+   * node answers it as it would).
+   */
   static long parseQuantity(String s) {
-    if (s.length() < 3 || s.length() > 18 || s.charAt(0) != '0' || (s.charAt(1) != 'x' && s.charAt(1) != 'X')) {
+    if (s.length() < 3 || s.charAt(0) != '0' || (s.charAt(1) != 'x' && s.charAt(1) != 'X')) {
+      return -1;
+    }
+    int i = 2;
+    while (i < s.length() - 1 && s.charAt(i) == '0') {
+      i++;
+    }
+    if (s.length() - i > 16) {
       return -1;
     }
     long n = 0;
-    for (int i = 2; i < s.length(); i++) {
+    for (; i < s.length(); i++) {
       int d = Character.digit(s.charAt(i), 16);
       if (d < 0) {
         return -1;
@@ -227,4 +238,5 @@ public final class EvmAdapter implements ChainAdapter {
     }
     return n < 0 ? -1 : n;
   }
+
 }

@@ -45,6 +45,9 @@ class EvmAdapterTest {
           eth_getBalance          | ["0xabc","latest"]                       | STATE | LATEST    | 0
           eth_getBalance          | ["0xabc","0x10"]                         | STATE | NUMBER    | 16
           eth_getBalance          | ["0xabc","0x0010"]                       | STATE | NUMBER    | 16
+          eth_getBalance          | ["0xabc","0x00000000000000001b5"]        | STATE | NUMBER    | 437
+          eth_getBalance          | ["0xabc",{"blockNumber":"0x00000000000000001b5"}] | STATE | NUMBER | 437
+          eth_getBalance          | ["0xabc","0x10000000000000000"]          | STATE | LATEST    | 0
           eth_getBalance          | ["0xabc","earliest"]                     | STATE | EARLIEST  | 0
           eth_getBalance          | ["0xabc","pending"]                      | STATE | PENDING   | 0
           eth_getBalance          | ["0xabc","safe"]                         | STATE | SAFE      | 0
@@ -213,6 +216,10 @@ class EvmAdapterTest {
     assertThat(EvmAdapter.parseQuantity("0x0")).isZero();
     assertThat(EvmAdapter.parseQuantity("0x7fffffffffffffff")).isEqualTo(Long.MAX_VALUE);
     assertThat(EvmAdapter.parseQuantity("0x8000000000000000")).isEqualTo(-1);
+    assertThat(EvmAdapter.parseQuantity("0x00000000000000001b5")).isEqualTo(0x1b5);
+    assertThat(EvmAdapter.parseQuantity("0x00000000000000000000")).isZero();
+    assertThat(EvmAdapter.parseQuantity("0x000000000000000000007fffffffffffffff")).isEqualTo(Long.MAX_VALUE);
+    assertThat(EvmAdapter.parseQuantity("0x0000000000000000000g")).isEqualTo(-1);
     assertThat(EvmAdapter.parseQuantity("0x")).isEqualTo(-1);
     assertThat(EvmAdapter.parseQuantity("12")).isEqualTo(-1);
   }
