@@ -57,7 +57,7 @@ public final class Sidecar implements AutoCloseable {
   private final List<Server> servers = new ArrayList<>();
   private AdminHttpServer adminHttp;
   private final AdminGrpcService adminGrpc;
-  private final io.chainroute.extproc.HeldRequests held;
+  private final io.chainroute.pipeline.HeldRequests held;
   private final Duration shutdownGrace;
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
@@ -93,7 +93,7 @@ public final class Sidecar implements AutoCloseable {
     adminGrpc = new AdminGrpcService(tracker);
     ScheduledExecutorService holdTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-hold"));
     closers.add(holdTimer::shutdownNow);
-    held = new io.chainroute.extproc.HeldRequests(holdTimer, tracker::topology, publisher::applied, config.server().maxHeldRequests());
+    held = new io.chainroute.pipeline.HeldRequests(holdTimer, tracker::topology, publisher::applied, config.server().maxHeldRequests());
     // Released once Envoy has the endpoints that make them routable (not when chainroute first
     // sees the node), so a released request never meets "no healthy upstream".
     publisher.addAppliedListener(held::onRoutable);
@@ -142,7 +142,9 @@ public final class Sidecar implements AutoCloseable {
             "ext_proc",
             NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.extProcPort()))
                 .addService(
-                    new ExtProcService(config.chains(), adapters, tracker::topology, publisher::applied, held, sc.unavailableWait()))
+                    new ExtProcService(
+                        new io.chainroute.pipeline.RequestPipeline(
+                            config.chains(), adapters, tracker::topology, publisher::applied, held, sc.unavailableWait())))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).

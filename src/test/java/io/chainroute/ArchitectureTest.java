@@ -16,7 +16,7 @@ class ArchitectureTest {
   void theCoreHasNoGrpcProtobufOrEnvoyImports() {
     noClasses()
         .that()
-        .resideInAnyPackage("io.chainroute.config..", "io.chainroute.chain..", "io.chainroute.height..", "io.chainroute.routing..", "io.chainroute.jsonrpc..")
+        .resideInAnyPackage("io.chainroute.config..", "io.chainroute.chain..", "io.chainroute.height..", "io.chainroute.routing..", "io.chainroute.jsonrpc..", "io.chainroute.pipeline..")
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage("io.grpc..", "com.google.protobuf..", "io.envoyproxy..", "io.chainroute.extproc..", "io.chainroute.xds..", "io.chainroute.admin..", "io.chainroute.envoy..")

@@ -18,8 +18,9 @@ public sealed interface Classification {
   record Answer(Reply reply) implements Classification {}
 
   /**
-   * Answer once a synced node of the chain reaches {@code minHead} (algod's
-   * {@code wait-for-block-after}): held by chainroute, costing no thread.
+   * Answer once a synced node of the chain reaches {@code minHead}, with that node's own status
+   * (algod's {@code wait-for-block-after}; any protocol with a "wait for height" call fits): held by
+   * the request pipeline, costing no thread.
    *
    * @param minHead the height a synced node must reach
    * @param timeout answer anyway after this long
@@ -27,7 +28,7 @@ public sealed interface Classification {
    * @param noNodeReply the answer when no synced node exists (e.g. all catching up)
    * @param shutdownReply the answer when chainroute shuts down while holding it
    */
-  record AwaitHead(
+  record WaitForHeight(
       long minHead,
       java.time.Duration timeout,
       java.util.function.Function<byte[], Reply> statusReply,

@@ -1,17 +1,11 @@
 package io.chainroute.extproc;
 
 import com.google.protobuf.ByteString;
-import io.chainroute.chain.ChainAdapter;
-import io.chainroute.chain.Classification;
 import io.chainroute.chain.Reply;
 import io.chainroute.config.ChainConfig;
-import io.chainroute.height.ChainView;
-import io.chainroute.height.NodeView;
-import java.time.Duration;
-import io.chainroute.height.Topology;
-import io.chainroute.jsonrpc.JsonRpcErrors;
-import io.chainroute.routing.Decision;
-import io.chainroute.routing.RoutingPolicy;
+import io.chainroute.pipeline.HeldRequests;
+import io.chainroute.pipeline.Outcome;
+import io.chainroute.pipeline.RequestPipeline;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
@@ -29,20 +23,20 @@ import io.envoyproxy.envoy.type.v3.HttpStatus;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Map;
-import java.util.function.Supplier;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Envoy's ext_proc service: one gRPC stream per HTTP request. Answers the request headers at once
- * (dropping client-sent {@code x-chainroute-*} headers), then reads the buffered body, classifies it
- * with the chain's adapter, and either sets {@code x-chainroute-pool} (clearing the route cache so
- * Envoy re-picks the route) or answers the request itself with an {@code ImmediateResponse}.
+ * Envoy's ext_proc service: a thin translation of ext_proc messages to and from the {@link
+ * RequestPipeline}, one gRPC stream per HTTP request. The request headers give the chain and the
+ * request line; the buffered body (when the pipeline needs it) follows. A route becomes the {@code
+ * x-chainroute-pool} header with the route cache cleared, a reply an {@code ImmediateResponse}, a
+ * hold a longer message timeout and the answer later.
  *
- * <p>Threading: runs on the gRPC transport threads (direct executor); it never blocks and reads the
- * topology with one volatile read. Bad input never fails the stream: it gets a protocol error reply.
+ * <p>Threading: runs on the gRPC transport threads (direct executor) and never blocks; a held
+ * request is answered from another thread, so sending is synchronized per stream. Bad input never
+ * fails the stream: a request the pipeline throws on is passed on unchanged.
  */
 public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcessorImplBase {
   public static final String POOL_HEADER = "x-chainroute-pool";
@@ -50,52 +44,13 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   public static final String HEADER_PREFIX = "x-chainroute-";
 
   private static final Logger log = LoggerFactory.getLogger(ExtProcService.class);
-  private static final ProcessingResponse SKIP_BODY =
-      ProcessingResponse.newBuilder()
-          .setRequestHeaders(HeadersResponse.getDefaultInstance())
-          .setModeOverride(
-              ProcessingMode.newBuilder().setRequestBodyMode(ProcessingMode.BodySendMode.NONE))
-          .build();
+  private static final ProcessingMode NO_BODY =
+      ProcessingMode.newBuilder().setRequestBodyMode(ProcessingMode.BodySendMode.NONE).build();
 
-  private final List<ChainConfig> chains;
-  private final Map<String, ChainAdapter> adapters;
-  private final Supplier<Topology> topology;
-  private final Supplier<Topology> routable;
-  private final HeldRequests held;
-  private final Duration unavailableWait;
+  private final RequestPipeline pipeline;
 
-  /**
-   * @param held where requests wait for a node (graceful startup) or a height (algod waits)
-   * @param unavailableWait how long a request waits for a usable node before a 503; zero answers at
-   *     once
-   */
-  public ExtProcService(
-      List<ChainConfig> chains,
-      Map<String, ChainAdapter> adaptersByChain,
-      Supplier<Topology> topology,
-      HeldRequests held,
-      Duration unavailableWait) {
-    this(chains, adaptersByChain, topology, topology, held, unavailableWait);
-  }
-
-  /**
-   * @param latest the tracker's newest topology: algod waits are answered from it
-   * @param routable the topology every Envoy has ACKed: pool decisions use it, so a pool chainroute
-   *     picks is never one whose endpoints Envoy does not have yet
-   */
-  public ExtProcService(
-      List<ChainConfig> chains,
-      Map<String, ChainAdapter> adaptersByChain,
-      Supplier<Topology> latest,
-      Supplier<Topology> routable,
-      HeldRequests held,
-      Duration unavailableWait) {
-    this.chains = List.copyOf(chains);
-    this.adapters = Map.copyOf(adaptersByChain);
-    this.topology = latest;
-    this.routable = routable;
-    this.held = held;
-    this.unavailableWait = unavailableWait;
+  public ExtProcService(RequestPipeline pipeline) {
+    this.pipeline = pipeline;
   }
 
   @Override
@@ -103,43 +58,17 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     Exchange exchange = new Exchange(out);
     if (out instanceof ServerCallStreamObserver<ProcessingResponse> server) {
       // Envoy resets each stream once the request is done; that cancel is normal, not an error.
-      server.setOnCancelHandler(exchange::cancelled);
+      server.setOnCancelHandler(exchange::finish);
     }
     return exchange;
   }
 
-  /** The chain whose path prefix matches, or null. */
-  ChainConfig chainFor(String path) {
-    ChainConfig root = null;
-    for (ChainConfig c : chains) {
-      String p = c.pathPrefix();
-      if (p.equals("/")) {
-        root = c;
-        continue;
-      }
-      if (path.startsWith(p)
-          && (path.length() == p.length() || path.charAt(p.length()) == '/' || path.charAt(p.length()) == '?')) {
-        return c;
-      }
-    }
-    return root;
-  }
-
-  /** Which phase a decision answers: the request headers or the request body. */
-  private enum Phase {
-    HEADERS,
-    BODY
-  }
-
-  /**
-   * One HTTP request's exchange with Envoy. Envoy sends its messages in order on one stream; a held
-   * request is answered later from another thread, so sending is synchronized.
-   */
+  /** One HTTP request's exchange with Envoy; Envoy sends its messages in order on one stream. */
   private final class Exchange implements StreamObserver<ProcessingRequest> {
     private final StreamObserver<ProcessingResponse> out;
+    private final HeaderMutation.Builder strip = HeaderMutation.newBuilder();
     private ChainConfig chain;
     private String method = "";
-    private HeaderMutation.Builder strip = HeaderMutation.newBuilder();
     private boolean done;
     private volatile HeldRequests.Held holding;
 
@@ -154,7 +83,10 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         response =
             switch (request.getRequestCase()) {
               case REQUEST_HEADERS -> onHeaders(request.getRequestHeaders());
-              case REQUEST_BODY -> onBody(request.getRequestBody().getBody());
+              case REQUEST_BODY ->
+                  chain == null
+                      ? bodyResponse(CommonResponse.getDefaultInstance())
+                      : translate(pipeline.onBody(chain, method, request.getRequestBody().getBody().toByteArray()), false);
               case REQUEST_TRAILERS -> ProcessingResponse.newBuilder().setRequestTrailers(TrailersResponse.getDefaultInstance()).build();
               case RESPONSE_HEADERS -> ProcessingResponse.newBuilder().setResponseHeaders(HeadersResponse.getDefaultInstance()).build();
               case RESPONSE_BODY -> ProcessingResponse.newBuilder().setResponseBody(BodyResponse.getDefaultInstance()).build();
@@ -163,17 +95,14 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
             };
       } catch (RuntimeException e) {
         // Never fail the stream on one request: let Envoy continue on its default route.
-        log.warn("ext_proc request failed; passing it on unchanged. chain={} error={}", chainName(), e.toString());
-        response = passThrough(request);
+        log.warn("ext_proc request failed; passing it on unchanged. chain={} error={}", chain == null ? "-" : chain.name(), e.toString());
+        response =
+            request.hasRequestHeaders()
+                ? headersResponse(CommonResponse.getDefaultInstance(), null)
+                : request.hasRequestBody() ? bodyResponse(CommonResponse.getDefaultInstance()) : null;
       }
       if (response != null) {
         send(response);
-      }
-    }
-
-    synchronized void send(ProcessingResponse response) {
-      if (!done) {
-        out.onNext(response);
       }
     }
 
@@ -186,176 +115,54 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         } else if (key.equals(":method")) {
           method = value(h);
         } else if (key.regionMatches(true, 0, HEADER_PREFIX, 0, HEADER_PREFIX.length())) {
-          // Envoy sends lower-case keys; match any case anyway.
-          strip.addRemoveHeaders(key.toLowerCase(java.util.Locale.ROOT));
+          // A client must not pick its pool (the bootstrap strips these too; this holds for
+          // hand-written bootstraps). Envoy sends lower-case keys; match any case anyway.
+          strip.addRemoveHeaders(key.toLowerCase(Locale.ROOT));
         }
       }
-      chain = chainFor(path);
-      if (chain == null) {
-        // Not a chain path: the catch-all route answers; no body needed.
-        return skipBody();
-      }
-      String rest = chain.pathPrefix().equals("/") ? path : path.substring(chain.pathPrefix().length());
-      Classification early = adapters.get(chain.name()).classifyRequestLine(method, rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
-      if (early != null) {
-        return handle(early, Phase.HEADERS);
-      }
-      if (!"POST".equals(method)) {
-        // JSON-RPC is POST; anything else has no body worth buffering (DESIGN.md: mode override).
-        return skipBody();
-      }
-      if (headers.getEndOfStream()) {
-        // A POST with no body is not a JSON-RPC request: classify the empty body (a parse error).
-        return handle(adapters.get(chain.name()).classify(method, new byte[0]), Phase.BODY);
-      }
-      return ProcessingResponse.newBuilder()
-          .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder().setHeaderMutation(strip)))
-          .build();
+      chain = pipeline.chainFor(path);
+      Outcome o = chain == null ? Outcome.PASS : pipeline.onRequestLine(chain, method, path, headers.getEndOfStream());
+      return translate(o, true);
     }
 
-    private ProcessingResponse skipBody() {
-      return ProcessingResponse.newBuilder(SKIP_BODY)
-          .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder().setHeaderMutation(strip)))
-          .build();
-    }
-
-    private ProcessingResponse onBody(ByteString body) {
-      if (chain == null) {
-        return ProcessingResponse.newBuilder().setRequestBody(BodyResponse.getDefaultInstance()).build();
-      }
-      return handle(adapters.get(chain.name()).classify(method, body.toByteArray()), Phase.BODY);
-    }
-
-    /** Answers, routes or holds the request; null when it is held (answered later). */
-    private ProcessingResponse handle(Classification c, Phase phase) {
-      if (c instanceof Classification.Answer a) {
-        return immediateReply(a.reply());
-      }
-      if (c instanceof Classification.Forward f) {
-        return forward(f, phase);
-      }
-      return awaitHead((Classification.AwaitHead) c);
-    }
-
-    private ProcessingResponse forward(Classification.Forward f, Phase phase) {
-      ChainView view = routable.get().chain(chain.name());
-      Decision d = RoutingPolicy.decide(f.requirements(), view);
-      if (d instanceof Decision.Route r) {
-        return route(r, phase);
-      }
-      final String unavailable = ((Decision.Unavailable) d).message();
-      String reason = unavailable;
-      if (!unavailableWait.isZero()) {
-        // Graceful startup (or a short outage): wait for a usable node instead of failing.
-        HeldRequests.Held h =
-            held.hold(
-                chain.name(),
-                HeldRequests.Source.ROUTABLE,
-                v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route,
-                unavailableWait,
-                new HeldRequests.Outcome() {
-                  @Override
-                  public void ready(ChainView v) {
-                    if (RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r) {
-                      send(route(r, phase));
-                    }
-                  }
-
-                  @Override
-                  public void timedOut(ChainView v) {
-                    send(immediateReply(f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, unavailable + " (waited " + unavailableWait.toMillis() + " ms)")));
-                  }
-
-                  @Override
-                  public void shutdown() {
-                    send(immediateReply(f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, "chainroute is shutting down")));
-                  }
-                });
-        if (h != null) {
-          holding = h;
-          extendMessageTimeout(unavailableWait);
-          return null;
+    /** The pipeline's outcome as the answer to the message in hand (headers or body); null when held. */
+    private ProcessingResponse translate(Outcome o, boolean headersPhase) {
+      if (o instanceof Outcome.Route r) {
+        HeaderMutation.Builder m = HeaderMutation.newBuilder(strip.build()).addSetHeaders(header(POOL_HEADER, r.pool().id()));
+        if (r.write()) {
+          m.addSetHeaders(header(WRITE_HEADER, "true"));
         }
-        reason = reason + " (too many requests waiting)";
+        CommonResponse routed = CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
+        // Routed on the request line: the body (msgpack, x-binary) passes through unread.
+        return headersPhase ? headersResponse(routed, NO_BODY) : bodyResponse(routed);
       }
-      log.debug("No node for request. chain={} reason=\"{}\"", chain.name(), reason);
-      return immediateReply(f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, reason));
+      if (o instanceof Outcome.Respond r) {
+        return immediate(r.reply());
+      }
+      if (o instanceof Outcome.Hold h) {
+        if (!pipeline.canHold()) {
+          return translate(h.onRefused(), headersPhase);
+        }
+        // Ask Envoy for more time on this one message (bounded by the filter's max_message_timeout).
+        send(ProcessingResponse.newBuilder()
+            .setOverrideMessageTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(h.timeout().toSeconds() + 5))
+            .build());
+        holding = pipeline.hold(h, later -> send(translate(later, headersPhase)));
+        return null;
+      }
+      CommonResponse stripped = CommonResponse.newBuilder().setHeaderMutation(strip).build();
+      // NeedBody: let Envoy send the buffered body. Pass: the default route, without the body.
+      return o instanceof Outcome.NeedBody ? headersResponse(stripped, null) : headersResponse(stripped, NO_BODY);
     }
 
-    private ProcessingResponse route(Decision.Route r, Phase phase) {
-      HeaderMutation.Builder m = HeaderMutation.newBuilder(strip.build()).addSetHeaders(header(POOL_HEADER, r.pool().id()));
-      if (r.write()) {
-        m.addSetHeaders(header(WRITE_HEADER, "true"));
+    synchronized void send(ProcessingResponse response) {
+      if (!done) {
+        out.onNext(response);
       }
-      CommonResponse common = CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
-      if (phase == Phase.BODY) {
-        return ProcessingResponse.newBuilder().setRequestBody(BodyResponse.newBuilder().setResponse(common)).build();
-      }
-      // Routed on the request line: the body (msgpack, x-binary) passes through untouched.
-      return ProcessingResponse.newBuilder()
-          .setRequestHeaders(HeadersResponse.newBuilder().setResponse(common))
-          .setModeOverride(ProcessingMode.newBuilder().setRequestBodyMode(ProcessingMode.BodySendMode.NONE))
-          .build();
     }
 
-    private ProcessingResponse awaitHead(Classification.AwaitHead w) {
-      ChainView view = topology.get().chain(chain.name());
-      NodeView best = freshestSynced(view);
-      if (best != null && best.head() >= w.minHead()) {
-        return immediateReply(w.statusReply().apply(best.raw()));
-      }
-      if (best == null && !view.nodes().isEmpty() && view.nodes().stream().allMatch(n -> n.health() == io.chainroute.height.Health.SYNCING)) {
-        // Every node is catching up: algod answers 503 at once.
-        return immediateReply(w.noNodeReply());
-      }
-      HeldRequests.Held h =
-          held.hold(
-              chain.name(),
-              HeldRequests.Source.LATEST,
-              v -> {
-                NodeView n = freshestSynced(v);
-                return n != null && n.head() >= w.minHead();
-              },
-              w.timeout(),
-              new HeldRequests.Outcome() {
-                @Override
-                public void ready(ChainView v) {
-                  send(immediateReply(w.statusReply().apply(freshestSynced(v).raw())));
-                }
-
-                @Override
-                public void timedOut(ChainView v) {
-                  // As algod: after the wait, the current status, whatever the round.
-                  NodeView n = v == null ? null : freshestSynced(v);
-                  send(immediateReply(n != null ? w.statusReply().apply(n.raw()) : w.noNodeReply()));
-                }
-
-                @Override
-                public void shutdown() {
-                  send(immediateReply(w.shutdownReply()));
-                }
-              });
-      if (h == null) {
-        return immediateReply(w.shutdownReply());
-      }
-      holding = h;
-      extendMessageTimeout(w.timeout());
-      return null;
-    }
-
-    /** Tells Envoy this message's answer comes later (bounded by the filter's max_message_timeout). */
-    private void extendMessageTimeout(Duration wait) {
-      send(
-          ProcessingResponse.newBuilder()
-              .setOverrideMessageTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(wait.toSeconds() + 5))
-              .build());
-    }
-
-    private String chainName() {
-      return chain == null ? "-" : chain.name();
-    }
-
-    void cancelled() {
+    /** The stream ended (reset by Envoy, error, or completed): a held request is let go. */
+    void finish() {
       HeldRequests.Held h = holding;
       if (h != null) {
         h.cancel();
@@ -367,39 +174,35 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
 
     @Override
     public void onError(Throwable t) {
-      cancelled();
+      finish();
     }
 
     @Override
     public void onCompleted() {
-      HeldRequests.Held h = holding;
-      if (h != null) {
-        h.cancel();
-      }
+      boolean wasDone;
       synchronized (this) {
-        if (!done) {
-          done = true;
-          out.onCompleted();
-        }
+        wasDone = done;
+      }
+      finish();
+      if (!wasDone) {
+        out.onCompleted();
       }
     }
   }
 
-  /** The synced node with the highest head and a kept status answer, or null. */
-  static NodeView freshestSynced(ChainView view) {
-    NodeView best = null;
-    if (view == null) {
-      return null;
+  private static ProcessingResponse headersResponse(CommonResponse common, ProcessingMode mode) {
+    ProcessingResponse.Builder b = ProcessingResponse.newBuilder().setRequestHeaders(HeadersResponse.newBuilder().setResponse(common));
+    if (mode != null) {
+      b.setModeOverride(mode);
     }
-    for (NodeView n : view.nodes()) {
-      if (n.health() == io.chainroute.height.Health.SYNCED && n.status().usable() && n.raw().length > 0 && (best == null || n.head() > best.head())) {
-        best = n;
-      }
-    }
-    return best;
+    return b.build();
   }
 
-  private static ProcessingResponse immediateReply(Reply reply) {
+  private static ProcessingResponse bodyResponse(CommonResponse common) {
+    return ProcessingResponse.newBuilder().setRequestBody(BodyResponse.newBuilder().setResponse(common)).build();
+  }
+
+  private static ProcessingResponse immediate(Reply reply) {
     return ProcessingResponse.newBuilder()
         .setImmediateResponse(
             ImmediateResponse.newBuilder()
@@ -408,14 +211,6 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
                 .setBody(ByteString.copyFrom(reply.body()))
                 .setDetails("chainroute"))
         .build();
-  }
-
-  private static ProcessingResponse passThrough(ProcessingRequest request) {
-    return switch (request.getRequestCase()) {
-      case REQUEST_HEADERS -> ProcessingResponse.newBuilder().setRequestHeaders(HeadersResponse.getDefaultInstance()).build();
-      case REQUEST_BODY -> ProcessingResponse.newBuilder().setRequestBody(BodyResponse.getDefaultInstance()).build();
-      default -> null;
-    };
   }
 
   static HeaderValueOption header(String key, String value) {

@@ -1,5 +1,8 @@
 package io.chainroute.extproc;
 
+import io.chainroute.pipeline.HeldRequests;
+import io.chainroute.pipeline.RequestPipeline;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
@@ -73,7 +76,7 @@ class AlgodWaitTest {
     server =
         InProcessServerBuilder.forName(name)
             .directExecutor()
-            .addService(new ExtProcService(List.of(chain), Map.of("algo", new AlgodAdapter()), topology::get, held, Duration.ofSeconds(5)))
+            .addService(new ExtProcService(new RequestPipeline(List.of(chain), Map.of("algo", new AlgodAdapter()), topology::get, topology::get, held, Duration.ofSeconds(5))))
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();

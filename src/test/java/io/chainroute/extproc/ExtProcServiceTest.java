@@ -1,5 +1,8 @@
 package io.chainroute.extproc;
 
+import io.chainroute.pipeline.HeldRequests;
+import io.chainroute.pipeline.RequestPipeline;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -72,7 +75,7 @@ class ExtProcServiceTest {
     server =
         InProcessServerBuilder.forName(name)
             .directExecutor()
-            .addService(new ExtProcService(List.of(chain), Map.of("eth", new EvmAdapter()), topology::get, held, unavailableWait))
+            .addService(new ExtProcService(new RequestPipeline(List.of(chain), Map.of("eth", new EvmAdapter()), topology::get, topology::get, held, unavailableWait)))
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();

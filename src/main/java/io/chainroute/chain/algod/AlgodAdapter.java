@@ -128,7 +128,7 @@ public final class AlgodAdapter implements ChainAdapter {
     }
     // round = 2^64-1 makes algod's round+1 wrap to 0: it answers at once.
     long minHead = round.equals(MAX_UINT64) ? 0 : round.add(BigInteger.ONE).min(BigInteger.valueOf(Long.MAX_VALUE)).longValue();
-    return new Classification.AwaitHead(minHead, WAIT_TIMEOUT, body -> new Reply(200, JSON, body), CATCHUP, SHUTTING_DOWN);
+    return new Classification.WaitForHeight(minHead, WAIT_TIMEOUT, body -> new Reply(200, JSON, body), CATCHUP, SHUTTING_DOWN);
   }
 
   private static Classification forward(Requirement r) {

@@ -65,7 +65,7 @@ class AlgodAdapterTest {
   @Test
   void waitForBlockAfterIsHeldUntilARoundAfterTheGivenOne() {
     Classification c = adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/41");
-    assertThat(c).isInstanceOfSatisfying(Classification.AwaitHead.class, w -> {
+    assertThat(c).isInstanceOfSatisfying(Classification.WaitForHeight.class, w -> {
       assertThat(w.minHead()).isEqualTo(42);
       assertThat(w.timeout()).isEqualTo(AlgodAdapter.WAIT_TIMEOUT);
       assertThat(w.statusReply().apply("{\"last-round\":42}".getBytes(StandardCharsets.UTF_8)).httpStatus()).isEqualTo(200);
@@ -76,7 +76,7 @@ class AlgodAdapterTest {
     });
     // 2^64-1: algod's round+1 wraps to 0 and it answers at once.
     Classification wrap = adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/18446744073709551615");
-    assertThat(((Classification.AwaitHead) wrap).minHead()).isZero();
+    assertThat(((Classification.WaitForHeight) wrap).minHead()).isZero();
   }
 
   private static String body(io.chainroute.chain.Reply r) {

@@ -1,4 +1,4 @@
-package io.chainroute.extproc;
+package io.chainroute.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package io.chainroute.extproc;
+package io.chainroute.pipeline;
 
 import io.chainroute.height.ChainView;
 import io.chainroute.height.Topology;
@@ -172,6 +172,11 @@ public final class HeldRequests {
         h.outcome.shutdown();
       }
     }
+  }
+
+  /** False while shutting down or at the bound: a {@link #hold} now would be refused. */
+  public boolean canHold() {
+    return !shuttingDown && count.get() < maxHeld;
   }
 
   public int size() {

@@ -1,0 +1,50 @@
+package io.chainroute.pipeline;
+
+import io.chainroute.chain.Reply;
+import io.chainroute.height.ChainView;
+import io.chainroute.routing.Pool;
+import java.time.Duration;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * A request's fate as the {@link RequestPipeline} decides it. Protocol- and Envoy-neutral: an edge
+ * (ext_proc today) turns each case into its own messages.
+ */
+public sealed interface Outcome {
+
+  /** Send it to a node of {@code pool}; a write is never retried once it may have reached a node. */
+  record Route(Pool pool, boolean write) implements Outcome {}
+
+  /** chainroute answers it itself. */
+  record Respond(Reply reply) implements Outcome {}
+
+  /**
+   * Not for chainroute to route (no chain at this path, or a method the protocol never carries a
+   * body for): the proxy's default route, body not read.
+   */
+  record Pass() implements Outcome {}
+
+  /** The request line is not enough: decide again with the body. */
+  record NeedBody() implements Outcome {}
+
+  /**
+   * Hold the request (no thread) until {@code ready} holds for its chain in the {@code source}
+   * topology, then answer with {@code onReady}; after {@code timeout} with {@code onTimeout}; on
+   * shutdown with {@code onShutdown}. When the bound on held requests is reached, {@code onRefused}
+   * answers at once.
+   */
+  record Hold(
+      String chain,
+      HeldRequests.Source source,
+      Predicate<ChainView> ready,
+      Function<ChainView, Outcome> onReady,
+      Duration timeout,
+      Function<ChainView, Outcome> onTimeout,
+      Outcome onShutdown,
+      Outcome onRefused)
+      implements Outcome {}
+
+  Outcome PASS = new Pass();
+  Outcome NEED_BODY = new NeedBody();
+}

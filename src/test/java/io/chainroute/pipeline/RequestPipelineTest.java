@@ -1,0 +1,137 @@
+package io.chainroute.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.chainroute.chain.ChainAdapter;
+import io.chainroute.chain.algod.AlgodAdapter;
+import io.chainroute.chain.evm.EvmAdapter;
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.NodeConfig;
+import io.chainroute.config.Protocol;
+import io.chainroute.height.ChainView;
+import io.chainroute.height.EndpointStatus;
+import io.chainroute.height.Health;
+import io.chainroute.height.NodeView;
+import io.chainroute.height.Topology;
+import io.chainroute.routing.Pool;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The pipeline without any edge: request in, outcome out. */
+class RequestPipelineTest {
+  private final NodeConfig full = new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "", false);
+  private final NodeConfig arc = new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
+  private final ChainConfig eth =
+      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(full, arc));
+  private final NodeConfig algod = new NodeConfig("a", URI.create("http://10.0.0.3:8080"), "", false);
+  private final ChainConfig algo =
+      new ChainConfig("algo", Protocol.ALGORAND, "/", 0, 2, 1000, 1000, Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(2), List.of(algod));
+  private final AtomicReference<Topology> topology = new AtomicReference<>();
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+  private final HeldRequests held = new HeldRequests(timer, topology::get, 10);
+  private final Map<String, ChainAdapter> adapters = Map.of("eth", new EvmAdapter(), "algo", new AlgodAdapter());
+
+  @AfterEach
+  void stop() {
+    timer.shutdownNow();
+  }
+
+  private RequestPipeline pipeline(Duration unavailableWait) {
+    return new RequestPipeline(List.of(algo, eth), adapters, topology::get, topology::get, held, unavailableWait);
+  }
+
+  private static NodeView node(NodeConfig n, long head, EndpointStatus s) {
+    Health h = s == EndpointStatus.NONE ? Health.UNREACHABLE : Health.SYNCED;
+    return new NodeView(n, head, 0, h, "", s, 1, 0, n.host(), ("{\"last-round\":" + head + "}").getBytes(StandardCharsets.UTF_8));
+  }
+
+  private void set(EndpointStatus fullStatus, EndpointStatus arcStatus, long algodHead) {
+    topology.set(
+        Topology.of(
+            1,
+            List.of(
+                new ChainView(eth, 1000, List.of(node(full, 1000, fullStatus), node(arc, 1000, arcStatus))),
+                new ChainView(algo, algodHead, List.of(node(algod, algodHead, EndpointStatus.HEALTHY))))));
+  }
+
+  private static byte[] call(String method, String params) {
+    return ("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"" + method + "\",\"params\":" + params + "}").getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aPrefixChainWinsOverTheRootChain() {
+    RequestPipeline p = pipeline(Duration.ZERO);
+    assertThat(p.chainFor("/eth").name()).isEqualTo("eth");
+    assertThat(p.chainFor("/eth?x=1").name()).isEqualTo("eth");
+    assertThat(p.chainFor("/ethereum").name()).isEqualTo("algo");
+    assertThat(p.chainFor("/v2/status").name()).isEqualTo("algo");
+  }
+
+  @Test
+  void jsonRpcNeedsTheBodyAndOldStateGoesToTheArchive() {
+    set(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY, 10);
+    RequestPipeline p = pipeline(Duration.ZERO);
+    assertThat(p.onRequestLine(eth, "POST", "/eth", false)).isEqualTo(Outcome.NEED_BODY);
+    assertThat(p.onRequestLine(eth, "GET", "/eth", true)).isEqualTo(Outcome.PASS);
+    assertThat(p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]"))).isEqualTo(new Outcome.Route(Pool.ARCHIVE, false));
+    assertThat(p.onBody(eth, "POST", call("eth_sendRawTransaction", "[\"0x00\"]"))).isEqualTo(new Outcome.Route(Pool.HEAD, true));
+    Outcome bad = p.onBody(eth, "POST", "{nope".getBytes(StandardCharsets.UTF_8));
+    assertThat(bad).isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).contains("-32700"));
+  }
+
+  @Test
+  void noUsableNodeIsA503AtOnceOrAHoldThatRoutesWhenOneIsBack() {
+    set(EndpointStatus.NONE, EndpointStatus.NONE, 10);
+    Outcome now = pipeline(Duration.ZERO).onBody(eth, "POST", call("eth_blockNumber", "[]"));
+    assertThat(now).isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(r.reply().httpStatus()).isEqualTo(503));
+
+    RequestPipeline p = pipeline(Duration.ofSeconds(5));
+    Outcome o = p.onBody(eth, "POST", call("eth_blockNumber", "[]"));
+    assertThat(o).isInstanceOf(Outcome.Hold.class);
+    List<Outcome> answers = new ArrayList<>();
+    assertThat(p.hold((Outcome.Hold) o, answers::add)).isNotNull();
+    assertThat(answers).isEmpty();
+    set(EndpointStatus.HEALTHY, EndpointStatus.NONE, 10);
+    held.onTopology(topology.get());
+    assertThat(answers).containsExactly(new Outcome.Route(Pool.HEAD, false));
+  }
+
+  @Test
+  void aWaitForAHeightIsAnsweredAtOnceWhenANodeHasItElseHeldUntilOneDoes() {
+    set(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY, 10);
+    RequestPipeline p = pipeline(Duration.ZERO);
+    Outcome at = p.onRequestLine(algo, "GET", "/v2/status/wait-for-block-after/9", true);
+    assertThat(at).isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).isEqualTo("{\"last-round\":10}"));
+
+    Outcome later = p.onRequestLine(algo, "GET", "/v2/status/wait-for-block-after/10", true);
+    assertThat(later).isInstanceOf(Outcome.Hold.class);
+    List<Outcome> answers = new ArrayList<>();
+    p.hold((Outcome.Hold) later, answers::add);
+    set(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY, 11);
+    held.onTopology(topology.get());
+    assertThat(answers).singleElement().isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).isEqualTo("{\"last-round\":11}"));
+  }
+
+  @Test
+  void pastTheBoundAHoldIsRefusedWithItsOwnAnswer() {
+    set(EndpointStatus.NONE, EndpointStatus.NONE, 10);
+    RequestPipeline p = pipeline(Duration.ofSeconds(5));
+    Outcome.Hold h = (Outcome.Hold) p.onBody(eth, "POST", call("eth_blockNumber", "[]"));
+    for (int i = 0; i < 10; i++) {
+      assertThat(p.hold(h, o -> {})).isNotNull();
+    }
+    assertThat(p.canHold()).isFalse();
+    List<Outcome> answers = new ArrayList<>();
+    assertThat(p.hold(h, answers::add)).isNull();
+    assertThat(answers).singleElement().isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).contains("too many requests waiting"));
+  }
+}
