@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Overload: Envoy + chainroute driven at twice what they can serve, open loop, one variant after another.
+#
+#   bench/overload.sh                   about 3 minutes; writes bench/OVERLOAD.md
+#
+# For each variant: start chainroute and Envoy (from `chainroute bootstrap`) pinned to the SUT core, warm up,
+# measure the closed-loop maximum (c=64), then send 2x that rate open loop (vegeta: requests leave on the
+# clock whatever the answers do) for OVER_DUR seconds with a client timeout of 10 s. Reported per variant:
+# the share answered 200, the latency of the answered requests (p50/p99/max), what the rest got (status
+# codes, JSON-RPC codes, client timeouts), and Envoy's ext_proc counters (requests that skipped routing).
+# Variants (VARIANTS="..."): default = the rendered defaults; unbounded = envoy.extProcMaxRequests 100000
+# (the old default). Uses what bench/run.sh builds (bench/.build/bin) and builds it if missing.
+# Knobs: OVER_DUR=15 WARM=10 LOAD_CPU=0 SUT_CPU=1 FACTOR=2 VARIANTS="unbounded default"
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+B="$here/.build"
+R="$B/overload"
+export PATH="/usr/local/go/bin:$PATH"
+OVER_DUR="${OVER_DUR:-15}" WARM="${WARM:-10}" LOAD_CPU="${LOAD_CPU:-0}" SUT_CPU="${SUT_CPU:-1}" FACTOR="${FACTOR:-2}"
+VARIANTS="${VARIANTS:-unbounded default}"
+OUT="${OUT:-$here/OVERLOAD.md}"
+ENVOY="$root/.tools/bin/envoy"
+VEGETA="$B/bin/vegeta"
+ADMIN=http://127.0.0.1:9901
+LB=http://127.0.0.1:10000/eth
+log() { printf '[overload %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+PIDS=()
+start() { local name="$1" cpu="$2"; shift 2; taskset -c "$cpu" "$@" >"$R/$name.log" 2>&1 & LAST_PID=$!; PIDS+=("$LAST_PID"); }
+stop() { local p; for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  for p in "$@"; do for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+trap 'trap - EXIT INT TERM; [[ ${#PIDS[@]} -gt 0 ]] && stop "${PIDS[@]}"' EXIT INT TERM
+wait_for() { local t="$1" what="$2"; shift 2; for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; log "timed out: $what"; return 1; }
+rpc_ok() { curl -sf -m 2 -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$1" | grep -q '"result"'; }
+tw_wait() { local t=0; while (($(ss -Htan state time-wait | wc -l) > 2000 && t < 65)); do sleep 1; t=$((t + 1)); done; }
+
+mkdir -p "$B/bin"; rm -rf "$R"; mkdir -p "$R"
+"$root/.ci/install-tools" >"$R/install-tools.log" 2>&1
+if [[ ! -f "$root/target/chainroute.jar" ]] || [[ -n "$(find "$root/src/main" "$root/pom.xml" -newer "$root/target/chainroute.jar" -print -quit)" ]]; then
+  (cd "$root" && mvn -B -q package -DskipTests)
+fi
+[[ -x "$B/bin/upstream" ]] || (cd "$here" && go build -o "$B/bin/upstream" ./upstream)
+[[ -x "$VEGETA" ]] || GOBIN="$B/bin" go install "github.com/tsenart/vegeta/v12@v12.13.0"
+python3 "$here/mix/gen.py" >/dev/null
+
+ports=(9001 9002 9003); names=(full-1 full-2 archive-1); UP=()
+for i in 0 1 2; do
+  extra=(); [[ ${names[$i]} == archive-1 ]] && extra=(-archive)
+  start "upstream-${names[$i]}" "$LOAD_CPU" "$B/bin/upstream" -addr "127.0.0.1:${ports[$i]}" -name "${names[$i]}" "${extra[@]}"; UP+=("$LAST_PID")
+done
+for p in "${ports[@]}"; do wait_for 10 "upstream :$p" rpc_ok "http://127.0.0.1:$p/"; done
+python3 "$here/tool.py" targets "$R/targets.json" "$LB"
+
+for v in $VARIANTS; do
+  log "=== $v"
+  cfg="$R/chainroute-$v.yaml"
+  case "$v" in
+    default) cp "$here/chainroute.yaml" "$cfg" ;;
+    unbounded) sed '/^envoy:/a\  extProcMaxRequests: 100000' "$here/chainroute.yaml" >"$cfg" ;;
+    *) log "unknown variant $v"; exit 2 ;;
+  esac
+  (cd "$root" && bin/chainroute bootstrap --config "$cfg" --node-id bench --out "$R/envoy-$v.yaml")
+  start "chainroute-$v" "$SUT_CPU" "$root/bin/chainroute" run --config "$cfg"; CR=$LAST_PID
+  wait_for 30 "chainroute /readyz" curl -sf -m 1 http://127.0.0.1:8081/readyz
+  start "envoy-$v" "$SUT_CPU" "$ENVOY" -c "$R/envoy-$v.yaml" --concurrency 1 --disable-hot-restart -l warn; EV=$LAST_PID
+  wait_for 20 "Envoy" rpc_ok "$LB"
+  taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$R/targets.json" -rate=0 -workers=64 -max-workers=64 -duration="${WARM}s" >/dev/null
+  tw_wait
+  taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$R/targets.json" -rate=0 -workers=64 -max-workers=64 -duration=5s -timeout=10s >"$R/$v-closed.bin"
+  "$VEGETA" report -type=json "$R/$v-closed.bin" >"$R/$v-closed.json"
+  cap=$(python3 -c "import json;r=json.load(open('$R/$v-closed.json'));print(int(r['throughput']))")
+  rate=$((cap * FACTOR))
+  log "$v: closed-loop maximum $cap req/s; open loop at $rate req/s for ${OVER_DUR}s"
+  echo "$cap" >"$R/$v-capacity"
+  tw_wait
+  curl -sf "$ADMIN/reset_counters" -X POST >/dev/null || true
+  taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$R/targets.json" -rate="$rate/1s" -workers=64 \
+    -max-connections=512 -duration="${OVER_DUR}s" -timeout=10s >"$R/$v-over.bin"
+  "$VEGETA" encode -to=csv "$R/$v-over.bin" >"$R/$v-over.csv"
+  curl -sf "$ADMIN/stats" >"$R/$v-envoy-stats.txt" || true
+  stop "$EV" "$CR"
+done
+stop "${UP[@]}"
+
+python3 - "$R" "$OUT" "$VARIANTS" "$FACTOR" <<'PY'
+import base64, csv, json, os, re, sys
+raw, out, variants, factor = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4]
+def pct(xs, p):
+    if not xs: return float("nan")
+    k = max(0, min(len(xs) - 1, int(-(-p * len(xs) // 100)) - 1)); return xs[k]
+def stat(text, name):
+    m = re.search(r"^%s: (\d+)$" % re.escape(name), text, re.M); return int(m.group(1)) if m else 0
+rows = []
+for v in variants:
+    ok, kinds, n = [], {}, 0
+    with open(os.path.join(raw, v + "-over.csv"), newline="") as f:
+        for row in csv.reader(f):
+            n += 1
+            code, ms = row[1], int(row[2]) / 1e6
+            body = base64.b64decode(row[6]) if len(row) > 6 and row[6] else b""
+            if code == "200" and b'"result"' in body:
+                ok.append(ms); continue
+            m = re.search(rb'"code":\s*(-?\d+)', body)
+            key = ("HTTP %s" % code if code != "0" else "client timeout/error") + (" %s" % m.group(1).decode() if m else "")
+            kinds[key] = kinds.get(key, 0) + 1
+    ok.sort()
+    st = open(os.path.join(raw, v + "-envoy-stats.txt")).read() if os.path.exists(os.path.join(raw, v + "-envoy-stats.txt")) else ""
+    rows.append((v, int(open(os.path.join(raw, v + "-capacity")).read()), n, len(ok), pct(ok, 50), pct(ok, 99), ok[-1] if ok else float("nan"),
+                 ", ".join("%s: %d" % kv for kv in sorted(kinds.items(), key=lambda kv: -kv[1])) or "none",
+                 stat(st, "http.rpc.ext_proc.failure_mode_allowed"), stat(st, "cluster.chainroute_extproc.upstream_rq_pending_overflow"),
+                 stat(st, "http.rpc.ext_proc.message_timeouts") if "http.rpc.ext_proc.message_timeouts" in st else stat(st, "http.rpc.ext_proc.message_timeout")))
+with open(out, "w") as f:
+    f.write("# Overload: Envoy + chainroute at %sx capacity\n\nWritten by `bench/overload.sh`. Each variant: closed-loop maximum at c=64, then "
+            "%sx that rate open loop (vegeta, client timeout 10 s, at most 512 connections). Envoy (one worker) and chainroute share one core; "
+            "the load generator and the three fake upstreams the other.\n\n" % (factor, factor))
+    f.write("| variant | capacity req/s | sent | answered 200 | p50 of answered ms | p99 ms | max ms | the rest got | failed open (no routing) | ext_proc overflows | ext_proc message timeouts |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+    for r in rows:
+        f.write("| %s | %d | %d | %d (%.1f%%) | %.1f | %.1f | %.1f | %s | %d | %d | %d |\n" % (r[0], r[1], r[2], r[3], 100.0 * r[3] / max(1, r[2]), r[4], r[5], r[6], r[7], r[8], r[9], r[10]))
+print(open(out).read())
+PY
