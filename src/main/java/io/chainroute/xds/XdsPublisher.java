@@ -60,7 +60,18 @@ public final class XdsPublisher {
       ScheduledExecutorService loop,
       Duration coalesce,
       Clock clock) {
-    this.clusters = XdsResources.clusters(chains);
+    this(chains, io.chainroute.config.EnvoyConfig.defaults(), topology, loop, coalesce, clock);
+  }
+
+  /** @param envoy the per-cluster limits of the clusters it publishes */
+  public XdsPublisher(
+      List<ChainConfig> chains,
+      io.chainroute.config.EnvoyConfig envoy,
+      Supplier<Topology> topology,
+      ScheduledExecutorService loop,
+      Duration coalesce,
+      Clock clock) {
+    this.clusters = XdsResources.clusters(chains, envoy);
     this.topology = topology;
     this.loop = loop;
     this.coalesce = coalesce;
