@@ -399,4 +399,17 @@ class BootstrapRendererTest {
     String replies = JsonFormat.printer().print(hcm(parse(BootstrapRenderer.render(c, "e"))).getLocalReplyConfig());
     assertThat(replies).doesNotContain("10.9.8.7", "8080", "s3cret-token", "%");
   }
+
+  @Test
+  void resilienceSettingsOutsideTheirRangeAreRefusedWithTheirPath() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { readTryTimeout: 60s }\n" + CHAIN))
+        .hasMessageContaining("envoy.readTryTimeout")
+        .hasMessageContaining("59000ms");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { upstreamMaxRequests: 0 }\n" + CHAIN))
+        .hasMessageContaining("envoy.upstreamMaxRequests");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxHeapBytes: 1000 }\n" + CHAIN))
+        .hasMessageContaining("envoy.maxHeapBytes");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxDownstreamConnections: -1 }\n" + CHAIN))
+        .hasMessageContaining("envoy.maxDownstreamConnections");
+  }
 }
