@@ -88,7 +88,7 @@ public final class Sidecar implements AutoCloseable {
     closers.add(() -> newHeadsNow().close());
     closers.add(wsTimer::shutdownNow);
     publisher =
-        new XdsPublisher(config.chains(), tracker::topology, xdsLoop, config.server().xdsCoalesce(), clock);
+        new XdsPublisher(config.chains(), config.envoy(), tracker::topology, xdsLoop, config.server().xdsCoalesce(), clock);
     tracker.addListener(publisher::onTopology);
     adminGrpc = new AdminGrpcService(tracker);
     ScheduledExecutorService holdTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-hold"));

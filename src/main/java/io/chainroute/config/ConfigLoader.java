@@ -147,7 +147,11 @@ public final class ConfigLoader {
         "chainrouteHost",
         "messageTimeout",
         "exposeUpstreamHeader",
-        "extProcMaxRequests");
+        "extProcMaxRequests",
+        "upstreamMaxRequests",
+        "readTryTimeout",
+        "maxHeapBytes",
+        "maxDownstreamConnections");
     return new EnvoyConfig(
         o.port("listenerPort", 10000),
         o.port("adminPort", 9901),
@@ -156,7 +160,12 @@ public final class ConfigLoader {
         o.duration(
             "messageTimeout", Duration.ofMillis(500), Duration.ofMillis(1), Duration.ofSeconds(10)),
         o.bool("exposeUpstreamHeader", false),
-        (int) o.integer("extProcMaxRequests", EnvoyConfig.DEFAULT_EXT_PROC_MAX_REQUESTS, 1, 1_000_000));
+        (int) o.integer("extProcMaxRequests", EnvoyConfig.DEFAULT_EXT_PROC_MAX_REQUESTS, 1, 1_000_000),
+        (int) o.integer("upstreamMaxRequests", EnvoyConfig.DEFAULT_UPSTREAM_MAX_REQUESTS, 1, 1_000_000),
+        // Below the route timeout (60 s): a try that may take the whole request time is no try.
+        o.duration("readTryTimeout", EnvoyConfig.DEFAULT_READ_TRY_TIMEOUT, Duration.ofMillis(100), Duration.ofSeconds(59)),
+        o.integer("maxHeapBytes", EnvoyConfig.DEFAULT_MAX_HEAP_BYTES, 64L << 20, 1L << 40),
+        (int) o.integer("maxDownstreamConnections", EnvoyConfig.DEFAULT_MAX_DOWNSTREAM_CONNECTIONS, 1, 10_000_000));
   }
 
   private static List<ChainConfig> chains(Obj top, java.util.function.Function<String, String> env) {

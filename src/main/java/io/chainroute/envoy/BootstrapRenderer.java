@@ -34,6 +34,25 @@ public final class BootstrapRenderer {
   static final String XDS_CLUSTER = "chainroute_xds";
   static final String EXTPROC_CLUSTER = "chainroute_extproc";
 
+  /**
+   * The longest chainroute may hold a request inside ext_proc (algod {@code wait-for-block-after}:
+   * 60 s; graceful startup: {@code server.unavailableWait}, at most 55 s): ext_proc's
+   * max_message_timeout, and the floor of every downstream timeout that runs during a hold.
+   */
+  static final Duration LONGEST_HOLD = Duration.ofSeconds(70);
+  /** A stream with no bytes either way for this long is closed (408): above any hold. */
+  static final Duration STREAM_IDLE_TIMEOUT = LONGEST_HOLD.plusSeconds(5);
+  /** Headers plus body plus any hold must arrive within this (408), however slowly they trickle. */
+  static final Duration REQUEST_TIMEOUT = LONGEST_HOLD.plusSeconds(20);
+  static final Duration REQUEST_HEADERS_TIMEOUT = Duration.ofSeconds(10);
+  /** A client connection with no request in flight for this long is closed. */
+  static final Duration DOWNSTREAM_IDLE_TIMEOUT = Duration.ofSeconds(60);
+
+  /** EIP-1474 "Resource unavailable": no node could serve the request. */
+  static final int RESOURCE_UNAVAILABLE = -32002;
+  /** EIP-1474 "Limit exceeded": the request or the load is over a configured limit. */
+  static final int LIMIT_EXCEEDED = -32005;
+
   /** Reads are idempotent: retry them on another node when the connection fails or resets. */
   private static final String READ_RETRY_ON = "connect-failure,refused-stream,reset";
   /**
@@ -56,7 +75,10 @@ public final class BootstrapRenderer {
     root.put("node", node);
     root.put(
         "admin",
-        map("address", socket("127.0.0.1", envoy.adminPort())));
+        map(
+            "address", socket("127.0.0.1", envoy.adminPort()),
+            // Stats and /ready stay reachable when the client connection limit is reached.
+            "ignore_global_conn_limit", true));
     root.put(
         "dynamic_resources",
         map(
@@ -65,8 +87,20 @@ public final class BootstrapRenderer {
                 "api_type", "GRPC",
                 "transport_api_version", "V3",
                 "set_node_on_first_message_only", true,
-                "grpc_services", List.of(map("envoy_grpc", map("cluster_name", XDS_CLUSTER)))),
-            "cds_config", map("ads", map(), "resource_api_version", "V3")));
+                "grpc_services",
+                    List.of(
+                        map(
+                            "envoy_grpc",
+                            map(
+                                "cluster_name", XDS_CLUSTER,
+                                // Reconnect to a restarted chainroute within about a second
+                                // (Envoy's default back-off, 0.5 s growing to 30 s, measured
+                                // 9-21 s).
+                                "retry_policy",
+                                    map("retry_back_off", map("base_interval", "0.25s", "max_interval", "1s")))))),
+            // Without clusters in 5 s Envoy starts serving anyway (503 -32002 until they come)
+            // instead of waiting the default 15 s with its listener closed.
+            "cds_config", map("ads", map(), "resource_api_version", "V3", "initial_fetch_timeout", "5s")));
     root.put(
         "static_resources",
         map(
@@ -75,6 +109,7 @@ public final class BootstrapRenderer {
                 List.of(
                     sidecarCluster(XDS_CLUSTER, envoy.chainrouteHost(), server.xdsPort(), 0),
                     sidecarCluster(EXTPROC_CLUSTER, envoy.chainrouteHost(), server.extProcPort(), envoy.extProcMaxRequests()))));
+    root.put("overload_manager", overloadManager(envoy));
     try {
       return HEADER + YAML.writeValueAsString(root);
     } catch (JsonProcessingException e) {
@@ -107,6 +142,14 @@ public final class BootstrapRenderer {
                                 map("remove", POOL_HEADER),
                                 map("remove", WRITE_HEADER),
                                 map("remove", UPSTREAM_HEADER))))));
+    // Downstream timeouts (docs/reliability-envoy.md): slow or silent clients are closed; every
+    // timeout that runs while chainroute holds a request is above the longest hold.
+    hcm.put("request_headers_timeout", duration(REQUEST_HEADERS_TIMEOUT));
+    hcm.put("request_timeout", duration(REQUEST_TIMEOUT));
+    hcm.put("stream_idle_timeout", duration(STREAM_IDLE_TIMEOUT));
+    hcm.put("common_http_protocol_options", map("idle_timeout", duration(DOWNSTREAM_IDLE_TIMEOUT)));
+    hcm.put("delayed_close_timeout", "1s");
+    hcm.put("local_reply_config", LocalReplies.config(config));
     hcm.put("route_config", routes(config));
     hcm.put("http_filters", List.of(extProcFilter(envoy), map("name", "envoy.filters.http.router", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"))));
     return map(
@@ -134,7 +177,7 @@ public final class BootstrapRenderer {
             "message_timeout", duration(envoy.messageTimeout()),
             // chainroute may hold a request (algod wait-for-block-after: 60 s; graceful startup) and
             // extends the timeout of that one message with override_message_timeout, up to this.
-            "max_message_timeout", "70s",
+            "max_message_timeout", duration(LONGEST_HOLD),
             "processing_mode",
                 map(
                     // SEND is required: with SKIP the route is picked before the body is read.
@@ -157,6 +200,7 @@ public final class BootstrapRenderer {
   }
 
   private static Map<String, Object> routes(ChainrouteConfig config) {
+    EnvoyConfig envoy = config.envoy();
     List<Object> routes = new ArrayList<>();
     List<ChainConfig> ordered = new ArrayList<>(config.chains());
     // A chain served at the root matches every path: its routes go after every other chain's.
@@ -165,13 +209,13 @@ public final class BootstrapRenderer {
       String head = chain.clusterName("head");
       if (chain.protocol() == Protocol.ALGORAND) {
         // Only reached when chainroute is down (it answers these waits itself): algod waits up to 60 s.
-        Map<String, Object> wait = route(chain, head, SAFE_RETRY_ON, null);
+        Map<String, Object> wait = route(chain, head, SAFE_RETRY_ON, null, null);
         wait.put("match", map("prefix", under(chain, "/v2/status/wait-for-block-after/")));
         ((Map<String, Object>) wait.get("route")).put("timeout", "70s");
         routes.add(algod(wait, chain));
         // The transaction pool is node-local: a pending lookup that misses (404) is retried on the
         // other nodes, so it finds the node that took the submission (see README).
-        Map<String, Object> pending = route(chain, head, READ_RETRY_ON + ",retriable-status-codes", null);
+        Map<String, Object> pending = route(chain, head, READ_RETRY_ON + ",retriable-status-codes", null, envoy.readTryTimeout());
         pending.put("match", map("prefix", under(chain, "/v2/transactions/pending/")));
         Map<String, Object> retry = (Map<String, Object>) ((Map<String, Object>) pending.get("route")).get("retry_policy");
         retry.put("retriable_status_codes", List.of(404));
@@ -179,12 +223,13 @@ public final class BootstrapRenderer {
         retry.remove("retry_priority");
         routes.add(algod(pending, chain));
       }
-      routes.add(algod(route(chain, head, SAFE_RETRY_ON, map("name", WRITE_HEADER, "string_match", map("exact", "true"))), chain));
-      routes.add(algod(route(chain, chain.clusterName("archive"), READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "archive"))), chain));
-      routes.add(algod(route(chain, head, READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "head"))), chain));
+      Duration readTry = envoy.readTryTimeout();
+      routes.add(algod(route(chain, head, SAFE_RETRY_ON, map("name", WRITE_HEADER, "string_match", map("exact", "true")), null), chain));
+      routes.add(algod(route(chain, chain.clusterName("archive"), READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "archive")), readTry), chain));
+      routes.add(algod(route(chain, head, READ_RETRY_ON, map("name", POOL_HEADER, "string_match", map("exact", "head")), readTry), chain));
       // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
       // retry only where the request cannot have reached a node (it may be a write).
-      routes.add(algod(route(chain, head, SAFE_RETRY_ON, null), chain));
+      routes.add(algod(route(chain, head, SAFE_RETRY_ON, null, null), chain));
     }
     routes.add(
         map(
@@ -230,8 +275,13 @@ public final class BootstrapRenderer {
     return chain.pathPrefix().equals("/") ? path : chain.pathPrefix() + path;
   }
 
+  /**
+   * @param readTryTimeout for reads: an attempt without response headers after this is hedged to
+   *     another node (the original keeps running; the first answer wins). Null for writes and
+   *     unclassified requests: they are never sent twice.
+   */
   private static Map<String, Object> route(
-      ChainConfig chain, String cluster, String retryOn, Map<String, Object> headerMatch) {
+      ChainConfig chain, String cluster, String retryOn, Map<String, Object> headerMatch, Duration readTryTimeout) {
     boolean root = chain.pathPrefix().equals("/");
     Map<String, Object> match = root ? map("prefix", "/") : map("path_separated_prefix", chain.pathPrefix());
     if (headerMatch != null) {
@@ -249,7 +299,10 @@ public final class BootstrapRenderer {
             "retry_policy",
                 map(
                     "retry_on", retryOn,
-                    "num_retries", 2,
+                    // Enough to try every other node of the chain once (at least 2).
+                    "num_retries", Math.max(2, chain.nodes().size() - 1),
+                    // Envoy's defaults, made explicit: a dead node's neighbour is tried at once.
+                    "retry_back_off", map("base_interval", "0.025s", "max_interval", "0.25s"),
                     "retry_host_predicate", List.of(map("name", "envoy.retry_host_predicates.previous_hosts", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"))),
                     "host_selection_retry_max_attempts", 3,
                     // A retry moves on to the next priority (e.g. from the only node in the
@@ -263,6 +316,12 @@ public final class BootstrapRenderer {
                                     "update_frequency", 1))));
     if (root) {
       action.remove("regex_rewrite");
+    }
+    if (readTryTimeout != null) {
+      // A hung node (connections accepted, nothing answered) costs a read one try timeout, not
+      // the route timeout; the hedge goes to another node (previous_hosts predicate).
+      ((Map<String, Object>) action.get("retry_policy")).put("per_try_timeout", duration(readTryTimeout));
+      action.put("hedge_policy", map("hedge_on_per_try_timeout", true));
     }
     return map("match", match, "route", action);
   }
@@ -281,7 +340,10 @@ public final class BootstrapRenderer {
             map(
                 "@type", "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
                 "explicit_http_config",
-                    map("http2_protocol_options", map("connection_keepalive", map("interval", "30s", "timeout", "5s"))))));
+                    // A chainroute host that vanished without closing the connection is noticed
+                    // within about 20 s (a killed process closes it at once). chainroute permits
+                    // pings every 10 s (Sidecar permitKeepAliveTime); more often is a strike.
+                    map("http2_protocol_options", map("connection_keepalive", map("interval", "15s", "timeout", "5s"))))));
     if (extProc) {
       // One gRPC stream per HTTP request, so this caps requests inside ext_proc at once; past it
       // Envoy fails open (head pool). Default: high enough never to trip (README: overload).
@@ -306,16 +368,78 @@ public final class BootstrapRenderer {
     return c;
   }
 
+  static final String HEAP = "envoy.resource_monitors.fixed_heap";
+  static final String CONNECTIONS = "envoy.resource_monitors.global_downstream_max_connections";
+
+  /**
+   * Envoy's own protection against overload, in the order it acts as its heap fills: return free
+   * memory (90 %), shorten idle timeouts (scaled from 80 % to 95 %, and as client connections
+   * near their limit), stop accepting connections (95 %), refuse new requests with 503 {@code
+   * -32005} (98 %). The client connection limit itself closes connections past it at accept.
+   */
+  private static Map<String, Object> overloadManager(EnvoyConfig envoy) {
+    return map(
+        "refresh_interval", "0.25s",
+        "resource_monitors",
+            List.of(
+                map(
+                    "name", HEAP,
+                    "typed_config",
+                        map(
+                            "@type", "type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig",
+                            "max_heap_size_bytes", envoy.maxHeapBytes())),
+                // Replaces the deprecated runtime key overload.global_downstream_max_connections
+                // (Envoy warns at start when neither is set).
+                map(
+                    "name", CONNECTIONS,
+                    "typed_config",
+                        map(
+                            "@type", "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+                            "max_active_downstream_connections", envoy.maxDownstreamConnections()))),
+        "actions",
+            List.of(
+                action("envoy.overload_actions.shrink_heap", List.of(threshold(HEAP, 0.90)), null),
+                action(
+                    "envoy.overload_actions.reduce_timeouts",
+                    // Verified with Envoy 1.40: the proactive connection monitor works as a
+                    // trigger (8 of 10 connections: pressure 80, scale_percent 40).
+                    List.of(scaled(HEAP, 0.80, 0.95), scaled(CONNECTIONS, 0.70, 0.95)),
+                    map(
+                        "@type", "type.googleapis.com/envoy.config.overload.v3.ScaleTimersOverloadActionConfig",
+                        "timer_scale_factors",
+                            List.of(
+                                map("timer", "HTTP_DOWNSTREAM_CONNECTION_IDLE", "min_timeout", "2s"),
+                                map("timer", "HTTP_DOWNSTREAM_STREAM_IDLE", "min_timeout", "10s")))),
+                action("envoy.overload_actions.stop_accepting_connections", List.of(threshold(HEAP, 0.95)), null),
+                action("envoy.overload_actions.stop_accepting_requests", List.of(threshold(HEAP, 0.98)), null)));
+  }
+
+  private static Map<String, Object> action(String name, List<Object> triggers, Map<String, Object> typedConfig) {
+    Map<String, Object> a = map("name", name, "triggers", triggers);
+    if (typedConfig != null) {
+      a.put("typed_config", typedConfig);
+    }
+    return a;
+  }
+
+  private static Map<String, Object> threshold(String monitor, double value) {
+    return map("name", monitor, "threshold", map("value", value));
+  }
+
+  private static Map<String, Object> scaled(String monitor, double from, double to) {
+    return map("name", monitor, "scaled", map("scaling_threshold", from, "saturation_threshold", to));
+  }
+
   private static Map<String, Object> socket(String address, int port) {
     return map("socket_address", map("address", address, "port_value", port));
   }
 
-  private static String duration(Duration d) {
+  static String duration(Duration d) {
     long millis = d.toMillis();
     return millis % 1000 == 0 ? (millis / 1000) + "s" : String.format(java.util.Locale.ROOT, "%.3fs", millis / 1000.0);
   }
 
-  private static Map<String, Object> map(Object... kv) {
+  static Map<String, Object> map(Object... kv) {
     Map<String, Object> m = new LinkedHashMap<>();
     for (int i = 0; i < kv.length; i += 2) {
       m.put((String) kv[i], kv[i + 1]);

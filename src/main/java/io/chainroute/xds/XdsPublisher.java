@@ -50,6 +50,7 @@ public final class XdsPublisher {
    * process's "c1", even when its content differs (a config change lost on restart).
    */
   private final String epoch;
+  private final io.chainroute.config.EnvoyConfig envoy;
   private final XdsClients clients;
   private final V3DiscoveryServer server;
 
@@ -71,19 +72,32 @@ public final class XdsPublisher {
       ScheduledExecutorService loop,
       Duration coalesce,
       Clock clock) {
-    this(chains, topology, loop, coalesce, clock, epochOf(clock));
+    this(chains, io.chainroute.config.EnvoyConfig.defaults(), topology, loop, coalesce, clock);
+  }
+
+  /** @param envoy the per-cluster limits of the clusters it publishes */
+  public XdsPublisher(
+      List<ChainConfig> chains,
+      io.chainroute.config.EnvoyConfig envoy,
+      Supplier<Topology> topology,
+      ScheduledExecutorService loop,
+      Duration coalesce,
+      Clock clock) {
+    this(chains, envoy, topology, loop, coalesce, clock, epochOf(clock));
   }
 
   /** @param epoch prefix of every version sent; unique per process (see {@link #epochOf}) */
   XdsPublisher(
       List<ChainConfig> chains,
+      io.chainroute.config.EnvoyConfig envoy,
       Supplier<Topology> topology,
       ScheduledExecutorService loop,
       Duration coalesce,
       Clock clock,
       String epoch) {
     this.epoch = epoch;
-    this.clusters = XdsResources.clusters(chains);
+    this.envoy = envoy;
+    this.clusters = XdsResources.clusters(chains, envoy);
     this.topology = topology;
     this.loop = loop;
     this.coalesce = coalesce;
@@ -177,7 +191,7 @@ public final class XdsPublisher {
    * every group is pushed at once. Completes once the new snapshots are in the cache.
    */
   public java.util.concurrent.CompletableFuture<Void> reconfigure(List<ChainConfig> chains) {
-    List<Cluster> next = XdsResources.clusters(chains);
+    List<Cluster> next = XdsResources.clusters(chains, envoy);
     return java.util.concurrent.CompletableFuture.runAsync(
         () -> {
           clusters = next;

@@ -1,26 +1,35 @@
 package io.chainroute.xds;
 
+import com.google.protobuf.Any;
 import com.google.protobuf.Duration;
 import com.google.protobuf.UInt32Value;
 import io.chainroute.config.ChainConfig;
+import io.chainroute.config.EnvoyConfig;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Topology;
 import io.chainroute.routing.Pool;
 import io.chainroute.routing.PoolMember;
 import io.chainroute.routing.PoolPlan;
+import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
+import io.envoyproxy.envoy.config.cluster.v3.UpstreamConnectionOptions;
 import io.envoyproxy.envoy.config.core.v3.Address;
 import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
 import io.envoyproxy.envoy.config.core.v3.ApiVersion;
 import io.envoyproxy.envoy.config.core.v3.ConfigSource;
 import io.envoyproxy.envoy.config.core.v3.HealthStatus;
+import io.envoyproxy.envoy.config.core.v3.Http1ProtocolOptions;
 import io.envoyproxy.envoy.config.core.v3.Locality;
+import io.envoyproxy.envoy.config.core.v3.RoutingPriority;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
+import io.envoyproxy.envoy.config.core.v3.TcpKeepalive;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.type.v3.Percent;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,22 +51,40 @@ public final class XdsResources {
 
   private XdsResources() {}
 
-  /** The cluster set: {@code <chain>-head} and {@code <chain>-archive} for every chain. */
+  /** The cluster set with default {@link EnvoyConfig} limits. */
   public static List<Cluster> clusters(List<ChainConfig> chains) {
+    return clusters(chains, EnvoyConfig.defaults());
+  }
+
+  /** The cluster set: {@code <chain>-head} and {@code <chain>-archive} for every chain. */
+  public static List<Cluster> clusters(List<ChainConfig> chains, EnvoyConfig envoy) {
     List<Cluster> out = new ArrayList<>();
     for (ChainConfig chain : chains) {
+      boolean tokens = chain.nodes().stream().anyMatch(n -> !n.token().isEmpty());
       for (Pool pool : Pool.values()) {
-        Cluster c = cluster(chain.clusterName(pool.id()));
-        if (chain.nodes().stream().anyMatch(n -> !n.token().isEmpty())) {
-          c = withNodeTokens(c);
-        }
-        out.add(c);
+        out.add(cluster(chain.clusterName(pool.id()), envoy, tokens));
       }
     }
     return out;
   }
 
-  static Cluster cluster(String name) {
+  /**
+   * One EDS cluster. Every value here is explained in docs/reliability-envoy.md; the short why:
+   *
+   * <ul>
+   *   <li>circuit breakers: each cluster has its own limits, so one chain's overload cannot take
+   *       another's connections; retries are bounded by a budget relative to the requests in
+   *       flight instead of Envoy's fixed default of 3 concurrent retries per cluster (which
+   *       failed requests with {@code upstream_rq_retry_overflow} when one node died under load);
+   *   <li>outlier detection: a node that refuses, resets or times out twice in a row is ejected for
+   *       a few seconds, before chainroute's next probe notices; never more than half of a
+   *       cluster's nodes (a one-node cluster is never ejected);
+   *   <li>HTTP/1.1 to nodes (what every node serves), idle connections closed before typical node
+   *       keep-alive limits close them under a request.
+   * </ul>
+   */
+  static Cluster cluster(String name, EnvoyConfig envoy, boolean nodeTokens) {
+    int limit = envoy.upstreamMaxRequests();
     return Cluster.newBuilder()
         .setName(name)
         .setType(Cluster.DiscoveryType.EDS)
@@ -66,22 +93,96 @@ public final class XdsResources {
                 .setEdsConfig(
                     ConfigSource.newBuilder()
                         .setAds(AggregatedConfigSource.getDefaultInstance())
-                        .setResourceApiVersion(ApiVersion.V3)))
-        .setConnectTimeout(Duration.newBuilder().setSeconds(1))
+                        .setResourceApiVersion(ApiVersion.V3)
+                        // A cluster whose endpoints do not arrive in time starts empty (503
+                        // -32002) instead of holding Envoy's initialisation for the default 15 s.
+                        .setInitialFetchTimeout(seconds(5))))
+        .setConnectTimeout(seconds(1))
         .setLbPolicy(Cluster.LbPolicy.LEAST_REQUEST)
         .setCommonLbConfig(
             Cluster.CommonLbConfig.newBuilder()
                 // Never spray traffic over excluded (stale) nodes when few are healthy.
                 .setHealthyPanicThreshold(Percent.newBuilder().setValue(0)))
+        .setCircuitBreakers(
+            CircuitBreakers.newBuilder()
+                .addThresholds(
+                    CircuitBreakers.Thresholds.newBuilder()
+                        .setPriority(RoutingPriority.DEFAULT)
+                        // HTTP/1.1: one connection per request in flight.
+                        .setMaxConnections(UInt32Value.of(limit))
+                        .setMaxPendingRequests(UInt32Value.of(limit))
+                        .setMaxRequests(UInt32Value.of(limit))
+                        // Every request in flight may retry at once (a request has at most one
+                        // retry or hedge running per per-try timeout): when the node that held
+                        // all of them dies, all of them move. The floor covers a quiet cluster.
+                        .setRetryBudget(
+                            CircuitBreakers.Thresholds.RetryBudget.newBuilder()
+                                .setBudgetPercent(Percent.newBuilder().setValue(RETRY_BUDGET_PERCENT))
+                                .setMinRetryConcurrency(UInt32Value.of(MIN_RETRY_CONCURRENCY)))
+                        .setTrackRemaining(true)))
+        .setOutlierDetection(outlierDetection())
+        .setUpstreamConnectionOptions(
+            UpstreamConnectionOptions.newBuilder()
+                // A node host that vanished (no RST) is noticed on a pooled or long-waiting
+                // connection in about 10 + 3 x 5 s instead of the kernel's two hours.
+                .setTcpKeepalive(
+                    TcpKeepalive.newBuilder()
+                        .setKeepaliveTime(UInt32Value.of(10))
+                        .setKeepaliveInterval(UInt32Value.of(5))
+                        .setKeepaliveProbes(UInt32Value.of(3))))
+        .putTypedExtensionProtocolOptions(
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            Any.pack(protocolOptions(nodeTokens)))
+        .build();
+  }
+
+  static final int RETRY_BUDGET_PERCENT = 100;
+  static final int MIN_RETRY_CONCURRENCY = 64;
+
+  static OutlierDetection outlierDetection() {
+    return OutlierDetection.newBuilder()
+        // Connect failures, resets and per-try timeouts (local origin) count apart from the
+        // HTTP status a node answered (external origin).
+        .setSplitExternalLocalOriginErrors(true)
+        .setConsecutiveLocalOriginFailure(UInt32Value.of(2))
+        .setEnforcingConsecutiveLocalOriginFailure(UInt32Value.of(100))
+        // 502/503/504 from the node itself (e.g. algod during catchup, a node's own proxy).
+        .setConsecutiveGatewayFailure(UInt32Value.of(3))
+        .setEnforcingConsecutiveGatewayFailure(UInt32Value.of(100))
+        // JSON-RPC errors are HTTP 200; five 5xx in a row is a sick node, not a bad request.
+        .setConsecutive5Xx(UInt32Value.of(5))
+        .setEnforcingConsecutive5Xx(UInt32Value.of(100))
+        // Rate-based ejection needs 5+ busy hosts and would fight chainroute's own weights.
+        .setEnforcingSuccessRate(UInt32Value.of(0))
+        .setEnforcingLocalOriginSuccessRate(UInt32Value.of(0))
+        .setInterval(seconds(1))
+        .setBaseEjectionTime(seconds(5))
+        .setMaxEjectionTime(seconds(30))
+        // Envoy ejects only while (ejected + 1) / hosts <= 50 %: one node of 1 is never ejected,
+        // one of 2 or 3, two of 4 (always_eject_one_host stays false).
+        .setMaxEjectionPercent(UInt32Value.of(50))
         .build();
   }
 
   /**
-   * Sends each node its own API token: an upstream header_mutation filter (run after Envoy picked
-   * the host) sets {@code X-Algo-API-Token} from the endpoint's {@code chainroute.token} metadata.
-   * Route-level headers cannot do this: they are evaluated before the host is chosen.
+   * HTTP/1.1 to nodes, idle pooled connections closed after 30 s (before the 60-120 s keep-alive
+   * of common node servers and proxies closes one under a request). With node tokens (algod), an
+   * upstream header_mutation filter (run after Envoy picked the host) sets {@code X-Algo-API-Token}
+   * from the endpoint's {@code chainroute.token} metadata; route-level headers cannot do this: they
+   * are evaluated before the host is chosen.
    */
-  static Cluster withNodeTokens(Cluster c) {
+  static HttpProtocolOptions protocolOptions(boolean nodeTokens) {
+    HttpProtocolOptions.Builder options =
+        HttpProtocolOptions.newBuilder()
+            .setCommonHttpProtocolOptions(
+                io.envoyproxy.envoy.config.core.v3.HttpProtocolOptions.newBuilder()
+                    .setIdleTimeout(seconds(30)))
+            .setExplicitHttpConfig(
+                HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
+                    .setHttpProtocolOptions(Http1ProtocolOptions.getDefaultInstance()));
+    if (!nodeTokens) {
+      return options.build();
+    }
     var mutation =
         io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.HeaderMutation.newBuilder()
             .setMutations(
@@ -97,25 +198,22 @@ public final class XdsResources {
                                     .setAppendAction(
                                         io.envoyproxy.envoy.config.core.v3.HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD))))
             .build();
-    var options =
-        io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.newBuilder()
-            .setExplicitHttpConfig(
-                io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
-                    .setHttpProtocolOptions(io.envoyproxy.envoy.config.core.v3.Http1ProtocolOptions.getDefaultInstance()))
-            .addHttpFilters(
-                io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.newBuilder()
-                    .setName("chainroute.node_token")
-                    .setTypedConfig(com.google.protobuf.Any.pack(mutation)))
-            .addHttpFilters(
-                io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.newBuilder()
-                    .setName("envoy.filters.http.upstream_codec")
-                    .setTypedConfig(
-                        com.google.protobuf.Any.pack(
-                            io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec.getDefaultInstance())))
-            .build();
-    return c.toBuilder()
-        .putTypedExtensionProtocolOptions("envoy.extensions.upstreams.http.v3.HttpProtocolOptions", com.google.protobuf.Any.pack(options))
+    return options
+        .addHttpFilters(
+            io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.newBuilder()
+                .setName("chainroute.node_token")
+                .setTypedConfig(Any.pack(mutation)))
+        .addHttpFilters(
+            io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.newBuilder()
+                .setName("envoy.filters.http.upstream_codec")
+                .setTypedConfig(
+                    Any.pack(
+                        io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec.getDefaultInstance())))
         .build();
+  }
+
+  private static Duration seconds(long s) {
+    return Duration.newBuilder().setSeconds(s).build();
   }
 
   /** Endpoints of every cluster, as seen by an Envoy in {@code envoyRegion} ("" when unknown). */

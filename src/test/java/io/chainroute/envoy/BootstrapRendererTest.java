@@ -18,6 +18,14 @@ import io.envoyproxy.envoy.extensions.http.early_header_mutation.header_mutation
 import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
 import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
+import io.envoyproxy.envoy.config.accesslog.v3.AccessLogFilter;
+import io.envoyproxy.envoy.config.overload.v3.OverloadAction;
+import io.envoyproxy.envoy.config.overload.v3.OverloadManager;
+import io.envoyproxy.envoy.config.overload.v3.ScaleTimersOverloadActionConfig;
+import io.envoyproxy.envoy.config.route.v3.RetryPolicy;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.ResponseMapper;
+import io.envoyproxy.envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig;
+import io.envoyproxy.envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,6 +41,9 @@ class BootstrapRendererTest {
           .add(HttpProtocolOptions.getDescriptor())
           .add(PreviousHostsPredicate.getDescriptor())
           .add(PreviousPrioritiesConfig.getDescriptor())
+          .add(FixedHeapConfig.getDescriptor())
+          .add(DownstreamConnectionsConfig.getDescriptor())
+          .add(ScaleTimersOverloadActionConfig.getDescriptor())
           .build();
 
   private static Bootstrap parse(String yaml) throws Exception {
@@ -152,5 +163,253 @@ class BootstrapRendererTest {
     var set = limits.apply(ConfigLoader.parse("envoy: { extProcMaxRequests: 256 }\n" + chains));
     assertThat(set.getMaxRequests().getValue()).isEqualTo(256);
     assertThat(set.getMaxPendingRequests().getValue()).isEqualTo(256);
+  }
+
+  private static HttpConnectionManager hcm(Bootstrap b) throws Exception {
+    return b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
+  }
+
+  private static final String FIVE_NODES =
+      """
+      chains:
+        - name: eth
+          protocol: evm
+          pathPrefix: /eth
+          nodes:
+            - { name: a, url: "http://10.0.0.1:8545" }
+            - { name: b, url: "http://10.0.0.2:8545" }
+            - { name: c, url: "http://10.0.0.3:8545" }
+            - { name: d, url: "http://10.0.0.4:8545" }
+            - { name: arc, url: "http://10.0.0.5:8545", archive: true }
+      """;
+
+  @Test
+  void envoyReconnectsToChainrouteWithinASecondAndDoesNotWaitLongForClusters() throws Exception {
+    Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
+    var grpc = b.getDynamicResources().getAdsConfig().getGrpcServices(0).getEnvoyGrpc();
+    assertThat(grpc.getClusterName()).isEqualTo("chainroute_xds");
+    assertThat(grpc.getRetryPolicy().getRetryBackOff().getBaseInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(250));
+    assertThat(grpc.getRetryPolicy().getRetryBackOff().getMaxInterval()).isEqualTo(com.google.protobuf.util.Durations.fromSeconds(1));
+    assertThat(b.getDynamicResources().getCdsConfig().getInitialFetchTimeout().getSeconds()).isEqualTo(5);
+    var xds = b.getStaticResources().getClustersList().stream().filter(c -> c.getName().equals("chainroute_xds")).findFirst().orElseThrow();
+    var keepalive =
+        xds.getTypedExtensionProtocolOptionsOrThrow("envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
+            .unpack(HttpProtocolOptions.class)
+            .getExplicitHttpConfig()
+            .getHttp2ProtocolOptions()
+            .getConnectionKeepalive();
+    // chainroute's gRPC servers permit a ping every 10 s; a faster one would be a strike.
+    assertThat(keepalive.getInterval().getSeconds()).isBetween(10L, 15L);
+    assertThat(keepalive.getTimeout().getSeconds()).isPositive();
+  }
+
+  @Test
+  void readsHedgeToAnotherNodeAfterTheTryTimeoutAndCanTryEveryNodeWhileWritesAreNeverSentTwice() throws Exception {
+    List<Route> routes = hcm(parse(BootstrapRenderer.render(ConfigLoader.parse(FIVE_NODES), "e"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
+    Route write = routes.get(0);
+    Route archive = routes.get(1);
+    Route head = routes.get(2);
+    Route unclassified = routes.get(3);
+    for (Route read : List.of(archive, head)) {
+      RetryPolicy p = read.getRoute().getRetryPolicy();
+      assertThat(p.getRetryOn()).isEqualTo("connect-failure,refused-stream,reset");
+      assertThat(p.getNumRetries().getValue()).as("every other node of 5").isEqualTo(4);
+      assertThat(p.getPerTryTimeout()).isEqualTo(com.google.protobuf.util.Durations.fromSeconds(5));
+      assertThat(p.getRetryHostPredicate(0).getName()).isEqualTo("envoy.retry_host_predicates.previous_hosts");
+      assertThat(p.getRetryBackOff().getBaseInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(25));
+      assertThat(p.getRetryBackOff().getMaxInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(250));
+      assertThat(read.getRoute().getHedgePolicy().getHedgeOnPerTryTimeout()).isTrue();
+    }
+    for (Route safe : List.of(write, unclassified)) {
+      RetryPolicy p = safe.getRoute().getRetryPolicy();
+      assertThat(p.getRetryOn()).isEqualTo("connect-failure,refused-stream");
+      assertThat(p.hasPerTryTimeout()).isFalse();
+      assertThat(safe.getRoute().hasHedgePolicy()).isFalse();
+      assertThat(p.getNumRetries().getValue()).isEqualTo(4);
+    }
+    // A one-node chain still retries twice (a connect failure may be a restart of that node).
+    List<Route> one =
+        hcm(parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { readTryTimeout: 1500ms }\n" + CHAIN), "e"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
+    assertThat(one.get(2).getRoute().getRetryPolicy().getNumRetries().getValue()).isEqualTo(2);
+    assertThat(one.get(2).getRoute().getRetryPolicy().getPerTryTimeout()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(1500));
+  }
+
+  @Test
+  void algodWaitsKeepTheirLongTimeoutWithoutATryTimeoutAndPendingLookupsHedge() throws Exception {
+    List<Route> routes = hcm(parse(BootstrapRenderer.render(demo(), "envoy"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
+    Route wait = routes.get(4);
+    assertThat(wait.getRoute().getTimeout().getSeconds()).isEqualTo(70);
+    assertThat(wait.getRoute().getRetryPolicy().hasPerTryTimeout()).isFalse();
+    assertThat(wait.getRoute().hasHedgePolicy()).isFalse();
+    Route pending = routes.get(5);
+    assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList()).containsExactly(404);
+    assertThat(pending.getRoute().getRetryPolicy().hasPerTryTimeout()).isTrue();
+  }
+
+  @Test
+  void downstreamTimeoutsCloseSlowClientsButStayAboveTheLongestHold() throws Exception {
+    Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
+    HttpConnectionManager h = hcm(b);
+    ExternalProcessor ep = h.getHttpFilters(0).getTypedConfig().unpack(ExternalProcessor.class);
+    long hold = ep.getMaxMessageTimeout().getSeconds();
+    assertThat(hold).isEqualTo(70);
+    assertThat(h.getRequestHeadersTimeout().getSeconds()).isEqualTo(10);
+    assertThat(h.getStreamIdleTimeout().getSeconds()).isGreaterThan(hold);
+    assertThat(h.getRequestTimeout().getSeconds()).isGreaterThan(h.getStreamIdleTimeout().getSeconds());
+    assertThat(h.getCommonHttpProtocolOptions().getIdleTimeout().getSeconds()).isEqualTo(60);
+    assertThat(h.getDelayedCloseTimeout().getSeconds()).isEqualTo(1);
+  }
+
+  @Test
+  void overloadManagerWatchesHeapAndClientConnectionsWithConfigurableLimits() throws Exception {
+    Bootstrap b = parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { maxHeapBytes: 268435456, maxDownstreamConnections: 1234 }\n" + CHAIN), "e"));
+    OverloadManager om = b.getOverloadManager();
+    assertThat(om.getResourceMonitorsList()).extracting(m -> m.getName())
+        .containsExactly("envoy.resource_monitors.fixed_heap", "envoy.resource_monitors.global_downstream_max_connections");
+    assertThat(om.getResourceMonitors(0).getTypedConfig().unpack(FixedHeapConfig.class).getMaxHeapSizeBytes()).isEqualTo(256L << 20);
+    assertThat(om.getResourceMonitors(1).getTypedConfig().unpack(DownstreamConnectionsConfig.class).getMaxActiveDownstreamConnections()).isEqualTo(1234);
+    assertThat(om.getActionsList()).extracting(OverloadAction::getName)
+        .containsExactly(
+            "envoy.overload_actions.shrink_heap",
+            "envoy.overload_actions.reduce_timeouts",
+            "envoy.overload_actions.stop_accepting_connections",
+            "envoy.overload_actions.stop_accepting_requests");
+    OverloadAction reduce = om.getActions(1);
+    assertThat(reduce.getTriggersList()).extracting(t -> t.getName())
+        .containsExactly("envoy.resource_monitors.fixed_heap", "envoy.resource_monitors.global_downstream_max_connections");
+    assertThat(reduce.getTypedConfig().unpack(ScaleTimersOverloadActionConfig.class).getTimerScaleFactorsList())
+        .extracting(f -> f.getTimer())
+        .containsExactly(
+            ScaleTimersOverloadActionConfig.TimerType.HTTP_DOWNSTREAM_CONNECTION_IDLE,
+            ScaleTimersOverloadActionConfig.TimerType.HTTP_DOWNSTREAM_STREAM_IDLE);
+    // Requests are refused last, after connections.
+    assertThat(om.getActions(3).getTriggers(0).getThreshold().getValue()).isGreaterThan(om.getActions(2).getTriggers(0).getThreshold().getValue());
+    assertThat(b.getAdmin().getIgnoreGlobalConnLimit()).isTrue();
+
+    OverloadManager defaults = parse(BootstrapRenderer.render(ConfigLoader.parse(CHAIN), "e")).getOverloadManager();
+    assertThat(defaults.getResourceMonitors(0).getTypedConfig().unpack(FixedHeapConfig.class).getMaxHeapSizeBytes()).isEqualTo(1L << 30);
+    assertThat(defaults.getResourceMonitors(1).getTypedConfig().unpack(DownstreamConnectionsConfig.class).getMaxActiveDownstreamConnections()).isEqualTo(50_000);
+  }
+
+  private static final String CHAIN = "chains: [ { name: eth, protocol: evm, pathPrefix: /eth, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
+
+  /** The mapper a local reply with these request headers, flags and status would get (Envoy's first match). */
+  private static ResponseMapper match(HttpConnectionManager h, java.util.Map<String, String> headers, java.util.Set<String> flags, int status) {
+    return h.getLocalReplyConfig().getMappersList().stream()
+        .filter(m -> matches(m.getFilter(), headers, flags, status))
+        .findFirst()
+        .orElse(null);
+  }
+
+  /** The subset of AccessLogFilter semantics the renderer uses. */
+  private static boolean matches(AccessLogFilter f, java.util.Map<String, String> headers, java.util.Set<String> flags, int status) {
+    switch (f.getFilterSpecifierCase()) {
+      case AND_FILTER:
+        return f.getAndFilter().getFiltersList().stream().allMatch(x -> matches(x, headers, flags, status));
+      case OR_FILTER:
+        return f.getOrFilter().getFiltersList().stream().anyMatch(x -> matches(x, headers, flags, status));
+      case RESPONSE_FLAG_FILTER:
+        return f.getResponseFlagFilter().getFlagsList().stream().anyMatch(flags::contains);
+      case STATUS_CODE_FILTER:
+        assertThat(f.getStatusCodeFilter().getComparison().getOp().name()).isEqualTo("EQ");
+        return f.getStatusCodeFilter().getComparison().getValue().getDefaultValue() == status;
+      case HEADER_FILTER:
+        var hm = f.getHeaderFilter().getHeader();
+        String v = headers.get(hm.getName());
+        boolean m;
+        if (hm.getPresentMatch()) {
+          m = v != null;
+        } else {
+          m = v != null && java.util.regex.Pattern.compile(hm.getStringMatch().getSafeRegex().getRegex()).matcher(v).find();
+        }
+        return m != hm.getInvertMatch();
+      default:
+        throw new AssertionError("unexpected filter " + f);
+    }
+  }
+
+  private static com.fasterxml.jackson.databind.JsonNode body(ResponseMapper m) throws Exception {
+    assertThat(m).isNotNull();
+    assertThat(m.getBodyFormatOverride().getContentType()).isEqualTo("application/json");
+    assertThat(m.hasStatusCode()).as("Envoy's status code is kept").isFalse();
+    return new ObjectMapper().readTree(m.getBodyFormatOverride().getTextFormatSource().getInlineString());
+  }
+
+  @Test
+  void envoysOwnRepliesAreJsonRpcErrorsForEvmChainsAndAlgodMessagesForAlgodChains() throws Exception {
+    HttpConnectionManager h = hcm(parse(BootstrapRenderer.render(demo(), "envoy")));
+    // Before the router ran (e.g. no healthy upstream): the client's path.
+    var evm = body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UH"), 503));
+    assertThat(evm.get("jsonrpc").asText()).isEqualTo("2.0");
+    assertThat(evm.get("id").isNull()).isTrue();
+    assertThat(evm.get("error").get("code").asInt()).isEqualTo(-32002);
+    assertThat(evm.get("error").get("message").asText()).isEqualTo("no node available for chain 'eth-local'");
+    // After the router stripped the prefix: the original path is in x-envoy-original-path.
+    var rewritten = body(match(h, java.util.Map.of(":path", "/v2/status", "x-envoy-original-path", "/algo/v2/status"), java.util.Set.of("UF", "URX"), 503));
+    assertThat(rewritten.has("jsonrpc")).isFalse();
+    assertThat(rewritten.get("message").asText()).isEqualTo("no node could be reached for chain 'algorand-local' (connection failed or reset)");
+    assertThat(body(match(h, java.util.Map.of(":path", "/eth?x=1"), java.util.Set.of("UT"), 504)).get("error").get("code").asInt()).isEqualTo(-32002);
+    var tooLarge = body(match(h, java.util.Map.of(":path", "/eth/"), java.util.Set.of(), 413));
+    assertThat(tooLarge.get("error").get("code").asInt()).isEqualTo(-32005);
+    assertThat(tooLarge.get("error").get("message").asText()).isEqualTo("request body larger than 4194304 bytes for chain 'eth-local'");
+    var overloaded = body(match(h, java.util.Map.of(":path", "/algo/v2/status"), java.util.Set.of("OM"), 503));
+    assertThat(overloaded.get("message").asText()).contains("overloaded").contains("algorand-local");
+    assertThat(body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UO"), 503)).get("error").get("code").asInt()).isEqualTo(-32005);
+    // "/ethx" is not under "/eth": the protocol-neutral JSON-RPC fallback, without a chain name.
+    var other = body(match(h, java.util.Map.of(":path", "/ethx"), java.util.Set.of("OM"), 503));
+    assertThat(other.get("error").get("code").asInt()).isEqualTo(-32005);
+    assertThat(other.get("error").get("message").asText()).doesNotContain("chain");
+    // Replies Envoy does not flag (the 404 catch-all, chainroute's own answers) keep their bodies.
+    assertThat(match(h, java.util.Map.of(":path", "/nothing"), java.util.Set.of(), 404)).isNull();
+    assertThat(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of(), 503)).isNull();
+  }
+
+  @Test
+  void aChainServedAtTheRootIsTheFallbackAndLongerPrefixesWinOverPathsRewrittenIntoThem() throws Exception {
+    HttpConnectionManager h =
+        hcm(
+            parse(
+                BootstrapRenderer.render(
+                    ConfigLoader.parse(
+                        """
+                        chains:
+                          - { name: algo, protocol: algorand, pathPrefix: /, nodes: [ { name: a, url: "http://10.0.0.1:8080" } ] }
+                          - { name: short, protocol: evm, pathPrefix: /b, nodes: [ { name: b, url: "http://10.0.0.2:8545" } ] }
+                          - { name: long, protocol: evm, pathPrefix: /v2/status, nodes: [ { name: c, url: "http://10.0.0.3:8545" } ] }
+                        """),
+                    "e")));
+    assertThat(body(match(h, java.util.Map.of(":path", "/v2/accounts"), java.util.Set.of("UH"), 503)).get("message").asText()).contains("'algo'");
+    // /b/v2/status rewritten to /v2/status is still chain "short", not "long".
+    assertThat(body(match(h, java.util.Map.of(":path", "/v2/status", "x-envoy-original-path", "/b/v2/status"), java.util.Set.of("UF"), 503)).get("error").get("message").asText())
+        .contains("'short'");
+    assertThat(body(match(h, java.util.Map.of(":path", "/v2/status"), java.util.Set.of("UF"), 503)).get("error").get("message").asText()).contains("'long'");
+    // No protocol-neutral fallback: the root chain answers everything else.
+    assertThat(h.getLocalReplyConfig().getMappersCount()).isEqualTo(3 * LocalReplies.kinds(demo()).size());
+  }
+
+  @Test
+  void localReplyBodiesNeverCarryNodeAddressesOrTokens() throws Exception {
+    ChainrouteConfig c =
+        ConfigLoader.parse(
+            """
+            chains:
+              - { name: algo, protocol: algorand, pathPrefix: /algo, nodes: [ { name: a, url: "http://10.9.8.7:8080", tokenEnv: T } ] }
+            """,
+            k -> "s3cret-token");
+    String replies = JsonFormat.printer().print(hcm(parse(BootstrapRenderer.render(c, "e"))).getLocalReplyConfig());
+    assertThat(replies).doesNotContain("10.9.8.7", "8080", "s3cret-token", "%");
+  }
+
+  @Test
+  void resilienceSettingsOutsideTheirRangeAreRefusedWithTheirPath() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { readTryTimeout: 60s }\n" + CHAIN))
+        .hasMessageContaining("envoy.readTryTimeout")
+        .hasMessageContaining("59000ms");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { upstreamMaxRequests: 0 }\n" + CHAIN))
+        .hasMessageContaining("envoy.upstreamMaxRequests");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxHeapBytes: 1000 }\n" + CHAIN))
+        .hasMessageContaining("envoy.maxHeapBytes");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxDownstreamConnections: -1 }\n" + CHAIN))
+        .hasMessageContaining("envoy.maxDownstreamConnections");
   }
 }
