@@ -33,6 +33,12 @@ public final class BootstrapRenderer {
   public static final String UPSTREAM_HEADER = "x-chainroute-upstream";
   static final String XDS_CLUSTER = "chainroute_xds";
   static final String EXTPROC_CLUSTER = "chainroute_extproc";
+  /**
+   * The same chainroute port, for the routes whose requests chainroute holds by design (algod
+   * {@code wait-for-block-after}): their own circuit breaker, so thousands of waiting clients never
+   * take the slots that bound ordinary requests inside ext_proc (see {@link #EXTPROC_CLUSTER}'s).
+   */
+  static final String EXTPROC_HOLD_CLUSTER = "chainroute_extproc_hold";
 
   /**
    * The longest chainroute may hold a request inside ext_proc (algod {@code wait-for-block-after}:
@@ -105,10 +111,7 @@ public final class BootstrapRenderer {
         "static_resources",
         map(
             "listeners", List.of(listener(config)),
-            "clusters",
-                List.of(
-                    sidecarCluster(XDS_CLUSTER, envoy.chainrouteHost(), server.xdsPort(), 0),
-                    sidecarCluster(EXTPROC_CLUSTER, envoy.chainrouteHost(), server.extProcPort(), envoy.extProcMaxRequests()))));
+            "clusters", sidecarClusters(config)));
     root.put("overload_manager", overloadManager(envoy));
     try {
       return HEADER + YAML.writeValueAsString(root);
@@ -212,6 +215,15 @@ public final class BootstrapRenderer {
         Map<String, Object> wait = route(chain, head, SAFE_RETRY_ON, null, null);
         wait.put("match", map("prefix", under(chain, "/v2/status/wait-for-block-after/")));
         ((Map<String, Object>) wait.get("route")).put("timeout", "70s");
+        // chainroute holds these (up to 60 s each): they use the hold cluster's breaker, sized by
+        // maxHeldRequests, not the one that bounds ordinary requests inside ext_proc.
+        wait.put(
+            "typed_per_filter_config",
+            map(
+                "envoy.filters.http.ext_proc",
+                map(
+                    "@type", "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute",
+                    "overrides", map("grpc_service", map("envoy_grpc", map("cluster_name", EXTPROC_HOLD_CLUSTER))))));
         routes.add(algod(wait, chain));
         // The transaction pool is node-local: a pending lookup that misses (404) is retried on the
         // other nodes, so it finds the node that took the submission (see README).
@@ -326,6 +338,21 @@ public final class BootstrapRenderer {
     return map("match", match, "route", action);
   }
 
+  private static List<Object> sidecarClusters(ChainrouteConfig config) {
+    EnvoyConfig envoy = config.envoy();
+    ServerConfig server = config.server();
+    List<Object> out = new ArrayList<>();
+    out.add(sidecarCluster(XDS_CLUSTER, envoy.chainrouteHost(), server.xdsPort(), 0));
+    out.add(sidecarCluster(EXTPROC_CLUSTER, envoy.chainrouteHost(), server.extProcPort(), envoy.extProcMaxRequests()));
+    if (config.chains().stream().anyMatch(c -> c.protocol() == Protocol.ALGORAND)) {
+      out.add(sidecarCluster(EXTPROC_HOLD_CLUSTER, envoy.chainrouteHost(), server.extProcPort(), server.maxHeldRequests() + HOLD_HEADROOM));
+    }
+    return out;
+  }
+
+  /** Room above maxHeldRequests on the hold cluster: its other requests, and streams closing. */
+  static final int HOLD_HEADROOM = 256;
+
   /** @param extProcMaxRequests the processor cluster's request limit; 0 for the xDS cluster */
   private static Map<String, Object> sidecarCluster(String name, String host, int port, int extProcMaxRequests) {
     boolean extProc = extProcMaxRequests > 0;
@@ -345,8 +372,10 @@ public final class BootstrapRenderer {
                     // pings every 10 s (Sidecar permitKeepAliveTime); more often is a strike.
                     map("http2_protocol_options", map("connection_keepalive", map("interval", "15s", "timeout", "5s"))))));
     if (extProc) {
-      // One gRPC stream per HTTP request, so this caps requests inside ext_proc at once; past it
-      // Envoy fails open (head pool). Default: high enough never to trip (README: overload).
+      // One gRPC stream per HTTP request, so this caps requests inside ext_proc at once: the
+      // bounded queue in front of chainroute. Past it Envoy does not wait: the request skips
+      // routing and goes to the head pool (failure_mode_allow), the degraded path of README
+      // "Overload". Holds by design use EXTPROC_HOLD_CLUSTER.
       int max = extProcMaxRequests;
       c.put(
           "circuit_breakers",

@@ -36,6 +36,7 @@ class BootstrapRendererTest {
       JsonFormat.TypeRegistry.newBuilder()
           .add(HttpConnectionManager.getDescriptor())
           .add(ExternalProcessor.getDescriptor())
+          .add(io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.getDescriptor())
           .add(Router.getDescriptor())
           .add(HeaderMutation.getDescriptor())
           .add(HttpProtocolOptions.getDescriptor())
@@ -411,5 +412,30 @@ class BootstrapRendererTest {
         .hasMessageContaining("envoy.maxHeapBytes");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxDownstreamConnections: -1 }\n" + CHAIN))
         .hasMessageContaining("envoy.maxDownstreamConnections");
+  }
+
+  @Test
+  void algodWaitsUseTheirOwnExtProcClusterSoHoldsNeverTakeTheSlotsOfOrdinaryRequests() throws Exception {
+    Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
+    var clusters = b.getStaticResources().getClustersList();
+    var ordinary = clusters.stream().filter(c -> c.getName().equals(BootstrapRenderer.EXTPROC_CLUSTER)).findFirst().orElseThrow();
+    var hold = clusters.stream().filter(c -> c.getName().equals(BootstrapRenderer.EXTPROC_HOLD_CLUSTER)).findFirst().orElseThrow();
+    assertThat(ordinary.getCircuitBreakers().getThresholds(0).getMaxRequests().getValue()).isEqualTo(demo().envoy().extProcMaxRequests());
+    assertThat(hold.getCircuitBreakers().getThresholds(0).getMaxRequests().getValue())
+        .isEqualTo(demo().server().maxHeldRequests() + BootstrapRenderer.HOLD_HEADROOM);
+    HttpConnectionManager hcm =
+        b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
+    var waits =
+        hcm.getRouteConfig().getVirtualHosts(0).getRoutesList().stream()
+            .filter(r -> r.getMatch().getPrefix().endsWith("/v2/status/wait-for-block-after/"))
+            .toList();
+    assertThat(waits).isNotEmpty();
+    for (var r : waits) {
+      var perRoute = r.getTypedPerFilterConfigOrThrow("envoy.filters.http.ext_proc").unpack(io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.class);
+      assertThat(perRoute.getOverrides().getGrpcService().getEnvoyGrpc().getClusterName()).isEqualTo(BootstrapRenderer.EXTPROC_HOLD_CLUSTER);
+    }
+    assertThat(BootstrapRenderer.render(io.chainroute.config.ConfigLoader.parse("chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]"), "e"))
+        .as("no algod chain: no hold cluster")
+        .doesNotContain(BootstrapRenderer.EXTPROC_HOLD_CLUSTER);
   }
 }

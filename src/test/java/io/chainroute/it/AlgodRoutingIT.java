@@ -192,8 +192,16 @@ class AlgodRoutingIT {
       assertThat(r.statusCode()).as(r.body() + " " + r.headers().map()).isEqualTo(200);
       assertThat(lastRound(r)).isGreaterThan(now + 2);
       // Answered by chainroute itself (an ImmediateResponse), not by a node.
-      assertThat(upstream(r)).as("upstream").isIn("", "-");
+      assertThat(upstream(r)).as("upstream (Envoy: %s)", envoy.admin("/stats?filter=ext_proc")).isIn("", "-");
     }
+    // They were held on the hold cluster, not on the one that bounds ordinary requests.
+    assertThat(stat("cluster.chainroute_extproc_hold.upstream_rq_total")).isGreaterThanOrEqualTo(1000);
+    assertThat(stat("cluster.chainroute_extproc.upstream_rq_total")).isLessThan(1000);
+  }
+
+  private long stat(String name) {
+    String line = envoy.admin("/stats?filter=^" + name.replace(".", "\\.") + "$").trim();
+    return line.isEmpty() ? 0 : Long.parseLong(line.substring(line.lastIndexOf(' ') + 1));
   }
 
   @Test
