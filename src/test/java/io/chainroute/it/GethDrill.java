@@ -124,8 +124,4 @@ abstract class GethDrill {
     return "backend=geth rate=%d poll=%dms block=%dms probeTimeout=%dms warmupMs=%d"
         .formatted(RATE, POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), warmupMs);
   }
-
-  static long ms(Duration d) {
-    return d.toMillis();
-  }
 }
