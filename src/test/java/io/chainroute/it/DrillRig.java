@@ -177,6 +177,31 @@ final class DrillRig implements AutoCloseable {
     return at;
   }
 
+  /**
+   * For each condition, when it last became true and stayed true to the end of {@code window}
+   * (polled every 20 ms for the whole window); -1 if it did not hold at the end. A node that flaps
+   * out of the pool for one probe and back is not "gone"; this finds when it went for good.
+   */
+  static long[] settledTimes(Duration window, BooleanSupplier... conditions) {
+    long[] since = new long[conditions.length];
+    java.util.Arrays.fill(since, -1);
+    long deadline = System.nanoTime() + window.toNanos();
+    while (true) {
+      long now = System.nanoTime();
+      for (int i = 0; i < conditions.length; i++) {
+        if (!holds(conditions[i])) {
+          since[i] = -1;
+        } else if (since[i] < 0) {
+          since[i] = now;
+        }
+      }
+      if (now > deadline) {
+        return since;
+      }
+      sleep(Duration.ofMillis(20));
+    }
+  }
+
   private static boolean holds(BooleanSupplier condition) {
     try {
       return condition.getAsBoolean();

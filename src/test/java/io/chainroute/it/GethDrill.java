@@ -104,10 +104,10 @@ abstract class GethDrill {
     return rig;
   }
 
-  /** The constant load on {@code /eth}, returned once it runs steady (at most 10 s of warm-up). */
+  /** The constant load on {@code /eth}, returned once it runs steady (at most 8 s of warm-up). */
   ConstantLoad load() {
     ConstantLoad load = rig.load("/eth", RATE, ConstantLoad.evmReads(net.account()));
-    warmupMs = load.awaitSteady(STEADY, Duration.ofSeconds(10));
+    warmupMs = load.awaitSteady(STEADY, Duration.ofSeconds(8));
     return load;
   }
 
