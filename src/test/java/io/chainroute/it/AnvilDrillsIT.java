@@ -85,8 +85,8 @@ class AnvilDrillsIT {
   }
 
   private String settings() {
-    return "backend=anvil rate=%d poll=%dms block=%dms probeTimeout=%dms maxLag=%d warmupMs=%d"
-        .formatted(RATE, POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), MAX_LAG, warmupMs);
+    return "backend=anvil rate=%d poll=%dms block=%dms probeTimeout=%dms maxLag=%d warmupMs=%d loadavg=%s envoy=%s"
+        .formatted(RATE, POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), MAX_LAG, warmupMs, DrillRig.loadAverage(), rig.envoyRetryStats("eth-head"));
   }
 
   @Test

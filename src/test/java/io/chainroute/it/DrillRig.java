@@ -136,6 +136,32 @@ final class DrillRig implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Envoy's counters that explain failed reads, for one cluster: retries, retries refused by the
+   * circuit breaker (overflow), connect failures, per-try and route timeouts. As {@code
+   * {retry=12,retry_overflow=5,...}}.
+   */
+  String envoyRetryStats(String cluster) {
+    Map<String, String> out = new java.util.TreeMap<>();
+    String prefix = "cluster." + cluster + ".upstream_";
+    for (String line : envoy.admin("/stats?filter=" + java.net.URLEncoder.encode("^" + prefix.replace(".", "\\.") + "(rq_retry|rq_retry_overflow|cx_connect_fail|rq_per_try_timeout|rq_timeout)$", StandardCharsets.UTF_8)).split("\n")) {
+      String[] kv = line.split(": ", 2);
+      if (kv.length == 2 && kv[0].startsWith(prefix)) {
+        out.put(kv[0].substring(prefix.length()).replace("rq_", ""), kv[1].trim());
+      }
+    }
+    return out.toString().replace(" ", "");
+  }
+
+  /** The 1-minute load average of this machine (other work on it slows every figure). */
+  static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+    } catch (IOException e) {
+      return "?";
+    }
+  }
+
   /** Waits until each named node is HEALTHY in the head pool and Envoy serves the chain. */
   void awaitServing(String chain, String pathPrefix, List<String> nodes) {
     Awaitility.await("all nodes HEALTHY in " + chain + "-head and Envoy serving")

@@ -119,9 +119,12 @@ abstract class GethDrill {
     return load.snapshot().sentBetween(faultNanos - Duration.ofSeconds(1).toNanos(), Long.MAX_VALUE);
   }
 
-  /** The settings every figure depends on, and the load's warm-up. */
+  /**
+   * The settings every figure depends on, the load's warm-up, the machine's load average and
+   * Envoy's retry counters for the head pool.
+   */
   String settings() {
-    return "backend=geth rate=%d poll=%dms block=%dms probeTimeout=%dms warmupMs=%d"
-        .formatted(RATE, POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), warmupMs);
+    return "backend=geth rate=%d poll=%dms block=%dms probeTimeout=%dms warmupMs=%d loadavg=%s envoy=%s"
+        .formatted(RATE, POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), warmupMs, DrillRig.loadAverage(), rig.envoyRetryStats("eth-head"));
   }
 }
