@@ -80,7 +80,7 @@ class AnvilDrillsIT {
 
   private ConstantLoad load() {
     ConstantLoad load = rig.load("/eth", RATE, ConstantLoad.evmReads(ACCOUNT0));
-    warmupMs = load.awaitSteady(Duration.ofMillis(200), Duration.ofSeconds(8));
+    warmupMs = load.awaitSteady(Duration.ofMillis(200), Duration.ofSeconds(6));
     return load;
   }
 

@@ -83,7 +83,7 @@ class ChainrouteRestartDrillsIT extends GethDrill {
       back = rig.chainroute.readyNanos();
       t =
           firstTimes(
-              CATCH_UP.plusSeconds(5),
+              CATCH_UP,
               () -> envoyConnected(rig),
               () -> !rig.envoyEndpoints("eth-head").containsKey(removed.address()),
               () -> rig.envoyEndpoints("eth-b-head").size() >= 2);
@@ -94,7 +94,7 @@ class ChainrouteRestartDrillsIT extends GethDrill {
           "%s %s envoyReconnectedMs=%d removedNodeGoneMs=%d newChainEndpointsMs=%d waitedMs=%d xds=%s"
               .formatted(
                   settings(), s.figures(), ms(back, t[0]), ms(back, t[1]), ms(back, t[2]),
-                  CATCH_UP.plusSeconds(5).toMillis(), xdsVersions(rig)),
+                  CATCH_UP.toMillis(), xdsVersions(rig)),
           s);
     }
     SoftAssertions soft = new SoftAssertions();

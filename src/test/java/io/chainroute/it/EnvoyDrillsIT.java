@@ -32,7 +32,7 @@ class EnvoyDrillsIT extends GethDrill {
   private static final long ENVOY_RSS_BUDGET_MIB = 256;
   private static final int PARTIAL_POSTS = 5_000;
   private static final int IDLE_CONNECTIONS = 5_000;
-  private static final Duration HOLD = Duration.ofSeconds(12);
+  private static final Duration HOLD = Duration.ofSeconds(10);
 
   @Test
   void aRestartedEnvoyHasItsClustersAndEndpointsBackWithinOneSecond() {

@@ -104,10 +104,10 @@ abstract class GethDrill {
     return rig;
   }
 
-  /** The constant load on {@code /eth}, returned once it runs steady (at most 8 s of warm-up). */
+  /** The constant load on {@code /eth}, returned once it runs steady (at most 6 s of warm-up). */
   ConstantLoad load() {
     ConstantLoad load = rig.load("/eth", RATE, ConstantLoad.evmReads(net.account()));
-    warmupMs = load.awaitSteady(STEADY, Duration.ofSeconds(8));
+    warmupMs = load.awaitSteady(STEADY, Duration.ofSeconds(6));
     return load;
   }
 
