@@ -144,7 +144,13 @@ final class DrillRig implements AutoCloseable {
   String envoyRetryStats(String cluster) {
     Map<String, String> out = new java.util.TreeMap<>();
     String prefix = "cluster." + cluster + ".upstream_";
-    for (String line : envoy.admin("/stats?filter=" + java.net.URLEncoder.encode("^" + prefix.replace(".", "\\.") + "(rq_retry|rq_retry_overflow|cx_connect_fail|rq_per_try_timeout|rq_timeout)$", StandardCharsets.UTF_8)).split("\n")) {
+    String stats;
+    try {
+      stats = envoy.admin("/stats?filter=" + java.net.URLEncoder.encode("^" + prefix.replace(".", "\\.") + "(rq_retry|rq_retry_overflow|cx_connect_fail|rq_per_try_timeout|rq_timeout)$", StandardCharsets.UTF_8));
+    } catch (RuntimeException e) {
+      return "{unavailable}";
+    }
+    for (String line : stats.split("\n")) {
       String[] kv = line.split(": ", 2);
       if (kv.length == 2 && kv[0].startsWith(prefix)) {
         out.put(kv[0].substring(prefix.length()).replace("rq_", ""), kv[1].trim());
