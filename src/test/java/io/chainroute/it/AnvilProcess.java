@@ -10,8 +10,9 @@ import java.util.List;
 import org.awaitility.Awaitility;
 
 /**
- * A real anvil node on a free loopback port. It never mines on its own ({@code --no-mining}): the
- * test advances it with {@code anvil_mine}, so "stalled" just means "not mined".
+ * A real anvil node on a free loopback port. By default it never mines on its own ({@code
+ * --no-mining}): the test advances it with {@code anvil_mine}, so "stalled" just means "not mined".
+ * {@link #startMining} makes one that mines on a clock, as the fault drills need.
  */
 final class AnvilProcess implements AutoCloseable {
   final int port;
@@ -24,12 +25,23 @@ final class AnvilProcess implements AutoCloseable {
 
   /** @param pruneHistory keep state for this many recent blocks only; null for an archive node */
   static AnvilProcess start(Path logDir, String name, Integer pruneHistory) {
-    int port = Ports.free();
-    List<String> cmd = new ArrayList<>(List.of(RealBinaries.anvil().toString(), "--port", String.valueOf(port), "--no-mining", "--silent"));
+    List<String> args = new ArrayList<>(List.of("--no-mining"));
     if (pruneHistory != null) {
-      cmd.add("--prune-history");
-      cmd.add(String.valueOf(pruneHistory));
+      args.add("--prune-history");
+      args.add(String.valueOf(pruneHistory));
     }
+    return start(logDir, name, args);
+  }
+
+  /** A node that mines a block every {@code blockTimeSeconds} ({@code --block-time}), on its own chain. */
+  static AnvilProcess startMining(Path logDir, String name, int blockTimeSeconds) {
+    return start(logDir, name, List.of("--block-time", String.valueOf(blockTimeSeconds)));
+  }
+
+  private static AnvilProcess start(Path logDir, String name, List<String> args) {
+    int port = Ports.free();
+    List<String> cmd = new ArrayList<>(List.of(RealBinaries.anvil().toString(), "--port", String.valueOf(port), "--silent"));
+    cmd.addAll(args);
     try {
       Process p =
           new ProcessBuilder(cmd)
@@ -82,6 +94,19 @@ final class AnvilProcess implements AutoCloseable {
     if (n > 0) {
       mine((int) n);
     }
+  }
+
+  /** Stops interval mining ({@code evm_setIntervalMining 0}): the node answers, its head stays. */
+  void stopMining() {
+    JsonNode r = rpc("evm_setIntervalMining", "[0]");
+    if (r.has("error")) {
+      throw new IllegalStateException("evm_setIntervalMining failed: " + r);
+    }
+  }
+
+  /** kill -9. */
+  void kill() {
+    Ports.kill(process);
   }
 
   @Override

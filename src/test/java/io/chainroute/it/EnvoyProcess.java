@@ -8,22 +8,30 @@ import java.time.Duration;
 import java.util.List;
 import org.awaitility.Awaitility;
 
-/** A real Envoy process started from a rendered bootstrap; ready once its admin says LIVE. */
+/**
+ * A real Envoy process started from a rendered bootstrap; ready once its admin says LIVE. Started
+ * again in the same directory (same ports), it appends to the same {@code envoy.log}.
+ */
 final class EnvoyProcess implements AutoCloseable {
   final int listenerPort;
   final int adminPort;
   private final Process process;
+  /** When the process was spawned and when its admin first said LIVE ({@link System#nanoTime()}). */
+  final long startedNanos;
+  private long liveNanos;
 
-  private EnvoyProcess(int listenerPort, int adminPort, Process process) {
+  private EnvoyProcess(int listenerPort, int adminPort, Process process, long startedNanos) {
     this.listenerPort = listenerPort;
     this.adminPort = adminPort;
     this.process = process;
+    this.startedNanos = startedNanos;
   }
 
   static EnvoyProcess start(Path dir, String bootstrapYaml, int listenerPort, int adminPort) {
     try {
       Path bootstrap = dir.resolve("envoy.yaml");
       Files.writeString(bootstrap, bootstrapYaml);
+      long started = System.nanoTime();
       Process p =
           new ProcessBuilder(
                   List.of(
@@ -33,20 +41,39 @@ final class EnvoyProcess implements AutoCloseable {
                       "--base-id", String.valueOf(adminPort),
                       "--concurrency", "2"))
               .redirectErrorStream(true)
-              .redirectOutput(dir.resolve("envoy.log").toFile())
+              .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("envoy.log").toFile()))
               .start();
-      EnvoyProcess e = new EnvoyProcess(listenerPort, adminPort, p);
+      EnvoyProcess e = new EnvoyProcess(listenerPort, adminPort, p, started);
       Awaitility.await("envoy ready")
           .atMost(Duration.ofSeconds(30))
-          .pollInterval(Duration.ofMillis(100))
+          .pollInterval(Duration.ofMillis(20))
+          .failFast("envoy exited; see " + dir.resolve("envoy.log"), () -> !p.isAlive())
           .ignoreExceptions()
-          .until(() -> {
-            if (!p.isAlive()) {
-              throw new AssertionError("envoy exited: " + Files.readString(dir.resolve("envoy.log")));
-            }
-            return Rpc.get("http://127.0.0.1:" + adminPort + "/ready").trim().equals("LIVE");
-          });
+          .until(() -> Rpc.get("http://127.0.0.1:" + adminPort + "/ready").trim().equals("LIVE"));
+      e.liveNanos = System.nanoTime();
       return e;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  long liveNanos() {
+    return liveNanos;
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  /** Resident memory from {@code /proc/<pid>/status} (VmRSS), in MiB. */
+  long rssMib() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+        }
+      }
+      throw new IllegalStateException("no VmRSS for envoy pid " + process.pid());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

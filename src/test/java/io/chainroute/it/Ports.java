@@ -21,6 +21,34 @@ final class Ports {
     }
   }
 
+  /** Sends a signal by name ({@code KILL}, {@code STOP}, {@code CONT}, {@code TERM}) to one process. */
+  static void signal(Process process, String signal) {
+    try {
+      Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(process.pid())).inheritIO().start();
+      if (!kill.waitFor(5, java.util.concurrent.TimeUnit.SECONDS) || kill.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + signal + " " + process.pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** kill -9, and waits until the process is gone. */
+  static void kill(Process process) {
+    process.destroyForcibly();
+    try {
+      if (!process.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
+        throw new IllegalStateException("process " + process.pid() + " still alive 5 s after SIGKILL");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   private static final java.util.Set<Integer> GIVEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /** A free port not handed out before in this JVM (the kernel may offer a just-closed one again). */

@@ -6,8 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Finds the real Envoy and anvil binaries the integration tests run: {@code ENVOY_BIN} / {@code
- * ANVIL_BIN}, else {@code .tools/bin/} as installed by {@code .ci/install-tools}. Under {@code
+ * Finds the real Envoy, anvil and geth binaries the integration tests run: {@code ENVOY_BIN} /
+ * {@code ANVIL_BIN} / {@code GETH_BIN}, else {@code .tools/bin/} ({@code .tools/geth/geth} for geth)
+ * as installed by {@code .ci/install-tools}. Under {@code
  * CI=true} a missing binary fails the test run; elsewhere the test is skipped with the reason.
  */
 final class RealBinaries {
@@ -21,9 +22,18 @@ final class RealBinaries {
     return find("ANVIL_BIN", "anvil");
   }
 
+  /** geth 1.13.15, built by {@code .ci/install-tools}: real nodes that sync one chain over p2p. */
+  static Path geth() {
+    return find("GETH_BIN", "geth", Path.of(".tools", "geth", "geth"));
+  }
+
   private static Path find(String env, String name) {
+    return find(env, name, Path.of(".tools", "bin", name));
+  }
+
+  private static Path find(String env, String name, Path installed) {
     String fromEnv = System.getenv(env);
-    Path p = fromEnv != null && !fromEnv.isBlank() ? Path.of(fromEnv) : Path.of(".tools", "bin", name).toAbsolutePath();
+    Path p = fromEnv != null && !fromEnv.isBlank() ? Path.of(fromEnv) : installed.toAbsolutePath();
     boolean ok = Files.isExecutable(p);
     String why = name + " not found at " + p + " (run .ci/install-tools or set " + env + ")";
     if (!ok && "true".equalsIgnoreCase(System.getenv("CI"))) {

@@ -1,0 +1,92 @@
+package io.chainroute.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.awaitility.Awaitility;
+
+/**
+ * chainroute as a real child process ({@code bin/chainroute run --config FILE}, the launcher users
+ * run, with its JVM flags), so a drill can {@code kill -9} it and start it again on the same ports.
+ * Ready once its admin {@code /healthz} answers, which chainroute binds after the xDS and ext_proc
+ * ports. Each launch logs to {@code chainroute-N.log} in the drill's directory.
+ */
+final class ChainrouteProcess implements AutoCloseable {
+  private final Path dir;
+  private final Path config;
+  private final int adminHttpPort;
+  private Process process;
+  private int launches;
+  private long readyNanos;
+
+  private ChainrouteProcess(Path dir, int adminHttpPort) {
+    this.dir = dir;
+    this.config = dir.resolve("chainroute.yaml");
+    this.adminHttpPort = adminHttpPort;
+  }
+
+  static ChainrouteProcess start(Path dir, String configYaml, int adminHttpPort) {
+    ChainrouteProcess c = new ChainrouteProcess(dir, adminHttpPort);
+    c.launch(configYaml);
+    return c;
+  }
+
+  /** The launcher in this checkout; its jar is built by {@code mvn package}, before the ITs run. */
+  private static Path launcher() {
+    Path jar = Path.of("target", "chainroute.jar");
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException(jar.toAbsolutePath() + " missing: run mvn -B package -DskipTests first");
+    }
+    return Path.of("bin", "chainroute").toAbsolutePath();
+  }
+
+  /** Starts chainroute (again) with this config and waits for {@code /healthz}. */
+  void launch(String configYaml) {
+    if (process != null && process.isAlive()) {
+      throw new IllegalStateException("chainroute is still running (pid " + process.pid() + ")");
+    }
+    launches++;
+    Path log = dir.resolve("chainroute-" + launches + ".log");
+    try {
+      Files.writeString(config, configYaml);
+      process =
+          new ProcessBuilder(List.of(launcher().toString(), "run", "--config", config.toString()))
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile())
+              .start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    Awaitility.await("chainroute /healthz (launch " + launches + ")")
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(20))
+        .failFast("chainroute exited; see " + log, () -> !process.isAlive())
+        .ignoreExceptions()
+        .until(() -> Rpc.get(adminUrl("/healthz")).contains("ok"));
+    readyNanos = System.nanoTime();
+  }
+
+  /** When the last launch answered {@code /healthz} ({@link System#nanoTime()}). */
+  long readyNanos() {
+    return readyNanos;
+  }
+
+  String adminUrl(String path) {
+    return "http://127.0.0.1:" + adminHttpPort + path;
+  }
+
+  /** kill -9: no graceful shutdown, every socket reset by the kernel. */
+  void kill() {
+    Ports.kill(process);
+  }
+
+  @Override
+  public void close() {
+    if (process != null) {
+      Ports.stop(process);
+    }
+  }
+}

@@ -1,0 +1,319 @@
+package io.chainroute.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.chainroute.config.ConfigLoader;
+import io.chainroute.envoy.BootstrapRenderer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+import org.awaitility.Awaitility;
+
+/**
+ * What every fault drill stands on: chainroute as a child process and a real Envoy from the
+ * bootstrap chainroute renders, for the {@code chains:} YAML a drill gives (the server and Envoy
+ * ports are filled in here). Reads chainroute's view ({@code /status}) and Envoy's ({@code
+ * /clusters}), and measures "how long until" with a 20 ms poll. Each drill builds its own rig in a
+ * fresh directory and closes it.
+ */
+final class DrillRig implements AutoCloseable {
+  static final String ENVOY_NODE_ID = "drill-envoy";
+  /** Client timeout of the load: longer than any target, so a stuck request shows as a timeout. */
+  static final Duration CLIENT_TIMEOUT = Duration.ofSeconds(5);
+
+  final Path dir;
+  final int adminHttpPort = Ports.free();
+  private final int xdsPort = Ports.free();
+  private final int extProcPort = Ports.free();
+  private final int adminGrpcPort = Ports.free();
+  private final int listenerPort = Ports.free();
+  private final int envoyAdminPort = Ports.free();
+  final ChainrouteProcess chainroute;
+  private final String bootstrap;
+  private EnvoyProcess envoy;
+
+  private DrillRig(Path dir, String chainsYaml) {
+    this.dir = dir;
+    String config = config(chainsYaml);
+    this.bootstrap = BootstrapRenderer.render(ConfigLoader.parse(config), ENVOY_NODE_ID);
+    this.chainroute = ChainrouteProcess.start(dir, config, adminHttpPort);
+    try {
+      this.envoy = EnvoyProcess.start(dir, bootstrap, listenerPort, envoyAdminPort);
+    } catch (RuntimeException e) {
+      chainroute.close();
+      throw e;
+    }
+  }
+
+  /** Starts chainroute and Envoy in a new directory under {@code parent}. */
+  static DrillRig start(Path parent, String drill, String chainsYaml) {
+    try {
+      return new DrillRig(Files.createDirectories(parent.resolve(drill)), chainsYaml);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The whole chainroute config: this rig's ports and the drill's chains. */
+  String config(String chainsYaml) {
+    return """
+        server:
+          xdsPort: %d
+          extProcPort: %d
+          adminHttpPort: %d
+          adminGrpcPort: %d
+        envoy:
+          listenerPort: %d
+          adminPort: %d
+          exposeUpstreamHeader: true
+        """
+            .formatted(xdsPort, extProcPort, adminHttpPort, adminGrpcPort, listenerPort, envoyAdminPort)
+        + chainsYaml;
+  }
+
+  EnvoyProcess envoy() {
+    return envoy;
+  }
+
+  String bootstrap() {
+    return bootstrap;
+  }
+
+  /** Stops Envoy (SIGTERM) and starts it again from the same bootstrap on the same ports. */
+  EnvoyProcess restartEnvoy() {
+    envoy.close();
+    envoy = EnvoyProcess.start(dir, bootstrap, listenerPort, envoyAdminPort);
+    return envoy;
+  }
+
+  ConstantLoad load(String pathPrefix, int rate, List<String> bodies) {
+    return ConstantLoad.start(envoy.url(pathPrefix), rate, CLIENT_TIMEOUT, bodies);
+  }
+
+  JsonNode status() {
+    return Rpc.getJson(chainroute.adminUrl("/status"));
+  }
+
+  /** Names of the nodes chainroute offers as HEALTHY in the chain's head pool. */
+  List<String> healthyHead(String chain) {
+    List<String> out = new ArrayList<>();
+    for (JsonNode c : status().get("chains")) {
+      if (!c.get("name").asText().equals(chain)) {
+        continue;
+      }
+      for (JsonNode pool : c.get("pools")) {
+        if (pool.get("name").asText().equals("head")) {
+          pool.get("members").forEach(m -> {
+            if (m.get("status").asText().equals("HEALTHY")) {
+              out.add(m.get("node").asText());
+            }
+          });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Envoy's endpoints of one cluster, address ({@code ip:port}) to health flags, from {@code /clusters}. */
+  Map<String, String> envoyEndpoints(String cluster) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (String line : envoy.admin("/clusters").split("\n")) {
+      String[] f = line.split("::");
+      if (f.length == 4 && f[0].equals(cluster) && f[2].equals("health_flags")) {
+        out.put(f[1], f[3]);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Envoy's counters that explain failed reads, for one cluster: retries, retries refused by the
+   * circuit breaker (overflow), connect failures, per-try and route timeouts. As {@code
+   * {retry=12,retry_overflow=5,...}}.
+   */
+  String envoyRetryStats(String cluster) {
+    Map<String, String> out = new java.util.TreeMap<>();
+    String prefix = "cluster." + cluster + ".upstream_";
+    String stats;
+    try {
+      stats = envoy.admin("/stats?filter=" + java.net.URLEncoder.encode("^" + prefix.replace(".", "\\.") + "(rq_retry|rq_retry_overflow|cx_connect_fail|rq_per_try_timeout|rq_timeout)$", StandardCharsets.UTF_8));
+    } catch (RuntimeException e) {
+      return "{unavailable}";
+    }
+    for (String line : stats.split("\n")) {
+      String[] kv = line.split(": ", 2);
+      if (kv.length == 2 && kv[0].startsWith(prefix)) {
+        out.put(kv[0].substring(prefix.length()).replace("rq_", ""), kv[1].trim());
+      }
+    }
+    return out.toString().replace(" ", "");
+  }
+
+  /** The 1-minute load average of this machine (other work on it slows every figure). */
+  static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+    } catch (IOException e) {
+      return "?";
+    }
+  }
+
+  /** Waits until each named node is HEALTHY in the head pool and Envoy serves the chain. */
+  void awaitServing(String chain, String pathPrefix, List<String> nodes) {
+    Awaitility.await("all nodes HEALTHY in " + chain + "-head and Envoy serving")
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(50))
+        .ignoreExceptions()
+        .until(() -> healthyHead(chain).containsAll(nodes)
+            && envoyEndpoints(chain + "-head").size() >= nodes.size()
+            && Rpc.post(envoy.url(pathPrefix), Rpc.call("eth_blockNumber", "[]")).json().has("result"));
+  }
+
+  /**
+   * The first moment ({@link System#nanoTime()}) the condition holds, polled every 20 ms for at most
+   * {@code atMost}; -1 if it never did. Exceptions count as "not yet".
+   */
+  static long firstTime(Duration atMost, BooleanSupplier condition) {
+    return firstTimes(atMost, condition)[0];
+  }
+
+  /** {@link #firstTime} for several conditions watched together (-1 for each that never held). */
+  static long[] firstTimes(Duration atMost, BooleanSupplier... conditions) {
+    long[] at = new long[conditions.length];
+    java.util.Arrays.fill(at, -1);
+    long deadline = System.nanoTime() + atMost.toNanos();
+    int pending = conditions.length;
+    while (pending > 0) {
+      long now = System.nanoTime();
+      for (int i = 0; i < conditions.length; i++) {
+        if (at[i] < 0 && holds(conditions[i])) {
+          at[i] = now;
+          pending--;
+        }
+      }
+      if (pending == 0 || now > deadline) {
+        break;
+      }
+      sleep(Duration.ofMillis(20));
+    }
+    return at;
+  }
+
+  /**
+   * For each condition, when it last became true and stayed true to the end of {@code window}
+   * (polled every 20 ms for the whole window); -1 if it did not hold at the end. A node that flaps
+   * out of the pool for one probe and back is not "gone"; this finds when it went for good.
+   */
+  static long[] settledTimes(Duration window, BooleanSupplier... conditions) {
+    long[] since = new long[conditions.length];
+    java.util.Arrays.fill(since, -1);
+    long deadline = System.nanoTime() + window.toNanos();
+    while (true) {
+      long now = System.nanoTime();
+      for (int i = 0; i < conditions.length; i++) {
+        if (!holds(conditions[i])) {
+          since[i] = -1;
+        } else if (since[i] < 0) {
+          since[i] = now;
+        }
+      }
+      if (now > deadline) {
+        return since;
+      }
+      sleep(Duration.ofMillis(20));
+    }
+  }
+
+  private static boolean holds(BooleanSupplier condition) {
+    try {
+      return condition.getAsBoolean();
+    } catch (RuntimeException notYet) {
+      return false; // e.g. a refused connection while a process restarts
+    }
+  }
+
+  /** Milliseconds from {@code from} to {@code to}; -1 when {@code to} never came. */
+  static long ms(long fromNanos, long toNanos) {
+    return toNanos < 0 ? -1 : (toNanos - fromNanos) / 1_000_000;
+  }
+
+  /** Sleeps {@code d}; nothing when it is zero or negative (a deadline already past). */
+  static void sleep(Duration d) {
+    if (d.isNegative() || d.isZero()) {
+      return;
+    }
+    try {
+      Thread.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The largest {@code per_try_timeout} of the rendered routes, if the bootstrap sets one. */
+  Optional<Duration> perTryTimeout() {
+    try {
+      List<Duration> found = new ArrayList<>();
+      collect(new YAMLMapper().readTree(bootstrap), "per_try_timeout", found);
+      return found.stream().max(Duration::compareTo);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void collect(JsonNode node, String field, List<Duration> out) {
+    if (node.isObject()) {
+      node.fields().forEachRemaining(e -> {
+        if (e.getKey().equals(field) && e.getValue().isTextual()) {
+          out.add(Duration.ofMillis(Math.round(Double.parseDouble(e.getValue().asText().replace("s", "")) * 1000)));
+        } else {
+          collect(e.getValue(), field, out);
+        }
+      });
+    } else if (node.isArray()) {
+      node.forEach(n -> collect(n, field, out));
+    }
+  }
+
+  /**
+   * Prints one drill's figures as {@code DRILL <name> k=v ...} and appends the line to {@code
+   * target/drill-figures.txt}, for the README's reliability section.
+   */
+  static void report(String drill, String figures) {
+    report(drill, figures, null);
+  }
+
+  /** {@link #report}, and the load's timeline (sent/failed/max latency per 500 ms) on a second line. */
+  static void report(String drill, String figures, ConstantLoad.Snapshot load) {
+    String line = "DRILL " + drill + " " + figures;
+    if (load != null) {
+      System.out.println("DRILL-TIMELINE " + drill + " t:sent/failed/maxMs " + load.timeline(500));
+    }
+    System.out.println(line);
+    try {
+      Files.writeString(
+          Path.of("target", "drill-figures.txt"), line + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (envoy != null) {
+      envoy.close();
+    }
+    chainroute.close();
+  }
+}
