@@ -114,11 +114,16 @@ public final class XdsResources {
                         .setMaxRequests(UInt32Value.of(limit))
                         // Every request in flight may retry at once (a request has at most one
                         // retry or hedge running per per-try timeout): when the node that held
-                        // all of them dies, all of them move. The floor covers a quiet cluster.
+                        // all of them dies, all of them move. The floor is a quarter of the
+                        // cluster's request limit, not a small constant: a retry waiting out its
+                        // back-off counts as a retry but not as a request in flight, so with a
+                        // node refusing connections the retries outnumber the requests (a floor of
+                        // 64 overflowed: 38 of 3,175 reads failed when a geth node restarted at
+                        // 300 req/s). num_retries and the request limit still bound a storm.
                         .setRetryBudget(
                             CircuitBreakers.Thresholds.RetryBudget.newBuilder()
                                 .setBudgetPercent(Percent.newBuilder().setValue(RETRY_BUDGET_PERCENT))
-                                .setMinRetryConcurrency(UInt32Value.of(MIN_RETRY_CONCURRENCY)))
+                                .setMinRetryConcurrency(UInt32Value.of(minRetryConcurrency(limit))))
                         .setTrackRemaining(true)))
         .setOutlierDetection(outlierDetection())
         .setUpstreamConnectionOptions(
@@ -138,6 +143,11 @@ public final class XdsResources {
 
   static final int RETRY_BUDGET_PERCENT = 100;
   static final int MIN_RETRY_CONCURRENCY = 64;
+
+  /** The retry budget's floor for a cluster limited to {@code limit} requests. */
+  static int minRetryConcurrency(int limit) {
+    return Math.max(MIN_RETRY_CONCURRENCY, limit / 4);
+  }
 
   static OutlierDetection outlierDetection() {
     return OutlierDetection.newBuilder()
