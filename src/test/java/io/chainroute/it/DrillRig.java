@@ -28,8 +28,11 @@ import org.awaitility.Awaitility;
  */
 final class DrillRig implements AutoCloseable {
   static final String ENVOY_NODE_ID = "drill-envoy";
-  /** Client timeout of the load: longer than any target, so a stuck request shows as a timeout. */
-  static final Duration CLIENT_TIMEOUT = Duration.ofSeconds(5);
+  /**
+   * Client timeout of the load (viem's default): longer than the targets and than a per-try timeout
+   * Envoy may use, so a request that Envoy moves on shows its latency, and a stuck one a timeout.
+   */
+  static final Duration CLIENT_TIMEOUT = Duration.ofSeconds(10);
 
   final Path dir;
   final int adminHttpPort = Ports.free();
@@ -260,28 +263,37 @@ final class DrillRig implements AutoCloseable {
     }
   }
 
-  /** The largest {@code per_try_timeout} of the rendered routes, if the bootstrap sets one. */
-  Optional<Duration> perTryTimeout() {
+  /** The largest {@code per_try_timeout} of the rendered routes to {@code cluster}, if any sets one. */
+  Optional<Duration> perTryTimeout(String cluster) {
     try {
       List<Duration> found = new ArrayList<>();
-      collect(new YAMLMapper().readTree(bootstrap), "per_try_timeout", found);
+      collectPerTry(new YAMLMapper().readTree(bootstrap), cluster, found);
       return found.stream().max(Duration::compareTo);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private static void collect(JsonNode node, String field, List<Duration> out) {
+  /** Route actions ({@code cluster} + {@code retry_policy}) anywhere in the tree. */
+  private static void collectPerTry(JsonNode node, String cluster, List<Duration> out) {
     if (node.isObject()) {
-      node.fields().forEachRemaining(e -> {
-        if (e.getKey().equals(field) && e.getValue().isTextual()) {
-          out.add(Duration.ofMillis(Math.round(Double.parseDouble(e.getValue().asText().replace("s", "")) * 1000)));
-        } else {
-          collect(e.getValue(), field, out);
-        }
-      });
+      JsonNode perTry = node.path("retry_policy").path("per_try_timeout");
+      if (node.path("cluster").asText().equals(cluster) && perTry.isTextual()) {
+        out.add(Duration.ofMillis(Math.round(Double.parseDouble(perTry.asText().replace("s", "")) * 1000)));
+      }
+      node.elements().forEachRemaining(n -> collectPerTry(n, cluster, out));
     } else if (node.isArray()) {
-      node.forEach(n -> collect(n, field, out));
+      node.forEach(n -> collectPerTry(n, cluster, out));
+    }
+  }
+
+  /** The overload manager's heap limit ({@code fixed_heap.max_heap_size_bytes}) in MiB, if the bootstrap sets one. */
+  Optional<Long> overloadHeapLimitMib() {
+    try {
+      JsonNode heap = new YAMLMapper().readTree(bootstrap).findValue("max_heap_size_bytes");
+      return heap == null ? Optional.empty() : Optional.of(heap.asLong() / (1024 * 1024));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

@@ -84,15 +84,17 @@ class NodeFaultDrillsIT extends GethDrill {
     DrillRig rig = rig("node-hung");
     GethNet.Node victim = net.node("full-1");
     Duration leaveBound = POLL.plus(PROBE_TIMEOUT);
-    Optional<Duration> perTry = rig.perTryTimeout();
+    Optional<Duration> perTry = rig.perTryTimeout("eth-head");
     ConstantLoad.Snapshot s;
     long hung;
     long left;
     try (ConstantLoad load = load()) {
       hung = System.nanoTime();
       victim.hang();
-      // Long enough for every request stuck on the hung node to end, by the client's timeout at worst.
-      left = DrillRig.settledTimes(DrillRig.CLIENT_TIMEOUT.plusSeconds(1), () -> !rig.healthyHead("eth").contains("full-1"))[0];
+      // Long enough for the requests stuck on the hung node to move on (per-try timeout) or to end
+      // by the client's timeout.
+      Duration settle = perTry.orElse(DrillRig.CLIENT_TIMEOUT).plusSeconds(1);
+      left = DrillRig.settledTimes(settle, () -> !rig.healthyHead("eth").contains("full-1"))[0];
       load.stop();
       s = fromFault(load, hung);
       DrillRig.report(
@@ -105,7 +107,7 @@ class NodeFaultDrillsIT extends GethDrill {
     }
     SoftAssertions soft = new SoftAssertions();
     soft.assertThat(s.failures()).as("failed reads while a node hangs: %s", s.sampleFailures(3)).isEmpty();
-    soft.assertThat(perTry).as("the rendered routes set a per_try_timeout").isPresent();
+    soft.assertThat(perTry).as("the rendered routes to eth-head set a per_try_timeout").isPresent();
     perTry.ifPresent(d -> soft.assertThat(s.maxLatencyMillis()).as("max latency vs per-try timeout %d ms + 500 ms", d.toMillis()).isLessThanOrEqualTo(d.toMillis() + 500));
     soft.assertThat(left).as("the hung node left the head pool (for good)").isPositive();
     soft.assertThat(DrillRig.ms(hung, left)).as("ms from hang to leaving the head pool").isLessThanOrEqualTo(leaveBound.plus(MARGIN).toMillis());
