@@ -9,7 +9,7 @@
 # the share answered 200, the latency of the answered requests (p50/p99/max), what the rest got (status
 # codes, JSON-RPC codes, client timeouts), and Envoy's ext_proc counters (requests that skipped routing).
 # Variants (VARIANTS="..."): default = the rendered defaults; unbounded = envoy.extProcMaxRequests 100000
-# (the old default). Uses what bench/run.sh builds (bench/.build/bin) and builds it if missing.
+# (the old default); capN = envoy.extProcMaxRequests N. Uses what bench/run.sh builds (bench/.build/bin) and builds it if missing.
 # Knobs: OVER_DUR=15 WARM=10 LOAD_CPU=0 SUT_CPU=1 FACTOR=2 VARIANTS="unbounded default"
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -58,6 +58,7 @@ for v in $VARIANTS; do
   case "$v" in
     default) cp "$here/chainroute.yaml" "$cfg" ;;
     unbounded) sed '/^envoy:/a\  extProcMaxRequests: 100000' "$here/chainroute.yaml" >"$cfg" ;;
+    cap*) sed "/^envoy:/a\  extProcMaxRequests: ${v#cap}" "$here/chainroute.yaml" >"$cfg" ;;
     *) log "unknown variant $v"; exit 2 ;;
   esac
   (cd "$root" && bin/chainroute bootstrap --config "$cfg" --node-id bench --out "$R/envoy-$v.yaml")
