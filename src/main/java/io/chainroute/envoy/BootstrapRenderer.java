@@ -99,11 +99,12 @@ public final class BootstrapRenderer {
                             "envoy_grpc",
                             map(
                                 "cluster_name", XDS_CLUSTER,
-                                // Reconnect to a restarted chainroute within about a second
+                                // Reconnect to a restarted chainroute within half a second
                                 // (Envoy's default back-off, 0.5 s growing to 30 s, measured
-                                // 9-21 s).
+                                // 9-21 s; 0.25-1 s gave 0.8-1.7 s). A refused connect to a
+                                // dead port costs nothing.
                                 "retry_policy",
-                                    map("retry_back_off", map("base_interval", "0.25s", "max_interval", "1s")))))),
+                                    map("retry_back_off", map("base_interval", "0.1s", "max_interval", "0.5s")))))),
             // Without clusters in 5 s Envoy starts serving anyway (503 -32002 until they come)
             // instead of waiting the default 15 s with its listener closed.
             "cds_config", map("ads", map(), "resource_api_version", "V3", "initial_fetch_timeout", "5s")));

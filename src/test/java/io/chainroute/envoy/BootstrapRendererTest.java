@@ -185,12 +185,12 @@ class BootstrapRendererTest {
       """;
 
   @Test
-  void envoyReconnectsToChainrouteWithinASecondAndDoesNotWaitLongForClusters() throws Exception {
+  void envoyReconnectsToChainrouteWithinHalfASecondAndDoesNotWaitLongForClusters() throws Exception {
     Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
     var grpc = b.getDynamicResources().getAdsConfig().getGrpcServices(0).getEnvoyGrpc();
     assertThat(grpc.getClusterName()).isEqualTo("chainroute_xds");
-    assertThat(grpc.getRetryPolicy().getRetryBackOff().getBaseInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(250));
-    assertThat(grpc.getRetryPolicy().getRetryBackOff().getMaxInterval()).isEqualTo(com.google.protobuf.util.Durations.fromSeconds(1));
+    assertThat(grpc.getRetryPolicy().getRetryBackOff().getBaseInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(100));
+    assertThat(grpc.getRetryPolicy().getRetryBackOff().getMaxInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(500));
     assertThat(b.getDynamicResources().getCdsConfig().getInitialFetchTimeout().getSeconds()).isEqualTo(5);
     var xds = b.getStaticResources().getClustersList().stream().filter(c -> c.getName().equals("chainroute_xds")).findFirst().orElseThrow();
     var keepalive =
