@@ -129,6 +129,7 @@ public final class Sidecar implements AutoCloseable {
 
   private void bind(ChainrouteConfig config) throws IOException {
     ServerConfig sc = config.server();
+    publisher.warmUp();
     servers.add(
         startServer(
             "xDS",

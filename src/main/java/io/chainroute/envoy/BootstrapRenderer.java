@@ -63,9 +63,11 @@ public final class BootstrapRenderer {
   private static final String READ_RETRY_ON = "connect-failure,refused-stream,reset";
   /**
    * Writes (and requests the sidecar did not classify) are retried only when the request cannot
-   * have reached a node: a transaction is never sent twice blindly.
+   * have reached a node: a transaction is never sent twice blindly. {@code reset-before-request}:
+   * the connection was reset before the request went out (a pooled connection the node closed as
+   * Envoy picked it), safe for a write.
    */
-  private static final String SAFE_RETRY_ON = "connect-failure,refused-stream";
+  private static final String SAFE_RETRY_ON = "connect-failure,refused-stream,reset-before-request";
 
   private BootstrapRenderer() {}
 

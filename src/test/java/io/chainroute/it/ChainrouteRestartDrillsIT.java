@@ -46,16 +46,27 @@ class ChainrouteRestartDrillsIT extends GethDrill {
       load.stop();
       s = fromFault(load, killed);
       ConstantLoad.Snapshot outage = s.sentBetween(killed, back);
+      // With chainroute down nothing tells a read from a write, so Envoy's fallback route retries
+      // only what cannot have reached a node: requests already sent to the node at the instant it
+      // died fail (a write among them may have been applied). That is every failure allowed here:
+      // those sent before the node died and still open then (at most the client timeout earlier).
+      long window = Duration.ofSeconds(10).toNanos();
+      ConstantLoad.Snapshot inFlightAtDeath = s.sentBetween(nodeKilled - window, nodeKilled + Duration.ofMillis(20).toNanos());
+      List<ConstantLoad.Outcome> unexplained =
+          outage.failures().stream()
+              .filter(o -> o.sentNanos() > nodeKilled + Duration.ofMillis(20).toNanos() || o.sentNanos() + o.latencyNanos() < nodeKilled)
+              .toList();
       ConstantLoad.Snapshot after = s.sentBetween(back, Long.MAX_VALUE);
       DrillRig.report(
           "chainroute-killed",
-          "%s %s outageMs=%d nodeKilledAtOutageMs=%d chainrouteStartMs=%d envoyReconnectedMs=%d endpointsCurrentMs=%d targetMs=%d failedDuringOutage=%d failedAfterRestart=%d"
+          "%s %s outageMs=%d nodeKilledAtOutageMs=%d chainrouteStartMs=%d envoyReconnectedMs=%d endpointsCurrentMs=%d targetMs=%d failedDuringOutage=%d inFlightOnDeadNode=%d unexplained=%d failedAfterRestart=%d"
               .formatted(
                   settings(), s.figures(), ms(killed, back), ms(killed, nodeKilled), ms(launched, back), ms(back, t[0]), ms(back, t[1]),
-                  target.toMillis(), outage.failures().size(), after.failures().size()),
+                  target.toMillis(), outage.failures().size(), inFlightAtDeath.failures().size(), unexplained.size(), after.failures().size()),
           s);
       SoftAssertions soft = new SoftAssertions();
-      soft.assertThat(outage.failures()).as("failed reads while chainroute was down: %s", outage.sampleFailures(3)).isEmpty();
+      soft.assertThat(unexplained).as("failed reads while chainroute was down, other than those in flight on the node as it died: %s", outage.sampleFailures(3)).isEmpty();
+      soft.assertThat(outage.failures().size()).as("reads in flight on the dying node (300 req/s, ms latency)").isLessThanOrEqualTo(30);
       soft.assertThat(after.failures()).as("failed reads after chainroute was back: %s", after.sampleFailures(3)).isEmpty();
       soft.assertThat(t[1]).as("Envoy dropped the dead node within %s of the restart", CATCH_UP).isPositive();
       soft.assertThat(ms(back, t[1])).as("ms from chainroute back to Envoy's endpoints current").isLessThanOrEqualTo(target.toMillis());
