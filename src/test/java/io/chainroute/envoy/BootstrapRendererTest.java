@@ -123,7 +123,7 @@ class BootstrapRendererTest {
     assertThat(pending.getMatch().getPrefix()).isEqualTo("/algo/v2/transactions/pending/");
     assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList()).containsExactly(404);
     assertThat(routes.subList(4, 10)).allSatisfy(r -> assertThat(r.getRequestHeadersToRemoveList()).contains("x-algo-api-token"));
-    assertThat(routes.get(6).getRoute().getRetryPolicy().getRetryOn()).doesNotContain("reset");
+    assertThat(java.util.Arrays.asList(routes.get(6).getRoute().getRetryPolicy().getRetryOn().split(","))).doesNotContain("reset");
     assertThat(rc.getVirtualHosts(0).getResponseHeadersToAdd(0).getHeader().getValue()).isEqualTo("%UPSTREAM_HOST%");
   }
 
