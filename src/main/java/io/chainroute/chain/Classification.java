@@ -11,8 +11,14 @@ public sealed interface Classification {
    * @param requirements one per call (a batch has several)
    * @param errors builds a protocol-native error for this request (ids echoed) when no node can
    *     take it
+   * @param echoId the request's id as the client wrote it (JSON text), for errors the proxy itself
+   *     writes later; null when there is none to echo (a batch, a notification, not JSON-RPC)
    */
-  record Forward(List<Requirement> requirements, ErrorReplier errors) implements Classification {}
+  record Forward(List<Requirement> requirements, ErrorReplier errors, String echoId) implements Classification {
+    public Forward(List<Requirement> requirements, ErrorReplier errors) {
+      this(requirements, errors, null);
+    }
+  }
 
   /** Answer without a node (malformed input and the like). */
   record Answer(Reply reply) implements Classification {}

@@ -33,6 +33,8 @@ public final class BootstrapRenderer {
   public static final String UPSTREAM_HEADER = "x-chainroute-upstream";
   static final String XDS_CLUSTER = "chainroute_xds";
   static final String EXTPROC_CLUSTER = "chainroute_extproc";
+  /** Dynamic metadata namespace chainroute writes from ext_proc (the request's id: {@code id}). */
+  static final String METADATA_NAMESPACE = "chainroute";
   /**
    * The same chainroute port, for the routes whose requests chainroute holds by design (algod
    * {@code wait-for-block-after}): their own circuit breaker, so thousands of waiting clients never
@@ -197,6 +199,9 @@ public final class BootstrapRenderer {
             "route_cache_action", "CLEAR",
             // A GET (or an unknown path) tells Envoy not to buffer its body.
             "allow_mode_override", true,
+            // chainroute hands Envoy the request's JSON-RPC id as dynamic metadata (chainroute.id),
+            // so Envoy's own error replies can echo it (LocalReplies).
+            "metadata_options", map("receiving_namespaces", map("untyped", List.of(METADATA_NAMESPACE))),
             // chainroute reads only the method and path: every other header would be encoded,
             // sent and decoded for nothing on each request.
             "forward_rules",

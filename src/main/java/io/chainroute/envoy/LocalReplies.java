@@ -26,8 +26,11 @@ import java.util.regex.Pattern;
  * at "/" matches every path and comes last, and without one a protocol-neutral JSON-RPC set is the
  * fallback.
  *
- * <p>The JSON-RPC {@code id} is {@code null}: Envoy would have to read the body to echo it. Bodies
- * are fixed strings (chain name and limits only), never a node address or credential.
+ * <p>The JSON-RPC {@code id}: chainroute hands Envoy each single request's id as dynamic metadata
+ * ({@code chainroute.id}); a twin of each EVM mapper matches when it is there and echoes it, the
+ * plain one answers {@code "id":null} (chainroute down, a batch, or a reply before ext_proc read
+ * the body: 413, overload). Bodies are fixed strings otherwise (chain name and limits only), never a
+ * node address or credential.
  */
 @SuppressWarnings("unchecked")
 final class LocalReplies {
@@ -76,22 +79,40 @@ final class LocalReplies {
       boolean root = chain.pathPrefix().equals("/");
       rootChain |= root;
       for (Kind kind : kinds(config)) {
-        mappers.add(mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), " for chain '" + chain.name() + "'"));
+        String forChain = " for chain '" + chain.name() + "'";
+        if (chain.protocol() == Protocol.EVM) {
+          // First the twin that echoes the request's id (when ext_proc handed it over), then the
+          // one with "id":null.
+          mappers.add(mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, true));
+        }
+        mappers.add(mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, false));
       }
     }
     if (!rootChain) {
       // A path no chain serves (e.g. an overloaded Envoy refusing a request for /nothing).
       for (Kind kind : kinds(config)) {
-        mappers.add(mapper(kind, null, Protocol.EVM, ""));
+        mappers.add(mapper(kind, null, Protocol.EVM, "", false));
       }
     }
     return map("mappers", mappers);
   }
 
-  private static Map<String, Object> mapper(Kind kind, String prefix, Protocol protocol, String forChain) {
+  /** @param echoId match only when ext_proc left the request's id in metadata, and echo it */
+  private static Map<String, Object> mapper(Kind kind, String prefix, Protocol protocol, String forChain, boolean echoId) {
     List<Object> filters = new ArrayList<>();
     if (prefix != null) {
       filters.add(pathFilter(prefix));
+    }
+    if (echoId) {
+      // match_if_key_not_found must be false: by default a missing key matches, and the body
+      // would render "id":- .
+      filters.add(
+          map(
+              "metadata_filter",
+              map(
+                  "matcher",
+                  map("filter", BootstrapRenderer.METADATA_NAMESPACE, "path", List.of(map("key", "id")), "value", map("present_match", true)),
+                  "match_if_key_not_found", false)));
     }
     filters.add(
         kind.flags().isEmpty()
@@ -111,16 +132,25 @@ final class LocalReplies {
         "filter", filter,
         "body_format_override",
             map(
-                "text_format_source", map("inline_string", body(protocol, kind, String.format(java.util.Locale.ROOT, kind.message(), forChain))),
+                "text_format_source",
+                    map(
+                        "inline_string",
+                        body(protocol, kind, String.format(java.util.Locale.ROOT, kind.message(), forChain), echoId ? ECHO_ID : "null")),
                 "content_type", "application/json"));
   }
 
-  /** The body; {@code message} holds no '%' (chain names are [a-z0-9-]), so no format operator. */
-  static String body(Protocol protocol, Kind kind, String message) {
+  /** The request's id as its JSON text, from the metadata ext_proc set (ExtProcService). */
+  static final String ECHO_ID = "%DYNAMIC_METADATA(" + BootstrapRenderer.METADATA_NAMESPACE + ":id)%";
+
+  /**
+   * The body; {@code message} holds no '%' (chain names are [a-z0-9-]), so the only format operator
+   * is the id's.
+   */
+  static String body(Protocol protocol, Kind kind, String message, String id) {
     String quoted = "\"" + message.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     return protocol == Protocol.ALGORAND
         ? "{\"message\":" + quoted + "}"
-        : "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":" + kind.code() + ",\"message\":" + quoted + "}}";
+        : "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"error\":{\"code\":" + kind.code() + ",\"message\":" + quoted + "}}";
   }
 
   /**

@@ -1,6 +1,8 @@
 package io.chainroute.extproc;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
 import io.chainroute.chain.Reply;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.pipeline.HeldRequests;
@@ -42,6 +44,8 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   public static final String POOL_HEADER = "x-chainroute-pool";
   public static final String WRITE_HEADER = "x-chainroute-write";
   public static final String HEADER_PREFIX = "x-chainroute-";
+  /** Envoy dynamic metadata namespace chainroute writes (the bootstrap lets ext_proc write it). */
+  public static final String METADATA_NAMESPACE = "chainroute";
 
   private static final Logger log = LoggerFactory.getLogger(ExtProcService.class);
   private static final ProcessingMode NO_BODY =
@@ -134,7 +138,20 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         }
         CommonResponse routed = CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
         // Routed on the request line: the body (msgpack, x-binary) passes through unread.
-        return headersPhase ? headersResponse(routed, NO_BODY) : bodyResponse(routed);
+        ProcessingResponse response = headersPhase ? headersResponse(routed, NO_BODY) : bodyResponse(routed);
+        if (r.echoId() == null) {
+          return response;
+        }
+        // The id, for Envoy's own error replies on this request (local_reply_config echoes it).
+        return response.toBuilder()
+            .setDynamicMetadata(
+                Struct.newBuilder()
+                    .putFields(
+                        METADATA_NAMESPACE,
+                        Value.newBuilder()
+                            .setStructValue(Struct.newBuilder().putFields("id", Value.newBuilder().setStringValue(r.echoId()).build()))
+                            .build()))
+            .build();
       }
       if (o instanceof Outcome.Respond r) {
         return immediate(r.reply());

@@ -13,8 +13,16 @@ import java.util.function.Predicate;
  */
 public sealed interface Outcome {
 
-  /** Send it to a node of {@code pool}; a write is never retried once it may have reached a node. */
-  record Route(Pool pool, boolean write) implements Outcome {}
+  /**
+   * Send it to a node of {@code pool}; a write is never retried once it may have reached a node.
+   * {@code echoId} (the request's id as JSON text, or null) lets the proxy echo it in errors it
+   * writes itself (Envoy's local replies).
+   */
+  record Route(Pool pool, boolean write, String echoId) implements Outcome {
+    public Route(Pool pool, boolean write) {
+      this(pool, write, null);
+    }
+  }
 
   /** chainroute answers it itself. */
   record Respond(Reply reply) implements Outcome {}

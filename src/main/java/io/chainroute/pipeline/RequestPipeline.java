@@ -168,7 +168,7 @@ public final class RequestPipeline {
   private Outcome forward(ChainConfig chain, Classification.Forward f) {
     Decision d = RoutingPolicy.decide(f.requirements(), routable.get().chain(chain.name()));
     if (d instanceof Decision.Route r) {
-      return new Outcome.Route(r.pool(), r.write());
+      return new Outcome.Route(r.pool(), r.write(), f.echoId());
     }
     String unavailable = ((Decision.Unavailable) d).message();
     Outcome now = unavailable(f, unavailable);
@@ -180,7 +180,7 @@ public final class RequestPipeline {
         chain.name(),
         HeldRequests.Source.ROUTABLE,
         v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route,
-        v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r ? new Outcome.Route(r.pool(), r.write()) : now,
+        v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r ? new Outcome.Route(r.pool(), r.write(), f.echoId()) : now,
         unavailableWait,
         v -> unavailable(f, unavailable + " (waited " + unavailableWait.toMillis() + " ms)"),
         unavailable(f, "chainroute is shutting down"),

@@ -316,6 +316,13 @@ class BootstrapRendererTest {
       case STATUS_CODE_FILTER:
         assertThat(f.getStatusCodeFilter().getComparison().getOp().name()).isEqualTo("EQ");
         return f.getStatusCodeFilter().getComparison().getValue().getDefaultValue() == status;
+      case METADATA_FILTER:
+        // The request's id in dynamic metadata chainroute.id: given here as the pseudo-header "@id".
+        var mm = f.getMetadataFilter().getMatcher();
+        assertThat(mm.getFilter()).isEqualTo("chainroute");
+        assertThat(mm.getPath(0).getKey()).isEqualTo("id");
+        assertThat(f.getMetadataFilter().getMatchIfKeyNotFound().getValue()).as("a missing id must not match").isFalse();
+        return headers.containsKey("@id");
       case HEADER_FILTER:
         var hm = f.getHeaderFilter().getHeader();
         String v = headers.get(hm.getName());
@@ -332,10 +339,33 @@ class BootstrapRendererTest {
   }
 
   private static com.fasterxml.jackson.databind.JsonNode body(ResponseMapper m) throws Exception {
+    return body(m, null);
+  }
+
+  /** The body Envoy would send, with the id metadata (JSON text) substituted when given. */
+  private static com.fasterxml.jackson.databind.JsonNode body(ResponseMapper m, String id) throws Exception {
     assertThat(m).isNotNull();
     assertThat(m.getBodyFormatOverride().getContentType()).isEqualTo("application/json");
     assertThat(m.hasStatusCode()).as("Envoy's status code is kept").isFalse();
-    return new ObjectMapper().readTree(m.getBodyFormatOverride().getTextFormatSource().getInlineString());
+    String text = m.getBodyFormatOverride().getTextFormatSource().getInlineString();
+    if (id != null) {
+      text = text.replace("%DYNAMIC_METADATA(chainroute:id)%", id);
+    }
+    assertThat(text).doesNotContain("%");
+    return new ObjectMapper().readTree(text);
+  }
+
+  @Test
+  void envoysOwnRepliesEchoTheRequestsIdWhenChainrouteHandedItOver() throws Exception {
+    HttpConnectionManager h =
+        parse(BootstrapRenderer.render(demo(), "envoy")).getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
+    ExternalProcessor ep = h.getHttpFilters(0).getTypedConfig().unpack(ExternalProcessor.class);
+    assertThat(ep.getMetadataOptions().getReceivingNamespaces().getUntypedList()).containsExactly("chainroute");
+    var withId = body(match(h, java.util.Map.of(":path", "/eth", "@id", "1"), java.util.Set.of("UH"), 503), "\"req-\\\"7\"");
+    assertThat(withId.get("id").asText()).isEqualTo("req-\"7");
+    assertThat(withId.get("error").get("code").asInt()).isEqualTo(-32002);
+    assertThat(body(match(h, java.util.Map.of(":path", "/eth", "@id", "1"), java.util.Set.of("UT"), 504), "42").get("id").asInt()).isEqualTo(42);
+    assertThat(body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UH"), 503)).get("id").isNull()).as("no id handed over: null").isTrue();
   }
 
   @Test
@@ -386,8 +416,9 @@ class BootstrapRendererTest {
     assertThat(body(match(h, java.util.Map.of(":path", "/v2/status", "x-envoy-original-path", "/b/v2/status"), java.util.Set.of("UF"), 503)).get("error").get("message").asText())
         .contains("'short'");
     assertThat(body(match(h, java.util.Map.of(":path", "/v2/status"), java.util.Set.of("UF"), 503)).get("error").get("message").asText()).contains("'long'");
-    // No protocol-neutral fallback: the root chain answers everything else.
-    assertThat(h.getLocalReplyConfig().getMappersCount()).isEqualTo(3 * LocalReplies.kinds(demo()).size());
+    // No protocol-neutral fallback: the root chain answers everything else. EVM chains have a twin
+    // of each mapper that echoes the request's id: 1 algod chain + 2 EVM chains x 2.
+    assertThat(h.getLocalReplyConfig().getMappersCount()).isEqualTo(5 * LocalReplies.kinds(demo()).size());
   }
 
   @Test

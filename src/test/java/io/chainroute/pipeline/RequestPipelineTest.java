@@ -82,8 +82,8 @@ class RequestPipelineTest {
     RequestPipeline p = pipeline(Duration.ZERO);
     assertThat(p.onRequestLine(eth, "POST", "/eth", false)).isEqualTo(Outcome.NEED_BODY);
     assertThat(p.onRequestLine(eth, "GET", "/eth", true)).isEqualTo(Outcome.PASS);
-    assertThat(p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]"))).isEqualTo(new Outcome.Route(Pool.ARCHIVE, false));
-    assertThat(p.onBody(eth, "POST", call("eth_sendRawTransaction", "[\"0x00\"]"))).isEqualTo(new Outcome.Route(Pool.HEAD, true));
+    assertThat(p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]"))).isEqualTo(new Outcome.Route(Pool.ARCHIVE, false, "7"));
+    assertThat(p.onBody(eth, "POST", call("eth_sendRawTransaction", "[\"0x00\"]"))).isEqualTo(new Outcome.Route(Pool.HEAD, true, "7"));
     Outcome bad = p.onBody(eth, "POST", "{nope".getBytes(StandardCharsets.UTF_8));
     assertThat(bad).isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).contains("-32700"));
   }
@@ -102,7 +102,7 @@ class RequestPipelineTest {
     assertThat(answers).isEmpty();
     set(EndpointStatus.HEALTHY, EndpointStatus.NONE, 10);
     held.onTopology(topology.get());
-    assertThat(answers).containsExactly(new Outcome.Route(Pool.HEAD, false));
+    assertThat(answers).containsExactly(new Outcome.Route(Pool.HEAD, false, "7"));
   }
 
   @Test

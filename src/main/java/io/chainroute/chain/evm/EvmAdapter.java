@@ -23,6 +23,9 @@ import java.util.List;
  * {@link EvmMethods}. Stateless and thread-safe.
  */
 public final class EvmAdapter implements ChainAdapter {
+  /** Ids longer than this are not handed to the proxy for its own errors (they get "id":null). */
+  static final int MAX_ECHO_ID_BYTES = 256;
+
   static final String JSON = "application/json";
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final byte[] PROBE =
@@ -108,7 +111,8 @@ public final class EvmAdapter implements ChainAdapter {
       byte[] id = call.rawId();
       return new Classification.Forward(
           List.of(requirement(call)),
-          (status, code, msg) -> new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)));
+          (status, code, msg) -> new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)),
+          id == null || id.length > MAX_ECHO_ID_BYTES ? null : new String(id, java.nio.charset.StandardCharsets.UTF_8));
     }
     // A batch is forwarded whole: the node answers invalid elements itself, in order.
     List<JsonRpcCall> calls = ((JsonRpcMessage.Batch) message).calls();
