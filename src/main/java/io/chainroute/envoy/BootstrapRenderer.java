@@ -159,7 +159,12 @@ public final class BootstrapRenderer {
     hcm.put("delayed_close_timeout", "1s");
     hcm.put("local_reply_config", LocalReplies.config(config));
     hcm.put("route_config", routes(config));
-    hcm.put("http_filters", List.of(extProcFilter(envoy), map("name", "envoy.filters.http.router", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"))));
+    hcm.put(
+        "http_filters",
+        List.of(
+            bufferFilter(config),
+            extProcFilter(envoy),
+            map("name", "envoy.filters.http.router", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"))));
     return map(
         "name", "rpc",
         "address", socket("0.0.0.0", envoy.listenerPort()),
@@ -170,6 +175,23 @@ public final class BootstrapRenderer {
                 map(
                     "filters",
                     List.of(map("name", "envoy.filters.network.http_connection_manager", "typed_config", hcm)))));
+  }
+
+  /**
+   * Holds each request until its whole body has arrived, before ext_proc or a node sees it. A
+   * client that sends headers and then trickles (or never finishes) its body costs Envoy only the
+   * buffer until request_timeout: no ext_proc stream, no upstream connection. Without it 5,000 such
+   * clients held ext_proc streams, some failed open to the nodes with half a body, filled the node
+   * clusters' connection limits and failed 679 of 4,871 ordinary reads (EnvoyDrillsIT). Bodies above
+   * maxRequestBytes get 413, as before.
+   */
+  private static Map<String, Object> bufferFilter(ChainrouteConfig config) {
+    return map(
+        "name", "envoy.filters.http.buffer",
+        "typed_config",
+        map(
+            "@type", "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+            "max_request_bytes", config.server().maxRequestBytes()));
   }
 
   private static Map<String, Object> extProcFilter(EnvoyConfig envoy) {

@@ -36,6 +36,7 @@ class BootstrapRendererTest {
       JsonFormat.TypeRegistry.newBuilder()
           .add(HttpConnectionManager.getDescriptor())
           .add(ExternalProcessor.getDescriptor())
+          .add(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.getDescriptor())
           .add(io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.getDescriptor())
           .add(Router.getDescriptor())
           .add(HeaderMutation.getDescriptor())
@@ -78,14 +79,16 @@ class BootstrapRendererTest {
     assertThat(b.getDynamicResources().getCdsConfig().hasAds()).isTrue();
     HttpConnectionManager hcm =
         b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
-    ExternalProcessor ep = hcm.getHttpFilters(0).getTypedConfig().unpack(ExternalProcessor.class);
+    ExternalProcessor ep = hcm.getHttpFilters(1).getTypedConfig().unpack(ExternalProcessor.class);
     assertThat(ep.getFailureModeAllow()).isTrue();
     assertThat(ep.getAllowModeOverride()).isTrue();
     assertThat(ep.getRouteCacheAction()).isEqualTo(ExternalProcessor.RouteCacheAction.CLEAR);
     assertThat(ep.getProcessingMode().getRequestHeaderMode()).isEqualTo(ProcessingMode.HeaderSendMode.SEND);
     assertThat(ep.getProcessingMode().getRequestBodyMode()).isEqualTo(ProcessingMode.BodySendMode.BUFFERED);
     assertThat(ep.getProcessingMode().getResponseHeaderMode()).isEqualTo(ProcessingMode.HeaderSendMode.SKIP);
-    assertThat(hcm.getHttpFilters(1).getName()).isEqualTo("envoy.filters.http.router");
+    assertThat(hcm.getHttpFilters(2).getName()).isEqualTo("envoy.filters.http.router");
+    assertThat(hcm.getHttpFilters(0).getTypedConfig().unpack(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.class).getMaxRequestBytes().getValue())
+        .as("bodies are complete before ext_proc or a node sees them").isEqualTo(demo().server().maxRequestBytes());
 
     HeaderMutation strip = hcm.getEarlyHeaderMutationExtensions(0).getTypedConfig().unpack(HeaderMutation.class);
     assertThat(strip.getMutationsList()).extracting(m -> m.getRemove()).contains("x-chainroute-pool", "x-chainroute-write");
@@ -253,7 +256,7 @@ class BootstrapRendererTest {
   void downstreamTimeoutsCloseSlowClientsButStayAboveTheLongestHold() throws Exception {
     Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
     HttpConnectionManager h = hcm(b);
-    ExternalProcessor ep = h.getHttpFilters(0).getTypedConfig().unpack(ExternalProcessor.class);
+    ExternalProcessor ep = h.getHttpFilters(1).getTypedConfig().unpack(ExternalProcessor.class);
     long hold = ep.getMaxMessageTimeout().getSeconds();
     assertThat(hold).isEqualTo(70);
     assertThat(h.getRequestHeadersTimeout().getSeconds()).isEqualTo(10);
@@ -359,7 +362,7 @@ class BootstrapRendererTest {
   void envoysOwnRepliesEchoTheRequestsIdWhenChainrouteHandedItOver() throws Exception {
     HttpConnectionManager h =
         parse(BootstrapRenderer.render(demo(), "envoy")).getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
-    ExternalProcessor ep = h.getHttpFilters(0).getTypedConfig().unpack(ExternalProcessor.class);
+    ExternalProcessor ep = h.getHttpFilters(1).getTypedConfig().unpack(ExternalProcessor.class);
     assertThat(ep.getMetadataOptions().getReceivingNamespaces().getUntypedList()).containsExactly("chainroute");
     var withId = body(match(h, java.util.Map.of(":path", "/eth", "@id", "1"), java.util.Set.of("UH"), 503), "\"req-\\\"7\"");
     assertThat(withId.get("id").asText()).isEqualTo("req-\"7");
