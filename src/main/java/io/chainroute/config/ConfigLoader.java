@@ -151,7 +151,8 @@ public final class ConfigLoader {
         "upstreamMaxRequests",
         "readTryTimeout",
         "maxHeapBytes",
-        "maxDownstreamConnections");
+        "maxDownstreamConnections",
+        "maxRequestsPerSecond");
     return new EnvoyConfig(
         o.port("listenerPort", 10000),
         o.port("adminPort", 9901),
@@ -165,7 +166,9 @@ public final class ConfigLoader {
         // Below the route timeout (60 s): a try that may take the whole request time is no try.
         o.duration("readTryTimeout", EnvoyConfig.DEFAULT_READ_TRY_TIMEOUT, Duration.ofMillis(100), Duration.ofSeconds(59)),
         o.integer("maxHeapBytes", EnvoyConfig.DEFAULT_MAX_HEAP_BYTES, 64L << 20, 1L << 40),
-        (int) o.integer("maxDownstreamConnections", EnvoyConfig.DEFAULT_MAX_DOWNSTREAM_CONNECTIONS, 1, 10_000_000));
+        (int) o.integer("maxDownstreamConnections", EnvoyConfig.DEFAULT_MAX_DOWNSTREAM_CONNECTIONS, 1, 10_000_000),
+        // 0 = off; the right value is the deployment's measured capacity (docs/overload.md).
+        (int) o.integer("maxRequestsPerSecond", EnvoyConfig.DEFAULT_MAX_REQUESTS_PER_SECOND, 0, 10_000_000));
   }
 
   private static List<ChainConfig> chains(Obj top, java.util.function.Function<String, String> env) {

@@ -159,12 +159,18 @@ public final class BootstrapRenderer {
     hcm.put("delayed_close_timeout", "1s");
     hcm.put("local_reply_config", LocalReplies.config(config));
     hcm.put("route_config", routes(config));
-    hcm.put(
-        "http_filters",
-        List.of(
-            bufferFilter(config),
-            extProcFilter(envoy),
-            map("name", "envoy.filters.http.router", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"))));
+    List<Object> filters = new ArrayList<>();
+    // The whole request is read first, always: a slow or unfinished body then costs Envoy a buffer,
+    // not an ext_proc stream or a node connection (see bufferFilter); and a 429 sent before the
+    // body was read would make Envoy close the connection (one reconnect per rejection, measured).
+    filters.add(bufferFilter(config.server().maxRequestBytes()));
+    if (envoy.maxRequestsPerSecond() > 0) {
+      // Then the limit, before ext_proc: a rejection costs no ext_proc stream, no node call.
+      filters.add(rateLimitFilter(envoy.maxRequestsPerSecond()));
+    }
+    filters.add(extProcFilter(envoy));
+    filters.add(map("name", "envoy.filters.http.router", "typed_config", map("@type", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router")));
+    hcm.put("http_filters", filters);
     return map(
         "name", "rpc",
         "address", socket("0.0.0.0", envoy.listenerPort()),
@@ -177,21 +183,61 @@ public final class BootstrapRenderer {
                     List.of(map("name", "envoy.filters.network.http_connection_manager", "typed_config", hcm)))));
   }
 
+  static final String RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit";
+  /** Refill period of the rate limit's token bucket, before rounding to an exact rate. */
+  static final Duration RATE_LIMIT_FILL = Duration.ofMillis(100);
+
   /**
    * Holds each request until its whole body has arrived, before ext_proc or a node sees it. A
    * client that sends headers and then trickles (or never finishes) its body costs Envoy only the
    * buffer until request_timeout: no ext_proc stream, no upstream connection. Without it 5,000 such
    * clients held ext_proc streams, some failed open to the nodes with half a body, filled the node
    * clusters' connection limits and failed 679 of 4,871 ordinary reads (EnvoyDrillsIT). Bodies above
-   * maxRequestBytes get 413, as before.
+   * {@code maxBytes} get 413, as before.
    */
-  private static Map<String, Object> bufferFilter(ChainrouteConfig config) {
+  static Map<String, Object> bufferFilter(int maxBytes) {
     return map(
         "name", "envoy.filters.http.buffer",
         "typed_config",
+        map("@type", "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer", "max_request_bytes", maxBytes));
+  }
+
+  /**
+   * Envoy's local rate limit: one token bucket per Envoy process (shared by its workers and every
+   * chain; {@code local_rate_limit_per_downstream_connection: false}), refilled about every 100 ms
+   * so the rate holds over short windows. The bucket holds 100 ms of the rate (at least 10
+   * requests, or the whole rate if below 10): that is the burst Envoy admits at once, and with a
+   * limit at capacity the queueing delay it can add. A 1 s bucket would admit a second's worth of
+   * work at the onset of overload, a backlog a system running at its limit never drains. Past it:
+   * 429, response flag {@code RL}, mapped to {@code -32005} by {@link LocalReplies}.
+   */
+  static Map<String, Object> rateLimitFilter(int perSecond) {
+    long fillTokens = Math.max(1, Math.round(perSecond * RATE_LIMIT_FILL.toMillis() / 1000.0));
+    // The interval that makes fillTokens per interval exactly perSecond (to the millisecond).
+    long fillMillis = Math.max(1, Math.round(fillTokens * 1000.0 / perSecond));
+    long maxTokens = Math.max(fillTokens, Math.max(perSecond / 10, Math.min(perSecond, 10)));
+    Map<String, Object> always =
+        map("default_value", map("numerator", 100, "denominator", "HUNDRED"), "runtime_key", "chainroute.rate_limit.enabled");
+    Map<String, Object> enforced =
+        map("default_value", map("numerator", 100, "denominator", "HUNDRED"), "runtime_key", "chainroute.rate_limit.enforced");
+    return map(
+        "name", RATE_LIMIT_FILTER,
+        "typed_config",
         map(
-            "@type", "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
-            "max_request_bytes", config.server().maxRequestBytes()));
+            "@type", "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "stat_prefix", "chainroute_rate_limit",
+            "status", map("code", "TooManyRequests"),
+            "token_bucket", map("max_tokens", maxTokens, "tokens_per_fill", fillTokens, "fill_interval", duration(Duration.ofMillis(fillMillis))),
+            "filter_enabled", always,
+            "filter_enforced", enforced,
+            // Per Envoy, not per client connection: the limit protects this Envoy's capacity.
+            "local_rate_limit_per_downstream_connection", false,
+            // The bucket refills within a second; clients that honour it back off for that long.
+            "response_headers_to_add",
+                List.of(
+                    map(
+                        "header", map("key", "retry-after", "value", "1"),
+                        "append_action", "OVERWRITE_IF_EXISTS_OR_ADD"))));
   }
 
   private static Map<String, Object> extProcFilter(EnvoyConfig envoy) {
@@ -511,5 +557,7 @@ public final class BootstrapRenderer {
           YAMLFactory.builder()
               .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
               .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+              // A string that looks like a number (the retry-after value) stays a string.
+              .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS)
               .build());
 }

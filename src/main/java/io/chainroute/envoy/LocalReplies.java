@@ -15,9 +15,9 @@ import java.util.regex.Pattern;
 
 /**
  * The HCM's {@code local_reply_config}: Envoy's own error replies (no healthy node, connect
- * failure or reset, timeout, circuit breaker, overload, 413, 408) rewritten into the protocol of
- * the chain the request was for: a JSON-RPC error object for EVM chains, algod's {@code
- * {"message": ...}} for Algorand chains. Status codes stay Envoy's. Pure.
+ * failure or reset, timeout, circuit breaker, rate limit, overload, 413, 408) rewritten into the
+ * protocol of the chain the request was for: a JSON-RPC error object for EVM chains, algod's
+ * {@code {"message": ...}} for Algorand chains. Status codes stay Envoy's. Pure.
  *
  * <p>local_reply_config is one per listener, so each chain gets its own mappers, selected by the
  * request path. After the router rewrote the path (the chain prefix is stripped before a request
@@ -47,6 +47,11 @@ final class LocalReplies {
     return List.of(
         // The overload manager refused the request (stop_accepting_requests): 503.
         new Kind(List.of("OM"), 0, LIMIT_EXCEEDED, "request%s refused: proxy overloaded, retry later"),
+        // The local rate limit (envoy.maxRequestsPerSecond) refused the request: 429. Matched on
+        // the status: the filter sets response flag RL only after its local reply went through
+        // this mapping (seen with Envoy 1.40: an RL filter left the body text/plain). Only this
+        // filter makes Envoy itself answer 429; a node's 429 is not a local reply.
+        new Kind(List.of(), 429, LIMIT_EXCEEDED, "request rate above the limit%s, retry later"),
         // The cluster's circuit breaker (upstreamMaxRequests) is open: 503.
         new Kind(List.of("UO"), 0, LIMIT_EXCEEDED, "too many requests in flight%s"),
         // Route timeout: no node answered in time: 504.

@@ -36,6 +36,20 @@ class ConfigLoaderTest {
     assertThat(c.server().extProcPort()).isEqualTo(18001);
     assertThat(c.server().maxRequestBytes()).isEqualTo(4 * 1024 * 1024);
     assertThat(c.envoy().messageTimeout()).isEqualTo(Duration.ofMillis(500));
+    assertThat(c.envoy().extProcMaxRequests()).isEqualTo(4096);
+    assertThat(c.envoy().maxRequestsPerSecond()).as("rate limit off").isZero();
+  }
+
+  @Test
+  void theRateLimitIsReadFromTheEnvoySectionAndRefusedBelowZeroWithItsPath() {
+    assertThat(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 700 }\n" + MINIMAL).envoy().maxRequestsPerSecond()).isEqualTo(700);
+    assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxRequestsPerSecond: -5 }\n" + MINIMAL))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("envoy.maxRequestsPerSecond: -5")
+        .hasMessageContaining("(expected: a whole number from 0 to 10000000)");
+    assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxRequestsPerSecond: 1.5 }\n" + MINIMAL))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("envoy.maxRequestsPerSecond");
   }
 
   @ParameterizedTest(name = "{0}")

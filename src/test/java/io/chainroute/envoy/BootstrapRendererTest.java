@@ -11,6 +11,7 @@ import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.route.v3.Route;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor;
+import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
@@ -46,6 +47,8 @@ class BootstrapRendererTest {
           .add(FixedHeapConfig.getDescriptor())
           .add(DownstreamConnectionsConfig.getDescriptor())
           .add(ScaleTimersOverloadActionConfig.getDescriptor())
+          .add(LocalRateLimit.getDescriptor())
+          .add(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.getDescriptor())
           .build();
 
   private static Bootstrap parse(String yaml) throws Exception {
@@ -165,10 +168,58 @@ class BootstrapRendererTest {
           }
         };
     String chains = "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
-    assertThat(limits.apply(ConfigLoader.parse(chains)).getMaxRequests().getValue()).isEqualTo(100_000);
+    assertThat(limits.apply(ConfigLoader.parse(chains)).getMaxRequests().getValue()).isEqualTo(4096);
     var set = limits.apply(ConfigLoader.parse("envoy: { extProcMaxRequests: 256 }\n" + chains));
     assertThat(set.getMaxRequests().getValue()).isEqualTo(256);
     assertThat(set.getMaxPendingRequests().getValue()).isEqualTo(256);
+  }
+
+  @Test
+  void theRateLimitIsOffByDefaultAndWhenSetRunsBeforeExtProcOnTheWholeRequestWithAHundredMillisecondBucket() throws Exception {
+    assertThat(hcm(parse(BootstrapRenderer.render(ConfigLoader.parse(CHAIN), "e"))).getHttpFiltersList())
+        .extracting(f -> f.getName())
+        .containsExactly("envoy.filters.http.buffer", "envoy.filters.http.ext_proc", "envoy.filters.http.router");
+
+    HttpConnectionManager h = hcm(parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 698 }\n" + CHAIN), "e")));
+    assertThat(h.getHttpFiltersList())
+        .extracting(f -> f.getName())
+        .containsExactly("envoy.filters.http.buffer", "envoy.filters.http.local_ratelimit", "envoy.filters.http.ext_proc", "envoy.filters.http.router");
+    // The whole request is read before a 429, so the reply keeps the HTTP/1.1 connection open.
+    assertThat(h.getHttpFilters(0).getTypedConfig().unpack(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.class).getMaxRequestBytes().getValue())
+        .isEqualTo(4 * 1024 * 1024);
+    LocalRateLimit rl = h.getHttpFilters(1).getTypedConfig().unpack(LocalRateLimit.class);
+    assertThat(rl.getStatus().getCodeValue()).isEqualTo(429);
+    // 70 tokens every 100 ms is 700/s: the rate to within half a percent, refilled ten times a second.
+    assertThat(rl.getTokenBucket().getTokensPerFill().getValue()).isEqualTo(70);
+    assertThat(rl.getTokenBucket().getFillInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(100));
+    assertThat(rl.getTokenBucket().getMaxTokens()).isEqualTo(70);
+    assertThat(rl.getFilterEnabled().getDefaultValue().getNumerator()).isEqualTo(100);
+    assertThat(rl.getFilterEnabled().getDefaultValue().getDenominator().name()).isEqualTo("HUNDRED");
+    assertThat(rl.getFilterEnforced().getDefaultValue().getNumerator()).isEqualTo(100);
+    assertThat(rl.getFilterEnforced().getDefaultValue().getDenominator().name()).isEqualTo("HUNDRED");
+    assertThat(rl.getLocalRateLimitPerDownstreamConnection()).isFalse();
+    assertThat(rl.getResponseHeadersToAdd(0).getHeader().getKey()).isEqualTo("retry-after");
+
+    // Small rates: whole tokens at a longer interval, and a burst of the whole rate below 10.
+    LocalRateLimit five =
+        hcm(parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 5 }\n" + CHAIN), "e")))
+            .getHttpFilters(1).getTypedConfig().unpack(LocalRateLimit.class);
+    assertThat(five.getTokenBucket().getTokensPerFill().getValue()).isEqualTo(1);
+    assertThat(five.getTokenBucket().getFillInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(200));
+    assertThat(five.getTokenBucket().getMaxTokens()).isEqualTo(5);
+    LocalRateLimit big =
+        hcm(parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 50000 }\n" + CHAIN), "e")))
+            .getHttpFilters(1).getTypedConfig().unpack(LocalRateLimit.class);
+    assertThat(big.getTokenBucket().getTokensPerFill().getValue()).isEqualTo(5000);
+    assertThat(big.getTokenBucket().getMaxTokens()).isEqualTo(5000);
+
+    // Rejections carry the chain's protocol error; the 429 stays.
+    var evm = body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of(), 429));
+    assertThat(evm.get("id").isNull()).isTrue();
+    assertThat(evm.get("error").get("code").asInt()).isEqualTo(-32005);
+    assertThat(evm.get("error").get("message").asText()).isEqualTo("request rate above the limit for chain 'eth', retry later");
+    var algod = body(match(hcm(parse(BootstrapRenderer.render(demo(), "e"))), java.util.Map.of(":path", "/algo/v2/status"), java.util.Set.of("RL"), 429));
+    assertThat(algod.get("message").asText()).isEqualTo("request rate above the limit for chain 'algorand-local', retry later");
   }
 
   private static HttpConnectionManager hcm(Bootstrap b) throws Exception {
@@ -448,6 +499,8 @@ class BootstrapRendererTest {
         .hasMessageContaining("envoy.maxHeapBytes");
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxDownstreamConnections: -1 }\n" + CHAIN))
         .hasMessageContaining("envoy.maxDownstreamConnections");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxRequestsPerSecond: -1 }\n" + CHAIN))
+        .hasMessageContaining("envoy.maxRequestsPerSecond");
   }
 
   @Test

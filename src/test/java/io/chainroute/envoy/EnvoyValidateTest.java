@@ -64,6 +64,16 @@ class EnvoyValidateTest {
     assertThat(validate(Files.readString(Path.of(file)))).contains("OK");
   }
 
+  @Test
+  void theRateLimitFilterIsValidForTheRealEnvoy() throws Exception {
+    for (int rate : new int[] {5, 14, 698}) {
+      String yaml = Files.readString(Path.of("config/demo.yaml")).replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  maxRequestsPerSecond: " + rate + "\n");
+      ChainrouteConfig config = ConfigLoader.parse(yaml);
+      assertThat(config.envoy().maxRequestsPerSecond()).isEqualTo(rate);
+      assertThat(validate(BootstrapRenderer.render(config, "envoy"))).contains("OK");
+    }
+  }
+
   /** The EDS clusters chainroute sends over xDS, inlined as static clusters so validate sees them. */
   @Test
   void clustersSentOverXdsAreValidForTheRealEnvoy() throws Exception {

@@ -43,6 +43,7 @@ class LocalReplyIT {
   private AlgodSimulator algod;
   private Sidecar sidecar;
   private EnvoyProcess envoy;
+  private String yaml;
 
   @BeforeAll
   void start() throws IOException {
@@ -52,7 +53,7 @@ class LocalReplyIT {
     algod = new AlgodSimulator(0, Duration.ofSeconds(1), 5000, false, 1000, "");
     int listener = Ports.free();
     int envoyAdmin = Ports.free();
-    String yaml =
+    yaml =
         """
         server: { xdsPort: %d, extProcPort: %d, adminHttpPort: %d, adminGrpcPort: %d, xdsCoalesce: 20ms, unavailableWait: 0ms, maxRequestBytes: %d }
         envoy: { listenerPort: %d, adminPort: %d }
@@ -126,6 +127,66 @@ class LocalReplyIT {
 
   @Test
   @Order(2)
+  void aBurstAboveTheRateLimitGetsFast429sWithAJsonRpcLimitExceededError() throws Exception {
+    // A second Envoy on the same chainroute, limited to 5 requests/s (bucket of 5).
+    int listener = Ports.free();
+    int admin = Ports.free();
+    String limited =
+        yaml.replaceFirst(
+            "envoy: \\{ listenerPort: \\d+, adminPort: \\d+ \\}",
+            "envoy: { listenerPort: " + listener + ", adminPort: " + admin + ", maxRequestsPerSecond: 5 }");
+    Path sub = Files.createDirectories(dir.resolve("rate-limited"));
+    try (EnvoyProcess rl = EnvoyProcess.start(sub, BootstrapRenderer.render(ConfigLoader.parse(limited), "local-reply-it-rl"), listener, admin)) {
+      HttpRequest call =
+          HttpRequest.newBuilder(URI.create(rl.url("/eth")))
+              .timeout(Duration.ofSeconds(10))
+              .header("content-type", "application/json")
+              .POST(HttpRequest.BodyPublishers.ofString(Rpc.call("eth_blockNumber", "[]")))
+              .build();
+      await("the rate-limited Envoy serves the chain")
+          .atMost(Duration.ofSeconds(15))
+          .pollInterval(Duration.ofMillis(300))
+          .until(() -> HTTP.send(call, HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+      Thread.sleep(1100); // a full bucket: the burst below is what the limit sees
+      long streamsBefore = stat(rl, "http.rpc.ext_proc.streams_started");
+
+      java.util.List<java.util.concurrent.CompletableFuture<long[]>> sent = new java.util.ArrayList<>();
+      java.util.List<HttpResponse<String>> replies = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+      for (int i = 0; i < 50; i++) {
+        long t0 = System.nanoTime();
+        sent.add(
+            HTTP.sendAsync(call, HttpResponse.BodyHandlers.ofString())
+                .thenApply(r -> {
+                  replies.add(r);
+                  return new long[] {r.statusCode(), (System.nanoTime() - t0) / 1_000_000};
+                }));
+      }
+      java.util.concurrent.CompletableFuture.allOf(sent.toArray(new java.util.concurrent.CompletableFuture[0])).get(20, java.util.concurrent.TimeUnit.SECONDS);
+      long ok = replies.stream().filter(r -> r.statusCode() == 200).count();
+      java.util.List<HttpResponse<String>> refused = replies.stream().filter(r -> r.statusCode() == 429).toList();
+      assertThat(ok + refused.size()).as("every reply is 200 or 429").isEqualTo(50);
+      assertThat(ok).as("the bucket's 5 tokens (plus refills) are served").isBetween(1L, 20L);
+      assertThat(refused).hasSizeGreaterThanOrEqualTo(30);
+      JsonNode error = jsonRpcError(refused.get(0), 429, -32005);
+      assertThat(error.get("message").asText()).isEqualTo("request rate above the limit for chain 'eth-lr', retry later");
+      assertThat(refused.get(0).headers().firstValue("retry-after")).hasValue("1");
+      assertThat(sent.stream().map(f -> f.join()).filter(x -> x[0] == 429).mapToLong(x -> x[1]).max().orElseThrow())
+          .as("ms until the slowest 429")
+          .isLessThan(2000);
+      assertThat(rl.admin("/stats?filter=rate_limited")).contains("chainroute_rate_limit.http_local_rate_limit.rate_limited: " + refused.size());
+      // Refused before ext_proc: chainroute never saw those requests.
+      assertThat(stat(rl, "http.rpc.ext_proc.streams_started") - streamsBefore).isEqualTo(ok);
+    }
+  }
+
+  private static long stat(EnvoyProcess e, String name) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(name) + ": (\\d+)$").matcher(e.admin("/stats?filter=" + name));
+    return m.find() ? Long.parseLong(m.group(1)) : 0;
+  }
+
+  @Test
+  @Order(3)
   void withChainrouteAndTheNodesGoneEnvoysRepliesAreInEachChainsProtocol() throws Exception {
     sidecar.close();
     anvil.close();
