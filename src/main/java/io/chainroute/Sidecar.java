@@ -132,6 +132,14 @@ public final class Sidecar implements AutoCloseable {
     publisher.warmUp();
     servers.add(
         startServer(
+            "xDS",
+            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.xdsPort()))
+                .addService(publisher.adsService())
+                .permitKeepAliveTime(10, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true),
+            sc.xdsPort()));
+    servers.add(
+        startServer(
             "ext_proc",
             NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.extProcPort()))
                 .addService(
@@ -161,33 +169,6 @@ public final class Sidecar implements AutoCloseable {
               .start();
     } catch (IOException e) {
       throw new IOException("admin HTTP port " + sc.adminHttpPort() + " is not available (" + rootMessage(e) + ")", e);
-    }
-    // xDS opens last, on a warm JVM: a restarted chainroute's first xDS answer otherwise waited
-    // for the cold gRPC/Netty server path (2-3 s on a loaded machine), and Envoy with it.
-    warmGrpcServer(sc);
-    servers.add(
-        0,
-        startServer(
-            "xDS",
-            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.xdsPort()))
-                .addService(publisher.adsService())
-                .permitKeepAliveTime(10, TimeUnit.SECONDS)
-                .permitKeepAliveWithoutCalls(true),
-            sc.xdsPort()));
-  }
-
-  /** One call to our own admin gRPC server: loads and runs the server-side gRPC path once. */
-  private static void warmGrpcServer(ServerConfig sc) {
-    String host = sc.bindAddress().equals("0.0.0.0") || sc.bindAddress().equals("::") ? "127.0.0.1" : sc.bindAddress();
-    io.grpc.ManagedChannel channel = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress(host, sc.adminGrpcPort()).usePlaintext().build();
-    try {
-      io.chainroute.admin.v1.AdminServiceGrpc.newBlockingStub(channel)
-          .withDeadlineAfter(2, TimeUnit.SECONDS)
-          .getTopology(io.chainroute.admin.v1.GetTopologyRequest.getDefaultInstance());
-    } catch (RuntimeException e) {
-      log.debug("gRPC warm-up call failed; the first Envoy will just wait longer. error={}", e.toString());
-    } finally {
-      channel.shutdownNow();
     }
   }
 

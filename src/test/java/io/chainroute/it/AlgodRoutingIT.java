@@ -200,7 +200,8 @@ class AlgodRoutingIT {
   }
 
   private long stat(String name) {
-    String line = envoy.admin("/stats?filter=^" + name.replace(".", "\\.") + "$").trim();
+    String regex = "^" + name.replace(".", "[.]") + "$";
+    String line = envoy.admin("/stats?filter=" + java.net.URLEncoder.encode(regex, java.nio.charset.StandardCharsets.UTF_8)).trim();
     return line.isEmpty() ? 0 : Long.parseLong(line.substring(line.lastIndexOf(' ') + 1));
   }
 
