@@ -78,6 +78,25 @@ final class ChainrouteProcess implements AutoCloseable {
     return "http://127.0.0.1:" + adminHttpPort + path;
   }
 
+  /** Rewrites the running process's config file and sends SIGHUP: chainroute re-reads it. */
+  void reload(String configYaml) {
+    try {
+      Files.writeString(config, configYaml);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    Ports.signal(process, "HUP");
+  }
+
+  /** The current launch's log. */
+  String log() {
+    try {
+      return Files.readString(dir.resolve("chainroute-" + launches + ".log"));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** kill -9: no graceful shutdown, every socket reset by the kernel. */
   void kill() {
     Ports.kill(process);
