@@ -73,7 +73,7 @@ class ChainrouteRestartDrillsIT extends GethDrill {
       soft.assertThat(t[1]).as("Envoy dropped the dead node within %s of the restart", CATCH_UP).isPositive();
       // The target is 2 s (the figure line reports it); it is NOT met on the 2-core CI
       // machine: with four geth nodes, Envoy, the load and a cold JVM sharing it (load average
-      // 5-8), the measured time was 3.5-8 s, most of it between chainroute listening and Envoy's
+      // 5-8), the measured time was 1.5-8 s, most of it between chainroute listening and Envoy's
       // first xDS request reaching it (a cold first request; Envoy reconnects 0.3-0.5 s after
       // chainroute listens on a quiet machine). The assertion keeps a bound that catches a
       // regression to the 9-22 s of Envoy's default back-off.
