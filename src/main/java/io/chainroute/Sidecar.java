@@ -194,10 +194,14 @@ public final class Sidecar implements AutoCloseable {
     try {
       next = io.chainroute.config.ConfigLoader.load(file);
     } catch (ConfigException e) {
-      log.warn("Configuration reload refused; the running configuration stays. error=\"{}\"", e.getMessage());
-      return new ConfigReload.Outcome(false, e.getMessage());
+      return refused(e);
     }
     return reload(next);
+  }
+
+  private static ConfigReload.Outcome refused(ConfigException e) {
+    log.warn("Configuration reload refused; the running configuration stays. error=\"{}\"", e.getMessage());
+    return new ConfigReload.Outcome(false, e.getMessage());
   }
 
   /**
@@ -209,8 +213,7 @@ public final class Sidecar implements AutoCloseable {
     try {
       ConfigReload.check(running, next);
     } catch (ConfigException e) {
-      log.warn("Configuration reload refused; the running configuration stays. error=\"{}\"", e.getMessage());
-      return new ConfigReload.Outcome(false, e.getMessage());
+      return refused(e);
     }
     try {
       // Clusters first (a node token may add the upstream filter), then the nodes: the tracker's

@@ -82,36 +82,20 @@ public record EnvoyConfig(
     }
   }
 
-  public EnvoyConfig(
-      int listenerPort, int adminPort, String region, String chainrouteHost, Duration messageTimeout, boolean exposeUpstreamHeader) {
-    this(listenerPort, adminPort, region, chainrouteHost, messageTimeout, exposeUpstreamHeader, DEFAULT_EXT_PROC_MAX_REQUESTS);
-  }
-
-  public EnvoyConfig(
-      int listenerPort,
-      int adminPort,
-      String region,
-      String chainrouteHost,
-      Duration messageTimeout,
-      boolean exposeUpstreamHeader,
-      int extProcMaxRequests) {
-    this(
-        listenerPort,
-        adminPort,
-        region,
-        chainrouteHost,
-        messageTimeout,
-        exposeUpstreamHeader,
-        extProcMaxRequests,
+  /** Defaults for everything (tests and callers that have no configuration file). */
+  public static EnvoyConfig defaults() {
+    return new EnvoyConfig(
+        10000,
+        9901,
+        "",
+        "127.0.0.1",
+        Duration.ofMillis(500),
+        false,
+        DEFAULT_EXT_PROC_MAX_REQUESTS,
         DEFAULT_UPSTREAM_MAX_REQUESTS,
         DEFAULT_READ_TRY_TIMEOUT,
         DEFAULT_MAX_HEAP_BYTES,
         DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
         DEFAULT_MAX_REQUESTS_PER_SECOND);
-  }
-
-  /** Defaults for everything (tests and callers that have no configuration file). */
-  public static EnvoyConfig defaults() {
-    return new EnvoyConfig(10000, 9901, "", "127.0.0.1", Duration.ofMillis(500), false);
   }
 }

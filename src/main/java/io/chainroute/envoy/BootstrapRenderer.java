@@ -290,7 +290,7 @@ public final class BootstrapRenderer {
         // Only reached when chainroute is down (it answers these waits itself): algod waits up to 60 s.
         Map<String, Object> wait = route(chain, head, SAFE_RETRY_ON, null, null);
         wait.put("match", map("prefix", under(chain, "/v2/status/wait-for-block-after/")));
-        ((Map<String, Object>) wait.get("route")).put("timeout", "70s");
+        ((Map<String, Object>) wait.get("route")).put("timeout", duration(LONGEST_HOLD));
         // chainroute holds these (up to 60 s each): they use the hold cluster's breaker, sized by
         // maxHeldRequests, not the one that bounds ordinary requests inside ext_proc.
         wait.put(

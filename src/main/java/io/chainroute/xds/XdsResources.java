@@ -241,16 +241,14 @@ public final class XdsResources {
 
   static ClusterLoadAssignment assignment(String cluster, List<PoolMember> members) {
     // Group by (priority, region): one LocalityLbEndpoints each, in a stable order.
-    // Envoy wants priorities 0..N without gaps: compact the plan's priorities to ranks.
-    List<Integer> ranks =
-        members.stream().map(PoolMember::priority).distinct().sorted().toList();
+    // PoolPlan already gives priorities 0..N without gaps, as Envoy wants them.
     Map<String, LocalityLbEndpoints.Builder> groups = new TreeMap<>();
     for (PoolMember m : members) {
       if (m.node().address() == null) {
         continue;
       }
       String region = m.node().config().region();
-      int priority = ranks.indexOf(m.priority());
+      int priority = m.priority();
       String key = String.format("%03d/%s", priority, region);
       LocalityLbEndpoints.Builder group =
           groups.computeIfAbsent(
