@@ -51,12 +51,16 @@ class ChainrouteRestartDrillsIT extends GethDrill {
       // With chainroute down nothing tells a read from a write, so Envoy's fallback route retries
       // only what cannot have reached a node: requests already sent to the node at the instant it
       // died fail (a write among them may have been applied). That is every failure allowed here:
-      // those sent before the node died and still open then (at most the client timeout earlier).
+      // those sent before the node died and still open then (at most the client timeout earlier),
+      // and those Envoy wrote to a pooled connection to the node before it processed the close
+      // (seen in CI: two requests 30-40 ms long, on a machine at load average 7, failing as
+      // "reset" on the dead node shortly after it died). A second after the death covers both.
       long window = Duration.ofSeconds(10).toNanos();
-      ConstantLoad.Snapshot inFlightAtDeath = s.sentBetween(nodeKilled - window, nodeKilled + Duration.ofMillis(20).toNanos());
+      long afterDeath = Duration.ofSeconds(1).toNanos();
+      ConstantLoad.Snapshot inFlightAtDeath = s.sentBetween(nodeKilled - window, nodeKilled + afterDeath);
       List<ConstantLoad.Outcome> unexplained =
           outage.failures().stream()
-              .filter(o -> o.sentNanos() > nodeKilled + Duration.ofMillis(20).toNanos() || o.sentNanos() + o.latencyNanos() < nodeKilled)
+              .filter(o -> o.sentNanos() > nodeKilled + afterDeath || o.sentNanos() + o.latencyNanos() < nodeKilled)
               .toList();
       ConstantLoad.Snapshot after = s.sentBetween(back, Long.MAX_VALUE);
       DrillRig.report(
