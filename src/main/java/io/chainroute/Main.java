@@ -5,6 +5,7 @@ import io.chainroute.config.ConfigException;
 import io.chainroute.config.ConfigLoader;
 import io.chainroute.envoy.BootstrapRenderer;
 import java.io.IOException;
+import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -41,7 +42,9 @@ public final class Main {
     }
   }
 
-  /** Runs the command; returns an exit code, or -1 when the sidecar is running in the background. */
+  /**
+   * Runs the command; returns an exit code, or -1 when the sidecar is running in the background.
+   */
   static int run(String[] args) {
     List<String> rest = new ArrayList<>(List.of(args));
     String command = "run";
@@ -126,15 +129,30 @@ public final class Main {
   /**
    * SIGHUP re-reads the configuration file and applies it (the outcome is logged). Uses the JDK's
    * {@code sun.misc.Signal} (module jdk.unsupported, present in every HotSpot build): there is no
-   * supported API for signals. Where it is missing, SIGHUP keeps its default and the admin call is
-   * the way to reload.
+   * supported API for signals. It is reached reflectively so the build can keep {@code -Werror}
+   * (javac's warning on {@code sun.*} use cannot be suppressed). Where it is missing, SIGHUP keeps
+   * its default and the admin call is the way to reload.
    */
-  @SuppressWarnings("removal")
   private static void onSighup(Sidecar sidecar) {
     try {
-      sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> sidecar.reload());
-    } catch (IllegalArgumentException | UnsupportedOperationException | LinkageError e) {
-      System.err.println("chainroute: SIGHUP reload is not available here (" + e + "); use POST /config/reload");
+      Class<?> signal = Class.forName("sun.misc.Signal");
+      Class<?> handler = Class.forName("sun.misc.SignalHandler");
+      Object onSignal =
+          Proxy.newProxyInstance(
+              handler.getClassLoader(),
+              new Class<?>[] {handler},
+              (proxy, method, args) -> {
+                if (method.getName().equals("handle")) {
+                  sidecar.reload();
+                }
+                return null;
+              });
+      signal
+          .getMethod("handle", signal, handler)
+          .invoke(null, signal.getConstructor(String.class).newInstance("HUP"), onSignal);
+    } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+      System.err.println(
+          "chainroute: SIGHUP reload is not available here (" + e + "); use POST /config/reload");
     }
   }
 

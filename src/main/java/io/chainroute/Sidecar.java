@@ -59,7 +59,8 @@ public final class Sidecar implements AutoCloseable {
   private final AdminGrpcService adminGrpc;
   private final io.chainroute.pipeline.HeldRequests held;
   private final Duration shutdownGrace;
-  private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+  private final java.util.concurrent.CountDownLatch closed =
+      new java.util.concurrent.CountDownLatch(1);
 
   private Sidecar(ChainrouteConfig config) {
     running = config;
@@ -67,7 +68,8 @@ public final class Sidecar implements AutoCloseable {
     for (ChainConfig chain : config.chains()) {
       adapters.put(chain.name(), adapterFor(chain));
     }
-    ScheduledExecutorService heightLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-height"));
+    ScheduledExecutorService heightLoop =
+        Executors.newSingleThreadScheduledExecutor(daemon("chainroute-height"));
     xdsLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-xds"));
     ExecutorService probeIo = Executors.newFixedThreadPool(2, daemon("chainroute-probe"));
     closers.add(heightLoop::shutdownNow);
@@ -81,19 +83,33 @@ public final class Sidecar implements AutoCloseable {
             .build();
     tracker =
         new HeightTracker(
-            config.chains(), new HttpNodeProber(http, adapters, probeIo), heightLoop, System::nanoTime, clock);
-    // newHeads subscriptions (nodes with a wsUrl) wake the tracker; closed before the tracker's loop.
+            config.chains(),
+            new HttpNodeProber(http, adapters, probeIo),
+            heightLoop,
+            System::nanoTime,
+            clock);
+    // newHeads subscriptions (nodes with a wsUrl) wake the tracker; closed before the tracker's
+    // loop.
     wsTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-newheads"));
     newHeads = new NewHeadsSubscriber(http, config.chains(), tracker::wake, wsTimer);
     closers.add(() -> newHeadsNow().close());
     closers.add(wsTimer::shutdownNow);
     publisher =
-        new XdsPublisher(config.chains(), config.envoy(), tracker::topology, xdsLoop, config.server().xdsCoalesce(), clock);
+        new XdsPublisher(
+            config.chains(),
+            config.envoy(),
+            tracker::topology,
+            xdsLoop,
+            config.server().xdsCoalesce(),
+            clock);
     tracker.addListener(publisher::onTopology);
     adminGrpc = new AdminGrpcService(tracker);
-    ScheduledExecutorService holdTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-hold"));
+    ScheduledExecutorService holdTimer =
+        Executors.newSingleThreadScheduledExecutor(daemon("chainroute-hold"));
     closers.add(holdTimer::shutdownNow);
-    held = new io.chainroute.pipeline.HeldRequests(holdTimer, tracker::topology, publisher::applied, config.server().maxHeldRequests());
+    held =
+        new io.chainroute.pipeline.HeldRequests(
+            holdTimer, tracker::topology, publisher::applied, config.server().maxHeldRequests());
     // Released once Envoy has the endpoints that make them routable (not when chainroute first
     // sees the node), so a released request never meets "no healthy upstream".
     publisher.addAppliedListener(held::onRoutable);
@@ -115,15 +131,24 @@ public final class Sidecar implements AutoCloseable {
     // Envoy is answered once every node has been heard from (bounded by the slowest probe timeout):
     // a restarted chainroute must not replace the endpoints Envoy holds with "not probed yet".
     Duration firstRound =
-        config.chains().stream().map(ChainConfig::probeTimeout).max(Duration::compareTo).orElse(Duration.ZERO).plusSeconds(1);
+        config.chains().stream()
+            .map(ChainConfig::probeTimeout)
+            .max(Duration::compareTo)
+            .orElse(Duration.ZERO)
+            .plusSeconds(1);
     s.tracker.firstRound().thenRun(s.publisher::startPublishing);
     s.xdsLoop.schedule(s.publisher::startPublishing, firstRound.toMillis(), TimeUnit.MILLISECONDS);
     s.newHeadsNow().start();
     ServerConfig sc = config.server();
     log.info(
         "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{}",
-        config.chains().size(), sc.bindAddress(), sc.xdsPort(), sc.bindAddress(), sc.extProcPort(),
-        sc.bindAddress(), sc.adminHttpPort());
+        config.chains().size(),
+        sc.bindAddress(),
+        sc.xdsPort(),
+        sc.bindAddress(),
+        sc.extProcPort(),
+        sc.bindAddress(),
+        sc.adminHttpPort());
     return s;
   }
 
@@ -145,7 +170,12 @@ public final class Sidecar implements AutoCloseable {
                 .addService(
                     new ExtProcService(
                         new io.chainroute.pipeline.RequestPipeline(
-                            config.chains(), adapters, tracker::topology, publisher::applied, held, sc.unavailableWait())))
+                            config.chains(),
+                            adapters,
+                            tracker::topology,
+                            publisher::applied,
+                            held,
+                            sc.unavailableWait())))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).
@@ -159,16 +189,23 @@ public final class Sidecar implements AutoCloseable {
     servers.add(
         startServer(
             "admin gRPC",
-            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.adminGrpcPort()))
+            NettyServerBuilder.forAddress(
+                    new InetSocketAddress(sc.bindAddress(), sc.adminGrpcPort()))
                 .addService(adminGrpc),
             sc.adminGrpcPort()));
     try {
       adminHttp =
           new AdminHttpServer(
-                  new InetSocketAddress(sc.bindAddress(), sc.adminHttpPort()), tracker, this::envoys, this::reload, sc.adminToken())
+                  new InetSocketAddress(sc.bindAddress(), sc.adminHttpPort()),
+                  tracker,
+                  this::envoys,
+                  this::reload,
+                  sc.adminToken())
               .start();
     } catch (IOException e) {
-      throw new IOException("admin HTTP port " + sc.adminHttpPort() + " is not available (" + rootMessage(e) + ")", e);
+      throw new IOException(
+          "admin HTTP port " + sc.adminHttpPort() + " is not available (" + rootMessage(e) + ")",
+          e);
     }
   }
 
@@ -200,7 +237,9 @@ public final class Sidecar implements AutoCloseable {
   }
 
   private static ConfigReload.Outcome refused(ConfigException e) {
-    log.warn("Configuration reload refused; the running configuration stays. error=\"{}\"", e.getMessage());
+    log.warn(
+        "Configuration reload refused; the running configuration stays. error=\"{}\"",
+        e.getMessage());
     return new ConfigReload.Outcome(false, e.getMessage());
   }
 
@@ -232,12 +271,21 @@ public final class Sidecar implements AutoCloseable {
       newHeads = new NewHeadsSubscriber(http, next.chains(), tracker::wake, wsTimer);
       newHeads.start();
     }
-    String note = ConfigReload.envoyChanged(running, next) ? " (the envoy section changed: re-render the bootstrap with `chainroute bootstrap`)" : "";
+    String note =
+        ConfigReload.envoyChanged(running, next)
+            ? " (the envoy section changed: re-render the bootstrap with `chainroute bootstrap`)"
+            : "";
     int before = running.chains().stream().mapToInt(c -> c.nodes().size()).sum();
     int after = next.chains().stream().mapToInt(c -> c.nodes().size()).sum();
     running = next;
-    log.info("Configuration reloaded. chains={} nodesBefore={} nodesAfter={}{}", next.chains().size(), before, after, note);
-    return new ConfigReload.Outcome(true, "applied: " + after + " nodes in " + next.chains().size() + " chains" + note);
+    log.info(
+        "Configuration reloaded. chains={} nodesBefore={} nodesAfter={}{}",
+        next.chains().size(),
+        before,
+        after,
+        note);
+    return new ConfigReload.Outcome(
+        true, "applied: " + after + " nodes in " + next.chains().size() + " chains" + note);
   }
 
   private static List<String> wsNodes(ChainrouteConfig c) {
@@ -263,17 +311,26 @@ public final class Sidecar implements AutoCloseable {
               c.region(),
               c.connectedAtMillis(),
               c.types().stream()
-                  .map(t -> new EnvoyConnection.TypeState(t.typeUrl(), t.sentVersion(), t.ackedVersion(), t.lastNack(), t.lastNackAtMillis()))
+                  .map(
+                      t ->
+                          new EnvoyConnection.TypeState(
+                              t.typeUrl(),
+                              t.sentVersion(),
+                              t.ackedVersion(),
+                              t.lastNack(),
+                              t.lastNackAtMillis()))
                   .toList()));
     }
     return out;
   }
 
-  private static Server startServer(String what, NettyServerBuilder builder, int port) throws IOException {
+  private static Server startServer(String what, NettyServerBuilder builder, int port)
+      throws IOException {
     try {
       return builder.build().start();
     } catch (IOException e) {
-      throw new IOException(what + " port " + port + " is not available (" + rootMessage(e) + ")", e);
+      throw new IOException(
+          what + " port " + port + " is not available (" + rootMessage(e) + ")", e);
     }
   }
 
@@ -299,7 +356,9 @@ public final class Sidecar implements AutoCloseable {
     return publisher;
   }
 
-  /** Blocks until {@link #close} ran (gRPC and admin threads are daemons: this keeps the JVM up). */
+  /**
+   * Blocks until {@link #close} ran (gRPC and admin threads are daemons: this keeps the JVM up).
+   */
   public void awaitClosed() {
     try {
       closed.await();
@@ -314,7 +373,8 @@ public final class Sidecar implements AutoCloseable {
       return;
     }
     log.info("chainroute stopping. held={} grace={}ms", held.size(), shutdownGrace.toMillis());
-    // Held requests get their protocol's shutdown answer; requests in flight finish within the grace.
+    // Held requests get their protocol's shutdown answer; requests in flight finish within the
+    // grace.
     held.shutdown();
     if (adminHttp != null) {
       adminHttp.close();
@@ -331,7 +391,9 @@ public final class Sidecar implements AutoCloseable {
       Server s = servers.get(i);
       try {
         boolean isExtProc = i == 1;
-        if (!isExtProc || !s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        if (!isExtProc
+            || !s.awaitTermination(
+                Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
           s.shutdownNow();
         }
       } catch (InterruptedException e) {

@@ -8,7 +8,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
-/** {@code chainroute simulate-algod}: runs one simulated algod node until the process is stopped. */
+/**
+ * {@code chainroute simulate-algod}: runs one simulated algod node until the process is stopped.
+ */
 final class SimulateAlgod {
   private SimulateAlgod() {}
 
@@ -32,7 +34,8 @@ final class SimulateAlgod {
             String name = args.get(++i);
             token = System.getenv(name);
             if (token == null || token.isEmpty()) {
-              System.err.println("chainroute simulate-algod: environment variable " + name + " is not set");
+              System.err.println(
+                  "chainroute simulate-algod: environment variable " + name + " is not set");
               return 2;
             }
           }
@@ -52,12 +55,21 @@ final class SimulateAlgod {
     }
     AlgodSimulator sim;
     try {
-      sim = new AlgodSimulator(port, roundTime, startRound, archival, AlgodSimulator.DEFAULT_RETENTION, token);
+      sim =
+          new AlgodSimulator(
+              port, roundTime, startRound, archival, AlgodSimulator.DEFAULT_RETENTION, token);
     } catch (IOException e) {
-      System.err.println("chainroute simulate-algod: port " + port + " is not available: " + e.getMessage());
+      System.err.println(
+          "chainroute simulate-algod: port " + port + " is not available: " + e.getMessage());
       return 1;
     }
-    System.out.println("simulated algod on " + sim.url() + (archival ? " (archival)" : "") + ", round every " + roundTime.toMillis() + " ms");
+    System.out.println(
+        "simulated algod on "
+            + sim.url()
+            + (archival ? " (archival)" : "")
+            + ", round every "
+            + roundTime.toMillis()
+            + " ms");
     if (stallAfter != null) {
       Executors.newSingleThreadScheduledExecutor(
               r -> {
@@ -68,7 +80,8 @@ final class SimulateAlgod {
           .schedule(
               () -> {
                 sim.stall();
-                System.out.println("simulated algod on " + sim.url() + " is now stuck at round " + sim.round());
+                System.out.println(
+                    "simulated algod on " + sim.url() + " is now stuck at round " + sim.round());
               },
               stallAfter.toMillis(),
               TimeUnit.MILLISECONDS);

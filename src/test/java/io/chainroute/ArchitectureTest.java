@@ -10,25 +10,52 @@ import org.junit.jupiter.api.Test;
 /** The house rules of STYLE.md, kept executable: a pure core, edges that do not know each other. */
 class ArchitectureTest {
   private static final JavaClasses CLASSES =
-      new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS).importPackages("io.chainroute");
+      new ClassFileImporter()
+          .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+          .importPackages("io.chainroute");
 
   @Test
   void theCoreHasNoGrpcProtobufOrEnvoyImports() {
     noClasses()
         .that()
-        .resideInAnyPackage("io.chainroute.config..", "io.chainroute.chain..", "io.chainroute.height..", "io.chainroute.routing..", "io.chainroute.jsonrpc..", "io.chainroute.pipeline..")
+        .resideInAnyPackage(
+            "io.chainroute.config..",
+            "io.chainroute.chain..",
+            "io.chainroute.height..",
+            "io.chainroute.routing..",
+            "io.chainroute.jsonrpc..",
+            "io.chainroute.pipeline..")
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage("io.grpc..", "com.google.protobuf..", "io.envoyproxy..", "io.chainroute.extproc..", "io.chainroute.xds..", "io.chainroute.admin..", "io.chainroute.envoy..")
+        .resideInAnyPackage(
+            "io.grpc..",
+            "com.google.protobuf..",
+            "io.envoyproxy..",
+            "io.chainroute.extproc..",
+            "io.chainroute.xds..",
+            "io.chainroute.admin..",
+            "io.chainroute.envoy..")
         .check(CLASSES);
   }
 
   @Test
   void edgesDoNotDependOnEachOther() {
-    String[] edges = {"io.chainroute.extproc..", "io.chainroute.xds..", "io.chainroute.admin..", "io.chainroute.envoy.."};
+    String[] edges = {
+      "io.chainroute.extproc..",
+      "io.chainroute.xds..",
+      "io.chainroute.admin..",
+      "io.chainroute.envoy.."
+    };
     for (String edge : edges) {
-      String[] others = java.util.Arrays.stream(edges).filter(e -> !e.equals(edge)).toArray(String[]::new);
-      noClasses().that().resideInAPackage(edge).should().dependOnClassesThat().resideInAnyPackage(others).check(CLASSES);
+      String[] others =
+          java.util.Arrays.stream(edges).filter(e -> !e.equals(edge)).toArray(String[]::new);
+      noClasses()
+          .that()
+          .resideInAPackage(edge)
+          .should()
+          .dependOnClassesThat()
+          .resideInAnyPackage(others)
+          .check(CLASSES);
     }
   }
 }

@@ -41,7 +41,9 @@ class MainTest {
     Path config = dir.resolve("bad.yaml");
     Files.writeString(
         config,
-        "server: { xdsPort: " + port + " }\nchains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\", weight: 3 } ] } ]\n");
+        "server: { xdsPort: "
+            + port
+            + " }\nchains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\", weight: 3 } ] } ]\n");
     Run r = run("run", "--config", config.toString());
     assertThat(r.code()).isEqualTo(2);
     assertThat(r.err()).contains("chains[0].nodes[0].weight").contains("expected");
@@ -71,7 +73,9 @@ class MainTest {
       Path config = dir.resolve("c.yaml");
       Files.writeString(
           config,
-          "server: { xdsPort: " + taken.getLocalPort() + ", extProcPort: 0, adminHttpPort: 0, adminGrpcPort: 0 }\n"
+          "server: { xdsPort: "
+              + taken.getLocalPort()
+              + ", extProcPort: 0, adminHttpPort: 0, adminGrpcPort: 0 }\n"
               + "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://127.0.0.1:1\" } ] } ]\n");
       Run r = run("run", "--config", config.toString());
       assertThat(r.code()).as(r.err()).isEqualTo(1);

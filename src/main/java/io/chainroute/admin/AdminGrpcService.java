@@ -18,7 +18,8 @@ import java.util.function.Consumer;
  * records the latest topology and sends it when the client's transport is ready. A slow client
  * skips intermediate topologies and always ends up with the latest one.
  */
-public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase implements AutoCloseable {
+public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase
+    implements AutoCloseable {
   private final TopologySource source;
   private final java.util.Set<Watch> watches = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
@@ -28,32 +29,46 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
   }
 
   @Override
-  public void getTopology(GetTopologyRequest request, StreamObserver<io.chainroute.admin.v1.Topology> out) {
+  public void getTopology(
+      GetTopologyRequest request, StreamObserver<io.chainroute.admin.v1.Topology> out) {
     out.onNext(TopologyProtos.toProto(source.topology()));
     out.onCompleted();
   }
 
   @Override
-  public void drainNode(io.chainroute.admin.v1.DrainNodeRequest request, StreamObserver<io.chainroute.admin.v1.Node> out) {
+  public void drainNode(
+      io.chainroute.admin.v1.DrainNodeRequest request,
+      StreamObserver<io.chainroute.admin.v1.Node> out) {
     setDrained(request, true, out);
   }
 
   @Override
-  public void undrainNode(io.chainroute.admin.v1.DrainNodeRequest request, StreamObserver<io.chainroute.admin.v1.Node> out) {
+  public void undrainNode(
+      io.chainroute.admin.v1.DrainNodeRequest request,
+      StreamObserver<io.chainroute.admin.v1.Node> out) {
     setDrained(request, false, out);
   }
 
-  private void setDrained(io.chainroute.admin.v1.DrainNodeRequest r, boolean drained, StreamObserver<io.chainroute.admin.v1.Node> out) {
+  private void setDrained(
+      io.chainroute.admin.v1.DrainNodeRequest r,
+      boolean drained,
+      StreamObserver<io.chainroute.admin.v1.Node> out) {
     source
         .setDrained(r.getChain(), r.getNode(), drained)
         .whenComplete(
             (view, error) -> {
               io.chainroute.height.NodeView n =
-                  view == null ? null : view.nodes().stream().filter(v -> v.name().equals(r.getNode())).findFirst().orElse(null);
+                  view == null
+                      ? null
+                      : view.nodes().stream()
+                          .filter(v -> v.name().equals(r.getNode()))
+                          .findFirst()
+                          .orElse(null);
               if (n == null) {
                 out.onError(
                     io.grpc.Status.NOT_FOUND
-                        .withDescription("no node '" + r.getNode() + "' in chain '" + r.getChain() + "'")
+                        .withDescription(
+                            "no node '" + r.getNode() + "' in chain '" + r.getChain() + "'")
                         .asRuntimeException());
                 return;
               }
@@ -63,11 +78,15 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
   }
 
   @Override
-  public void watchTopology(WatchTopologyRequest request, StreamObserver<io.chainroute.admin.v1.Topology> observer) {
+  public void watchTopology(
+      WatchTopologyRequest request, StreamObserver<io.chainroute.admin.v1.Topology> observer) {
     ServerCallStreamObserver<io.chainroute.admin.v1.Topology> out =
         (ServerCallStreamObserver<io.chainroute.admin.v1.Topology>) observer;
     if (closed) {
-      out.onError(io.grpc.Status.UNAVAILABLE.withDescription("chainroute is shutting down").asRuntimeException());
+      out.onError(
+          io.grpc.Status.UNAVAILABLE
+              .withDescription("chainroute is shutting down")
+              .asRuntimeException());
       return;
     }
     Watch watch = new Watch(out);

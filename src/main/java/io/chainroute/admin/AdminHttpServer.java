@@ -33,9 +33,16 @@ public final class AdminHttpServer implements AutoCloseable {
   private final byte[] adminToken;
 
   public AdminHttpServer(
-      InetSocketAddress bind, io.chainroute.height.TopologySource source, Supplier<List<EnvoyConnection>> envoys)
+      InetSocketAddress bind,
+      io.chainroute.height.TopologySource source,
+      Supplier<List<EnvoyConnection>> envoys)
       throws IOException {
-    this(bind, source, envoys, () -> new io.chainroute.config.ConfigReload.Outcome(false, "reload is not available"), "");
+    this(
+        bind,
+        source,
+        envoys,
+        () -> new io.chainroute.config.ConfigReload.Outcome(false, "reload is not available"),
+        "");
   }
 
   /**
@@ -93,7 +100,8 @@ public final class AdminHttpServer implements AutoCloseable {
         send(exchange, 404, error("no such endpoint; try /status, /healthz or /readyz"));
         return;
       }
-      if (!"GET".equals(exchange.getRequestMethod()) && !"HEAD".equals(exchange.getRequestMethod())) {
+      if (!"GET".equals(exchange.getRequestMethod())
+          && !"HEAD".equals(exchange.getRequestMethod())) {
         exchange.getResponseHeaders().set("allow", "GET, HEAD");
         send(exchange, 405, error("method not allowed; use GET"));
         return;
@@ -134,7 +142,10 @@ public final class AdminHttpServer implements AutoCloseable {
     boolean drain = parts[4].equals("drain");
     io.chainroute.height.ChainView view;
     try {
-      view = source.setDrained(parts[2], parts[3], drain).get(5, java.util.concurrent.TimeUnit.SECONDS);
+      view =
+          source
+              .setDrained(parts[2], parts[3], drain)
+              .get(5, java.util.concurrent.TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       send(exchange, 503, error("interrupted"));
@@ -147,8 +158,12 @@ public final class AdminHttpServer implements AutoCloseable {
       send(exchange, 404, error("no node '" + parts[3] + "' in chain '" + parts[2] + "'"));
       return;
     }
-    ObjectNode body = JSON.createObjectNode().put("chain", parts[2]).put("node", parts[3]).put("drained", drain);
-    view.nodes().stream().filter(n -> n.name().equals(parts[3])).findFirst().ifPresent(n -> body.put("health", n.health().name()).put("status", n.status().name()));
+    ObjectNode body =
+        JSON.createObjectNode().put("chain", parts[2]).put("node", parts[3]).put("drained", drain);
+    view.nodes().stream()
+        .filter(n -> n.name().equals(parts[3]))
+        .findFirst()
+        .ifPresent(n -> body.put("health", n.health().name()).put("status", n.status().name()));
     send(exchange, 200, body);
   }
 
@@ -164,7 +179,10 @@ public final class AdminHttpServer implements AutoCloseable {
       return;
     }
     if (adminToken.length == 0) {
-      send(exchange, 403, error("reload over HTTP is off: set server.adminTokenEnv (SIGHUP always reloads)"));
+      send(
+          exchange,
+          403,
+          error("reload over HTTP is off: set server.adminTokenEnv (SIGHUP always reloads)"));
       return;
     }
     String auth = exchange.getRequestHeaders().getFirst("authorization");
@@ -173,14 +191,20 @@ public final class AdminHttpServer implements AutoCloseable {
             ? auth.substring(7).strip().getBytes(java.nio.charset.StandardCharsets.UTF_8)
             : new byte[0];
     if (!java.security.MessageDigest.isEqual(given, adminToken)) {
-      log.warn("Admin reload refused: bad or missing token. client={}", exchange.getRemoteAddress().getAddress().getHostAddress());
+      log.warn(
+          "Admin reload refused: bad or missing token. client={}",
+          exchange.getRemoteAddress().getAddress().getHostAddress());
       exchange.getResponseHeaders().set("www-authenticate", "Bearer");
-      send(exchange, 401, error("a valid 'Authorization: Bearer <admin token>' header is required"));
+      send(
+          exchange, 401, error("a valid 'Authorization: Bearer <admin token>' header is required"));
       return;
     }
-    log.info("Configuration reload asked over HTTP. client={}", exchange.getRemoteAddress().getAddress().getHostAddress());
+    log.info(
+        "Configuration reload asked over HTTP. client={}",
+        exchange.getRemoteAddress().getAddress().getHostAddress());
     io.chainroute.config.ConfigReload.Outcome o = reload.get();
-    ObjectNode body = JSON.createObjectNode().put("applied", o.applied()).put("message", o.message());
+    ObjectNode body =
+        JSON.createObjectNode().put("applied", o.applied()).put("message", o.message());
     send(exchange, o.applied() ? 200 : 422, body);
   }
 

@@ -14,5 +14,9 @@ public record EnvoyConnection(
 
   /** Per resource type: version sent, version ACKed, last NACK (empty strings when none). */
   public record TypeState(
-      String typeUrl, String sentVersion, String ackedVersion, String lastNack, long lastNackAtMillis) {}
+      String typeUrl,
+      String sentVersion,
+      String ackedVersion,
+      String lastNack,
+      long lastNackAtMillis) {}
 }

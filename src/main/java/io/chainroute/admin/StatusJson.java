@@ -20,7 +20,8 @@ import java.util.List;
  * shown as {@code scheme://host:port} only: a URL may carry credentials.
  */
 public final class StatusJson {
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private StatusJson() {}
 
@@ -62,7 +63,11 @@ public final class StatusJson {
         pool.put("cluster", c.config().clusterName(p.id()));
         ArrayNode members = pool.putArray("members");
         for (PoolMember m : PoolPlan.members(c, p, "")) {
-          members.addObject().put("node", m.node().name()).put("status", m.status().name()).put("priority", m.priority());
+          members
+              .addObject()
+              .put("node", m.node().name())
+              .put("status", m.status().name())
+              .put("priority", m.priority());
         }
       }
     }
@@ -99,6 +104,9 @@ public final class StatusJson {
 
   /** The chains with no synced node, for /readyz. */
   public static List<String> unreadyChains(Topology topology) {
-    return topology.chains().values().stream().filter(c -> !c.ready()).map(ChainView::name).toList();
+    return topology.chains().values().stream()
+        .filter(c -> !c.ready())
+        .map(ChainView::name)
+        .toList();
   }
 }

@@ -16,7 +16,8 @@ public final class TopologyProtos {
   private TopologyProtos() {}
 
   public static io.chainroute.admin.v1.Topology toProto(Topology t) {
-    io.chainroute.admin.v1.Topology.Builder out = io.chainroute.admin.v1.Topology.newBuilder().setVersion(t.version());
+    io.chainroute.admin.v1.Topology.Builder out =
+        io.chainroute.admin.v1.Topology.newBuilder().setVersion(t.version());
     for (ChainView c : t.chains().values()) {
       Chain.Builder chain =
           Chain.newBuilder()
@@ -30,9 +31,15 @@ public final class TopologyProtos {
       }
       for (Pool p : Pool.values()) {
         io.chainroute.admin.v1.Pool.Builder pool =
-            io.chainroute.admin.v1.Pool.newBuilder().setName(p.id()).setCluster(c.config().clusterName(p.id()));
+            io.chainroute.admin.v1.Pool.newBuilder()
+                .setName(p.id())
+                .setCluster(c.config().clusterName(p.id()));
         for (io.chainroute.routing.PoolMember m : PoolPlan.members(c, p, "")) {
-          pool.addMembers(PoolMember.newBuilder().setNode(m.node().name()).setStatus(status(m.status())).setPriority(m.priority()));
+          pool.addMembers(
+              PoolMember.newBuilder()
+                  .setNode(m.node().name())
+                  .setStatus(status(m.status()))
+                  .setPriority(m.priority()));
         }
         chain.addPools(pool);
       }

@@ -1,8 +1,8 @@
 package io.chainroute.chain;
 
 /**
- * A reference to a height as a request names it, normalised. The engine forwards the original bytes;
- * this value only drives the routing decision.
+ * A reference to a height as a request names it, normalised. The engine forwards the original
+ * bytes; this value only drives the routing decision.
  *
  * @param kind which form the request used
  * @param number the height when {@code kind} is {@link Kind#NUMBER}, else 0

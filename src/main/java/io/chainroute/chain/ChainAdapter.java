@@ -15,8 +15,8 @@ public interface ChainAdapter {
    * The HTTP request that asks a node for its head.
    *
    * @param node the node (its API token, if any, goes into the probe's headers)
-   * @param lastHead the head the node reported last, or -1 when unknown or its last probe failed;
-   *     a protocol with a long poll (algod) uses it to wait for the next height
+   * @param lastHead the head the node reported last, or -1 when unknown or its last probe failed; a
+   *     protocol with a long poll (algod) uses it to wait for the next height
    */
   HeadProbe headProbe(io.chainroute.config.NodeConfig node, long lastHead);
 

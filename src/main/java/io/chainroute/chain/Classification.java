@@ -14,7 +14,8 @@ public sealed interface Classification {
    * @param echoId the request's id as the client wrote it (JSON text), for errors the proxy itself
    *     writes later; null when there is none to echo (a batch, a notification, not JSON-RPC)
    */
-  record Forward(List<Requirement> requirements, ErrorReplier errors, String echoId) implements Classification {
+  record Forward(List<Requirement> requirements, ErrorReplier errors, String echoId)
+      implements Classification {
     public Forward(List<Requirement> requirements, ErrorReplier errors) {
       this(requirements, errors, null);
     }
@@ -25,8 +26,8 @@ public sealed interface Classification {
 
   /**
    * Answer once a synced node of the chain reaches {@code minHead}, with that node's own status
-   * (algod's {@code wait-for-block-after}; any protocol with a "wait for height" call fits): held by
-   * the request pipeline, costing no thread.
+   * (algod's {@code wait-for-block-after}; any protocol with a "wait for height" call fits): held
+   * by the request pipeline, costing no thread.
    *
    * @param minHead the height a synced node must reach
    * @param timeout answer anyway after this long

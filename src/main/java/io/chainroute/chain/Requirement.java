@@ -5,7 +5,8 @@ package io.chainroute.chain;
  * writes (writes are never retried after the request may have reached a node).
  */
 public record Requirement(DataKind kind, BlockRef ref, boolean write) {
-  public static final Requirement LATEST_READ = new Requirement(DataKind.NONE, BlockRef.LATEST, false);
+  public static final Requirement LATEST_READ =
+      new Requirement(DataKind.NONE, BlockRef.LATEST, false);
   public static final Requirement WRITE = new Requirement(DataKind.NONE, BlockRef.LATEST, true);
 
   public static Requirement read(DataKind kind, BlockRef ref) {

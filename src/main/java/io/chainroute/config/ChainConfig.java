@@ -54,13 +54,25 @@ public record ChainConfig(
       Duration blockTime,
       Duration probeTimeout,
       List<NodeConfig> nodes) {
-    this(name, protocol, pathPrefix, maxLagBlocks, degradedLagBlocks, fullNodeStateBlocks, fullNodeLogBlocks,
-        pollInterval, blockTime, probeTimeout, nodes, DEFAULT_ARCHIVE_MARGIN_BLOCKS);
+    this(
+        name,
+        protocol,
+        pathPrefix,
+        maxLagBlocks,
+        degradedLagBlocks,
+        fullNodeStateBlocks,
+        fullNodeLogBlocks,
+        pollInterval,
+        blockTime,
+        probeTimeout,
+        nodes,
+        DEFAULT_ARCHIVE_MARGIN_BLOCKS);
   }
 
   public ChainConfig {
     if (archiveMarginBlocks < 0) {
-      throw new IllegalArgumentException("archiveMarginBlocks must be >= 0, was " + archiveMarginBlocks);
+      throw new IllegalArgumentException(
+          "archiveMarginBlocks must be >= 0, was " + archiveMarginBlocks);
     }
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(protocol, "protocol");

@@ -26,7 +26,10 @@ public final class ConfigLoader {
   /** Duplicate keys are errors: YAML allows a parser to keep either value silently. */
   private static final ObjectMapper YAML =
       new ObjectMapper(
-          YAMLFactory.builder().enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
+          YAMLFactory.builder()
+              .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+              .build());
+
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   // At most 9 digits: a longer number would overflow Long.parseLong and escape as a
   // NumberFormatException without the path; every allowed duration fits in 9 digits of ms.
@@ -51,7 +54,8 @@ public final class ConfigLoader {
   /**
    * @param env reads environment variables (node tokens); injected so tests need no real ones
    */
-  public static ChainrouteConfig parse(String yaml, java.util.function.Function<String, String> env) {
+  public static ChainrouteConfig parse(
+      String yaml, java.util.function.Function<String, String> env) {
     JsonNode root;
     try {
       root = YAML.readTree(yaml);
@@ -119,7 +123,9 @@ public final class ConfigLoader {
       token = env.apply(tokenEnv);
       if (token == null || token.isBlank()) {
         throw new ConfigException(
-            o.at("adminTokenEnv"), "environment variable " + tokenEnv + " is not set", "the name of a set variable holding the admin token");
+            o.at("adminTokenEnv"),
+            "environment variable " + tokenEnv + " is not set",
+            "the name of a set variable holding the admin token");
       }
     }
     return new ServerConfig(
@@ -132,7 +138,8 @@ public final class ConfigLoader {
         (int)
             o.integer(
                 "maxRequestBytes", ServerConfig.DEFAULT_MAX_REQUEST_BYTES, 1024, 64 * 1024 * 1024),
-        o.duration("unavailableWait", Duration.ofSeconds(10), Duration.ZERO, Duration.ofSeconds(55)),
+        o.duration(
+            "unavailableWait", Duration.ofSeconds(10), Duration.ZERO, Duration.ofSeconds(55)),
         (int) o.integer("maxHeldRequests", 10_000, 1, 1_000_000),
         o.duration("shutdownGrace", Duration.ofSeconds(10), Duration.ZERO, Duration.ofMinutes(10)),
         tokenEnv,
@@ -161,17 +168,36 @@ public final class ConfigLoader {
         o.duration(
             "messageTimeout", Duration.ofMillis(500), Duration.ofMillis(1), Duration.ofSeconds(10)),
         o.bool("exposeUpstreamHeader", false),
-        (int) o.integer("extProcMaxRequests", EnvoyConfig.DEFAULT_EXT_PROC_MAX_REQUESTS, 1, 1_000_000),
-        (int) o.integer("upstreamMaxRequests", EnvoyConfig.DEFAULT_UPSTREAM_MAX_REQUESTS, 1, 1_000_000),
+        (int)
+            o.integer(
+                "extProcMaxRequests", EnvoyConfig.DEFAULT_EXT_PROC_MAX_REQUESTS, 1, 1_000_000),
+        (int)
+            o.integer(
+                "upstreamMaxRequests", EnvoyConfig.DEFAULT_UPSTREAM_MAX_REQUESTS, 1, 1_000_000),
         // Below the route timeout (60 s): a try that may take the whole request time is no try.
-        o.duration("readTryTimeout", EnvoyConfig.DEFAULT_READ_TRY_TIMEOUT, Duration.ofMillis(100), Duration.ofSeconds(59)),
+        o.duration(
+            "readTryTimeout",
+            EnvoyConfig.DEFAULT_READ_TRY_TIMEOUT,
+            Duration.ofMillis(100),
+            Duration.ofSeconds(59)),
         o.integer("maxHeapBytes", EnvoyConfig.DEFAULT_MAX_HEAP_BYTES, 64L << 20, 1L << 40),
-        (int) o.integer("maxDownstreamConnections", EnvoyConfig.DEFAULT_MAX_DOWNSTREAM_CONNECTIONS, 1, 10_000_000),
+        (int)
+            o.integer(
+                "maxDownstreamConnections",
+                EnvoyConfig.DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
+                1,
+                10_000_000),
         // 0 = off; the right value is the deployment's measured capacity (docs/overload.md).
-        (int) o.integer("maxRequestsPerSecond", EnvoyConfig.DEFAULT_MAX_REQUESTS_PER_SECOND, 0, 10_000_000));
+        (int)
+            o.integer(
+                "maxRequestsPerSecond",
+                EnvoyConfig.DEFAULT_MAX_REQUESTS_PER_SECOND,
+                0,
+                10_000_000));
   }
 
-  private static List<ChainConfig> chains(Obj top, java.util.function.Function<String, String> env) {
+  private static List<ChainConfig> chains(
+      Obj top, java.util.function.Function<String, String> env) {
     JsonNode list = top.node.get("chains");
     if (list == null || !list.isArray() || list.isEmpty()) {
       throw new ConfigException("chains", describe(list), "a non-empty list of chains");
@@ -231,7 +257,8 @@ public final class ConfigLoader {
     }
     Protocol protocol = Protocol.fromConfigName(protocolName);
     if (protocol == null) {
-      throw new ConfigException(o.at("protocol"), "'" + protocolName + "'", "one of: " + Protocol.names());
+      throw new ConfigException(
+          o.at("protocol"), "'" + protocolName + "'", "one of: " + Protocol.names());
     }
     String prefix = o.string("pathPrefix", "/" + name);
     // "/" serves the chain at the root (SDKs such as algosdk cannot add a path prefix).
@@ -245,15 +272,27 @@ public final class ConfigLoader {
     long degradedLag = o.integer("degradedLagBlocks", maxLag + 2, maxLag, 1_000_000);
     boolean algorand = protocol == Protocol.ALGORAND;
     // algod: a non-archival node serves blocks for the last 1000 rounds (protocols.md A.3).
-    long stateBlocks = o.integer("fullNodeStateBlocks", algorand ? 1000 : 128, 1, Long.MAX_VALUE / 2);
+    long stateBlocks =
+        o.integer("fullNodeStateBlocks", algorand ? 1000 : 128, 1, Long.MAX_VALUE / 2);
     long logBlocks = o.integer("fullNodeLogBlocks", stateBlocks, 1, Long.MAX_VALUE / 2);
-    long margin = o.integer("archiveMarginBlocks", ChainConfig.DEFAULT_ARCHIVE_MARGIN_BLOCKS, 0, Math.min(stateBlocks, logBlocks) - 1);
+    long margin =
+        o.integer(
+            "archiveMarginBlocks",
+            ChainConfig.DEFAULT_ARCHIVE_MARGIN_BLOCKS,
+            0,
+            Math.min(stateBlocks, logBlocks) - 1);
     Duration poll =
-        o.duration("pollInterval", Duration.ofSeconds(1), Duration.ofMillis(50), Duration.ofHours(1));
+        o.duration(
+            "pollInterval", Duration.ofSeconds(1), Duration.ofMillis(50), Duration.ofHours(1));
     Duration blockTime =
-        o.duration("blockTime", algorand ? Duration.ofSeconds(3) : Duration.ofSeconds(12), Duration.ofMillis(50), Duration.ofHours(1));
+        o.duration(
+            "blockTime",
+            algorand ? Duration.ofSeconds(3) : Duration.ofSeconds(12),
+            Duration.ofMillis(50),
+            Duration.ofHours(1));
     Duration probeTimeout =
-        o.duration("probeTimeout", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(1));
+        o.duration(
+            "probeTimeout", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(1));
     List<NodeConfig> nodes = nodes(o, env, algorand);
     return new ChainConfig(
         name,
@@ -270,7 +309,8 @@ public final class ConfigLoader {
         margin);
   }
 
-  private static List<NodeConfig> nodes(Obj chain, java.util.function.Function<String, String> env, boolean algorand) {
+  private static List<NodeConfig> nodes(
+      Obj chain, java.util.function.Function<String, String> env, boolean algorand) {
     JsonNode list = chain.node.get("nodes");
     String path = chain.at("nodes");
     if (list == null || !list.isArray() || list.isEmpty()) {
@@ -287,23 +327,29 @@ public final class ConfigLoader {
       o.allow("name", "url", "region", "archive", "tokenEnv", "wsUrl");
       String name = o.name("name");
       if (!names.add(name)) {
-        throw new ConfigException(o.at("name"), "'" + name + "' is used twice", "a unique node name");
+        throw new ConfigException(
+            o.at("name"), "'" + name + "' is used twice", "a unique node name");
       }
       URI url = url(o);
       String tokenEnv = o.string("tokenEnv", "");
       String token = "";
       if (!tokenEnv.isEmpty()) {
         if (!tokenEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
-          throw new ConfigException(o.at("tokenEnv"), "'" + tokenEnv + "'", "the name of an environment variable");
+          throw new ConfigException(
+              o.at("tokenEnv"), "'" + tokenEnv + "'", "the name of an environment variable");
         }
         token = env.apply(tokenEnv);
         if (token == null || token.isEmpty()) {
           throw new ConfigException(
-              o.at("tokenEnv"), "environment variable " + tokenEnv + " is not set or empty", "the node's API token in " + tokenEnv);
+              o.at("tokenEnv"),
+              "environment variable " + tokenEnv + " is not set or empty",
+              "the node's API token in " + tokenEnv);
         }
       }
       URI wsUrl = wsUrl(o, algorand);
-      NodeConfig node = new NodeConfig(name, url, o.string("region", ""), o.bool("archive", false), tokenEnv, token, wsUrl);
+      NodeConfig node =
+          new NodeConfig(
+              name, url, o.string("region", ""), o.bool("archive", false), tokenEnv, token, wsUrl);
       if (!endpoints.add(node.host() + ":" + node.port())) {
         throw new ConfigException(
             o.at("url"),
@@ -321,10 +367,13 @@ public final class ConfigLoader {
     if (raw == null) {
       return null;
     }
-    String expect = "a ws:// or wss:// URL of the node's WebSocket endpoint, such as ws://10.0.1.5:8546";
+    String expect =
+        "a ws:// or wss:// URL of the node's WebSocket endpoint, such as ws://10.0.1.5:8546";
     if (algorand) {
       throw new ConfigException(
-          o.at("wsUrl"), "algod has no head subscription", "no wsUrl (chainroute long-polls wait-for-block-after instead)");
+          o.at("wsUrl"),
+          "algod has no head subscription",
+          "no wsUrl (chainroute long-polls wait-for-block-after instead)");
     }
     URI url;
     try {
@@ -363,7 +412,8 @@ public final class ConfigLoader {
     if (url.getHost() == null) {
       throw new ConfigException(o.at("url"), "no host", expect);
     }
-    boolean hasPath = url.getRawPath() != null && !url.getRawPath().isEmpty() && !"/".equals(url.getRawPath());
+    boolean hasPath =
+        url.getRawPath() != null && !url.getRawPath().isEmpty() && !"/".equals(url.getRawPath());
     if (url.getRawUserInfo() != null || hasPath || url.getRawQuery() != null) {
       throw new ConfigException(
           o.at("url"),
@@ -375,7 +425,9 @@ public final class ConfigLoader {
 
   private static void checkPorts(ServerConfig s, EnvoyConfig e) {
     int[] ports = {s.xdsPort(), s.extProcPort(), s.adminHttpPort(), s.adminGrpcPort()};
-    String[] names = {"server.xdsPort", "server.extProcPort", "server.adminHttpPort", "server.adminGrpcPort"};
+    String[] names = {
+      "server.xdsPort", "server.extProcPort", "server.adminHttpPort", "server.adminGrpcPort"
+    };
     for (int i = 0; i < ports.length; i++) {
       for (int j = i + 1; j < ports.length; j++) {
         if (ports[i] == ports[j] && ports[i] != 0) {
@@ -458,7 +510,8 @@ public final class ConfigLoader {
     String name(String key) {
       String v = string(key, null);
       if (v == null) {
-        throw new ConfigException(at(key), "missing", "a name of lowercase letters, digits and '-'");
+        throw new ConfigException(
+            at(key), "missing", "a name of lowercase letters, digits and '-'");
       }
       if (!NAME.matcher(v).matches()) {
         throw new ConfigException(
@@ -483,7 +536,10 @@ public final class ConfigLoader {
       if (n == null || n.isNull()) {
         return dflt;
       }
-      if (!n.isIntegralNumber() || !n.canConvertToLong() || n.longValue() < min || n.longValue() > max) {
+      if (!n.isIntegralNumber()
+          || !n.canConvertToLong()
+          || n.longValue() < min
+          || n.longValue() > max) {
         throw new ConfigException(
             at(key), describe(n), "a whole number from " + min + " to " + max);
       }
@@ -499,7 +555,12 @@ public final class ConfigLoader {
       if (n == null || n.isNull()) {
         return dflt;
       }
-      String expect = "a duration such as 250ms, 2s or 1m, from " + min.toMillis() + "ms to " + max.toMillis() + "ms";
+      String expect =
+          "a duration such as 250ms, 2s or 1m, from "
+              + min.toMillis()
+              + "ms to "
+              + max.toMillis()
+              + "ms";
       Matcher m = n.isTextual() ? DURATION.matcher(n.asText().trim()) : null;
       if (m == null || !m.matches()) {
         throw new ConfigException(at(key), describe(n), expect);

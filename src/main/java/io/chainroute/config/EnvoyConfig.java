@@ -14,22 +14,23 @@ import java.time.Duration;
  * @param exposeUpstreamHeader adds {@code x-chainroute-upstream: <ip:port>} to responses (demo and
  *     tests; off by default)
  * @param extProcMaxRequests at most this many requests inside ext_proc at once (the processor
- *     cluster's circuit breaker), i.e. ext_proc streams open on chainroute; more skip chainroute and
- *     fail open to the head pool. Not a load-shedding knob (see {@link
+ *     cluster's circuit breaker), i.e. ext_proc streams open on chainroute; more skip chainroute
+ *     and fail open to the head pool. Not a load-shedding knob (see {@link
  *     #DEFAULT_EXT_PROC_MAX_REQUESTS}); algod waits use their own cluster and do not count.
  * @param upstreamMaxRequests per node cluster ({@code <chain>-<pool>}): at most this many
  *     connections, requests in flight and requests waiting for a connection; past it that chain's
  *     requests get 503 {@code -32005} while other chains are unaffected
- * @param readTryTimeout a read attempt that got no response headers from its node within this
- *     time is hedged to another node (the first answer wins); writes never are
+ * @param readTryTimeout a read attempt that got no response headers from its node within this time
+ *     is hedged to another node (the first answer wins); writes never are
  * @param maxHeapBytes Envoy's heap budget for the overload manager (shrink heap, shorter idle
  *     timeouts, then no new connections and 503 {@code -32005} for new requests near it)
  * @param maxDownstreamConnections client connections Envoy keeps open at most, across listeners;
  *     connections past it are closed at accept
  * @param maxRequestsPerSecond Envoy's local rate limit (one token bucket per Envoy process, shared
- *     by its workers and all chains): requests above it get 429 {@code -32005} before ext_proc runs.
- *     0 (the default) turns it off: the right value is the measured capacity of the deployment
- *     (bench/overload.sh, or the rate at which p99 starts to climb), which chainroute cannot know
+ *     by its workers and all chains): requests above it get 429 {@code -32005} before ext_proc
+ *     runs. 0 (the default) turns it off: the right value is the measured capacity of the
+ *     deployment (bench/overload.sh, or the rate at which p99 starts to climb), which chainroute
+ *     cannot know
  */
 public record EnvoyConfig(
     int listenerPort,
@@ -49,14 +50,16 @@ public record EnvoyConfig(
    * inside ext_proc holds one stream, including a client that sent its headers and trickles the
    * body (10,000 such clients would otherwise hold 10,000 streams on chainroute for up to the
    * request timeout). A healthy Envoy never comes near it: at twice capacity with 512 client
-   * connections the cap of 1024 never overflowed (bench/OVERLOAD.md). Lower caps (256, 64) did
-   * not bound latency (the queue forms in front of Envoy's worker, not inside ext_proc) and made
-   * 9,000-17,000 of 19,000 requests skip routing. Overload is shed by {@code
-   * maxRequestsPerSecond}; algod waits have their own cluster ({@code maxHeldRequests} + 256).
+   * connections the cap of 1024 never overflowed (bench/OVERLOAD.md). Lower caps (256, 64) did not
+   * bound latency (the queue forms in front of Envoy's worker, not inside ext_proc) and made
+   * 9,000-17,000 of 19,000 requests skip routing. Overload is shed by {@code maxRequestsPerSecond};
+   * algod waits have their own cluster ({@code maxHeldRequests} + 256).
    */
   public static final int DEFAULT_EXT_PROC_MAX_REQUESTS = 4096;
+
   /** Off: the right limit is the measured capacity of the deployment. */
   public static final int DEFAULT_MAX_REQUESTS_PER_SECOND = 0;
+
   public static final int DEFAULT_UPSTREAM_MAX_REQUESTS = 4096;
   public static final Duration DEFAULT_READ_TRY_TIMEOUT = Duration.ofSeconds(5);
   public static final long DEFAULT_MAX_HEAP_BYTES = 1L << 30;
@@ -64,13 +67,16 @@ public record EnvoyConfig(
 
   public EnvoyConfig {
     if (upstreamMaxRequests < 1) {
-      throw new IllegalArgumentException("upstreamMaxRequests: " + upstreamMaxRequests + " (expected: at least 1)");
+      throw new IllegalArgumentException(
+          "upstreamMaxRequests: " + upstreamMaxRequests + " (expected: at least 1)");
     }
     if (readTryTimeout.isNegative() || readTryTimeout.isZero()) {
-      throw new IllegalArgumentException("readTryTimeout: " + readTryTimeout + " (expected: positive)");
+      throw new IllegalArgumentException(
+          "readTryTimeout: " + readTryTimeout + " (expected: positive)");
     }
     if (maxHeapBytes < 1) {
-      throw new IllegalArgumentException("maxHeapBytes: " + maxHeapBytes + " (expected: at least 1)");
+      throw new IllegalArgumentException(
+          "maxHeapBytes: " + maxHeapBytes + " (expected: at least 1)");
     }
     if (maxDownstreamConnections < 1) {
       throw new IllegalArgumentException(

@@ -13,10 +13,17 @@ import java.util.Objects;
  * @param archive true when the node keeps all historical state
  * @param tokenEnv name of the environment variable holding the node's API token; empty for none
  * @param token the node's API token (a secret: never logged, never shown; see {@link #toString()})
- * @param wsUrl the node's WebSocket endpoint for {@code eth_subscribe("newHeads")}, or null for none;
- *     like {@code url} it may carry a key, so it is never logged or shown
+ * @param wsUrl the node's WebSocket endpoint for {@code eth_subscribe("newHeads")}, or null for
+ *     none; like {@code url} it may carry a key, so it is never logged or shown
  */
-public record NodeConfig(String name, URI url, String region, boolean archive, String tokenEnv, String token, URI wsUrl) {
+public record NodeConfig(
+    String name,
+    URI url,
+    String region,
+    boolean archive,
+    String tokenEnv,
+    String token,
+    URI wsUrl) {
   public NodeConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(url, "url");
@@ -25,7 +32,8 @@ public record NodeConfig(String name, URI url, String region, boolean archive, S
     token = token == null ? "" : token;
   }
 
-  public NodeConfig(String name, URI url, String region, boolean archive, String tokenEnv, String token) {
+  public NodeConfig(
+      String name, URI url, String region, boolean archive, String tokenEnv, String token) {
     this(name, url, region, archive, tokenEnv, token, null);
   }
 
@@ -36,9 +44,19 @@ public record NodeConfig(String name, URI url, String region, boolean archive, S
   /** Redacted: records print every field, and the token and URL are secrets. */
   @Override
   public String toString() {
-    return "NodeConfig[name=" + name + ", endpoint=" + redactedEndpoint() + ", region=" + region
-        + ", archive=" + archive + ", token=" + (token.isEmpty() ? "none" : "$" + tokenEnv)
-        + ", newHeads=" + (wsUrl == null ? "off" : "on") + "]";
+    return "NodeConfig[name="
+        + name
+        + ", endpoint="
+        + redactedEndpoint()
+        + ", region="
+        + region
+        + ", archive="
+        + archive
+        + ", token="
+        + (token.isEmpty() ? "none" : "$" + tokenEnv)
+        + ", newHeads="
+        + (wsUrl == null ? "off" : "on")
+        + "]";
   }
 
   /** Host name or address Envoy connects to. */

@@ -19,7 +19,9 @@ public enum Protocol {
 
   /** The config names, for error messages. */
   public static String names() {
-    return java.util.Arrays.stream(values()).map(Protocol::configName).collect(java.util.stream.Collectors.joining(", "));
+    return java.util.Arrays.stream(values())
+        .map(Protocol::configName)
+        .collect(java.util.stream.Collectors.joining(", "));
   }
 
   public static Protocol fromConfigName(String name) {

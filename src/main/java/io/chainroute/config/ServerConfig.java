@@ -13,8 +13,8 @@ import java.time.Duration;
  * @param xdsCoalesce how long height changes are gathered before one xDS push
  * @param maxRequestBytes largest request body accepted (Envoy answers 413 above it); also the gRPC
  *     inbound message limit of the ext_proc server
- * @param unavailableWait how long a request waits for a usable node (graceful startup) before a 503;
- *     zero answers at once
+ * @param unavailableWait how long a request waits for a usable node (graceful startup) before a
+ *     503; zero answers at once
  * @param maxHeldRequests bound on requests held at once (waiting for a node or an algod round)
  * @param shutdownGrace on SIGTERM, how long in-flight requests get to finish
  * @param adminTokenEnv name of the environment variable holding the admin token that authorizes
@@ -43,9 +43,19 @@ public record ServerConfig(
   /** Redacted: records print every field, and the admin token is a secret. */
   @Override
   public String toString() {
-    return "ServerConfig[bindAddress=" + bindAddress + ", xdsPort=" + xdsPort + ", extProcPort=" + extProcPort
-        + ", adminHttpPort=" + adminHttpPort + ", adminGrpcPort=" + adminGrpcPort + ", adminToken="
-        + (adminToken.isEmpty() ? "none" : "$" + adminTokenEnv) + "]";
+    return "ServerConfig[bindAddress="
+        + bindAddress
+        + ", xdsPort="
+        + xdsPort
+        + ", extProcPort="
+        + extProcPort
+        + ", adminHttpPort="
+        + adminHttpPort
+        + ", adminGrpcPort="
+        + adminGrpcPort
+        + ", adminToken="
+        + (adminToken.isEmpty() ? "none" : "$" + adminTokenEnv)
+        + "]";
   }
 
   public static final int DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;

@@ -14,31 +14,31 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * The HCM's {@code local_reply_config}: Envoy's own error replies (no healthy node, connect
- * failure or reset, timeout, circuit breaker, rate limit, overload, 413, 408) rewritten into the
- * protocol of the chain the request was for: a JSON-RPC error object for EVM chains, algod's
- * {@code {"message": ...}} for Algorand chains. Status codes stay Envoy's. Pure.
+ * The HCM's {@code local_reply_config}: Envoy's own error replies (no healthy node, connect failure
+ * or reset, timeout, circuit breaker, rate limit, overload, 413, 408) rewritten into the protocol
+ * of the chain the request was for: a JSON-RPC error object for EVM chains, algod's {@code
+ * {"message": ...}} for Algorand chains. Status codes stay Envoy's. Pure.
  *
  * <p>local_reply_config is one per listener, so each chain gets its own mappers, selected by the
  * request path. After the router rewrote the path (the chain prefix is stripped before a request
  * goes to a node) the original is in {@code x-envoy-original-path}, before it only in {@code
- * :path}: a chain's mappers match either. Chains with longer prefixes come first; a chain served
- * at "/" matches every path and comes last, and without one a protocol-neutral JSON-RPC set is the
+ * :path}: a chain's mappers match either. Chains with longer prefixes come first; a chain served at
+ * "/" matches every path and comes last, and without one a protocol-neutral JSON-RPC set is the
  * fallback.
  *
  * <p>The JSON-RPC {@code id}: chainroute hands Envoy each single request's id as dynamic metadata
  * ({@code chainroute.id}); a twin of each EVM mapper matches when it is there and echoes it, the
  * plain one answers {@code "id":null} (chainroute down, a batch, or a reply before ext_proc read
- * the body: 413, overload). Bodies are fixed strings otherwise (chain name and limits only), never a
- * node address or credential.
+ * the body: 413, overload). Bodies are fixed strings otherwise (chain name and limits only), never
+ * a node address or credential.
  */
 @SuppressWarnings("unchecked")
 final class LocalReplies {
   private LocalReplies() {}
 
   /**
-   * One kind of local reply: the response flags (or, with none, the status) that select it, and
-   * its error; {@code message} has one {@code %s} for " for chain 'name'" (or "" when no chain).
+   * One kind of local reply: the response flags (or, with none, the status) that select it, and its
+   * error; {@code message} has one {@code %s} for " for chain 'name'" (or "" when no chain).
    */
   record Kind(List<String> flags, int status, int code, String message) {}
 
@@ -46,7 +46,8 @@ final class LocalReplies {
   static List<Kind> kinds(ChainrouteConfig config) {
     return List.of(
         // The overload manager refused the request (stop_accepting_requests): 503.
-        new Kind(List.of("OM"), 0, LIMIT_EXCEEDED, "request%s refused: proxy overloaded, retry later"),
+        new Kind(
+            List.of("OM"), 0, LIMIT_EXCEEDED, "request%s refused: proxy overloaded, retry later"),
         // The local rate limit (envoy.maxRequestsPerSecond) refused the request: 429. Matched on
         // the status: the filter sets response flag RL only after its local reply went through
         // this mapping (seen with Envoy 1.40: an RL filter left the body text/plain). Only this
@@ -77,7 +78,9 @@ final class LocalReplies {
   static Map<String, Object> config(ChainrouteConfig config) {
     List<ChainConfig> chains = new ArrayList<>(config.chains());
     // Longer prefixes first (a regex per chain matches exactly its own paths anyway); "/" last.
-    chains.sort(Comparator.comparing((ChainConfig c) -> c.pathPrefix().equals("/")).thenComparing(c -> -c.pathPrefix().length()));
+    chains.sort(
+        Comparator.comparing((ChainConfig c) -> c.pathPrefix().equals("/"))
+            .thenComparing(c -> -c.pathPrefix().length()));
     List<Object> mappers = new ArrayList<>();
     boolean rootChain = false;
     for (ChainConfig chain : chains) {
@@ -88,9 +91,11 @@ final class LocalReplies {
         if (chain.protocol() == Protocol.EVM) {
           // First the twin that echoes the request's id (when ext_proc handed it over), then the
           // one with "id":null.
-          mappers.add(mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, true));
+          mappers.add(
+              mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, true));
         }
-        mappers.add(mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, false));
+        mappers.add(
+            mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, false));
       }
     }
     if (!rootChain) {
@@ -102,8 +107,11 @@ final class LocalReplies {
     return map("mappers", mappers);
   }
 
-  /** @param echoId match only when ext_proc left the request's id in metadata, and echo it */
-  private static Map<String, Object> mapper(Kind kind, String prefix, Protocol protocol, String forChain, boolean echoId) {
+  /**
+   * @param echoId match only when ext_proc left the request's id in metadata, and echo it
+   */
+  private static Map<String, Object> mapper(
+      Kind kind, String prefix, Protocol protocol, String forChain, boolean echoId) {
     List<Object> filters = new ArrayList<>();
     if (prefix != null) {
       filters.add(pathFilter(prefix));
@@ -116,8 +124,15 @@ final class LocalReplies {
               "metadata_filter",
               map(
                   "matcher",
-                  map("filter", BootstrapRenderer.METADATA_NAMESPACE, "path", List.of(map("key", "id")), "value", map("present_match", true)),
-                  "match_if_key_not_found", false)));
+                  map(
+                      "filter",
+                      BootstrapRenderer.METADATA_NAMESPACE,
+                      "path",
+                      List.of(map("key", "id")),
+                      "value",
+                      map("present_match", true)),
+                  "match_if_key_not_found",
+                  false)));
     }
     filters.add(
         kind.flags().isEmpty()
@@ -126,26 +141,39 @@ final class LocalReplies {
                 map(
                     "comparison",
                     map(
-                        "op", "EQ",
+                        "op",
+                        "EQ",
                         "value",
-                            map(
-                                "default_value", kind.status(),
-                                "runtime_key", "chainroute.local_reply.status_" + kind.status()))))
+                        map(
+                            "default_value",
+                            kind.status(),
+                            "runtime_key",
+                            "chainroute.local_reply.status_" + kind.status()))))
             : map("response_flag_filter", map("flags", kind.flags())));
-    Map<String, Object> filter = filters.size() == 1 ? (Map<String, Object>) filters.get(0) : map("and_filter", map("filters", filters));
+    Map<String, Object> filter =
+        filters.size() == 1
+            ? (Map<String, Object>) filters.get(0)
+            : map("and_filter", map("filters", filters));
     return map(
-        "filter", filter,
+        "filter",
+        filter,
         "body_format_override",
+        map(
+            "text_format_source",
             map(
-                "text_format_source",
-                    map(
-                        "inline_string",
-                        body(protocol, kind, String.format(java.util.Locale.ROOT, kind.message(), forChain), echoId ? ECHO_ID : "null")),
-                "content_type", "application/json"));
+                "inline_string",
+                body(
+                    protocol,
+                    kind,
+                    String.format(java.util.Locale.ROOT, kind.message(), forChain),
+                    echoId ? ECHO_ID : "null")),
+            "content_type",
+            "application/json"));
   }
 
   /** The request's id as its JSON text, from the metadata ext_proc set (ExtProcService). */
-  static final String ECHO_ID = "%DYNAMIC_METADATA(" + BootstrapRenderer.METADATA_NAMESPACE + ":id)%";
+  static final String ECHO_ID =
+      "%DYNAMIC_METADATA(" + BootstrapRenderer.METADATA_NAMESPACE + ":id)%";
 
   /**
    * The body; {@code message} holds no '%' (chain names are [a-z0-9-]), so the only format operator
@@ -155,7 +183,13 @@ final class LocalReplies {
     String quoted = "\"" + message.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     return protocol == Protocol.ALGORAND
         ? "{\"message\":" + quoted + "}"
-        : "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"error\":{\"code\":" + kind.code() + ",\"message\":" + quoted + "}}";
+        : "{\"jsonrpc\":\"2.0\",\"id\":"
+            + id
+            + ",\"error\":{\"code\":"
+            + kind.code()
+            + ",\"message\":"
+            + quoted
+            + "}}";
   }
 
   /**
@@ -171,12 +205,24 @@ final class LocalReplies {
             map(
                 "filters",
                 List.of(
-                    map("header_filter", map("header", map("name", "x-envoy-original-path", "present_match", true, "invert_match", true))),
+                    map(
+                        "header_filter",
+                        map(
+                            "header",
+                            map(
+                                "name",
+                                "x-envoy-original-path",
+                                "present_match",
+                                true,
+                                "invert_match",
+                                true))),
                     header(":path", regex))));
     return map("or_filter", map("filters", List.of(original, notRewritten)));
   }
 
   private static Map<String, Object> header(String name, String regex) {
-    return map("header_filter", map("header", map("name", name, "string_match", map("safe_regex", map("regex", regex)))));
+    return map(
+        "header_filter",
+        map("header", map("name", name, "string_match", map("safe_regex", map("regex", regex)))));
   }
 }

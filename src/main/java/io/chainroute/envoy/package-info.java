@@ -1,4 +1,5 @@
 /**
- * Renders the Envoy bootstrap that pairs with a chainroute configuration (listener, ext_proc filter, routes per chain and pool, ADS). Pure.
+ * Renders the Envoy bootstrap that pairs with a chainroute configuration (listener, ext_proc
+ * filter, routes per chain and pool, ADS). Pure.
  */
 package io.chainroute.envoy;

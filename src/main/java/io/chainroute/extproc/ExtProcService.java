@@ -44,6 +44,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   public static final String POOL_HEADER = "x-chainroute-pool";
   public static final String WRITE_HEADER = "x-chainroute-write";
   public static final String HEADER_PREFIX = "x-chainroute-";
+
   /** Envoy dynamic metadata namespace chainroute writes (the bootstrap lets ext_proc write it). */
   public static final String METADATA_NAMESPACE = "chainroute";
 
@@ -90,20 +91,40 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
               case REQUEST_BODY ->
                   chain == null
                       ? bodyResponse(CommonResponse.getDefaultInstance())
-                      : translate(pipeline.onBody(chain, method, request.getRequestBody().getBody().toByteArray()), false);
-              case REQUEST_TRAILERS -> ProcessingResponse.newBuilder().setRequestTrailers(TrailersResponse.getDefaultInstance()).build();
-              case RESPONSE_HEADERS -> ProcessingResponse.newBuilder().setResponseHeaders(HeadersResponse.getDefaultInstance()).build();
-              case RESPONSE_BODY -> ProcessingResponse.newBuilder().setResponseBody(BodyResponse.getDefaultInstance()).build();
-              case RESPONSE_TRAILERS -> ProcessingResponse.newBuilder().setResponseTrailers(TrailersResponse.getDefaultInstance()).build();
+                      : translate(
+                          pipeline.onBody(
+                              chain, method, request.getRequestBody().getBody().toByteArray()),
+                          false);
+              case REQUEST_TRAILERS ->
+                  ProcessingResponse.newBuilder()
+                      .setRequestTrailers(TrailersResponse.getDefaultInstance())
+                      .build();
+              case RESPONSE_HEADERS ->
+                  ProcessingResponse.newBuilder()
+                      .setResponseHeaders(HeadersResponse.getDefaultInstance())
+                      .build();
+              case RESPONSE_BODY ->
+                  ProcessingResponse.newBuilder()
+                      .setResponseBody(BodyResponse.getDefaultInstance())
+                      .build();
+              case RESPONSE_TRAILERS ->
+                  ProcessingResponse.newBuilder()
+                      .setResponseTrailers(TrailersResponse.getDefaultInstance())
+                      .build();
               default -> null;
             };
       } catch (RuntimeException e) {
         // Never fail the stream on one request: let Envoy continue on its default route.
-        log.warn("ext_proc request failed; passing it on unchanged. chain={} error={}", chain == null ? "-" : chain.name(), e.toString());
+        log.warn(
+            "ext_proc request failed; passing it on unchanged. chain={} error={}",
+            chain == null ? "-" : chain.name(),
+            e.toString());
         response =
             request.hasRequestHeaders()
                 ? headersResponse(CommonResponse.getDefaultInstance(), null)
-                : request.hasRequestBody() ? bodyResponse(CommonResponse.getDefaultInstance()) : null;
+                : request.hasRequestBody()
+                    ? bodyResponse(CommonResponse.getDefaultInstance())
+                    : null;
       }
       if (response != null) {
         send(response);
@@ -125,20 +146,30 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         }
       }
       chain = pipeline.chainFor(path);
-      Outcome o = chain == null ? Outcome.PASS : pipeline.onRequestLine(chain, method, path, headers.getEndOfStream());
+      Outcome o =
+          chain == null
+              ? Outcome.PASS
+              : pipeline.onRequestLine(chain, method, path, headers.getEndOfStream());
       return translate(o, true);
     }
 
-    /** The pipeline's outcome as the answer to the message in hand (headers or body); null when held. */
+    /**
+     * The pipeline's outcome as the answer to the message in hand (headers or body); null when
+     * held.
+     */
     private ProcessingResponse translate(Outcome o, boolean headersPhase) {
       if (o instanceof Outcome.Route r) {
-        HeaderMutation.Builder m = HeaderMutation.newBuilder(strip.build()).addSetHeaders(header(POOL_HEADER, r.pool().id()));
+        HeaderMutation.Builder m =
+            HeaderMutation.newBuilder(strip.build())
+                .addSetHeaders(header(POOL_HEADER, r.pool().id()));
         if (r.write()) {
           m.addSetHeaders(header(WRITE_HEADER, "true"));
         }
-        CommonResponse routed = CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
+        CommonResponse routed =
+            CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
         // Routed on the request line: the body (msgpack, x-binary) passes through unread.
-        ProcessingResponse response = headersPhase ? headersResponse(routed, NO_BODY) : bodyResponse(routed);
+        ProcessingResponse response =
+            headersPhase ? headersResponse(routed, NO_BODY) : bodyResponse(routed);
         if (r.echoId() == null) {
           return response;
         }
@@ -149,7 +180,11 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
                     .putFields(
                         METADATA_NAMESPACE,
                         Value.newBuilder()
-                            .setStructValue(Struct.newBuilder().putFields("id", Value.newBuilder().setStringValue(r.echoId()).build()))
+                            .setStructValue(
+                                Struct.newBuilder()
+                                    .putFields(
+                                        "id",
+                                        Value.newBuilder().setStringValue(r.echoId()).build()))
                             .build()))
             .build();
       }
@@ -160,16 +195,22 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         if (!pipeline.canHold()) {
           return translate(h.onRefused(), headersPhase);
         }
-        // Ask Envoy for more time on this one message (bounded by the filter's max_message_timeout).
-        send(ProcessingResponse.newBuilder()
-            .setOverrideMessageTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(h.timeout().toSeconds() + 5))
-            .build());
+        // Ask Envoy for more time on this one message (bounded by the filter's
+        // max_message_timeout).
+        send(
+            ProcessingResponse.newBuilder()
+                .setOverrideMessageTimeout(
+                    com.google.protobuf.Duration.newBuilder()
+                        .setSeconds(h.timeout().toSeconds() + 5))
+                .build());
         holding = pipeline.hold(h, later -> send(translate(later, headersPhase)));
         return null;
       }
       CommonResponse stripped = CommonResponse.newBuilder().setHeaderMutation(strip).build();
       // NeedBody: let Envoy send the buffered body. Pass: the default route, without the body.
-      return o instanceof Outcome.NeedBody ? headersResponse(stripped, null) : headersResponse(stripped, NO_BODY);
+      return o instanceof Outcome.NeedBody
+          ? headersResponse(stripped, null)
+          : headersResponse(stripped, NO_BODY);
     }
 
     synchronized void send(ProcessingResponse response) {
@@ -208,7 +249,9 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   }
 
   private static ProcessingResponse headersResponse(CommonResponse common, ProcessingMode mode) {
-    ProcessingResponse.Builder b = ProcessingResponse.newBuilder().setRequestHeaders(HeadersResponse.newBuilder().setResponse(common));
+    ProcessingResponse.Builder b =
+        ProcessingResponse.newBuilder()
+            .setRequestHeaders(HeadersResponse.newBuilder().setResponse(common));
     if (mode != null) {
       b.setModeOverride(mode);
     }
@@ -216,7 +259,9 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   }
 
   private static ProcessingResponse bodyResponse(CommonResponse common) {
-    return ProcessingResponse.newBuilder().setRequestBody(BodyResponse.newBuilder().setResponse(common)).build();
+    return ProcessingResponse.newBuilder()
+        .setRequestBody(BodyResponse.newBuilder().setResponse(common))
+        .build();
   }
 
   private static ProcessingResponse immediate(Reply reply) {
@@ -224,7 +269,9 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         .setImmediateResponse(
             ImmediateResponse.newBuilder()
                 .setStatus(HttpStatus.newBuilder().setCodeValue(reply.httpStatus()))
-                .setHeaders(HeaderMutation.newBuilder().addSetHeaders(header("content-type", reply.contentType())))
+                .setHeaders(
+                    HeaderMutation.newBuilder()
+                        .addSetHeaders(header("content-type", reply.contentType())))
                 .setBody(ByteString.copyFrom(reply.body()))
                 .setDetails("chainroute"))
         .build();
@@ -232,7 +279,10 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
 
   static HeaderValueOption header(String key, String value) {
     return HeaderValueOption.newBuilder()
-        .setHeader(HeaderValue.newBuilder().setKey(key).setRawValue(ByteString.copyFrom(value, StandardCharsets.UTF_8)))
+        .setHeader(
+            HeaderValue.newBuilder()
+                .setKey(key)
+                .setRawValue(ByteString.copyFrom(value, StandardCharsets.UTF_8)))
         .setAppendAction(HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)
         .build();
   }

@@ -14,8 +14,8 @@ import java.util.List;
  *   <li>behind the head and not advanced for {@code blockTime} = stalled: a node that stops while
  *       others move on is out once their new head is seen, i.e. within one poll interval plus one
  *       block time;
- *   <li>lag &le; {@code maxLagBlocks} = synced (HEALTHY); lag &le; {@code degradedLagBlocks} = lagging
- *       fallback (DEGRADED); further behind = lagging, left out.
+ *   <li>lag &le; {@code maxLagBlocks} = synced (HEALTHY); lag &le; {@code degradedLagBlocks} =
+ *       lagging fallback (DEGRADED); further behind = lagging, left out.
  * </ul>
  */
 public final class HealthPolicy {
@@ -51,7 +51,12 @@ public final class HealthPolicy {
         // behind is already out of the HEALTHY set as LAGGING; this only decides DEGRADED vs out.
         // One block time would flag every node whose clock ticks a little after the others.)
         health = Health.STALLED;
-        reason = "no new block for " + (nowNanos - s.lastAdvancedNanos()) / 1_000_000 + "ms, " + lag + " behind";
+        reason =
+            "no new block for "
+                + (nowNanos - s.lastAdvancedNanos()) / 1_000_000
+                + "ms, "
+                + lag
+                + " behind";
       } else if (lag <= chain.maxLagBlocks()) {
         health = Health.SYNCED;
         reason = "";
@@ -62,7 +67,8 @@ public final class HealthPolicy {
       EndpointStatus status =
           switch (health) {
             case SYNCED -> EndpointStatus.HEALTHY;
-            case LAGGING -> lag <= chain.degradedLagBlocks() ? EndpointStatus.DEGRADED : EndpointStatus.NONE;
+            case LAGGING ->
+                lag <= chain.degradedLagBlocks() ? EndpointStatus.DEGRADED : EndpointStatus.NONE;
             default -> EndpointStatus.NONE;
           };
       if (s.address() == null && status.usable()) {
@@ -71,7 +77,16 @@ public final class HealthPolicy {
       }
       views.add(
           new NodeView(
-              s.config(), s.head(), lag, health, reason, status, s.latencyMicros(), s.lastAdvancedWallMillis(), s.address(), s.raw()));
+              s.config(),
+              s.head(),
+              lag,
+              health,
+              reason,
+              status,
+              s.latencyMicros(),
+              s.lastAdvancedWallMillis(),
+              s.address(),
+              s.raw()));
     }
     return new ChainView(chain, head, views);
   }

@@ -24,9 +24,10 @@ import org.slf4j.LoggerFactory;
  * (a node's newHeads subscription) can {@link #wake} a node: it is probed at once instead of at its
  * next poll, so a new head reaches the topology in one probe round trip.
  *
- * <p>Threading: all node state is owned by one loop thread (the injected single-threaded scheduler);
- * probes run elsewhere and hand their results back to it. {@link #topology()} is a volatile read of
- * an immutable value, safe from any thread. Listeners run on the loop thread and must not block.
+ * <p>Threading: all node state is owned by one loop thread (the injected single-threaded
+ * scheduler); probes run elsewhere and hand their results back to it. {@link #topology()} is a
+ * volatile read of an immutable value, safe from any thread. Listeners run on the loop thread and
+ * must not block.
  *
  * <p>Lifecycle: {@link #start()} once; {@link #close()} stops scheduling (the owner shuts down the
  * scheduler).
@@ -52,7 +53,8 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
   private long nextId;
   private long version;
   private final Set<Long> unprobed = new HashSet<>();
-  private final java.util.concurrent.CompletableFuture<Topology> firstRound = new java.util.concurrent.CompletableFuture<>();
+  private final java.util.concurrent.CompletableFuture<Topology> firstRound =
+      new java.util.concurrent.CompletableFuture<>();
   private volatile boolean closed;
 
   private volatile Topology topology;
@@ -72,10 +74,12 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     for (ChainConfig c : this.chains) {
       List<NodeState> s = new ArrayList<>();
       List<Long> i = new ArrayList<>();
-      c.nodes().forEach(n -> {
-        s.add(NodeState.initial(n));
-        i.add(nextId++);
-      });
+      c.nodes()
+          .forEach(
+              n -> {
+                s.add(NodeState.initial(n));
+                i.add(nextId++);
+              });
       states.add(s);
       ids.add(i);
       views.add(HealthPolicy.evaluate(c, s, now));
@@ -101,8 +105,10 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
   }
 
   @Override
-  public java.util.concurrent.CompletableFuture<ChainView> setDrained(String chain, String node, boolean drained) {
-    java.util.concurrent.CompletableFuture<ChainView> done = new java.util.concurrent.CompletableFuture<>();
+  public java.util.concurrent.CompletableFuture<ChainView> setDrained(
+      String chain, String node, boolean drained) {
+    java.util.concurrent.CompletableFuture<ChainView> done =
+        new java.util.concurrent.CompletableFuture<>();
     loop.execute(
         () -> {
           for (int c = 0; c < chains.size(); c++) {
@@ -113,7 +119,8 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
             for (int n = 0; n < s.size(); n++) {
               if (s.get(n).config().name().equals(node)) {
                 s.set(n, s.get(n).withDrained(drained));
-                log.info("Node {}. chain={} node={}", drained ? "drained" : "undrained", chain, node);
+                log.info(
+                    "Node {}. chain={} node={}", drained ? "drained" : "undrained", chain, node);
                 republish(c, nanoClock.getAsLong(), false);
                 done.complete(views.get(c));
                 return;
@@ -161,7 +168,8 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
    * topology is published. The caller checks that the chain set is the same.
    */
   public java.util.concurrent.CompletableFuture<Topology> reconfigure(List<ChainConfig> next) {
-    java.util.concurrent.CompletableFuture<Topology> done = new java.util.concurrent.CompletableFuture<>();
+    java.util.concurrent.CompletableFuture<Topology> done =
+        new java.util.concurrent.CompletableFuture<>();
     loop.execute(
         () -> {
           try {
@@ -176,13 +184,25 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
 
   private void applyConfig(List<ChainConfig> next) {
     if (next.size() != chains.size()) {
-      throw new IllegalArgumentException("a reload must keep the chain set (" + chains.size() + " chains, got " + next.size() + ")");
+      throw new IllegalArgumentException(
+          "a reload must keep the chain set ("
+              + chains.size()
+              + " chains, got "
+              + next.size()
+              + ")");
     }
     List<Long> added = new ArrayList<>();
     for (int c = 0; c < next.size(); c++) {
       ChainConfig chain = next.get(c);
       if (!chain.name().equals(chains.get(c).name())) {
-        throw new IllegalArgumentException("a reload must keep the chain set (chain " + c + " is " + chains.get(c).name() + ", got " + chain.name() + ")");
+        throw new IllegalArgumentException(
+            "a reload must keep the chain set (chain "
+                + c
+                + " is "
+                + chains.get(c).name()
+                + ", got "
+                + chain.name()
+                + ")");
       }
       Map<String, Integer> old = new HashMap<>();
       List<NodeState> oldStates = states.get(c);
@@ -203,7 +223,11 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
           long id = nextId++;
           i.add(id);
           added.add(id);
-          log.info("Node {} by reload. chain={} node={}", at == null ? "added" : "changed", chain.name(), node.name());
+          log.info(
+              "Node {} by reload. chain={} node={}",
+              at == null ? "added" : "changed",
+              chain.name(),
+              node.name());
         }
       }
       for (long gone : ids.get(c)) {
@@ -213,7 +237,8 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
       }
       old.keySet().stream()
           .filter(name -> chain.nodes().stream().noneMatch(n -> n.name().equals(name)))
-          .forEach(name -> log.info("Node removed by reload. chain={} node={}", chain.name(), name));
+          .forEach(
+              name -> log.info("Node removed by reload. chain={} node={}", chain.name(), name));
       states.set(c, s);
       ids.set(c, i);
     }
@@ -226,7 +251,10 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     added.forEach(this::probe);
   }
 
-  /** Stops probing a node that a reload removed or replaced; an in-flight probe is dropped on return. */
+  /**
+   * Stops probing a node that a reload removed or replaced; an in-flight probe is dropped on
+   * return.
+   */
   private void forget(long id) {
     ScheduledFuture<?> next = nextProbe.remove(id);
     if (next != null) {
@@ -251,9 +279,9 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
   }
 
   /**
-   * A push source saw news at this node (a new head): probe it now rather than at its next poll. Safe
-   * from any thread. Wakes coalesce: while a probe is in flight, any number of wakes cause one more
-   * probe when it returns. Unknown names are ignored.
+   * A push source saw news at this node (a new head): probe it now rather than at its next poll.
+   * Safe from any thread. Wakes coalesce: while a probe is in flight, any number of wakes cause one
+   * more probe when it returns. Unknown names are ignored.
    */
   public void wake(String chain, String node) {
     if (closed) {
@@ -307,7 +335,9 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
         .whenCompleteAsync(
             (result, error) -> {
               NodeProber.Result r =
-                  error != null ? new NodeProber.Failed("probe error: " + error.getClass().getSimpleName()) : result;
+                  error != null
+                      ? new NodeProber.Failed("probe error: " + error.getClass().getSimpleName())
+                      : result;
               onResult(key, r);
             },
             loop);
@@ -334,7 +364,10 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
       if (after.backwardJumps() > before.backwardJumps()) {
         log.warn(
             "Node head went backwards. chain={} node={} from={} to={}",
-            chain.name(), before.config().name(), before.head(), after.head());
+            chain.name(),
+            before.config().name(),
+            before.head(),
+            after.head());
       }
     } else {
       after = before.failed(((NodeProber.Failed) result).reason());
@@ -349,7 +382,9 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     // probe may mean a head newer than the one just read: ask again at once.
     boolean again = (result instanceof NodeProber.Answered a && a.longPoll()) | woken.remove(key);
     nextProbe.put(
-        key, loop.schedule(() -> probe(key), again ? 0 : nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS));
+        key,
+        loop.schedule(
+            () -> probe(key), again ? 0 : nextDelay(chain, after).toNanos(), TimeUnit.NANOSECONDS));
   }
 
   /**
@@ -396,8 +431,14 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
         boolean routine = a.status() != EndpointStatus.NONE && b.status() != EndpointStatus.NONE;
         log.atLevel(routine ? org.slf4j.event.Level.DEBUG : org.slf4j.event.Level.INFO)
             .log(
-            "Node health changed. chain={} node={} health={} status={} head={} chainHead={} reason=\"{}\"",
-            after.name(), b.name(), b.health(), b.status(), b.head(), after.head(), b.reason());
+                "Node health changed. chain={} node={} health={} status={} head={} chainHead={} reason=\"{}\"",
+                after.name(),
+                b.name(),
+                b.health(),
+                b.status(),
+                b.head(),
+                after.head(),
+                b.reason());
       }
     }
   }

@@ -21,7 +21,8 @@ public interface NodeProber {
   /**
    * @param address the IP address the node was reached at
    */
-  record Answered(ProbeReading reading, long latencyMicros, String address, boolean longPoll) implements Result {
+  record Answered(ProbeReading reading, long latencyMicros, String address, boolean longPoll)
+      implements Result {
     public Answered(ProbeReading reading, long latencyMicros, String address) {
       this(reading, latencyMicros, address, false);
     }

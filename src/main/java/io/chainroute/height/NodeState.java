@@ -15,7 +15,8 @@ import io.chainroute.config.NodeConfig;
  * @param backwardJumps how many times the node reported a lower head than before
  * @param address the node's IP address as last resolved, or null
  * @param drained taken out of every pool by an operator (kept out until undrained)
- * @param raw the node's last probe answer as received (see {@link io.chainroute.chain.ProbeReading#raw})
+ * @param raw the node's last probe answer as received (see {@link
+ *     io.chainroute.chain.ProbeReading#raw})
  */
 public record NodeState(
     NodeConfig config,
@@ -32,7 +33,8 @@ public record NodeState(
     boolean drained) {
 
   public static NodeState initial(NodeConfig config) {
-    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, new byte[0], false);
+    return new NodeState(
+        config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, new byte[0], false);
   }
 
   /** The state after a successful probe, keeping its raw answer. */
@@ -40,16 +42,33 @@ public record NodeState(
       io.chainroute.chain.ProbeReading r, long latency, String addr, long nowNanos, long nowWall) {
     NodeState s = answered(r.head(), r.syncing(), r.detail(), latency, addr, nowNanos, nowWall);
     return new NodeState(
-        s.config, s.head, s.lastAdvancedNanos, s.lastAdvancedWallMillis, s.syncing, s.detail,
-        s.consecutiveFailures, s.latencyMicros, s.backwardJumps, s.address, r.raw(), s.drained);
+        s.config,
+        s.head,
+        s.lastAdvancedNanos,
+        s.lastAdvancedWallMillis,
+        s.syncing,
+        s.detail,
+        s.consecutiveFailures,
+        s.latencyMicros,
+        s.backwardJumps,
+        s.address,
+        r.raw(),
+        s.drained);
   }
 
   /** The state after a successful probe. */
   public NodeState answered(
-      long newHead, boolean nowSyncing, String note, long latency, String addr, long nowNanos, long nowWall) {
+      long newHead,
+      boolean nowSyncing,
+      String note,
+      long latency,
+      String addr,
+      long nowNanos,
+      long nowWall) {
     boolean advanced = head < 0 || newHead > head;
     boolean backwards = head >= 0 && newHead < head;
-    // A backward jump (restart, reorg) is taken as the node's new truth; it counts as movement so the
+    // A backward jump (restart, reorg) is taken as the node's new truth; it counts as movement so
+    // the
     // node is judged afresh rather than as stalled since an old time.
     boolean moved = advanced || backwards;
     return new NodeState(
@@ -70,8 +89,18 @@ public record NodeState(
   /** The same state, drained or not. */
   public NodeState withDrained(boolean d) {
     return new NodeState(
-        config, head, lastAdvancedNanos, lastAdvancedWallMillis, syncing, detail, consecutiveFailures,
-        latencyMicros, backwardJumps, address, raw, d);
+        config,
+        head,
+        lastAdvancedNanos,
+        lastAdvancedWallMillis,
+        syncing,
+        detail,
+        consecutiveFailures,
+        latencyMicros,
+        backwardJumps,
+        address,
+        raw,
+        d);
   }
 
   /** The state after a failed probe; the head is kept for /status but no longer trusted. */

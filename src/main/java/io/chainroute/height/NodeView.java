@@ -19,9 +19,26 @@ public record NodeView(
     byte[] raw) {
 
   public NodeView(
-      NodeConfig config, long head, long lag, Health health, String reason, EndpointStatus status,
-      long latencyMicros, long lastAdvancedWallMillis, String address) {
-    this(config, head, lag, health, reason, status, latencyMicros, lastAdvancedWallMillis, address, new byte[0]);
+      NodeConfig config,
+      long head,
+      long lag,
+      Health health,
+      String reason,
+      EndpointStatus status,
+      long latencyMicros,
+      long lastAdvancedWallMillis,
+      String address) {
+    this(
+        config,
+        head,
+        lag,
+        health,
+        reason,
+        status,
+        latencyMicros,
+        lastAdvancedWallMillis,
+        address,
+        new byte[0]);
   }
 
   public String name() {
@@ -29,8 +46,8 @@ public record NodeView(
   }
 
   /**
-   * Same routing meaning. Ignores latency and the free-text reason, which change on every probe
-   * (a stalled node's reason counts the milliseconds since its last block): comparing them would
+   * Same routing meaning. Ignores latency and the free-text reason, which change on every probe (a
+   * stalled node's reason counts the milliseconds since its last block): comparing them would
    * republish, and push xDS, once per poll.
    */
   boolean sameRouting(NodeView o) {

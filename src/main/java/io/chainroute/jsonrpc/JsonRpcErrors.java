@@ -38,10 +38,12 @@ public final class JsonRpcErrors {
     return out.toByteArray();
   }
 
-  private static void write(ByteArrayOutputStream out, byte[] rawId, int code, String message, String data) {
+  private static void write(
+      ByteArrayOutputStream out, byte[] rawId, int code, String message, String data) {
     out.writeBytes("{\"jsonrpc\":\"2.0\",\"id\":".getBytes(StandardCharsets.US_ASCII));
     out.writeBytes(rawId == null ? NULL_ID : rawId);
-    StringBuilder sb = new StringBuilder(",\"error\":{\"code\":").append(code).append(",\"message\":");
+    StringBuilder sb =
+        new StringBuilder(",\"error\":{\"code\":").append(code).append(",\"message\":");
     quote(sb, message);
     if (data != null) {
       sb.append(",\"data\":");

@@ -12,8 +12,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Reads JSON-RPC 2.0 request bodies with Jackson's streaming parser, keeping each id's original bytes
- * so it can be echoed exactly (big numbers, string escapes). Stateless and thread-safe.
+ * Reads JSON-RPC 2.0 request bodies with Jackson's streaming parser, keeping each id's original
+ * bytes so it can be echoed exactly (big numbers, string escapes). Stateless and thread-safe.
  *
  * <p>Spec: https://www.jsonrpc.org/specification (sections 4, 5 and 6).
  */
@@ -95,7 +95,10 @@ public final class JsonRpcParser {
           }
         }
         case "id" -> {
-          if (v == JsonToken.START_OBJECT || v == JsonToken.START_ARRAY || v == JsonToken.VALUE_TRUE || v == JsonToken.VALUE_FALSE) {
+          if (v == JsonToken.START_OBJECT
+              || v == JsonToken.START_ARRAY
+              || v == JsonToken.VALUE_TRUE
+              || v == JsonToken.VALUE_FALSE) {
             p.skipChildren();
             invalid = first(invalid, "'id' must be a string, a number or null");
             rawId = "null".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -141,7 +144,10 @@ public final class JsonRpcParser {
   }
 
   private static String at(JsonParser p) {
-    return " at line " + p.currentLocation().getLineNr() + ", column " + p.currentLocation().getColumnNr();
+    return " at line "
+        + p.currentLocation().getLineNr()
+        + ", column "
+        + p.currentLocation().getColumnNr();
   }
 
   private static String at(JsonProcessingException e) {

@@ -15,8 +15,8 @@ import java.util.function.Supplier;
 
 /**
  * Requests chainroute holds instead of answering at once: algod {@code wait-for-block-after} calls
- * and requests that arrive while a chain has no usable node (graceful startup). A held request costs
- * one small object and one timer entry, no thread.
+ * and requests that arrive while a chain has no usable node (graceful startup). A held request
+ * costs one small object and one timer entry, no thread.
  *
  * <p>Each held request is finished exactly once, by whichever comes first: a topology in which its
  * condition holds ({@link #onTopology}, called on the tracker's loop thread), its timeout (on the
@@ -42,17 +42,21 @@ public final class HeldRequests {
   }
 
   /**
-   * Which topology a held request waits on. A request held for a usable node waits for
-   * {@link #ROUTABLE}: the topology every Envoy has ACKed, so the node is in Envoy's endpoints when
-   * the request is routed. A request held for a height (algod waits) is answered by chainroute from
-   * the node's own status and waits for {@link #LATEST}: the tracker's newest view.
+   * Which topology a held request waits on. A request held for a usable node waits for {@link
+   * #ROUTABLE}: the topology every Envoy has ACKed, so the node is in Envoy's endpoints when the
+   * request is routed. A request held for a height (algod waits) is answered by chainroute from the
+   * node's own status and waits for {@link #LATEST}: the tracker's newest view.
    */
   public enum Source {
     LATEST,
     ROUTABLE
   }
 
-  public HeldRequests(ScheduledExecutorService timer, Supplier<Topology> latest, Supplier<Topology> routable, int maxHeld) {
+  public HeldRequests(
+      ScheduledExecutorService timer,
+      Supplier<Topology> latest,
+      Supplier<Topology> routable,
+      int maxHeld) {
     this.timer = timer;
     this.latest = latest;
     this.routable = routable;
@@ -109,7 +113,12 @@ public final class HeldRequests {
    * @return the handle, or null when the request must be answered now: the bound is reached or
    *     chainroute is shutting down
    */
-  public Held hold(String chain, Source source, Predicate<ChainView> condition, Duration maxWait, Outcome outcome) {
+  public Held hold(
+      String chain,
+      Source source,
+      Predicate<ChainView> condition,
+      Duration maxWait,
+      Outcome outcome) {
     if (shuttingDown) {
       return null;
     }
@@ -141,7 +150,9 @@ public final class HeldRequests {
     onTopology(t, Source.LATEST);
   }
 
-  /** A topology every Envoy has ACKed: finishes {@link Source#ROUTABLE} holds whose condition holds. */
+  /**
+   * A topology every Envoy has ACKed: finishes {@link Source#ROUTABLE} holds whose condition holds.
+   */
   public void onRoutable(Topology t) {
     onTopology(t, Source.ROUTABLE);
   }

@@ -29,14 +29,14 @@ import java.util.function.Supplier;
  *   <li><b>answer</b> what the adapter answers itself (bad input), or <b>wait for a height</b>
  *       (algod {@code wait-for-block-after}): at once when a synced node has it, else held on the
  *       tracker's newest topology;
- *   <li><b>route</b> with {@link RoutingPolicy} on the topology every Envoy has ACKed (a chosen pool
- *       always has endpoints in Envoy);
- *   <li><b>no usable node</b>: hold for one up to {@code unavailableWait} (graceful startup), else a
- *       503 in the protocol's error format.
+ *   <li><b>route</b> with {@link RoutingPolicy} on the topology every Envoy has ACKed (a chosen
+ *       pool always has endpoints in Envoy);
+ *   <li><b>no usable node</b>: hold for one up to {@code unavailableWait} (graceful startup), else
+ *       a 503 in the protocol's error format.
  * </ol>
  *
- * <p>Threading: any thread; never blocks. Lifecycle: none of its own (the held requests' owner shuts
- * them down).
+ * <p>Threading: any thread; never blocks. Lifecycle: none of its own (the held requests' owner
+ * shuts them down).
  */
 public final class RequestPipeline {
   private final List<ChainConfig> chains;
@@ -67,7 +67,10 @@ public final class RequestPipeline {
     this.unavailableWait = unavailableWait;
   }
 
-  /** The chain whose path prefix matches ({@code /eth} matches {@code /eth}, {@code /eth/..}, {@code /eth?..}), or null. */
+  /**
+   * The chain whose path prefix matches ({@code /eth} matches {@code /eth}, {@code /eth/..}, {@code
+   * /eth?..}), or null.
+   */
   public ChainConfig chainFor(String path) {
     ChainConfig root = null;
     for (ChainConfig c : chains) {
@@ -77,7 +80,9 @@ public final class RequestPipeline {
         continue;
       }
       if (path.startsWith(p)
-          && (path.length() == p.length() || path.charAt(p.length()) == '/' || path.charAt(p.length()) == '?')) {
+          && (path.length() == p.length()
+              || path.charAt(p.length()) == '/'
+              || path.charAt(p.length()) == '?')) {
         return c;
       }
     }
@@ -92,8 +97,12 @@ public final class RequestPipeline {
    * @param endOfStream the request has no body
    */
   public Outcome onRequestLine(ChainConfig chain, String method, String path, boolean endOfStream) {
-    String rest = chain.pathPrefix().equals("/") ? path : path.substring(chain.pathPrefix().length());
-    Classification early = adapter(chain).classifyRequestLine(method, rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
+    String rest =
+        chain.pathPrefix().equals("/") ? path : path.substring(chain.pathPrefix().length());
+    Classification early =
+        adapter(chain)
+            .classifyRequestLine(
+                method, rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
     if (early != null) {
       return decide(chain, early);
     }
@@ -114,8 +123,8 @@ public final class RequestPipeline {
 
   /**
    * Holds a request; {@code answer} gets its outcome exactly once, later, from another thread
-   * (unless the returned handle is cancelled first). Returns null when it was answered at once
-   * (the bound on held requests is reached, or chainroute is shutting down).
+   * (unless the returned handle is cancelled first). Returns null when it was answered at once (the
+   * bound on held requests is reached, or chainroute is shutting down).
    */
   public HeldRequests.Held hold(Outcome.Hold h, Consumer<Outcome> answer) {
     HeldRequests.Held handle =
@@ -146,7 +155,10 @@ public final class RequestPipeline {
     return handle;
   }
 
-  /** False when a hold now would be refused (an edge then answers {@link Outcome.Hold#onRefused} at once). */
+  /**
+   * False when a hold now would be refused (an edge then answers {@link Outcome.Hold#onRefused} at
+   * once).
+   */
   public boolean canHold() {
     return held.canHold();
   }
@@ -180,7 +192,10 @@ public final class RequestPipeline {
         chain.name(),
         HeldRequests.Source.ROUTABLE,
         v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route,
-        v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r ? new Outcome.Route(r.pool(), r.write(), f.echoId()) : now,
+        v ->
+            RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r
+                ? new Outcome.Route(r.pool(), r.write(), f.echoId())
+                : now,
         unavailableWait,
         v -> unavailable(f, unavailable + " (waited " + unavailableWait.toMillis() + " ms)"),
         unavailable(f, "chainroute is shutting down"),
@@ -197,7 +212,9 @@ public final class RequestPipeline {
     if (best != null && best.head() >= w.minHead()) {
       return new Outcome.Respond(w.statusReply().apply(best.raw()));
     }
-    if (best == null && !view.nodes().isEmpty() && view.nodes().stream().allMatch(n -> n.health() == Health.SYNCING)) {
+    if (best == null
+        && !view.nodes().isEmpty()
+        && view.nodes().stream().allMatch(n -> n.health() == Health.SYNCING)) {
       // Every node is catching up: the protocol's "not now" at once (algod: 503).
       return new Outcome.Respond(w.noNodeReply());
     }
@@ -227,7 +244,10 @@ public final class RequestPipeline {
       return null;
     }
     for (NodeView n : view.nodes()) {
-      if (n.health() == Health.SYNCED && n.status().usable() && n.raw().length > 0 && (best == null || n.head() > best.head())) {
+      if (n.health() == Health.SYNCED
+          && n.status().usable()
+          && n.raw().length > 0
+          && (best == null || n.head() > best.head())) {
         best = n;
       }
     }

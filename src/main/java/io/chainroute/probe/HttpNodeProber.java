@@ -28,7 +28,8 @@ public final class HttpNodeProber implements NodeProber {
   private final Map<String, ChainAdapter> adapters;
   private final Executor resolver;
 
-  public HttpNodeProber(HttpClient client, Map<String, ChainAdapter> adaptersByChain, Executor resolver) {
+  public HttpNodeProber(
+      HttpClient client, Map<String, ChainAdapter> adaptersByChain, Executor resolver) {
     this.client = client;
     this.adapters = Map.copyOf(adaptersByChain);
     this.resolver = resolver;
@@ -42,9 +43,11 @@ public final class HttpNodeProber implements NodeProber {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(uri)
             .timeout(p.timeout() != null ? p.timeout() : chain.probeTimeout())
-            .method(p.method(), p.body().length == 0 && "GET".equals(p.method())
-                ? HttpRequest.BodyPublishers.noBody()
-                : HttpRequest.BodyPublishers.ofByteArray(p.body()));
+            .method(
+                p.method(),
+                p.body().length == 0 && "GET".equals(p.method())
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(p.body()));
     if (!p.contentType().isEmpty()) {
       b.header("content-type", p.contentType());
     }
@@ -54,7 +57,8 @@ public final class HttpNodeProber implements NodeProber {
         .thenCompose(
             address -> {
               if (address == null) {
-                return CompletableFuture.completedFuture((Result) new Failed("host name does not resolve"));
+                return CompletableFuture.completedFuture(
+                    (Result) new Failed("host name does not resolve"));
               }
               long start = System.nanoTime();
               return client
@@ -66,7 +70,8 @@ public final class HttpNodeProber implements NodeProber {
                         }
                         long micros = (System.nanoTime() - start) / 1000;
                         try {
-                          ProbeReading reading = adapter.readHeadProbe(response.statusCode(), response.body());
+                          ProbeReading reading =
+                              adapter.readHeadProbe(response.statusCode(), response.body());
                           return new Answered(reading, micros, address, p.longPoll());
                         } catch (ChainAdapter.ProbeException e) {
                           return new Failed(e.getMessage());
@@ -84,7 +89,10 @@ public final class HttpNodeProber implements NodeProber {
   }
 
   static String describe(Throwable error) {
-    Throwable t = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+    Throwable t =
+        error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+            ? error.getCause()
+            : error;
     if (t instanceof HttpTimeoutException) {
       return "probe timed out";
     }

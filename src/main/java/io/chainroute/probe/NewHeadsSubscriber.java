@@ -24,19 +24,21 @@ import org.slf4j.LoggerFactory;
  * probe, so a node that pushes nonsense cannot publish a head; polling goes on at the chain's
  * interval as the fallback when the socket is down.
  *
- * <p>Reconnects with a doubling backoff (1 s to 30 s) and wakes the node after each (re)subscribe, as
- * heads may have passed while the socket was down. Logs name the chain and node only, never the URL
- * (it may hold a key).
+ * <p>Reconnects with a doubling backoff (1 s to 30 s) and wakes the node after each (re)subscribe,
+ * as heads may have passed while the socket was down. Logs name the chain and node only, never the
+ * URL (it may hold a key).
  *
- * <p>Threading: the JDK WebSocket delivers one listener call at a time per socket; reconnects run on
- * the given scheduler. {@code wake} must be thread-safe and must not block.
+ * <p>Threading: the JDK WebSocket delivers one listener call at a time per socket; reconnects run
+ * on the given scheduler. {@code wake} must be thread-safe and must not block.
  */
 public final class NewHeadsSubscriber implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NewHeadsSubscriber.class);
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String SUBSCRIBE = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_subscribe\",\"params\":[\"newHeads\"]}";
+  private static final String SUBSCRIBE =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_subscribe\",\"params\":[\"newHeads\"]}";
   private static final Duration FIRST_BACKOFF = Duration.ofSeconds(1);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
+
   /** A newHeads notification is a block header, about 1 KB; anything far larger is not one. */
   static final int MAX_MESSAGE_CHARS = 256 * 1024;
 
@@ -47,7 +49,10 @@ public final class NewHeadsSubscriber implements AutoCloseable {
   private volatile boolean closed;
 
   public NewHeadsSubscriber(
-      HttpClient client, List<ChainConfig> chains, BiConsumer<String, String> wake, ScheduledExecutorService timer) {
+      HttpClient client,
+      List<ChainConfig> chains,
+      BiConsumer<String, String> wake,
+      ScheduledExecutorService timer) {
     this.client = client;
     this.timer = timer;
     this.wake = wake;
@@ -112,7 +117,9 @@ public final class NewHeadsSubscriber implements AutoCloseable {
     return Kind.OTHER;
   }
 
-  /** One node's socket. Listener calls are sequential; connect/abort may race, hence synchronized. */
+  /**
+   * One node's socket. Listener calls are sequential; connect/abort may race, hence synchronized.
+   */
   private final class Subscription implements WebSocket.Listener {
     private final String chain;
     private final NodeConfig node;
@@ -121,7 +128,11 @@ public final class NewHeadsSubscriber implements AutoCloseable {
     private Duration backoff = FIRST_BACKOFF;
     private boolean live;
     private boolean lostLogged;
-    /** True between a failure and the next connect: one failure (onError after abort...) counts once. */
+
+    /**
+     * True between a failure and the next connect: one failure (onError after abort...) counts
+     * once.
+     */
     private boolean down = true;
 
     Subscription(String chain, NodeConfig node) {
@@ -183,7 +194,11 @@ public final class NewHeadsSubscriber implements AutoCloseable {
           handle(ws, message);
         } catch (RuntimeException e) {
           // Only during shutdown (the tracker's loop is gone); never let it end the socket.
-          log.debug("newHeads message not handled. chain={} node={} error={}", chain, node.name(), e.toString());
+          log.debug(
+              "newHeads message not handled. chain={} node={} error={}",
+              chain,
+              node.name(),
+              e.toString());
         }
       }
       ws.request(1);
@@ -241,21 +256,29 @@ public final class NewHeadsSubscriber implements AutoCloseable {
       if (live || !lostLogged) {
         log.warn(
             "newHeads subscription down; polling goes on, retrying in {} ms. chain={} node={} reason=\"{}\"",
-            backoff.toMillis(), chain, node.name(), why);
+            backoff.toMillis(),
+            chain,
+            node.name(),
+            why);
         lostLogged = true;
       } else {
         log.debug("newHeads retry failed. chain={} node={} reason=\"{}\"", chain, node.name(), why);
       }
       live = false;
       Duration wait = backoff;
-      backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+      backoff =
+          backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0
+              ? MAX_BACKOFF
+              : backoff.multipliedBy(2);
       timer.schedule(this::connect, wait.toMillis(), TimeUnit.MILLISECONDS);
     }
   }
 
   /** The kind of failure, without messages that may quote the URL. */
   private static String kind(Throwable t) {
-    while (t.getCause() != null && (t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)) {
+    while (t.getCause() != null
+        && (t instanceof java.util.concurrent.CompletionException
+            || t instanceof java.util.concurrent.ExecutionException)) {
       t = t.getCause();
     }
     return t.getClass().getSimpleName();

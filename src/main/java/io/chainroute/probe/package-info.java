@@ -1,4 +1,5 @@
 /**
- * Node probes over HTTP (JDK client): sends what the chain adapter asks, reads the answer with it, resolves the node's address for Envoy. Failure reasons never contain a URL.
+ * Node probes over HTTP (JDK client): sends what the chain adapter asks, reads the answer with it,
+ * resolves the node's address for Envoy. Failure reasons never contain a URL.
  */
 package io.chainroute.probe;

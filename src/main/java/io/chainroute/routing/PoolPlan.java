@@ -11,9 +11,9 @@ import java.util.List;
  *
  * <p>Priority: nodes in the Envoy's own region (or with no region, or when the Envoy has none) are
  * 0, others 1. In the head pool archive nodes come after every full node (+2): they take latest
- * traffic only when no full node can, keeping them free for the requests only they can serve.
- * Envoy wants priorities 0..N without gaps, so the levels used are compacted to ranks here, and
- * /status shows the same numbers Envoy has.
+ * traffic only when no full node can, keeping them free for the requests only they can serve. Envoy
+ * wants priorities 0..N without gaps, so the levels used are compacted to ranks here, and /status
+ * shows the same numbers Envoy has.
  */
 public final class PoolPlan {
   private PoolPlan() {}
@@ -31,7 +31,9 @@ public final class PoolPlan {
       out.add(new PoolMember(n, n.status(), priority));
     }
     List<Integer> ranks = out.stream().map(PoolMember::priority).distinct().sorted().toList();
-    return out.stream().map(m -> new PoolMember(m.node(), m.status(), ranks.indexOf(m.priority()))).toList();
+    return out.stream()
+        .map(m -> new PoolMember(m.node(), m.status(), ranks.indexOf(m.priority())))
+        .toList();
   }
 
   private static boolean remote(NodeView n, String envoyRegion) {

@@ -8,17 +8,17 @@ import io.chainroute.height.ChainView;
 import java.util.List;
 
 /**
- * Chooses the pool for a request from its requirements and the chain's current view. Pure: no I/O, no
- * clock, no protocol knowledge.
+ * Chooses the pool for a request from its requirements and the chain's current view. Pure: no I/O,
+ * no clock, no protocol knowledge.
  *
  * <ul>
  *   <li>each data kind has a window a full node keeps (state: {@code fullNodeStateBlocks}, logs:
- *       {@code fullNodeLogBlocks}, traces: none); a height at or beyond the window (less the chain's
- *       {@code archiveMarginBlocks}), {@code earliest},
- *       or an unknown height (a hash) inside a windowed kind needs the archive pool;
+ *       {@code fullNodeLogBlocks}, traces: none); a height at or beyond the window (less the
+ *       chain's {@code archiveMarginBlocks}), {@code earliest}, or an unknown height (a hash)
+ *       inside a windowed kind needs the archive pool;
  *   <li>a batch goes to the archive pool if any call needs it, and is a write if any call writes;
- *   <li>with no usable archive node the request goes to the head pool, so the client sees the node's
- *       own error; with no usable node at all it is unavailable.
+ *   <li>with no usable archive node the request goes to the head pool, so the client sees the
+ *       node's own error; with no usable node at all it is unavailable.
  * </ul>
  */
 public final class RoutingPolicy {
@@ -57,8 +57,10 @@ public final class RoutingPolicy {
     BlockRef ref = r.ref();
     return switch (ref.kind()) {
       case EARLIEST, HASH -> true;
-      // The margin errs toward the archive near the window's edge (ChainConfig#archiveMarginBlocks).
-      case NUMBER -> head >= 0 && head - ref.number() >= Math.max(1, window - chain.archiveMarginBlocks());
+      // The margin errs toward the archive near the window's edge
+      // (ChainConfig#archiveMarginBlocks).
+      case NUMBER ->
+          head >= 0 && head - ref.number() >= Math.max(1, window - chain.archiveMarginBlocks());
       case LATEST, PENDING, SAFE, FINALIZED -> false;
     };
   }

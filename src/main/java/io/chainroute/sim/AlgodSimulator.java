@@ -20,21 +20,22 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A simulated Algorand algod (REST v2) for tests and the demo: no algod binary is available from the
- * registries. It reproduces the parts chainroute relies on, with status codes and error bodies as
- * shared/reference/protocols.md part A gives them: {@code /v2/status}, {@code
+ * A simulated Algorand algod (REST v2) for tests and the demo: no algod binary is available from
+ * the registries. It reproduces the parts chainroute relies on, with status codes and error bodies
+ * as shared/reference/protocols.md part A gives them: {@code /v2/status}, {@code
  * /v2/status/wait-for-block-after/{round}} (60 s wait), {@code /v2/blocks/{round}} (JSON and
  * msgpack, 1000-round retention unless archival), {@code /v2/transactions/params}, {@code
  * /v2/transactions/pending/{txid}}, {@code /health}, {@code /ready}, and API-token checks.
  *
- * <p>Controls for tests: {@link #stall}/{@link #resume} (stuck on a round), {@link #catchup}
- * (fast catchup: catchpoint set), {@link #stopAtUnsupportedRound}. The round advances every {@code
- * roundTime} on one scheduler thread; requests run on a cached pool (waits block a thread here: it is
- * a simulator, not the product).
+ * <p>Controls for tests: {@link #stall}/{@link #resume} (stuck on a round), {@link #catchup} (fast
+ * catchup: catchpoint set), {@link #stopAtUnsupportedRound}. The round advances every {@code
+ * roundTime} on one scheduler thread; requests run on a cached pool (waits block a thread here: it
+ * is a simulator, not the product).
  */
 public final class AlgodSimulator implements AutoCloseable {
   /** algod's MaxTxnLife + 1: the blocks a non-archival node is guaranteed to serve. */
   public static final long DEFAULT_RETENTION = 1000;
+
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration WAIT = Duration.ofMinutes(1);
 
@@ -50,6 +51,7 @@ public final class AlgodSimulator implements AutoCloseable {
   private boolean stalled;
   private boolean catchup;
   private boolean unsupported;
+
   /** Node-local transaction pool and recently confirmed transactions: txid -> entry. */
   private final java.util.Map<String, Pending> txPool = new java.util.LinkedHashMap<>();
 
@@ -67,7 +69,8 @@ public final class AlgodSimulator implements AutoCloseable {
    * @param startRound the round the node is at when it starts
    * @param token API token the node requires; empty for none
    */
-  public AlgodSimulator(int port, Duration roundTime, long startRound, boolean archival, long retention, String token)
+  public AlgodSimulator(
+      int port, Duration roundTime, long startRound, boolean archival, long retention, String token)
       throws IOException {
     this.archival = archival;
     this.retention = retention;
@@ -90,7 +93,8 @@ public final class AlgodSimulator implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    ticker.scheduleAtFixedRate(this::tick, roundTime.toNanos(), roundTime.toNanos(), TimeUnit.NANOSECONDS);
+    ticker.scheduleAtFixedRate(
+        this::tick, roundTime.toNanos(), roundTime.toNanos(), TimeUnit.NANOSECONDS);
     server.start();
   }
 
@@ -227,7 +231,11 @@ public final class AlgodSimulator implements AutoCloseable {
       s.put("last-catchpoint", "");
       s.put("last-round", round);
       s.put("last-version", "https://github.com/algorandfoundation/specs/tree/sim-v1");
-      s.put("next-version", unsupported ? "https://github.com/algorandfoundation/specs/tree/sim-v2" : "https://github.com/algorandfoundation/specs/tree/sim-v1");
+      s.put(
+          "next-version",
+          unsupported
+              ? "https://github.com/algorandfoundation/specs/tree/sim-v2"
+              : "https://github.com/algorandfoundation/specs/tree/sim-v1");
       s.put("next-version-round", round + 1);
       s.put("next-version-supported", !unsupported);
       s.put("stopped-at-unsupported-round", unsupported);
@@ -245,7 +253,10 @@ public final class AlgodSimulator implements AutoCloseable {
     }
     synchronized (lock) {
       if (unsupported) {
-        error(ex, 400, "requested round would reach only after the protocol upgrade which isn't supported");
+        error(
+            ex,
+            400,
+            "requested round would reach only after the protocol upgrade which isn't supported");
         return;
       }
       if (catchup) {
@@ -362,7 +373,10 @@ public final class AlgodSimulator implements AutoCloseable {
       p = txPool.get(txid);
     }
     if (p == null) {
-      error(ex, 404, "could not find the transaction in the transaction pool or in the last 1000 confirmed rounds");
+      error(
+          ex,
+          404,
+          "could not find the transaction in the transaction pool or in the last 1000 confirmed rounds");
       return;
     }
     if (query.contains("format=msgpack")) {
@@ -430,11 +444,13 @@ public final class AlgodSimulator implements AutoCloseable {
     sendBytes(ex, r.httpStatus(), r.contentType(), r.body());
   }
 
-  private static void send(HttpExchange ex, int status, String type, String body) throws IOException {
+  private static void send(HttpExchange ex, int status, String type, String body)
+      throws IOException {
     sendBytes(ex, status, type, body.getBytes(StandardCharsets.UTF_8));
   }
 
-  private static void sendBytes(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+  private static void sendBytes(HttpExchange ex, int status, String type, byte[] body)
+      throws IOException {
     ex.getResponseHeaders().set("Content-Type", type);
     ex.sendResponseHeaders(status, body.length);
     try (OutputStream out = ex.getResponseBody()) {

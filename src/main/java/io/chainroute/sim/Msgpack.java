@@ -35,7 +35,9 @@ final class Msgpack {
       case 0xdd -> skipN(b, p + 5, (int) u32(b, p + 1));
       case 0xde -> skipN(b, p + 3, 2 * u16(b, p + 1));
       case 0xdf -> skipN(b, p + 5, 2 * (int) u32(b, p + 1));
-      default -> throw new IllegalArgumentException("unsupported msgpack type 0x" + Integer.toHexString(t));
+      default ->
+          throw new IllegalArgumentException(
+              "unsupported msgpack type 0x" + Integer.toHexString(t));
     };
   }
 
@@ -51,7 +53,10 @@ final class Msgpack {
   }
 
   private static long u32(byte[] b, int p) {
-    return ((long) (b[p] & 0xff) << 24) | ((b[p + 1] & 0xff) << 16) | ((b[p + 2] & 0xff) << 8) | (b[p + 3] & 0xff);
+    return ((long) (b[p] & 0xff) << 24)
+        | ((b[p + 1] & 0xff) << 16)
+        | ((b[p + 2] & 0xff) << 8)
+        | (b[p + 3] & 0xff);
   }
 
   /** {start, end} of the value under string key {@code key} in the map at {@code p}, or null. */
@@ -72,8 +77,11 @@ final class Msgpack {
     for (int i = 0; i < n; i++) {
       int keyEnd = skip(b, q);
       int kt = b[q] & 0xff;
-      boolean match = kt >= 0xa0 && kt <= 0xbf && (kt & 0x1f) == k.length
-          && java.util.Arrays.equals(b, q + 1, keyEnd, k, 0, k.length);
+      boolean match =
+          kt >= 0xa0
+              && kt <= 0xbf
+              && (kt & 0x1f) == k.length
+              && java.util.Arrays.equals(b, q + 1, keyEnd, k, 0, k.length);
       int valueEnd = skip(b, keyEnd);
       if (match) {
         return new int[] {keyEnd, valueEnd};

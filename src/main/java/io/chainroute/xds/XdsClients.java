@@ -16,8 +16,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Tracks every connected Envoy: who it is and, per resource type, the version last sent, the version
- * it ACKed and its last NACK. Fed by java-control-plane's stream callbacks.
+ * Tracks every connected Envoy: who it is and, per resource type, the version last sent, the
+ * version it ACKed and its last NACK. Fed by java-control-plane's stream callbacks.
  *
  * <p>Threading: callbacks for one stream arrive in order on gRPC threads; each stream's state is
  * guarded by its own monitor. {@link #clients()} returns an immutable copy for any thread.
@@ -41,11 +41,20 @@ public final class XdsClients implements DiscoveryServerCallbacks {
 
   /** One Envoy's xDS state for a resource type. Empty strings mean "none yet". */
   public record TypeState(
-      String typeUrl, String sentVersion, String ackedVersion, String lastNack, long lastNackAtMillis) {}
+      String typeUrl,
+      String sentVersion,
+      String ackedVersion,
+      String lastNack,
+      long lastNackAtMillis) {}
 
   /** One connected Envoy (one ADS stream). */
   public record Client(
-      long streamId, String nodeId, String cluster, String region, long connectedAtMillis, List<TypeState> types) {}
+      long streamId,
+      String nodeId,
+      String cluster,
+      String region,
+      long connectedAtMillis,
+      List<TypeState> types) {}
 
   /** Runs (on a gRPC thread) after each ACK; must not block. */
   void onAck(Runnable r) {
@@ -78,7 +87,10 @@ public final class XdsClients implements DiscoveryServerCallbacks {
     Stream s = streams.remove(streamId);
     if (s != null) {
       log.info(
-          "Envoy xDS stream ended. stream={} node={} reason=\"{}\"", streamId, s.nodeId, error.toString());
+          "Envoy xDS stream ended. stream={} node={} reason=\"{}\"",
+          streamId,
+          s.nodeId,
+          error.toString());
     }
   }
 
@@ -100,7 +112,10 @@ public final class XdsClients implements DiscoveryServerCallbacks {
         t.lastNackAt = clock.millis();
         log.warn(
             "Envoy rejected xDS update. node={} type={} version={} error=\"{}\"",
-            s.nodeId, shortType(request.getTypeUrl()), t.sent, t.lastNack);
+            s.nodeId,
+            shortType(request.getTypeUrl()),
+            t.sent,
+            t.lastNack);
       } else if (!request.getResponseNonce().isEmpty()) {
         t.acked = request.getVersionInfo();
       }
@@ -120,13 +135,15 @@ public final class XdsClients implements DiscoveryServerCallbacks {
   }
 
   @Override
-  public void onV3StreamResponse(long streamId, DiscoveryRequest request, DiscoveryResponse response) {
+  public void onV3StreamResponse(
+      long streamId, DiscoveryRequest request, DiscoveryResponse response) {
     Stream s = streams.get(streamId);
     if (s == null) {
       return;
     }
     synchronized (s) {
-      s.types.computeIfAbsent(response.getTypeUrl(), k -> new TypeEntry()).sent = response.getVersionInfo();
+      s.types.computeIfAbsent(response.getTypeUrl(), k -> new TypeEntry()).sent =
+          response.getVersionInfo();
     }
   }
 
@@ -148,7 +165,8 @@ public final class XdsClients implements DiscoveryServerCallbacks {
     synchronized Client snapshot(long id) {
       List<TypeState> ts = new ArrayList<>();
       types.forEach((k, v) -> ts.add(new TypeState(k, v.sent, v.acked, v.lastNack, v.lastNackAt)));
-      return new Client(id, nodeId == null ? "" : nodeId, cluster, region, connectedAt, List.copyOf(ts));
+      return new Client(
+          id, nodeId == null ? "" : nodeId, cluster, region, connectedAt, List.copyOf(ts));
     }
   }
 

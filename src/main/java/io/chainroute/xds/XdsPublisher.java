@@ -44,17 +44,20 @@ public final class XdsPublisher {
   private final ScheduledExecutorService loop;
   private final Duration coalesce;
   private final SimpleCache<String> cache = new SimpleCache<>(XdsPublisher::group);
+
   /**
    * Prefix of every version this process sends. Versions must never repeat across restarts: an
    * Envoy that still holds "c1" from the previous process would otherwise never be sent the new
    * process's "c1", even when its content differs (a config change lost on restart).
    */
   private final String epoch;
+
   private final io.chainroute.config.EnvoyConfig envoy;
   private final XdsClients clients;
   private final V3DiscoveryServer server;
 
-  private final List<java.util.function.Consumer<Topology>> appliedListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<java.util.function.Consumer<Topology>> appliedListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
 
   // Loop-thread state.
   private final Map<String, Published> published = new HashMap<>();
@@ -75,7 +78,9 @@ public final class XdsPublisher {
     this(chains, io.chainroute.config.EnvoyConfig.defaults(), topology, loop, coalesce, clock);
   }
 
-  /** @param envoy the per-cluster limits of the clusters it publishes */
+  /**
+   * @param envoy the per-cluster limits of the clusters it publishes
+   */
   public XdsPublisher(
       List<ChainConfig> chains,
       io.chainroute.config.EnvoyConfig envoy,
@@ -86,7 +91,9 @@ public final class XdsPublisher {
     this(chains, envoy, topology, loop, coalesce, clock, epochOf(clock));
   }
 
-  /** @param epoch prefix of every version sent; unique per process (see {@link #epochOf}) */
+  /**
+   * @param epoch prefix of every version sent; unique per process (see {@link #epochOf})
+   */
   XdsPublisher(
       List<ChainConfig> chains,
       io.chainroute.config.EnvoyConfig envoy,
@@ -107,9 +114,9 @@ public final class XdsPublisher {
   }
 
   /**
-   * Called (on the publisher's loop thread) with each topology once every connected Envoy has
-   * ACKed the endpoints built from it, or after {@link #ACK_WAIT} at most. Requests held for a
-   * usable node are released from here, so Envoy already has that node when they are routed.
+   * Called (on the publisher's loop thread) with each topology once every connected Envoy has ACKed
+   * the endpoints built from it, or after {@link #ACK_WAIT} at most. Requests held for a usable
+   * node are released from here, so Envoy already has that node when they are routed.
    */
   public void addAppliedListener(java.util.function.Consumer<Topology> listener) {
     appliedListeners.add(listener);
@@ -121,7 +128,8 @@ public final class XdsPublisher {
    */
   static String epochOf(Clock clock) {
     return Long.toString(clock.millis(), 36)
-        + Integer.toString(java.util.concurrent.ThreadLocalRandom.current().nextInt(36 * 36 * 36), 36);
+        + Integer.toString(
+            java.util.concurrent.ThreadLocalRandom.current().nextInt(36 * 36 * 36), 36);
   }
 
   static final Duration ACK_WAIT = Duration.ofSeconds(1);
@@ -148,7 +156,10 @@ public final class XdsPublisher {
       String eds = p.endpointsVersion(epoch);
       boolean acked =
           c.types().stream()
-              .anyMatch(x -> x.typeUrl().equals(Resources.V3.ENDPOINT_TYPE_URL) && eds.equals(x.ackedVersion()));
+              .anyMatch(
+                  x ->
+                      x.typeUrl().equals(Resources.V3.ENDPOINT_TYPE_URL)
+                          && eds.equals(x.ackedVersion()));
       if (!acked) {
         return;
       }
@@ -178,8 +189,8 @@ public final class XdsPublisher {
 
   /**
    * Exercises, before the xDS port opens, the code the first Envoy's first request runs: parsing a
-   * DiscoveryRequest with a full Node, building this process's snapshot and encoding a response.
-   * On a cold JVM that first pass (protobuf descriptors of the Envoy API, java-control-plane) took
+   * DiscoveryRequest with a full Node, building this process's snapshot and encoding a response. On
+   * a cold JVM that first pass (protobuf descriptors of the Envoy API, java-control-plane) took
    * about 2 s, and a restarted chainroute answered a waiting Envoy that much later.
    */
   public void warmUp() {
@@ -188,22 +199,34 @@ public final class XdsPublisher {
           Node.newBuilder()
               .setId("warm-up")
               .setCluster("warm-up")
-              .setLocality(io.envoyproxy.envoy.config.core.v3.Locality.newBuilder().setRegion("warm-up"))
+              .setLocality(
+                  io.envoyproxy.envoy.config.core.v3.Locality.newBuilder().setRegion("warm-up"))
               .setUserAgentName("envoy")
-              .addExtensions(io.envoyproxy.envoy.config.core.v3.Extension.newBuilder().setName("envoy.filters.http.router").setCategory("envoy.filters.http"))
+              .addExtensions(
+                  io.envoyproxy.envoy.config.core.v3.Extension.newBuilder()
+                      .setName("envoy.filters.http.router")
+                      .setCategory("envoy.filters.http"))
               .build();
       for (String type : List.of(Resources.V3.CLUSTER_TYPE_URL, Resources.V3.ENDPOINT_TYPE_URL)) {
         io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest.parseFrom(
-            io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest.newBuilder().setNode(node).setTypeUrl(type).addResourceNames("x").build().toByteArray());
+            io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest.newBuilder()
+                .setNode(node)
+                .setTypeUrl(type)
+                .addResourceNames("x")
+                .build()
+                .toByteArray());
       }
       List<ClusterLoadAssignment> endpoints = XdsResources.assignments(topology.get(), "");
       var response = io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse.newBuilder();
       clusters.forEach(c -> response.addResources(com.google.protobuf.Any.pack(c)));
       endpoints.forEach(e -> response.addResources(com.google.protobuf.Any.pack(e)));
-      io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse.parseFrom(response.build().toByteArray());
+      io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse.parseFrom(
+          response.build().toByteArray());
       Snapshot.create(clusters, "w", endpoints, "w", List.of(), "", List.of(), "", List.of(), "");
     } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-      log.debug("xDS warm-up failed; the first Envoy request will just be slower. error={}", e.toString());
+      log.debug(
+          "xDS warm-up failed; the first Envoy request will just be slower. error={}",
+          e.toString());
     }
   }
 
@@ -259,8 +282,8 @@ public final class XdsPublisher {
   /**
    * Starts answering Envoys (on the loop). Until then an Envoy's requests stay open with no answer,
    * so an Envoy that still holds the previous process's clusters and endpoints keeps them: the
-   * composition root calls this once the tracker has heard from every node (or after a bound), never
-   * with a topology that only says "not probed yet".
+   * composition root calls this once the tracker has heard from every node (or after a bound),
+   * never with a topology that only says "not probed yet".
    */
   public void startPublishing() {
     loop.execute(
@@ -274,7 +297,8 @@ public final class XdsPublisher {
             publish(group, t);
           }
           waiting.clear();
-          log.info("xDS publishing started. envoyGroups={} topology={}", published.size(), t.version());
+          log.info(
+              "xDS publishing started. envoyGroups={} topology={}", published.size(), t.version());
         });
   }
 
@@ -333,7 +357,10 @@ public final class XdsPublisher {
             ""));
     log.debug(
         "Published xDS snapshot. group={} cds={} eds={} topology={}",
-        group, after.clustersVersion(epoch), after.endpointsVersion(epoch), t.version());
+        group,
+        after.clustersVersion(epoch),
+        after.endpointsVersion(epoch),
+        t.version());
   }
 
   /** Envoys are grouped by locality region: it decides endpoint priorities. */
@@ -342,7 +369,10 @@ public final class XdsPublisher {
   }
 
   private record Published(
-      List<Cluster> clusters, long clustersVersion, List<ClusterLoadAssignment> endpoints, long endpointsVersion) {
+      List<Cluster> clusters,
+      long clustersVersion,
+      List<ClusterLoadAssignment> endpoints,
+      long endpointsVersion) {
     String clustersVersion(String epoch) {
       return epoch + "-c" + clustersVersion;
     }

@@ -41,9 +41,9 @@ import java.util.TreeMap;
  * endpoints from the current {@link Topology}. Pure functions of their inputs.
  *
  * <p>Endpoint rules (DESIGN.md): synced nodes are HEALTHY, slightly-behind nodes DEGRADED, every
- * other node is left out, so panic mode can never route to a stale node. The overprovisioning factor
- * is set very high so one HEALTHY host keeps a priority at 100% and DEGRADED hosts only take traffic
- * when no HEALTHY host exists at any priority.
+ * other node is left out, so panic mode can never route to a stale node. The overprovisioning
+ * factor is set very high so one HEALTHY host keeps a priority at 100% and DEGRADED hosts only take
+ * traffic when no HEALTHY host exists at any priority.
  */
 public final class XdsResources {
   /** Envoy's default is 140 (1.4x); this makes any healthy host count as a full priority level. */
@@ -73,9 +73,9 @@ public final class XdsResources {
    *
    * <ul>
    *   <li>circuit breakers: each cluster has its own limits, so one chain's overload cannot take
-   *       another's connections; retries are bounded by a budget relative to the requests in
-   *       flight instead of Envoy's fixed default of 3 concurrent retries per cluster (which
-   *       failed requests with {@code upstream_rq_retry_overflow} when one node died under load);
+   *       another's connections; retries are bounded by a budget relative to the requests in flight
+   *       instead of Envoy's fixed default of 3 concurrent retries per cluster (which failed
+   *       requests with {@code upstream_rq_retry_overflow} when one node died under load);
    *   <li>outlier detection: a node that refuses, resets or times out twice in a row is ejected for
    *       a few seconds, before chainroute's next probe notices; never more than half of a
    *       cluster's nodes (a one-node cluster is never ejected);
@@ -122,7 +122,8 @@ public final class XdsResources {
                         // 300 req/s). num_retries and the request limit still bound a storm.
                         .setRetryBudget(
                             CircuitBreakers.Thresholds.RetryBudget.newBuilder()
-                                .setBudgetPercent(Percent.newBuilder().setValue(RETRY_BUDGET_PERCENT))
+                                .setBudgetPercent(
+                                    Percent.newBuilder().setValue(RETRY_BUDGET_PERCENT))
                                 .setMinRetryConcurrency(UInt32Value.of(minRetryConcurrency(limit))))
                         .setTrackRemaining(true)))
         .setOutlierDetection(outlierDetection())
@@ -175,8 +176,8 @@ public final class XdsResources {
   }
 
   /**
-   * HTTP/1.1 to nodes, idle pooled connections closed after 30 s (before the 60-120 s keep-alive
-   * of common node servers and proxies closes one under a request). With node tokens (algod), an
+   * HTTP/1.1 to nodes, idle pooled connections closed after 30 s (before the 60-120 s keep-alive of
+   * common node servers and proxies closes one under a request). With node tokens (algod), an
    * upstream header_mutation filter (run after Envoy picked the host) sets {@code X-Algo-API-Token}
    * from the endpoint's {@code chainroute.token} metadata; route-level headers cannot do this: they
    * are evaluated before the host is chosen.
@@ -196,9 +197,11 @@ public final class XdsResources {
     var mutation =
         io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.HeaderMutation.newBuilder()
             .setMutations(
-                io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.Mutations.newBuilder()
+                io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.Mutations
+                    .newBuilder()
                     .addRequestMutations(
-                        io.envoyproxy.envoy.config.common.mutation_rules.v3.HeaderMutation.newBuilder()
+                        io.envoyproxy.envoy.config.common.mutation_rules.v3.HeaderMutation
+                            .newBuilder()
                             .setAppend(
                                 io.envoyproxy.envoy.config.core.v3.HeaderValueOption.newBuilder()
                                     .setHeader(
@@ -206,19 +209,23 @@ public final class XdsResources {
                                             .setKey("x-algo-api-token")
                                             .setValue("%UPSTREAM_METADATA(chainroute:token)%"))
                                     .setAppendAction(
-                                        io.envoyproxy.envoy.config.core.v3.HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD))))
+                                        io.envoyproxy.envoy.config.core.v3.HeaderValueOption
+                                            .HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD))))
             .build();
     return options
         .addHttpFilters(
-            io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.newBuilder()
+            io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter
+                .newBuilder()
                 .setName("chainroute.node_token")
                 .setTypedConfig(Any.pack(mutation)))
         .addHttpFilters(
-            io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter.newBuilder()
+            io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter
+                .newBuilder()
                 .setName("envoy.filters.http.upstream_codec")
                 .setTypedConfig(
                     Any.pack(
-                        io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec.getDefaultInstance())))
+                        io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec
+                            .getDefaultInstance())))
         .build();
   }
 
@@ -261,19 +268,25 @@ public final class XdsResources {
       LbEndpoint.Builder lb = LbEndpoint.newBuilder();
       if (!m.node().config().token().isEmpty()) {
         // The node's API token, for Envoy to send to this node only (the bootstrap's
-        // %UPSTREAM_METADATA(["chainroute","token"])% header). xDS carries it to Envoy, nowhere else.
+        // %UPSTREAM_METADATA(["chainroute","token"])% header). xDS carries it to Envoy, nowhere
+        // else.
         lb.setMetadata(
             io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder()
                 .putFilterMetadata(
                     "chainroute",
                     com.google.protobuf.Struct.newBuilder()
-                        .putFields("token", com.google.protobuf.Value.newBuilder().setStringValue(m.node().config().token()).build())
+                        .putFields(
+                            "token",
+                            com.google.protobuf.Value.newBuilder()
+                                .setStringValue(m.node().config().token())
+                                .build())
                         .build()));
       }
       group.addLbEndpoints(
-          lb
-              .setHealthStatus(
-                  m.status() == EndpointStatus.HEALTHY ? HealthStatus.HEALTHY : HealthStatus.DEGRADED)
+          lb.setHealthStatus(
+                  m.status() == EndpointStatus.HEALTHY
+                      ? HealthStatus.HEALTHY
+                      : HealthStatus.DEGRADED)
               .setEndpoint(
                   Endpoint.newBuilder()
                       .setHostname(m.node().name())

@@ -39,10 +39,24 @@ import org.junit.jupiter.api.Test;
 
 class AdminTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private final NodeConfig keyed = new NodeConfig("keyed", URI.create("http://user:s3cret@10.0.0.1:8545/v3/APIKEY?token=t0k"), "eu", false);
-  private final NodeConfig archive = new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
+  private final NodeConfig keyed =
+      new NodeConfig(
+          "keyed", URI.create("http://user:s3cret@10.0.0.1:8545/v3/APIKEY?token=t0k"), "eu", false);
+  private final NodeConfig archive =
+      new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
   private final ChainConfig chain =
-      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(keyed, archive));
+      new ChainConfig(
+          "eth",
+          Protocol.EVM,
+          "/eth",
+          0,
+          2,
+          128,
+          128,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(12),
+          Duration.ofSeconds(2),
+          List.of(keyed, archive));
 
   private Topology topology(long version, EndpointStatus keyedStatus) {
     Health h = keyedStatus == EndpointStatus.HEALTHY ? Health.SYNCED : Health.UNREACHABLE;
@@ -53,8 +67,26 @@ class AdminTest {
                 chain,
                 100,
                 List.of(
-                    new NodeView(keyed, 100, 0, h, h == Health.SYNCED ? "" : "probe timed out", keyedStatus, 850, 1_700_000_000_000L, "10.0.0.1"),
-                    new NodeView(archive, 99, 1, Health.LAGGING, "1 blocks behind", EndpointStatus.DEGRADED, 900, 0, "10.0.0.2")))));
+                    new NodeView(
+                        keyed,
+                        100,
+                        0,
+                        h,
+                        h == Health.SYNCED ? "" : "probe timed out",
+                        keyedStatus,
+                        850,
+                        1_700_000_000_000L,
+                        "10.0.0.1"),
+                    new NodeView(
+                        archive,
+                        99,
+                        1,
+                        Health.LAGGING,
+                        "1 blocks behind",
+                        EndpointStatus.DEGRADED,
+                        900,
+                        0,
+                        "10.0.0.2")))));
   }
 
   /** A topology source the test drives by hand. */
@@ -78,15 +110,28 @@ class AdminTest {
     }
 
     @Override
-    public java.util.concurrent.CompletableFuture<ChainView> setDrained(String chain, String node, boolean drained) {
+    public java.util.concurrent.CompletableFuture<ChainView> setDrained(
+        String chain, String node, boolean drained) {
       ChainView c = current.chain(chain);
       if (c == null || c.nodes().stream().noneMatch(n -> n.name().equals(node))) {
         return java.util.concurrent.CompletableFuture.completedFuture(null);
       }
       List<NodeView> nodes =
           c.nodes().stream()
-              .map(n -> !n.name().equals(node) ? n
-                  : new NodeView(n.config(), n.head(), n.lag(), drained ? Health.DRAINED : Health.SYNCED, "", drained ? EndpointStatus.NONE : EndpointStatus.HEALTHY, 1, 0, n.address()))
+              .map(
+                  n ->
+                      !n.name().equals(node)
+                          ? n
+                          : new NodeView(
+                              n.config(),
+                              n.head(),
+                              n.lag(),
+                              drained ? Health.DRAINED : Health.SYNCED,
+                              "",
+                              drained ? EndpointStatus.NONE : EndpointStatus.HEALTHY,
+                              1,
+                              0,
+                              n.address()))
               .toList();
       ChainView after = new ChainView(c.config(), c.head(), nodes);
       publish(Topology.of(current.version() + 1, List.of(after)));
@@ -102,8 +147,14 @@ class AdminTest {
   @Test
   void statusShowsNodesPoolsAndEnvoysButNeverCredentials() {
     EnvoyConnection envoy =
-        new EnvoyConnection("edge-1", "chainroute", "eu", 1_700_000_000_000L,
-            List.of(new EnvoyConnection.TypeState("type.googleapis.com/envoy.config.cluster.v3.Cluster", "c1", "c1", "", 0)));
+        new EnvoyConnection(
+            "edge-1",
+            "chainroute",
+            "eu",
+            1_700_000_000_000L,
+            List.of(
+                new EnvoyConnection.TypeState(
+                    "type.googleapis.com/envoy.config.cluster.v3.Cluster", "c1", "c1", "", 0)));
     JsonNode s = StatusJson.status(topology(3, EndpointStatus.HEALTHY), List.of(envoy));
     String text = s.toString();
     assertThat(text).doesNotContain("s3cret", "user", "APIKEY", "t0k", "/v3");
@@ -125,28 +176,51 @@ class AdminTest {
     source.current = topology(1, EndpointStatus.NONE);
     // Not ready: no node is synced.
     source.current = Topology.of(1, List.of(new ChainView(chain, -1, List.of())));
-    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of).start()) {
+    try (AdminHttpServer server =
+        new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of).start()) {
       HttpClient http = HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + server.port();
-      HttpResponse<String> healthz = http.send(HttpRequest.newBuilder(URI.create(base + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> healthz =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/healthz")).build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(healthz.statusCode()).isEqualTo(200);
 
-      HttpResponse<String> notReady = http.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> notReady =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/readyz")).build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(notReady.statusCode()).isEqualTo(503);
-      assertThat(JSON.readTree(notReady.body()).get("chainsWithoutSyncedNode").get(0).asText()).isEqualTo("eth");
+      assertThat(JSON.readTree(notReady.body()).get("chainsWithoutSyncedNode").get(0).asText())
+          .isEqualTo("eth");
 
       source.current = topology(2, EndpointStatus.HEALTHY);
-      HttpResponse<String> ready = http.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> ready =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/readyz")).build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(ready.statusCode()).isEqualTo(200);
 
-      HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create(base + "/status")).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> status =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/status")).build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(status.headers().firstValue("content-type")).hasValue("application/json");
       assertThat(JSON.readTree(status.body()).get("version").asLong()).isEqualTo(2);
       assertThat(status.body()).doesNotContain("s3cret");
 
-      assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/nope")).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(404);
       assertThat(
-              http.send(HttpRequest.newBuilder(URI.create(base + "/status")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString())
+              http.send(
+                      HttpRequest.newBuilder(URI.create(base + "/nope")).build(),
+                      HttpResponse.BodyHandlers.ofString())
+                  .statusCode())
+          .isEqualTo(404);
+      assertThat(
+              http.send(
+                      HttpRequest.newBuilder(URI.create(base + "/status"))
+                          .POST(HttpRequest.BodyPublishers.noBody())
+                          .build(),
+                      HttpResponse.BodyHandlers.ofString())
                   .statusCode())
           .isEqualTo(405);
     }
@@ -157,13 +231,21 @@ class AdminTest {
     FakeSource source = new FakeSource();
     source.current = topology(1, EndpointStatus.HEALTHY);
     String name = InProcessServerBuilder.generateName();
-    Server server = InProcessServerBuilder.forName(name).addService(new AdminGrpcService(source)).build().start();
+    Server server =
+        InProcessServerBuilder.forName(name)
+            .addService(new AdminGrpcService(source))
+            .build()
+            .start();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
     try {
-      io.chainroute.admin.v1.Topology t = AdminServiceGrpc.newBlockingStub(channel).getTopology(GetTopologyRequest.getDefaultInstance());
+      io.chainroute.admin.v1.Topology t =
+          AdminServiceGrpc.newBlockingStub(channel)
+              .getTopology(GetTopologyRequest.getDefaultInstance());
       assertThat(t.getChains(0).getNodes(0).getEndpoint()).isEqualTo("http://10.0.0.1:8545");
-      assertThat(t.getChains(0).getNodes(0).getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_SYNCED);
-      assertThat(t.getChains(0).getPools(1).getMembers(0).getStatus()).isEqualTo(io.chainroute.admin.v1.EndpointStatus.ENDPOINT_STATUS_DEGRADED);
+      assertThat(t.getChains(0).getNodes(0).getHealth())
+          .isEqualTo(io.chainroute.admin.v1.Health.HEALTH_SYNCED);
+      assertThat(t.getChains(0).getPools(1).getMembers(0).getStatus())
+          .isEqualTo(io.chainroute.admin.v1.EndpointStatus.ENDPOINT_STATUS_DEGRADED);
 
       BlockingQueue<io.chainroute.admin.v1.Topology> seen = new LinkedBlockingQueue<>();
       Context.CancellableContext ctx = Context.current().withCancellation();
@@ -188,7 +270,8 @@ class AdminTest {
       source.publish(topology(2, EndpointStatus.NONE));
       io.chainroute.admin.v1.Topology changed = seen.poll(5, TimeUnit.SECONDS);
       assertThat(changed.getVersion()).isEqualTo(2);
-      assertThat(changed.getChains(0).getNodes(0).getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_UNREACHABLE);
+      assertThat(changed.getChains(0).getNodes(0).getHealth())
+          .isEqualTo(io.chainroute.admin.v1.Health.HEALTH_UNREACHABLE);
       assertThat(source.listeners).hasSize(1);
       ctx.cancel(null);
       await().atMost(Duration.ofSeconds(5)).until(() -> source.listeners.isEmpty());
@@ -239,28 +322,57 @@ class AdminTest {
   void operatorsDrainAndUndrainANodeOverHttpAndGrpc() throws Exception {
     FakeSource source = new FakeSource();
     source.current = topology(1, EndpointStatus.HEALTHY);
-    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of).start()) {
+    try (AdminHttpServer server =
+        new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of).start()) {
       HttpClient http = HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + server.port();
       HttpResponse<String> drained =
-          http.send(HttpRequest.newBuilder(URI.create(base + "/nodes/eth/keyed/drain")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/nodes/eth/keyed/drain"))
+                  .POST(HttpRequest.BodyPublishers.noBody())
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(drained.statusCode()).as(drained.body()).isEqualTo(200);
       assertThat(JSON.readTree(drained.body()).get("health").asText()).isEqualTo("DRAINED");
-      assertThat(source.current.chain("eth").nodes().get(0).status()).isEqualTo(EndpointStatus.NONE);
+      assertThat(source.current.chain("eth").nodes().get(0).status())
+          .isEqualTo(EndpointStatus.NONE);
       HttpResponse<String> unknown =
-          http.send(HttpRequest.newBuilder(URI.create(base + "/nodes/eth/nope/drain")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/nodes/eth/nope/drain"))
+                  .POST(HttpRequest.BodyPublishers.noBody())
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(unknown.statusCode()).isEqualTo(404);
-      assertThat(http.send(HttpRequest.newBuilder(URI.create(base + "/nodes/eth/keyed/drain")).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
+      assertThat(
+              http.send(
+                      HttpRequest.newBuilder(URI.create(base + "/nodes/eth/keyed/drain")).build(),
+                      HttpResponse.BodyHandlers.ofString())
+                  .statusCode())
+          .isEqualTo(405);
     }
     String name = InProcessServerBuilder.generateName();
-    Server server = InProcessServerBuilder.forName(name).addService(new AdminGrpcService(source)).build().start();
+    Server server =
+        InProcessServerBuilder.forName(name)
+            .addService(new AdminGrpcService(source))
+            .build()
+            .start();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
     try {
       var stub = AdminServiceGrpc.newBlockingStub(channel);
-      var back = stub.undrainNode(io.chainroute.admin.v1.DrainNodeRequest.newBuilder().setChain("eth").setNode("keyed").build());
+      var back =
+          stub.undrainNode(
+              io.chainroute.admin.v1.DrainNodeRequest.newBuilder()
+                  .setChain("eth")
+                  .setNode("keyed")
+                  .build());
       assertThat(back.getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_SYNCED);
       org.assertj.core.api.Assertions.assertThatThrownBy(
-              () -> stub.drainNode(io.chainroute.admin.v1.DrainNodeRequest.newBuilder().setChain("eth").setNode("ghost").build()))
+              () ->
+                  stub.drainNode(
+                      io.chainroute.admin.v1.DrainNodeRequest.newBuilder()
+                          .setChain("eth")
+                          .setNode("ghost")
+                          .build()))
           .hasMessageContaining("NOT_FOUND");
     } finally {
       channel.shutdownNow();
@@ -272,15 +384,21 @@ class AdminTest {
   void configReloadOverHttpNeedsTheAdminTokenAndReportsARefusal() throws Exception {
     FakeSource source = new FakeSource();
     source.current = topology(1, EndpointStatus.HEALTHY);
-    java.util.concurrent.atomic.AtomicInteger reloads = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger reloads =
+        new java.util.concurrent.atomic.AtomicInteger();
     java.util.function.Supplier<io.chainroute.config.ConfigReload.Outcome> reload =
-        () -> reloads.incrementAndGet() == 1
-            ? new io.chainroute.config.ConfigReload.Outcome(true, "applied: 3 nodes in 1 chains")
-            : new io.chainroute.config.ConfigReload.Outcome(false, "chains[0].nodes[1].url: bad (expected: a URL)");
+        () ->
+            reloads.incrementAndGet() == 1
+                ? new io.chainroute.config.ConfigReload.Outcome(
+                    true, "applied: 3 nodes in 1 chains")
+                : new io.chainroute.config.ConfigReload.Outcome(
+                    false, "chains[0].nodes[1].url: bad (expected: a URL)");
     HttpClient http = HttpClient.newHttpClient();
     java.util.function.BiFunction<Integer, String, HttpResponse<String>> post =
         (port, auth) -> {
-          HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/config/reload")).POST(HttpRequest.BodyPublishers.noBody());
+          HttpRequest.Builder b =
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/config/reload"))
+                  .POST(HttpRequest.BodyPublishers.noBody());
           if (auth != null) {
             b.header("authorization", auth);
           }
@@ -290,10 +408,17 @@ class AdminTest {
             throw new IllegalStateException(e);
           }
         };
-    try (AdminHttpServer off = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of, reload, "").start()) {
-      assertThat(post.apply(off.port(), "Bearer anything").statusCode()).as("no token configured: off").isEqualTo(403);
+    try (AdminHttpServer off =
+        new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of, reload, "")
+            .start()) {
+      assertThat(post.apply(off.port(), "Bearer anything").statusCode())
+          .as("no token configured: off")
+          .isEqualTo(403);
     }
-    try (AdminHttpServer server = new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of, reload, "s3cret-token").start()) {
+    try (AdminHttpServer server =
+        new AdminHttpServer(
+                new InetSocketAddress("127.0.0.1", 0), source, List::of, reload, "s3cret-token")
+            .start()) {
       assertThat(post.apply(server.port(), null).statusCode()).isEqualTo(401);
       HttpResponse<String> wrong = post.apply(server.port(), "Bearer s3cret-tokeN");
       assertThat(wrong.statusCode()).isEqualTo(401);
@@ -305,8 +430,16 @@ class AdminTest {
       assertThat(JSON.readTree(ok.body()).get("applied").asBoolean()).isTrue();
       HttpResponse<String> refused = post.apply(server.port(), "bearer s3cret-token");
       assertThat(refused.statusCode()).isEqualTo(422);
-      assertThat(JSON.readTree(refused.body()).get("message").asText()).startsWith("chains[0].nodes[1].url:");
-      assertThat(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/config/reload")).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
+      assertThat(JSON.readTree(refused.body()).get("message").asText())
+          .startsWith("chains[0].nodes[1].url:");
+      assertThat(
+              http.send(
+                      HttpRequest.newBuilder(
+                              URI.create("http://127.0.0.1:" + server.port() + "/config/reload"))
+                          .build(),
+                      HttpResponse.BodyHandlers.ofString())
+                  .statusCode())
+          .isEqualTo(405);
     }
   }
 }

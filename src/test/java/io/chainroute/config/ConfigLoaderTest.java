@@ -42,7 +42,11 @@ class ConfigLoaderTest {
 
   @Test
   void theRateLimitIsReadFromTheEnvoySectionAndRefusedBelowZeroWithItsPath() {
-    assertThat(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 700 }\n" + MINIMAL).envoy().maxRequestsPerSecond()).isEqualTo(700);
+    assertThat(
+            ConfigLoader.parse("envoy: { maxRequestsPerSecond: 700 }\n" + MINIMAL)
+                .envoy()
+                .maxRequestsPerSecond())
+        .isEqualTo(700);
     assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxRequestsPerSecond: -5 }\n" + MINIMAL))
         .isInstanceOf(ConfigException.class)
         .hasMessageStartingWith("envoy.maxRequestsPerSecond: -5")
@@ -78,7 +82,10 @@ class ConfigLoaderTest {
 
   @Test
   void errorsNeverEchoACredential() {
-    assertThatThrownBy(() -> ConfigLoader.parse("chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://u:s3cr3t@h:1\" } ] } ]"))
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://u:s3cr3t@h:1\" } ] } ]"))
         .hasMessageNotContaining("s3cr3t");
   }
 
@@ -94,17 +101,23 @@ class ConfigLoaderTest {
                     """))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("chains[1].pathPrefix");
-    assertThatThrownBy(() -> ConfigLoader.parse("server: { xdsPort: 9000, extProcPort: 9000 }\n" + MINIMAL))
+    assertThatThrownBy(
+            () -> ConfigLoader.parse("server: { xdsPort: 9000, extProcPort: 9000 }\n" + MINIMAL))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("extProcPort");
   }
 
   @Test
   void aDuplicateKeyIsRefusedWithItsPath() {
-    assertThatThrownBy(() -> ConfigLoader.parse(MINIMAL.replace("protocol: evm", "protocol: evm\n    protocol: algorand")))
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    MINIMAL.replace("protocol: evm", "protocol: evm\n    protocol: algorand")))
         .isInstanceOf(ConfigException.class)
         .hasMessageStartingWith("chains[0].protocol: key 'protocol' appears twice");
-    assertThatThrownBy(() -> ConfigLoader.parse(MINIMAL.replace("{ name: a, url:", "{ name: a, name: c, url:")))
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(MINIMAL.replace("{ name: a, url:", "{ name: a, name: c, url:")))
         .hasMessageStartingWith("chains[0].nodes[0].name: key 'name' appears twice");
     assertThatThrownBy(() -> ConfigLoader.parse("server: {}\nserver: {}\n" + MINIMAL))
         .hasMessageStartingWith("server: key 'server' appears twice");
@@ -113,8 +126,19 @@ class ConfigLoaderTest {
   @Test
   void theArchiveMarginDefaultsToFourBlocksAndMustStayInsideTheWindow() {
     assertThat(ConfigLoader.parse(MINIMAL).chains().get(0).archiveMarginBlocks()).isEqualTo(4);
-    assertThat(ConfigLoader.parse(MINIMAL.replace("protocol: evm", "protocol: evm\n    archiveMarginBlocks: 0")).chains().get(0).archiveMarginBlocks()).isZero();
-    assertThatThrownBy(() -> ConfigLoader.parse(MINIMAL.replace("protocol: evm", "protocol: evm\n    fullNodeStateBlocks: 16\n    archiveMarginBlocks: 16")))
+    assertThat(
+            ConfigLoader.parse(
+                    MINIMAL.replace("protocol: evm", "protocol: evm\n    archiveMarginBlocks: 0"))
+                .chains()
+                .get(0)
+                .archiveMarginBlocks())
+        .isZero();
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    MINIMAL.replace(
+                        "protocol: evm",
+                        "protocol: evm\n    fullNodeStateBlocks: 16\n    archiveMarginBlocks: 16")))
         .hasMessageStartingWith("chains[0].archiveMarginBlocks:");
   }
 
@@ -138,13 +162,17 @@ class ConfigLoaderTest {
   @Test
   void aWsUrlMustBeWebSocketAndIsRejectedForAlgod() {
     assertThatThrownBy(
-            () -> ConfigLoader.parse("chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\", wsUrl: \"http://h:2/k3y\" } ] } ]"))
+            () ->
+                ConfigLoader.parse(
+                    "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\", wsUrl: \"http://h:2/k3y\" } ] } ]"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("chains[0].nodes[0].wsUrl")
         .hasMessageContaining("ws://")
         .hasMessageNotContaining("k3y");
     assertThatThrownBy(
-            () -> ConfigLoader.parse("chains: [ { name: algo, protocol: algorand, nodes: [ { name: a, url: \"http://h:1\", wsUrl: \"ws://h:2\" } ] } ]"))
+            () ->
+                ConfigLoader.parse(
+                    "chains: [ { name: algo, protocol: algorand, nodes: [ { name: a, url: \"http://h:1\", wsUrl: \"ws://h:2\" } ] } ]"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("wsUrl")
         .hasMessageContaining("algod has no head subscription");

@@ -7,26 +7,26 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.google.protobuf.util.JsonFormat;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
-import io.envoyproxy.envoy.config.route.v3.Route;
-import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
-import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor;
-import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
-import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
-import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
-import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
-import io.envoyproxy.envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation;
-import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
-import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
-import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.config.accesslog.v3.AccessLogFilter;
+import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.overload.v3.OverloadAction;
 import io.envoyproxy.envoy.config.overload.v3.OverloadManager;
 import io.envoyproxy.envoy.config.overload.v3.ScaleTimersOverloadActionConfig;
 import io.envoyproxy.envoy.config.route.v3.RetryPolicy;
+import io.envoyproxy.envoy.config.route.v3.Route;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
+import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
+import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.ResponseMapper;
+import io.envoyproxy.envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation;
 import io.envoyproxy.envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig;
 import io.envoyproxy.envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig;
+import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
+import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,7 +38,9 @@ class BootstrapRendererTest {
           .add(HttpConnectionManager.getDescriptor())
           .add(ExternalProcessor.getDescriptor())
           .add(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.getDescriptor())
-          .add(io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.getDescriptor())
+          .add(
+              io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute
+                  .getDescriptor())
           .add(Router.getDescriptor())
           .add(HeaderMutation.getDescriptor())
           .add(HttpProtocolOptions.getDescriptor())
@@ -71,7 +73,12 @@ class BootstrapRendererTest {
   void checkedInBootstrapsMatchTheRenderer(String config, String bootstrap) throws Exception {
     String rendered = BootstrapRenderer.render(ConfigLoader.load(Path.of(config)), "envoy");
     assertThat(Files.readString(Path.of(bootstrap)))
-        .as(bootstrap + " is stale: run bin/chainroute bootstrap --config " + config + " --out " + bootstrap)
+        .as(
+            bootstrap
+                + " is stale: run bin/chainroute bootstrap --config "
+                + config
+                + " --out "
+                + bootstrap)
         .isEqualTo(rendered);
   }
 
@@ -81,30 +88,56 @@ class BootstrapRendererTest {
     assertThat(b.getDynamicResources().getAdsConfig().getApiType().name()).isEqualTo("GRPC");
     assertThat(b.getDynamicResources().getCdsConfig().hasAds()).isTrue();
     HttpConnectionManager hcm =
-        b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
+        b.getStaticResources()
+            .getListeners(0)
+            .getFilterChains(0)
+            .getFilters(0)
+            .getTypedConfig()
+            .unpack(HttpConnectionManager.class);
     ExternalProcessor ep = hcm.getHttpFilters(1).getTypedConfig().unpack(ExternalProcessor.class);
     assertThat(ep.getFailureModeAllow()).isTrue();
     assertThat(ep.getAllowModeOverride()).isTrue();
     assertThat(ep.getRouteCacheAction()).isEqualTo(ExternalProcessor.RouteCacheAction.CLEAR);
-    assertThat(ep.getProcessingMode().getRequestHeaderMode()).isEqualTo(ProcessingMode.HeaderSendMode.SEND);
-    assertThat(ep.getProcessingMode().getRequestBodyMode()).isEqualTo(ProcessingMode.BodySendMode.BUFFERED);
-    assertThat(ep.getProcessingMode().getResponseHeaderMode()).isEqualTo(ProcessingMode.HeaderSendMode.SKIP);
+    assertThat(ep.getProcessingMode().getRequestHeaderMode())
+        .isEqualTo(ProcessingMode.HeaderSendMode.SEND);
+    assertThat(ep.getProcessingMode().getRequestBodyMode())
+        .isEqualTo(ProcessingMode.BodySendMode.BUFFERED);
+    assertThat(ep.getProcessingMode().getResponseHeaderMode())
+        .isEqualTo(ProcessingMode.HeaderSendMode.SKIP);
     assertThat(hcm.getHttpFilters(2).getName()).isEqualTo("envoy.filters.http.router");
-    assertThat(hcm.getHttpFilters(0).getTypedConfig().unpack(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.class).getMaxRequestBytes().getValue())
-        .as("bodies are complete before ext_proc or a node sees them").isEqualTo(demo().server().maxRequestBytes());
+    assertThat(
+            hcm.getHttpFilters(0)
+                .getTypedConfig()
+                .unpack(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.class)
+                .getMaxRequestBytes()
+                .getValue())
+        .as("bodies are complete before ext_proc or a node sees them")
+        .isEqualTo(demo().server().maxRequestBytes());
 
-    HeaderMutation strip = hcm.getEarlyHeaderMutationExtensions(0).getTypedConfig().unpack(HeaderMutation.class);
-    assertThat(strip.getMutationsList()).extracting(m -> m.getRemove()).contains("x-chainroute-pool", "x-chainroute-write");
-    assertThat(b.getStaticResources().getListeners(0).getPerConnectionBufferLimitBytes().getValue()).isEqualTo(4 * 1024 * 1024);
+    HeaderMutation strip =
+        hcm.getEarlyHeaderMutationExtensions(0).getTypedConfig().unpack(HeaderMutation.class);
+    assertThat(strip.getMutationsList())
+        .extracting(m -> m.getRemove())
+        .contains("x-chainroute-pool", "x-chainroute-write");
+    assertThat(b.getStaticResources().getListeners(0).getPerConnectionBufferLimitBytes().getValue())
+        .isEqualTo(4 * 1024 * 1024);
   }
 
   @Test
-  void routesSendWritesAndArchiveRequestsToTheirClustersAndNeverRetryWritesBlindly() throws Exception {
+  void routesSendWritesAndArchiveRequestsToTheirClustersAndNeverRetryWritesBlindly()
+      throws Exception {
     Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
     RouteConfiguration rc =
-        b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class).getRouteConfig();
+        b.getStaticResources()
+            .getListeners(0)
+            .getFilterChains(0)
+            .getFilters(0)
+            .getTypedConfig()
+            .unpack(HttpConnectionManager.class)
+            .getRouteConfig();
     List<Route> routes = rc.getVirtualHosts(0).getRoutesList();
-    // eth-local: write, archive, head, default; algorand-local: wait, pending, write, archive, head,
+    // eth-local: write, archive, head, default; algorand-local: wait, pending, write, archive,
+    // head,
     // default; then the 404 catch-all.
     assertThat(routes).hasSize(11);
     Route write = routes.get(0);
@@ -119,7 +152,10 @@ class BootstrapRendererTest {
     Route fallback = routes.get(3);
     assertThat(fallback.getMatch().getHeadersList()).isEmpty();
     assertThat(fallback.getRoute().getCluster()).isEqualTo("eth-local-head");
-    assertThat(java.util.Arrays.asList(fallback.getRoute().getRetryPolicy().getRetryOn().split(","))).doesNotContain("reset").contains("reset-before-request");
+    assertThat(
+            java.util.Arrays.asList(fallback.getRoute().getRetryPolicy().getRetryOn().split(",")))
+        .doesNotContain("reset")
+        .contains("reset-before-request");
     assertThat(routes.get(10).getDirectResponse().getStatus()).isEqualTo(404);
 
     Route wait = routes.get(4);
@@ -127,10 +163,17 @@ class BootstrapRendererTest {
     assertThat(wait.getRoute().getTimeout().getSeconds()).isGreaterThan(60);
     Route pending = routes.get(5);
     assertThat(pending.getMatch().getPrefix()).isEqualTo("/algo/v2/transactions/pending/");
-    assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList()).containsExactly(404);
-    assertThat(routes.subList(4, 10)).allSatisfy(r -> assertThat(r.getRequestHeadersToRemoveList()).contains("x-algo-api-token"));
-    assertThat(java.util.Arrays.asList(routes.get(6).getRoute().getRetryPolicy().getRetryOn().split(","))).doesNotContain("reset");
-    assertThat(rc.getVirtualHosts(0).getResponseHeadersToAdd(0).getHeader().getValue()).isEqualTo("%UPSTREAM_HOST%");
+    assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList())
+        .containsExactly(404);
+    assertThat(routes.subList(4, 10))
+        .allSatisfy(
+            r -> assertThat(r.getRequestHeadersToRemoveList()).contains("x-algo-api-token"));
+    assertThat(
+            java.util.Arrays.asList(
+                routes.get(6).getRoute().getRetryPolicy().getRetryOn().split(",")))
+        .doesNotContain("reset");
+    assertThat(rc.getVirtualHosts(0).getResponseHeadersToAdd(0).getHeader().getValue())
+        .isEqualTo("%UPSTREAM_HOST%");
   }
 
   @Test
@@ -146,70 +189,126 @@ class BootstrapRendererTest {
     assertThat(b.getNode().getId()).isEqualTo("edge-1");
     assertThat(b.getNode().getLocality().getRegion()).isEqualTo("eu-west");
     RouteConfiguration rc =
-        b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class).getRouteConfig();
+        b.getStaticResources()
+            .getListeners(0)
+            .getFilterChains(0)
+            .getFilters(0)
+            .getTypedConfig()
+            .unpack(HttpConnectionManager.class)
+            .getRouteConfig();
     assertThat(rc.getVirtualHosts(0).getResponseHeadersToAddList()).isEmpty();
     assertThat(b.getStaticResources().getClustersList())
-        .allSatisfy(cl -> assertThat(cl.getLoadAssignment().getEndpoints(0).getLbEndpoints(0).getEndpoint().getAddress().getSocketAddress().getAddress()).isEqualTo("chainroute"));
+        .allSatisfy(
+            cl ->
+                assertThat(
+                        cl.getLoadAssignment()
+                            .getEndpoints(0)
+                            .getLbEndpoints(0)
+                            .getEndpoint()
+                            .getAddress()
+                            .getSocketAddress()
+                            .getAddress())
+                    .isEqualTo("chainroute"));
   }
 
   @Test
   void extProcMaxRequestsIsTheProcessorClustersRequestLimit() throws Exception {
-    java.util.function.Function<ChainrouteConfig, io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers.Thresholds> limits =
-        c -> {
-          try {
-            return parse(BootstrapRenderer.render(c, "e")).getStaticResources().getClustersList().stream()
-                .filter(cl -> cl.getName().equals("chainroute_extproc"))
-                .findFirst()
-                .orElseThrow()
-                .getCircuitBreakers()
-                .getThresholds(0);
-          } catch (Exception e) {
-            throw new IllegalStateException(e);
-          }
-        };
-    String chains = "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
-    assertThat(limits.apply(ConfigLoader.parse(chains)).getMaxRequests().getValue()).isEqualTo(4096);
+    java.util.function.Function<
+            ChainrouteConfig, io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers.Thresholds>
+        limits =
+            c -> {
+              try {
+                return parse(BootstrapRenderer.render(c, "e"))
+                    .getStaticResources()
+                    .getClustersList()
+                    .stream()
+                    .filter(cl -> cl.getName().equals("chainroute_extproc"))
+                    .findFirst()
+                    .orElseThrow()
+                    .getCircuitBreakers()
+                    .getThresholds(0);
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            };
+    String chains =
+        "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
+    assertThat(limits.apply(ConfigLoader.parse(chains)).getMaxRequests().getValue())
+        .isEqualTo(4096);
     var set = limits.apply(ConfigLoader.parse("envoy: { extProcMaxRequests: 256 }\n" + chains));
     assertThat(set.getMaxRequests().getValue()).isEqualTo(256);
     assertThat(set.getMaxPendingRequests().getValue()).isEqualTo(256);
   }
 
   @Test
-  void theRateLimitIsOffByDefaultAndWhenSetRunsBeforeExtProcOnTheWholeRequestWithAHundredMillisecondBucket() throws Exception {
-    assertThat(hcm(parse(BootstrapRenderer.render(ConfigLoader.parse(CHAIN), "e"))).getHttpFiltersList())
+  void
+      theRateLimitIsOffByDefaultAndWhenSetRunsBeforeExtProcOnTheWholeRequestWithAHundredMillisecondBucket()
+          throws Exception {
+    assertThat(
+            hcm(parse(BootstrapRenderer.render(ConfigLoader.parse(CHAIN), "e")))
+                .getHttpFiltersList())
         .extracting(f -> f.getName())
-        .containsExactly("envoy.filters.http.buffer", "envoy.filters.http.ext_proc", "envoy.filters.http.router");
+        .containsExactly(
+            "envoy.filters.http.buffer",
+            "envoy.filters.http.ext_proc",
+            "envoy.filters.http.router");
 
-    HttpConnectionManager h = hcm(parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 698 }\n" + CHAIN), "e")));
+    HttpConnectionManager h =
+        hcm(
+            parse(
+                BootstrapRenderer.render(
+                    ConfigLoader.parse("envoy: { maxRequestsPerSecond: 698 }\n" + CHAIN), "e")));
     assertThat(h.getHttpFiltersList())
         .extracting(f -> f.getName())
-        .containsExactly("envoy.filters.http.buffer", "envoy.filters.http.local_ratelimit", "envoy.filters.http.ext_proc", "envoy.filters.http.router");
+        .containsExactly(
+            "envoy.filters.http.buffer",
+            "envoy.filters.http.local_ratelimit",
+            "envoy.filters.http.ext_proc",
+            "envoy.filters.http.router");
     // The whole request is read before a 429, so the reply keeps the HTTP/1.1 connection open.
-    assertThat(h.getHttpFilters(0).getTypedConfig().unpack(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.class).getMaxRequestBytes().getValue())
+    assertThat(
+            h.getHttpFilters(0)
+                .getTypedConfig()
+                .unpack(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.class)
+                .getMaxRequestBytes()
+                .getValue())
         .isEqualTo(4 * 1024 * 1024);
     LocalRateLimit rl = h.getHttpFilters(1).getTypedConfig().unpack(LocalRateLimit.class);
     assertThat(rl.getStatus().getCodeValue()).isEqualTo(429);
-    // 70 tokens every 100 ms is 700/s: the rate to within half a percent, refilled ten times a second.
+    // 70 tokens every 100 ms is 700/s: the rate to within half a percent, refilled ten times a
+    // second.
     assertThat(rl.getTokenBucket().getTokensPerFill().getValue()).isEqualTo(70);
-    assertThat(rl.getTokenBucket().getFillInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(100));
+    assertThat(rl.getTokenBucket().getFillInterval())
+        .isEqualTo(com.google.protobuf.util.Durations.fromMillis(100));
     assertThat(rl.getTokenBucket().getMaxTokens()).isEqualTo(70);
     assertThat(rl.getFilterEnabled().getDefaultValue().getNumerator()).isEqualTo(100);
-    assertThat(rl.getFilterEnabled().getDefaultValue().getDenominator().name()).isEqualTo("HUNDRED");
+    assertThat(rl.getFilterEnabled().getDefaultValue().getDenominator().name())
+        .isEqualTo("HUNDRED");
     assertThat(rl.getFilterEnforced().getDefaultValue().getNumerator()).isEqualTo(100);
-    assertThat(rl.getFilterEnforced().getDefaultValue().getDenominator().name()).isEqualTo("HUNDRED");
+    assertThat(rl.getFilterEnforced().getDefaultValue().getDenominator().name())
+        .isEqualTo("HUNDRED");
     assertThat(rl.getLocalRateLimitPerDownstreamConnection()).isFalse();
     assertThat(rl.getResponseHeadersToAdd(0).getHeader().getKey()).isEqualTo("retry-after");
 
     // Small rates: whole tokens at a longer interval, and a burst of the whole rate below 10.
     LocalRateLimit five =
-        hcm(parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 5 }\n" + CHAIN), "e")))
-            .getHttpFilters(1).getTypedConfig().unpack(LocalRateLimit.class);
+        hcm(parse(
+                BootstrapRenderer.render(
+                    ConfigLoader.parse("envoy: { maxRequestsPerSecond: 5 }\n" + CHAIN), "e")))
+            .getHttpFilters(1)
+            .getTypedConfig()
+            .unpack(LocalRateLimit.class);
     assertThat(five.getTokenBucket().getTokensPerFill().getValue()).isEqualTo(1);
-    assertThat(five.getTokenBucket().getFillInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(200));
+    assertThat(five.getTokenBucket().getFillInterval())
+        .isEqualTo(com.google.protobuf.util.Durations.fromMillis(200));
     assertThat(five.getTokenBucket().getMaxTokens()).isEqualTo(5);
     LocalRateLimit big =
-        hcm(parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 50000 }\n" + CHAIN), "e")))
-            .getHttpFilters(1).getTypedConfig().unpack(LocalRateLimit.class);
+        hcm(parse(
+                BootstrapRenderer.render(
+                    ConfigLoader.parse("envoy: { maxRequestsPerSecond: 50000 }\n" + CHAIN), "e")))
+            .getHttpFilters(1)
+            .getTypedConfig()
+            .unpack(LocalRateLimit.class);
     assertThat(big.getTokenBucket().getTokensPerFill().getValue()).isEqualTo(5000);
     assertThat(big.getTokenBucket().getMaxTokens()).isEqualTo(5000);
 
@@ -217,13 +316,26 @@ class BootstrapRendererTest {
     var evm = body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of(), 429));
     assertThat(evm.get("id").isNull()).isTrue();
     assertThat(evm.get("error").get("code").asInt()).isEqualTo(-32005);
-    assertThat(evm.get("error").get("message").asText()).isEqualTo("request rate above the limit for chain 'eth', retry later");
-    var algod = body(match(hcm(parse(BootstrapRenderer.render(demo(), "e"))), java.util.Map.of(":path", "/algo/v2/status"), java.util.Set.of("RL"), 429));
-    assertThat(algod.get("message").asText()).isEqualTo("request rate above the limit for chain 'algorand-local', retry later");
+    assertThat(evm.get("error").get("message").asText())
+        .isEqualTo("request rate above the limit for chain 'eth', retry later");
+    var algod =
+        body(
+            match(
+                hcm(parse(BootstrapRenderer.render(demo(), "e"))),
+                java.util.Map.of(":path", "/algo/v2/status"),
+                java.util.Set.of("RL"),
+                429));
+    assertThat(algod.get("message").asText())
+        .isEqualTo("request rate above the limit for chain 'algorand-local', retry later");
   }
 
   private static HttpConnectionManager hcm(Bootstrap b) throws Exception {
-    return b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
+    return b.getStaticResources()
+        .getListeners(0)
+        .getFilterChains(0)
+        .getFilters(0)
+        .getTypedConfig()
+        .unpack(HttpConnectionManager.class);
   }
 
   private static final String FIVE_NODES =
@@ -241,16 +353,25 @@ class BootstrapRendererTest {
       """;
 
   @Test
-  void envoyReconnectsToChainrouteWithinHalfASecondAndDoesNotWaitLongForClusters() throws Exception {
+  void envoyReconnectsToChainrouteWithinHalfASecondAndDoesNotWaitLongForClusters()
+      throws Exception {
     Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
     var grpc = b.getDynamicResources().getAdsConfig().getGrpcServices(0).getEnvoyGrpc();
     assertThat(grpc.getClusterName()).isEqualTo("chainroute_xds");
-    assertThat(grpc.getRetryPolicy().getRetryBackOff().getBaseInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(100));
-    assertThat(grpc.getRetryPolicy().getRetryBackOff().getMaxInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(500));
-    assertThat(b.getDynamicResources().getCdsConfig().getInitialFetchTimeout().getSeconds()).isEqualTo(5);
-    var xds = b.getStaticResources().getClustersList().stream().filter(c -> c.getName().equals("chainroute_xds")).findFirst().orElseThrow();
+    assertThat(grpc.getRetryPolicy().getRetryBackOff().getBaseInterval())
+        .isEqualTo(com.google.protobuf.util.Durations.fromMillis(100));
+    assertThat(grpc.getRetryPolicy().getRetryBackOff().getMaxInterval())
+        .isEqualTo(com.google.protobuf.util.Durations.fromMillis(500));
+    assertThat(b.getDynamicResources().getCdsConfig().getInitialFetchTimeout().getSeconds())
+        .isEqualTo(5);
+    var xds =
+        b.getStaticResources().getClustersList().stream()
+            .filter(c -> c.getName().equals("chainroute_xds"))
+            .findFirst()
+            .orElseThrow();
     var keepalive =
-        xds.getTypedExtensionProtocolOptionsOrThrow("envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
+        xds.getTypedExtensionProtocolOptionsOrThrow(
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
             .unpack(HttpProtocolOptions.class)
             .getExplicitHttpConfig()
             .getHttp2ProtocolOptions()
@@ -261,8 +382,13 @@ class BootstrapRendererTest {
   }
 
   @Test
-  void readsHedgeToAnotherNodeAfterTheTryTimeoutAndCanTryEveryNodeWhileWritesAreNeverSentTwice() throws Exception {
-    List<Route> routes = hcm(parse(BootstrapRenderer.render(ConfigLoader.parse(FIVE_NODES), "e"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
+  void readsHedgeToAnotherNodeAfterTheTryTimeoutAndCanTryEveryNodeWhileWritesAreNeverSentTwice()
+      throws Exception {
+    List<Route> routes =
+        hcm(parse(BootstrapRenderer.render(ConfigLoader.parse(FIVE_NODES), "e")))
+            .getRouteConfig()
+            .getVirtualHosts(0)
+            .getRoutesList();
     Route write = routes.get(0);
     Route archive = routes.get(1);
     Route head = routes.get(2);
@@ -272,9 +398,12 @@ class BootstrapRendererTest {
       assertThat(p.getRetryOn()).isEqualTo("connect-failure,refused-stream,reset");
       assertThat(p.getNumRetries().getValue()).as("every other node of 5").isEqualTo(4);
       assertThat(p.getPerTryTimeout()).isEqualTo(com.google.protobuf.util.Durations.fromSeconds(5));
-      assertThat(p.getRetryHostPredicate(0).getName()).isEqualTo("envoy.retry_host_predicates.previous_hosts");
-      assertThat(p.getRetryBackOff().getBaseInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(25));
-      assertThat(p.getRetryBackOff().getMaxInterval()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(250));
+      assertThat(p.getRetryHostPredicate(0).getName())
+          .isEqualTo("envoy.retry_host_predicates.previous_hosts");
+      assertThat(p.getRetryBackOff().getBaseInterval())
+          .isEqualTo(com.google.protobuf.util.Durations.fromMillis(25));
+      assertThat(p.getRetryBackOff().getMaxInterval())
+          .isEqualTo(com.google.protobuf.util.Durations.fromMillis(250));
       assertThat(read.getRoute().getHedgePolicy().getHedgeOnPerTryTimeout()).isTrue();
     }
     for (Route safe : List.of(write, unclassified)) {
@@ -286,20 +415,31 @@ class BootstrapRendererTest {
     }
     // A one-node chain still retries twice (a connect failure may be a restart of that node).
     List<Route> one =
-        hcm(parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { readTryTimeout: 1500ms }\n" + CHAIN), "e"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
+        hcm(parse(
+                BootstrapRenderer.render(
+                    ConfigLoader.parse("envoy: { readTryTimeout: 1500ms }\n" + CHAIN), "e")))
+            .getRouteConfig()
+            .getVirtualHosts(0)
+            .getRoutesList();
     assertThat(one.get(2).getRoute().getRetryPolicy().getNumRetries().getValue()).isEqualTo(2);
-    assertThat(one.get(2).getRoute().getRetryPolicy().getPerTryTimeout()).isEqualTo(com.google.protobuf.util.Durations.fromMillis(1500));
+    assertThat(one.get(2).getRoute().getRetryPolicy().getPerTryTimeout())
+        .isEqualTo(com.google.protobuf.util.Durations.fromMillis(1500));
   }
 
   @Test
   void algodWaitsKeepTheirLongTimeoutWithoutATryTimeoutAndPendingLookupsHedge() throws Exception {
-    List<Route> routes = hcm(parse(BootstrapRenderer.render(demo(), "envoy"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
+    List<Route> routes =
+        hcm(parse(BootstrapRenderer.render(demo(), "envoy")))
+            .getRouteConfig()
+            .getVirtualHosts(0)
+            .getRoutesList();
     Route wait = routes.get(4);
     assertThat(wait.getRoute().getTimeout().getSeconds()).isEqualTo(70);
     assertThat(wait.getRoute().getRetryPolicy().hasPerTryTimeout()).isFalse();
     assertThat(wait.getRoute().hasHedgePolicy()).isFalse();
     Route pending = routes.get(5);
-    assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList()).containsExactly(404);
+    assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList())
+        .containsExactly(404);
     assertThat(pending.getRoute().getRetryPolicy().hasPerTryTimeout()).isTrue();
   }
 
@@ -312,46 +452,95 @@ class BootstrapRendererTest {
     assertThat(hold).isEqualTo(70);
     assertThat(h.getRequestHeadersTimeout().getSeconds()).isEqualTo(10);
     assertThat(h.getStreamIdleTimeout().getSeconds()).isGreaterThan(hold);
-    assertThat(h.getRequestTimeout().getSeconds()).isGreaterThan(h.getStreamIdleTimeout().getSeconds());
+    assertThat(h.getRequestTimeout().getSeconds())
+        .isGreaterThan(h.getStreamIdleTimeout().getSeconds());
     assertThat(h.getCommonHttpProtocolOptions().getIdleTimeout().getSeconds()).isEqualTo(60);
     assertThat(h.getDelayedCloseTimeout().getSeconds()).isEqualTo(1);
   }
 
   @Test
   void overloadManagerWatchesHeapAndClientConnectionsWithConfigurableLimits() throws Exception {
-    Bootstrap b = parse(BootstrapRenderer.render(ConfigLoader.parse("envoy: { maxHeapBytes: 268435456, maxDownstreamConnections: 1234 }\n" + CHAIN), "e"));
+    Bootstrap b =
+        parse(
+            BootstrapRenderer.render(
+                ConfigLoader.parse(
+                    "envoy: { maxHeapBytes: 268435456, maxDownstreamConnections: 1234 }\n" + CHAIN),
+                "e"));
     OverloadManager om = b.getOverloadManager();
-    assertThat(om.getResourceMonitorsList()).extracting(m -> m.getName())
-        .containsExactly("envoy.resource_monitors.fixed_heap", "envoy.resource_monitors.global_downstream_max_connections");
-    assertThat(om.getResourceMonitors(0).getTypedConfig().unpack(FixedHeapConfig.class).getMaxHeapSizeBytes()).isEqualTo(256L << 20);
-    assertThat(om.getResourceMonitors(1).getTypedConfig().unpack(DownstreamConnectionsConfig.class).getMaxActiveDownstreamConnections()).isEqualTo(1234);
-    assertThat(om.getActionsList()).extracting(OverloadAction::getName)
+    assertThat(om.getResourceMonitorsList())
+        .extracting(m -> m.getName())
+        .containsExactly(
+            "envoy.resource_monitors.fixed_heap",
+            "envoy.resource_monitors.global_downstream_max_connections");
+    assertThat(
+            om.getResourceMonitors(0)
+                .getTypedConfig()
+                .unpack(FixedHeapConfig.class)
+                .getMaxHeapSizeBytes())
+        .isEqualTo(256L << 20);
+    assertThat(
+            om.getResourceMonitors(1)
+                .getTypedConfig()
+                .unpack(DownstreamConnectionsConfig.class)
+                .getMaxActiveDownstreamConnections())
+        .isEqualTo(1234);
+    assertThat(om.getActionsList())
+        .extracting(OverloadAction::getName)
         .containsExactly(
             "envoy.overload_actions.shrink_heap",
             "envoy.overload_actions.reduce_timeouts",
             "envoy.overload_actions.stop_accepting_connections",
             "envoy.overload_actions.stop_accepting_requests");
     OverloadAction reduce = om.getActions(1);
-    assertThat(reduce.getTriggersList()).extracting(t -> t.getName())
-        .containsExactly("envoy.resource_monitors.fixed_heap", "envoy.resource_monitors.global_downstream_max_connections");
-    assertThat(reduce.getTypedConfig().unpack(ScaleTimersOverloadActionConfig.class).getTimerScaleFactorsList())
+    assertThat(reduce.getTriggersList())
+        .extracting(t -> t.getName())
+        .containsExactly(
+            "envoy.resource_monitors.fixed_heap",
+            "envoy.resource_monitors.global_downstream_max_connections");
+    assertThat(
+            reduce
+                .getTypedConfig()
+                .unpack(ScaleTimersOverloadActionConfig.class)
+                .getTimerScaleFactorsList())
         .extracting(f -> f.getTimer())
         .containsExactly(
             ScaleTimersOverloadActionConfig.TimerType.HTTP_DOWNSTREAM_CONNECTION_IDLE,
             ScaleTimersOverloadActionConfig.TimerType.HTTP_DOWNSTREAM_STREAM_IDLE);
     // Requests are refused last, after connections.
-    assertThat(om.getActions(3).getTriggers(0).getThreshold().getValue()).isGreaterThan(om.getActions(2).getTriggers(0).getThreshold().getValue());
+    assertThat(om.getActions(3).getTriggers(0).getThreshold().getValue())
+        .isGreaterThan(om.getActions(2).getTriggers(0).getThreshold().getValue());
     assertThat(b.getAdmin().getIgnoreGlobalConnLimit()).isTrue();
 
-    OverloadManager defaults = parse(BootstrapRenderer.render(ConfigLoader.parse(CHAIN), "e")).getOverloadManager();
-    assertThat(defaults.getResourceMonitors(0).getTypedConfig().unpack(FixedHeapConfig.class).getMaxHeapSizeBytes()).isEqualTo(1L << 30);
-    assertThat(defaults.getResourceMonitors(1).getTypedConfig().unpack(DownstreamConnectionsConfig.class).getMaxActiveDownstreamConnections()).isEqualTo(50_000);
+    OverloadManager defaults =
+        parse(BootstrapRenderer.render(ConfigLoader.parse(CHAIN), "e")).getOverloadManager();
+    assertThat(
+            defaults
+                .getResourceMonitors(0)
+                .getTypedConfig()
+                .unpack(FixedHeapConfig.class)
+                .getMaxHeapSizeBytes())
+        .isEqualTo(1L << 30);
+    assertThat(
+            defaults
+                .getResourceMonitors(1)
+                .getTypedConfig()
+                .unpack(DownstreamConnectionsConfig.class)
+                .getMaxActiveDownstreamConnections())
+        .isEqualTo(50_000);
   }
 
-  private static final String CHAIN = "chains: [ { name: eth, protocol: evm, pathPrefix: /eth, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
+  private static final String CHAIN =
+      "chains: [ { name: eth, protocol: evm, pathPrefix: /eth, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
 
-  /** The mapper a local reply with these request headers, flags and status would get (Envoy's first match). */
-  private static ResponseMapper match(HttpConnectionManager h, java.util.Map<String, String> headers, java.util.Set<String> flags, int status) {
+  /**
+   * The mapper a local reply with these request headers, flags and status would get (Envoy's first
+   * match).
+   */
+  private static ResponseMapper match(
+      HttpConnectionManager h,
+      java.util.Map<String, String> headers,
+      java.util.Set<String> flags,
+      int status) {
     return h.getLocalReplyConfig().getMappersList().stream()
         .filter(m -> matches(m.getFilter(), headers, flags, status))
         .findFirst()
@@ -359,23 +548,32 @@ class BootstrapRendererTest {
   }
 
   /** The subset of AccessLogFilter semantics the renderer uses. */
-  private static boolean matches(AccessLogFilter f, java.util.Map<String, String> headers, java.util.Set<String> flags, int status) {
+  private static boolean matches(
+      AccessLogFilter f,
+      java.util.Map<String, String> headers,
+      java.util.Set<String> flags,
+      int status) {
     switch (f.getFilterSpecifierCase()) {
       case AND_FILTER:
-        return f.getAndFilter().getFiltersList().stream().allMatch(x -> matches(x, headers, flags, status));
+        return f.getAndFilter().getFiltersList().stream()
+            .allMatch(x -> matches(x, headers, flags, status));
       case OR_FILTER:
-        return f.getOrFilter().getFiltersList().stream().anyMatch(x -> matches(x, headers, flags, status));
+        return f.getOrFilter().getFiltersList().stream()
+            .anyMatch(x -> matches(x, headers, flags, status));
       case RESPONSE_FLAG_FILTER:
         return f.getResponseFlagFilter().getFlagsList().stream().anyMatch(flags::contains);
       case STATUS_CODE_FILTER:
         assertThat(f.getStatusCodeFilter().getComparison().getOp().name()).isEqualTo("EQ");
         return f.getStatusCodeFilter().getComparison().getValue().getDefaultValue() == status;
       case METADATA_FILTER:
-        // The request's id in dynamic metadata chainroute.id: given here as the pseudo-header "@id".
+        // The request's id in dynamic metadata chainroute.id: given here as the pseudo-header
+        // "@id".
         var mm = f.getMetadataFilter().getMatcher();
         assertThat(mm.getFilter()).isEqualTo("chainroute");
         assertThat(mm.getPath(0).getKey()).isEqualTo("id");
-        assertThat(f.getMetadataFilter().getMatchIfKeyNotFound().getValue()).as("a missing id must not match").isFalse();
+        assertThat(f.getMetadataFilter().getMatchIfKeyNotFound().getValue())
+            .as("a missing id must not match")
+            .isFalse();
         return headers.containsKey("@id");
       case HEADER_FILTER:
         var hm = f.getHeaderFilter().getHeader();
@@ -384,7 +582,11 @@ class BootstrapRendererTest {
         if (hm.getPresentMatch()) {
           m = v != null;
         } else {
-          m = v != null && java.util.regex.Pattern.compile(hm.getStringMatch().getSafeRegex().getRegex()).matcher(v).find();
+          m =
+              v != null
+                  && java.util.regex.Pattern.compile(hm.getStringMatch().getSafeRegex().getRegex())
+                      .matcher(v)
+                      .find();
         }
         return m != hm.getInvertMatch();
       default:
@@ -397,7 +599,8 @@ class BootstrapRendererTest {
   }
 
   /** The body Envoy would send, with the id metadata (JSON text) substituted when given. */
-  private static com.fasterxml.jackson.databind.JsonNode body(ResponseMapper m, String id) throws Exception {
+  private static com.fasterxml.jackson.databind.JsonNode body(ResponseMapper m, String id)
+      throws Exception {
     assertThat(m).isNotNull();
     assertThat(m.getBodyFormatOverride().getContentType()).isEqualTo("application/json");
     assertThat(m.hasStatusCode()).as("Envoy's status code is kept").isFalse();
@@ -412,36 +615,85 @@ class BootstrapRendererTest {
   @Test
   void envoysOwnRepliesEchoTheRequestsIdWhenChainrouteHandedItOver() throws Exception {
     HttpConnectionManager h =
-        parse(BootstrapRenderer.render(demo(), "envoy")).getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
+        parse(BootstrapRenderer.render(demo(), "envoy"))
+            .getStaticResources()
+            .getListeners(0)
+            .getFilterChains(0)
+            .getFilters(0)
+            .getTypedConfig()
+            .unpack(HttpConnectionManager.class);
     ExternalProcessor ep = h.getHttpFilters(1).getTypedConfig().unpack(ExternalProcessor.class);
-    assertThat(ep.getMetadataOptions().getReceivingNamespaces().getUntypedList()).containsExactly("chainroute");
-    var withId = body(match(h, java.util.Map.of(":path", "/eth", "@id", "1"), java.util.Set.of("UH"), 503), "\"req-\\\"7\"");
+    assertThat(ep.getMetadataOptions().getReceivingNamespaces().getUntypedList())
+        .containsExactly("chainroute");
+    var withId =
+        body(
+            match(h, java.util.Map.of(":path", "/eth", "@id", "1"), java.util.Set.of("UH"), 503),
+            "\"req-\\\"7\"");
     assertThat(withId.get("id").asText()).isEqualTo("req-\"7");
     assertThat(withId.get("error").get("code").asInt()).isEqualTo(-32002);
-    assertThat(body(match(h, java.util.Map.of(":path", "/eth", "@id", "1"), java.util.Set.of("UT"), 504), "42").get("id").asInt()).isEqualTo(42);
-    assertThat(body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UH"), 503)).get("id").isNull()).as("no id handed over: null").isTrue();
+    assertThat(
+            body(
+                    match(
+                        h,
+                        java.util.Map.of(":path", "/eth", "@id", "1"),
+                        java.util.Set.of("UT"),
+                        504),
+                    "42")
+                .get("id")
+                .asInt())
+        .isEqualTo(42);
+    assertThat(
+            body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UH"), 503))
+                .get("id")
+                .isNull())
+        .as("no id handed over: null")
+        .isTrue();
   }
 
   @Test
-  void envoysOwnRepliesAreJsonRpcErrorsForEvmChainsAndAlgodMessagesForAlgodChains() throws Exception {
+  void envoysOwnRepliesAreJsonRpcErrorsForEvmChainsAndAlgodMessagesForAlgodChains()
+      throws Exception {
     HttpConnectionManager h = hcm(parse(BootstrapRenderer.render(demo(), "envoy")));
     // Before the router ran (e.g. no healthy upstream): the client's path.
     var evm = body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UH"), 503));
     assertThat(evm.get("jsonrpc").asText()).isEqualTo("2.0");
     assertThat(evm.get("id").isNull()).isTrue();
     assertThat(evm.get("error").get("code").asInt()).isEqualTo(-32002);
-    assertThat(evm.get("error").get("message").asText()).isEqualTo("no node available for chain 'eth-local'");
+    assertThat(evm.get("error").get("message").asText())
+        .isEqualTo("no node available for chain 'eth-local'");
     // After the router stripped the prefix: the original path is in x-envoy-original-path.
-    var rewritten = body(match(h, java.util.Map.of(":path", "/v2/status", "x-envoy-original-path", "/algo/v2/status"), java.util.Set.of("UF", "URX"), 503));
+    var rewritten =
+        body(
+            match(
+                h,
+                java.util.Map.of(":path", "/v2/status", "x-envoy-original-path", "/algo/v2/status"),
+                java.util.Set.of("UF", "URX"),
+                503));
     assertThat(rewritten.has("jsonrpc")).isFalse();
-    assertThat(rewritten.get("message").asText()).isEqualTo("no node could be reached for chain 'algorand-local' (connection failed or reset)");
-    assertThat(body(match(h, java.util.Map.of(":path", "/eth?x=1"), java.util.Set.of("UT"), 504)).get("error").get("code").asInt()).isEqualTo(-32002);
+    assertThat(rewritten.get("message").asText())
+        .isEqualTo(
+            "no node could be reached for chain 'algorand-local' (connection failed or reset)");
+    assertThat(
+            body(match(h, java.util.Map.of(":path", "/eth?x=1"), java.util.Set.of("UT"), 504))
+                .get("error")
+                .get("code")
+                .asInt())
+        .isEqualTo(-32002);
     var tooLarge = body(match(h, java.util.Map.of(":path", "/eth/"), java.util.Set.of(), 413));
     assertThat(tooLarge.get("error").get("code").asInt()).isEqualTo(-32005);
-    assertThat(tooLarge.get("error").get("message").asText()).isEqualTo("request body larger than 4194304 bytes for chain 'eth-local'");
-    var overloaded = body(match(h, java.util.Map.of(":path", "/algo/v2/status"), java.util.Set.of("OM"), 503));
-    assertThat(overloaded.get("message").asText()).contains("overloaded").contains("algorand-local");
-    assertThat(body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UO"), 503)).get("error").get("code").asInt()).isEqualTo(-32005);
+    assertThat(tooLarge.get("error").get("message").asText())
+        .isEqualTo("request body larger than 4194304 bytes for chain 'eth-local'");
+    var overloaded =
+        body(match(h, java.util.Map.of(":path", "/algo/v2/status"), java.util.Set.of("OM"), 503));
+    assertThat(overloaded.get("message").asText())
+        .contains("overloaded")
+        .contains("algorand-local");
+    assertThat(
+            body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UO"), 503))
+                .get("error")
+                .get("code")
+                .asInt())
+        .isEqualTo(-32005);
     // "/ethx" is not under "/eth": the protocol-neutral JSON-RPC fallback, without a chain name.
     var other = body(match(h, java.util.Map.of(":path", "/ethx"), java.util.Set.of("OM"), 503));
     assertThat(other.get("error").get("code").asInt()).isEqualTo(-32005);
@@ -452,7 +704,8 @@ class BootstrapRendererTest {
   }
 
   @Test
-  void aChainServedAtTheRootIsTheFallbackAndLongerPrefixesWinOverPathsRewrittenIntoThem() throws Exception {
+  void aChainServedAtTheRootIsTheFallbackAndLongerPrefixesWinOverPathsRewrittenIntoThem()
+      throws Exception {
     HttpConnectionManager h =
         hcm(
             parse(
@@ -465,14 +718,33 @@ class BootstrapRendererTest {
                           - { name: long, protocol: evm, pathPrefix: /v2/status, nodes: [ { name: c, url: "http://10.0.0.3:8545" } ] }
                         """),
                     "e")));
-    assertThat(body(match(h, java.util.Map.of(":path", "/v2/accounts"), java.util.Set.of("UH"), 503)).get("message").asText()).contains("'algo'");
+    assertThat(
+            body(match(h, java.util.Map.of(":path", "/v2/accounts"), java.util.Set.of("UH"), 503))
+                .get("message")
+                .asText())
+        .contains("'algo'");
     // /b/v2/status rewritten to /v2/status is still chain "short", not "long".
-    assertThat(body(match(h, java.util.Map.of(":path", "/v2/status", "x-envoy-original-path", "/b/v2/status"), java.util.Set.of("UF"), 503)).get("error").get("message").asText())
+    assertThat(
+            body(match(
+                    h,
+                    java.util.Map.of(
+                        ":path", "/v2/status", "x-envoy-original-path", "/b/v2/status"),
+                    java.util.Set.of("UF"),
+                    503))
+                .get("error")
+                .get("message")
+                .asText())
         .contains("'short'");
-    assertThat(body(match(h, java.util.Map.of(":path", "/v2/status"), java.util.Set.of("UF"), 503)).get("error").get("message").asText()).contains("'long'");
+    assertThat(
+            body(match(h, java.util.Map.of(":path", "/v2/status"), java.util.Set.of("UF"), 503))
+                .get("error")
+                .get("message")
+                .asText())
+        .contains("'long'");
     // No protocol-neutral fallback: the root chain answers everything else. EVM chains have a twin
     // of each mapper that echoes the request's id: 1 algod chain + 2 EVM chains x 2.
-    assertThat(h.getLocalReplyConfig().getMappersCount()).isEqualTo(5 * LocalReplies.kinds(demo()).size());
+    assertThat(h.getLocalReplyConfig().getMappersCount())
+        .isEqualTo(5 * LocalReplies.kinds(demo()).size());
   }
 
   @Test
@@ -484,46 +756,76 @@ class BootstrapRendererTest {
               - { name: algo, protocol: algorand, pathPrefix: /algo, nodes: [ { name: a, url: "http://10.9.8.7:8080", tokenEnv: T } ] }
             """,
             k -> "s3cret-token");
-    String replies = JsonFormat.printer().print(hcm(parse(BootstrapRenderer.render(c, "e"))).getLocalReplyConfig());
+    String replies =
+        JsonFormat.printer()
+            .print(hcm(parse(BootstrapRenderer.render(c, "e"))).getLocalReplyConfig());
     assertThat(replies).doesNotContain("10.9.8.7", "8080", "s3cret-token", "%");
   }
 
   @Test
   void resilienceSettingsOutsideTheirRangeAreRefusedWithTheirPath() {
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { readTryTimeout: 60s }\n" + CHAIN))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> ConfigLoader.parse("envoy: { readTryTimeout: 60s }\n" + CHAIN))
         .hasMessageContaining("envoy.readTryTimeout")
         .hasMessageContaining("59000ms");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { upstreamMaxRequests: 0 }\n" + CHAIN))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> ConfigLoader.parse("envoy: { upstreamMaxRequests: 0 }\n" + CHAIN))
         .hasMessageContaining("envoy.upstreamMaxRequests");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxHeapBytes: 1000 }\n" + CHAIN))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> ConfigLoader.parse("envoy: { maxHeapBytes: 1000 }\n" + CHAIN))
         .hasMessageContaining("envoy.maxHeapBytes");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxDownstreamConnections: -1 }\n" + CHAIN))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> ConfigLoader.parse("envoy: { maxDownstreamConnections: -1 }\n" + CHAIN))
         .hasMessageContaining("envoy.maxDownstreamConnections");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConfigLoader.parse("envoy: { maxRequestsPerSecond: -1 }\n" + CHAIN))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> ConfigLoader.parse("envoy: { maxRequestsPerSecond: -1 }\n" + CHAIN))
         .hasMessageContaining("envoy.maxRequestsPerSecond");
   }
 
   @Test
-  void algodWaitsUseTheirOwnExtProcClusterSoHoldsNeverTakeTheSlotsOfOrdinaryRequests() throws Exception {
+  void algodWaitsUseTheirOwnExtProcClusterSoHoldsNeverTakeTheSlotsOfOrdinaryRequests()
+      throws Exception {
     Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
     var clusters = b.getStaticResources().getClustersList();
-    var ordinary = clusters.stream().filter(c -> c.getName().equals(BootstrapRenderer.EXTPROC_CLUSTER)).findFirst().orElseThrow();
-    var hold = clusters.stream().filter(c -> c.getName().equals(BootstrapRenderer.EXTPROC_HOLD_CLUSTER)).findFirst().orElseThrow();
-    assertThat(ordinary.getCircuitBreakers().getThresholds(0).getMaxRequests().getValue()).isEqualTo(demo().envoy().extProcMaxRequests());
+    var ordinary =
+        clusters.stream()
+            .filter(c -> c.getName().equals(BootstrapRenderer.EXTPROC_CLUSTER))
+            .findFirst()
+            .orElseThrow();
+    var hold =
+        clusters.stream()
+            .filter(c -> c.getName().equals(BootstrapRenderer.EXTPROC_HOLD_CLUSTER))
+            .findFirst()
+            .orElseThrow();
+    assertThat(ordinary.getCircuitBreakers().getThresholds(0).getMaxRequests().getValue())
+        .isEqualTo(demo().envoy().extProcMaxRequests());
     assertThat(hold.getCircuitBreakers().getThresholds(0).getMaxRequests().getValue())
         .isEqualTo(demo().server().maxHeldRequests() + BootstrapRenderer.HOLD_HEADROOM);
     HttpConnectionManager hcm =
-        b.getStaticResources().getListeners(0).getFilterChains(0).getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class);
+        b.getStaticResources()
+            .getListeners(0)
+            .getFilterChains(0)
+            .getFilters(0)
+            .getTypedConfig()
+            .unpack(HttpConnectionManager.class);
     var waits =
         hcm.getRouteConfig().getVirtualHosts(0).getRoutesList().stream()
             .filter(r -> r.getMatch().getPrefix().endsWith("/v2/status/wait-for-block-after/"))
             .toList();
     assertThat(waits).isNotEmpty();
     for (var r : waits) {
-      var perRoute = r.getTypedPerFilterConfigOrThrow("envoy.filters.http.ext_proc").unpack(io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.class);
-      assertThat(perRoute.getOverrides().getGrpcService().getEnvoyGrpc().getClusterName()).isEqualTo(BootstrapRenderer.EXTPROC_HOLD_CLUSTER);
+      var perRoute =
+          r.getTypedPerFilterConfigOrThrow("envoy.filters.http.ext_proc")
+              .unpack(
+                  io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.class);
+      assertThat(perRoute.getOverrides().getGrpcService().getEnvoyGrpc().getClusterName())
+          .isEqualTo(BootstrapRenderer.EXTPROC_HOLD_CLUSTER);
     }
-    assertThat(BootstrapRenderer.render(io.chainroute.config.ConfigLoader.parse("chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]"), "e"))
+    assertThat(
+            BootstrapRenderer.render(
+                io.chainroute.config.ConfigLoader.parse(
+                    "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]"),
+                "e"))
         .as("no algod chain: no hold cluster")
         .doesNotContain(BootstrapRenderer.EXTPROC_HOLD_CLUSTER);
   }

@@ -36,7 +36,10 @@ class EnvoyValidateTest {
 
   private static Path envoy() {
     String fromEnv = System.getenv("ENVOY_BIN");
-    Path p = fromEnv != null && !fromEnv.isBlank() ? Path.of(fromEnv) : Path.of(".tools", "bin", "envoy").toAbsolutePath();
+    Path p =
+        fromEnv != null && !fromEnv.isBlank()
+            ? Path.of(fromEnv)
+            : Path.of(".tools", "bin", "envoy").toAbsolutePath();
     boolean ok = Files.isExecutable(p);
     if (!ok && "true".equalsIgnoreCase(System.getenv("CI"))) {
       throw new IllegalStateException("CI=true and envoy not found at " + p);
@@ -49,7 +52,14 @@ class EnvoyValidateTest {
     Path file = dir.resolve("bootstrap.yaml");
     Files.writeString(file, yaml);
     Process p =
-        new ProcessBuilder(envoy().toString(), "--mode", "validate", "-c", file.toString(), "--log-level", "warn")
+        new ProcessBuilder(
+                envoy().toString(),
+                "--mode",
+                "validate",
+                "-c",
+                file.toString(),
+                "--log-level",
+                "warn")
             .redirectErrorStream(true)
             .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -67,19 +77,39 @@ class EnvoyValidateTest {
   @Test
   void theRateLimitFilterIsValidForTheRealEnvoy() throws Exception {
     for (int rate : new int[] {5, 14, 698}) {
-      String yaml = Files.readString(Path.of("config/demo.yaml")).replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  maxRequestsPerSecond: " + rate + "\n");
+      String yaml =
+          Files.readString(Path.of("config/demo.yaml"))
+              .replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  maxRequestsPerSecond: " + rate + "\n");
       ChainrouteConfig config = ConfigLoader.parse(yaml);
       assertThat(config.envoy().maxRequestsPerSecond()).isEqualTo(rate);
       assertThat(validate(BootstrapRenderer.render(config, "envoy"))).contains("OK");
     }
   }
 
-  /** The EDS clusters chainroute sends over xDS, inlined as static clusters so validate sees them. */
+  /**
+   * The EDS clusters chainroute sends over xDS, inlined as static clusters so validate sees them.
+   */
   @Test
   void clustersSentOverXdsAreValidForTheRealEnvoy() throws Exception {
-    ChainrouteConfig config = ConfigLoader.parse(Files.readString(Path.of("config/demo.yaml")).replace("- { name: algod-1, url: \"http://127.0.0.1:8180\" }", "- { name: algod-1, url: \"http://127.0.0.1:8180\", tokenEnv: T }"), k -> "t");
+    ChainrouteConfig config =
+        ConfigLoader.parse(
+            Files.readString(Path.of("config/demo.yaml"))
+                .replace(
+                    "- { name: algod-1, url: \"http://127.0.0.1:8180\" }",
+                    "- { name: algod-1, url: \"http://127.0.0.1:8180\", tokenEnv: T }"),
+            k -> "t");
     List<Cluster> clusters = XdsResources.clusters(config.chains(), config.envoy());
-    assertThat(clusters).anySatisfy(c -> assertThat(c.getTypedExtensionProtocolOptionsMap().values().iterator().next().unpack(HttpProtocolOptions.class).getHttpFiltersCount()).isEqualTo(2));
+    assertThat(clusters)
+        .anySatisfy(
+            c ->
+                assertThat(
+                        c.getTypedExtensionProtocolOptionsMap()
+                            .values()
+                            .iterator()
+                            .next()
+                            .unpack(HttpProtocolOptions.class)
+                            .getHttpFiltersCount())
+                    .isEqualTo(2));
     JsonFormat.Printer printer =
         JsonFormat.printer()
             .usingTypeRegistry(
@@ -89,7 +119,8 @@ class EnvoyValidateTest {
                     .add(UpstreamCodec.getDescriptor())
                     .build());
     ObjectMapper json = new ObjectMapper();
-    ObjectNode root = (ObjectNode) new YAMLMapper().readTree(BootstrapRenderer.render(config, "envoy"));
+    ObjectNode root =
+        (ObjectNode) new YAMLMapper().readTree(BootstrapRenderer.render(config, "envoy"));
     ArrayNode statics = (ArrayNode) root.get("static_resources").get("clusters");
     for (Cluster c : clusters) {
       statics.add(json.readTree(printer.print(c)));

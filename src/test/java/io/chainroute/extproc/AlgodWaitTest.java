@@ -1,8 +1,5 @@
 package io.chainroute.extproc;
 
-import io.chainroute.pipeline.HeldRequests;
-import io.chainroute.pipeline.RequestPipeline;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
@@ -15,6 +12,8 @@ import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
 import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
+import io.chainroute.pipeline.HeldRequests;
+import io.chainroute.pipeline.RequestPipeline;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
@@ -42,12 +41,25 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** algod requests through ext_proc: routed on the request line, waits held on the chain's rounds. */
+/**
+ * algod requests through ext_proc: routed on the request line, waits held on the chain's rounds.
+ */
 class AlgodWaitTest {
   private final NodeConfig a = new NodeConfig("a", URI.create("http://10.0.0.1:8080"), "", false);
   private final NodeConfig b = new NodeConfig("b", URI.create("http://10.0.0.2:8080"), "", false);
   private final ChainConfig chain =
-      new ChainConfig("algo", Protocol.ALGORAND, "/algo", 0, 2, 1000, 1000, Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(2), List.of(a, b));
+      new ChainConfig(
+          "algo",
+          Protocol.ALGORAND,
+          "/algo",
+          0,
+          2,
+          1000,
+          1000,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(3),
+          Duration.ofSeconds(2),
+          List.of(a, b));
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final HeldRequests held = new HeldRequests(timer, topology::get, 100);
@@ -76,7 +88,15 @@ class AlgodWaitTest {
     server =
         InProcessServerBuilder.forName(name)
             .directExecutor()
-            .addService(new ExtProcService(new RequestPipeline(List.of(chain), Map.of("algo", new AlgodAdapter()), topology::get, topology::get, held, Duration.ofSeconds(5))))
+            .addService(
+                new ExtProcService(
+                    new RequestPipeline(
+                        List.of(chain),
+                        Map.of("algo", new AlgodAdapter()),
+                        topology::get,
+                        topology::get,
+                        held,
+                        Duration.ofSeconds(5))))
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -91,15 +111,26 @@ class AlgodWaitTest {
 
   private final class Stream implements StreamObserver<ProcessingResponse> {
     final BlockingQueue<ProcessingResponse> responses = new LinkedBlockingQueue<>();
-    final StreamObserver<ProcessingRequest> requests = ExternalProcessorGrpc.newStub(channel).process(this);
+    final StreamObserver<ProcessingRequest> requests =
+        ExternalProcessorGrpc.newStub(channel).process(this);
 
     void headers(String method, String path) {
       HeaderMap h =
           HeaderMap.newBuilder()
-              .addHeaders(HeaderValue.newBuilder().setKey(":method").setRawValue(ByteString.copyFromUtf8(method)))
-              .addHeaders(HeaderValue.newBuilder().setKey(":path").setRawValue(ByteString.copyFromUtf8(path)))
+              .addHeaders(
+                  HeaderValue.newBuilder()
+                      .setKey(":method")
+                      .setRawValue(ByteString.copyFromUtf8(method)))
+              .addHeaders(
+                  HeaderValue.newBuilder()
+                      .setKey(":path")
+                      .setRawValue(ByteString.copyFromUtf8(path)))
               .build();
-      requests.onNext(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder().setHeaders(h).setEndOfStream(!method.equals("POST"))).build());
+      requests.onNext(
+          ProcessingRequest.newBuilder()
+              .setRequestHeaders(
+                  HttpHeaders.newBuilder().setHeaders(h).setEndOfStream(!method.equals("POST")))
+              .build());
     }
 
     ProcessingResponse next() throws InterruptedException {
@@ -164,7 +195,8 @@ class AlgodWaitTest {
     held.shutdown();
     ProcessingResponse down = waiting.next();
     assertThat(down.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(500);
-    assertThat(body(down)).isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
+    assertThat(body(down))
+        .isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
   }
 
   @Test
@@ -172,7 +204,8 @@ class AlgodWaitTest {
     Stream post = new Stream();
     post.headers("POST", "/algo/v2/transactions");
     ProcessingResponse r = post.next();
-    assertThat(r.getModeOverride().getRequestBodyMode()).isEqualTo(ProcessingMode.BodySendMode.NONE);
+    assertThat(r.getModeOverride().getRequestBodyMode())
+        .isEqualTo(ProcessingMode.BodySendMode.NONE);
     assertThat(r.getRequestHeaders().getResponse().getClearRouteCache()).isTrue();
     assertThat(r.getRequestHeaders().getResponse().getHeaderMutation().getSetHeadersList())
         .extracting(h -> h.getHeader().getKey() + "=" + h.getHeader().getRawValue().toStringUtf8())

@@ -1,8 +1,5 @@
 package io.chainroute.extproc;
 
-import io.chainroute.pipeline.HeldRequests;
-import io.chainroute.pipeline.RequestPipeline;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -17,6 +14,8 @@ import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
 import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
+import io.chainroute.pipeline.HeldRequests;
+import io.chainroute.pipeline.RequestPipeline;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
@@ -51,14 +50,28 @@ import org.junit.jupiter.api.Test;
  */
 class ExtProcServiceTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private final NodeConfig full = new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "", false);
-  private final NodeConfig archive = new NodeConfig("archive", URI.create("http://10.0.0.2:8545"), "", true);
+  private final NodeConfig full =
+      new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "", false);
+  private final NodeConfig archive =
+      new NodeConfig("archive", URI.create("http://10.0.0.2:8545"), "", true);
   private final ChainConfig chain =
-      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(full, archive));
+      new ChainConfig(
+          "eth",
+          Protocol.EVM,
+          "/eth",
+          0,
+          2,
+          128,
+          128,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(12),
+          Duration.ofSeconds(2),
+          List.of(full, archive));
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private Server server;
   private ManagedChannel channel;
-  private final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+  private final java.util.concurrent.ScheduledExecutorService timer =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
   private final HeldRequests held = new HeldRequests(timer, topology::get, 100);
 
   @BeforeEach
@@ -75,7 +88,15 @@ class ExtProcServiceTest {
     server =
         InProcessServerBuilder.forName(name)
             .directExecutor()
-            .addService(new ExtProcService(new RequestPipeline(List.of(chain), Map.of("eth", new EvmAdapter()), topology::get, topology::get, held, unavailableWait)))
+            .addService(
+                new ExtProcService(
+                    new RequestPipeline(
+                        List.of(chain),
+                        Map.of("eth", new EvmAdapter()),
+                        topology::get,
+                        topology::get,
+                        held,
+                        unavailableWait)))
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -116,7 +137,9 @@ class ExtProcServiceTest {
     s.next(); // the message-timeout extension
     ProcessingResponse r = s.next();
     assertThat(r.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
-    assertThat(immediateBody(r).get("error").get("message").asText()).contains("'eth'").contains("waited");
+    assertThat(immediateBody(r).get("error").get("message").asText())
+        .contains("'eth'")
+        .contains("waited");
 
     held.shutdown();
     Stream late = new Stream();
@@ -140,10 +163,12 @@ class ExtProcServiceTest {
   /** One HTTP request's ext_proc stream, as Envoy drives it. */
   private final class Stream implements StreamObserver<ProcessingResponse> {
     final BlockingQueue<ProcessingResponse> responses = new LinkedBlockingQueue<>();
-    final StreamObserver<ProcessingRequest> requests = ExternalProcessorGrpc.newStub(channel).process(this);
+    final StreamObserver<ProcessingRequest> requests =
+        ExternalProcessorGrpc.newStub(channel).process(this);
     volatile Throwable error;
 
-    ProcessingResponse headers(String method, String path, boolean endOfStream, String... extra) throws InterruptedException {
+    ProcessingResponse headers(String method, String path, boolean endOfStream, String... extra)
+        throws InterruptedException {
       HeaderMap.Builder h =
           HeaderMap.newBuilder()
               .addHeaders(raw(":method", method))
@@ -153,7 +178,10 @@ class ExtProcServiceTest {
       for (int i = 0; i < extra.length; i += 2) {
         h.addHeaders(raw(extra[i], extra[i + 1]));
       }
-      requests.onNext(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder().setHeaders(h).setEndOfStream(endOfStream)).build());
+      requests.onNext(
+          ProcessingRequest.newBuilder()
+              .setRequestHeaders(HttpHeaders.newBuilder().setHeaders(h).setEndOfStream(endOfStream))
+              .build());
       return next();
     }
 
@@ -166,7 +194,8 @@ class ExtProcServiceTest {
     void sendBody(String body) {
       requests.onNext(
           ProcessingRequest.newBuilder()
-              .setRequestBody(HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(body)).setEndOfStream(true))
+              .setRequestBody(
+                  HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(body)).setEndOfStream(true))
               .build());
     }
 
@@ -195,7 +224,8 @@ class ExtProcServiceTest {
   }
 
   private static String setHeader(ProcessingResponse r, String name) {
-    for (HeaderValueOption o : r.getRequestBody().getResponse().getHeaderMutation().getSetHeadersList()) {
+    for (HeaderValueOption o :
+        r.getRequestBody().getResponse().getHeaderMutation().getSetHeadersList()) {
       if (o.getHeader().getKey().equals(name)) {
         return o.getHeader().getRawValue().toStringUtf8();
       }
@@ -215,7 +245,9 @@ class ExtProcServiceTest {
   @Test
   void headersAreAnsweredAtOnceAndClientSentRoutingHeadersAreRemoved() throws Exception {
     Stream s = new Stream();
-    ProcessingResponse h = s.headers("POST", "/eth", false, "x-chainroute-pool", "archive", "X-Chainroute-Write", "true");
+    ProcessingResponse h =
+        s.headers(
+            "POST", "/eth", false, "x-chainroute-pool", "archive", "X-Chainroute-Write", "true");
     assertThat(h.hasRequestHeaders()).isTrue();
     assertThat(h.getRequestHeaders().getResponse().getHeaderMutation().getRemoveHeadersList())
         .containsExactlyInAnyOrder("x-chainroute-pool", "x-chainroute-write");
@@ -236,11 +268,18 @@ class ExtProcServiceTest {
   void oldStateAndMixedBatchesGoToTheArchivePool() throws Exception {
     Stream s = new Stream();
     s.headers("POST", "/eth/", false);
-    assertThat(setHeader(s.body(call("eth_getBalance", "[\"0xabc\",\"0x1\"]")), "x-chainroute-pool")).isEqualTo("archive");
+    assertThat(
+            setHeader(s.body(call("eth_getBalance", "[\"0xabc\",\"0x1\"]")), "x-chainroute-pool"))
+        .isEqualTo("archive");
 
     Stream batch = new Stream();
     batch.headers("POST", "/eth", false);
-    String body = "[" + call("eth_blockNumber", "[]") + "," + call("eth_getBalance", "[\"0xabc\",\"0x1\"]") + "]";
+    String body =
+        "["
+            + call("eth_blockNumber", "[]")
+            + ","
+            + call("eth_getBalance", "[\"0xabc\",\"0x1\"]")
+            + "]";
     assertThat(setHeader(batch.body(body), "x-chainroute-pool")).isEqualTo("archive");
   }
 
@@ -262,7 +301,14 @@ class ExtProcServiceTest {
     JsonNode body = immediateBody(r);
     assertThat(body.get("error").get("code").asInt()).isEqualTo(-32700);
     assertThat(body.get("id").isNull()).isTrue();
-    assertThat(r.getImmediateResponse().getHeaders().getSetHeaders(0).getHeader().getRawValue().toStringUtf8()).isEqualTo("application/json");
+    assertThat(
+            r.getImmediateResponse()
+                .getHeaders()
+                .getSetHeaders(0)
+                .getHeader()
+                .getRawValue()
+                .toStringUtf8())
+        .isEqualTo("application/json");
   }
 
   @Test
@@ -277,7 +323,8 @@ class ExtProcServiceTest {
     topology.set(topology(EndpointStatus.NONE, EndpointStatus.NONE));
     Stream s = new Stream();
     s.headers("POST", "/eth", false);
-    ProcessingResponse r = s.body("{\"jsonrpc\":\"2.0\",\"id\":\"q-7\",\"method\":\"eth_blockNumber\"}");
+    ProcessingResponse r =
+        s.body("{\"jsonrpc\":\"2.0\",\"id\":\"q-7\",\"method\":\"eth_blockNumber\"}");
     assertThat(r.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
     JsonNode body = immediateBody(r);
     assertThat(body.get("id").asText()).isEqualTo("q-7");
@@ -289,12 +336,14 @@ class ExtProcServiceTest {
   void aGetSkipsBodyBufferingAndAnUnknownPathPassesThrough() throws Exception {
     Stream get = new Stream();
     ProcessingResponse g = get.headers("GET", "/eth", true);
-    assertThat(g.getModeOverride().getRequestBodyMode()).isEqualTo(ProcessingMode.BodySendMode.NONE);
+    assertThat(g.getModeOverride().getRequestBodyMode())
+        .isEqualTo(ProcessingMode.BodySendMode.NONE);
 
     Stream other = new Stream();
     ProcessingResponse o = other.headers("POST", "/ethereum", false);
     assertThat(o.hasRequestHeaders()).isTrue();
-    assertThat(o.getModeOverride().getRequestBodyMode()).isEqualTo(ProcessingMode.BodySendMode.NONE);
+    assertThat(o.getModeOverride().getRequestBodyMode())
+        .isEqualTo(ProcessingMode.BodySendMode.NONE);
   }
 
   @Test
@@ -306,7 +355,8 @@ class ExtProcServiceTest {
 
     Stream good = new Stream();
     good.headers("POST", "/eth", false);
-    assertThat(setHeader(good.body(call("eth_blockNumber", "[]")), "x-chainroute-pool")).isEqualTo("head");
+    assertThat(setHeader(good.body(call("eth_blockNumber", "[]")), "x-chainroute-pool"))
+        .isEqualTo("head");
     good.requests.onCompleted();
     assertThat(good.error).isNull();
   }

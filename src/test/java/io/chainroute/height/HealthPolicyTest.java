@@ -17,7 +17,18 @@ class HealthPolicyTest {
   private final NodeConfig a = node("a");
   private final NodeConfig b = node("b");
   private final ChainConfig chain =
-      new ChainConfig("eth", Protocol.EVM, "/eth", 1, 3, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(a, b));
+      new ChainConfig(
+          "eth",
+          Protocol.EVM,
+          "/eth",
+          1,
+          3,
+          128,
+          128,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(12),
+          Duration.ofSeconds(2),
+          List.of(a, b));
 
   private static NodeConfig node(String name) {
     return new NodeConfig(name, URI.create("http://10.0.0.1:8545"), "", false);
@@ -28,21 +39,29 @@ class HealthPolicyTest {
   }
 
   private NodeView view(List<NodeState> states, long now, NodeConfig n) {
-    return HealthPolicy.evaluate(chain, states, now).nodes().stream().filter(v -> v.config() == n).findFirst().orElseThrow();
+    return HealthPolicy.evaluate(chain, states, now).nodes().stream()
+        .filter(v -> v.config() == n)
+        .findFirst()
+        .orElseThrow();
   }
 
   @Test
   void nodesAtTheHeadAreSyncedAndHealthy() {
     ChainView v = HealthPolicy.evaluate(chain, List.of(at(a, 100, 0), at(b, 99, 0)), 0);
     assertThat(v.head()).isEqualTo(100);
-    assertThat(v.nodes()).extracting(NodeView::health).containsExactly(Health.SYNCED, Health.SYNCED);
-    assertThat(v.nodes()).extracting(NodeView::status).containsExactly(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY);
+    assertThat(v.nodes())
+        .extracting(NodeView::health)
+        .containsExactly(Health.SYNCED, Health.SYNCED);
+    assertThat(v.nodes())
+        .extracting(NodeView::status)
+        .containsExactly(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY);
     assertThat(v.ready()).isTrue();
   }
 
   @Test
   void slightlyBehindIsDegradedAndFurtherBehindIsLeftOut() {
-    assertThat(view(List.of(at(a, 100, 0), at(b, 97, 0)), 0, b).status()).isEqualTo(EndpointStatus.DEGRADED);
+    assertThat(view(List.of(at(a, 100, 0), at(b, 97, 0)), 0, b).status())
+        .isEqualTo(EndpointStatus.DEGRADED);
     NodeView far = view(List.of(at(a, 100, 0), at(b, 96, 0)), 0, b);
     assertThat(far.health()).isEqualTo(Health.LAGGING);
     assertThat(far.lag()).isEqualTo(4);
@@ -68,10 +87,13 @@ class HealthPolicyTest {
   @Test
   void unreachableAndSyncingNodesAreLeftOutAndDoNotSetTheHead() {
     NodeState down = at(a, 500, 0).failed("connection refused or unreachable");
-    NodeState syncing = NodeState.initial(b).answered(400, true, "syncing 400/900", 1, "10.0.0.1", 0, 0);
+    NodeState syncing =
+        NodeState.initial(b).answered(400, true, "syncing 400/900", 1, "10.0.0.1", 0, 0);
     ChainView v = HealthPolicy.evaluate(chain, List.of(down, syncing), 0);
     assertThat(v.head()).isEqualTo(-1);
-    assertThat(v.nodes()).extracting(NodeView::health).containsExactly(Health.UNREACHABLE, Health.SYNCING);
+    assertThat(v.nodes())
+        .extracting(NodeView::health)
+        .containsExactly(Health.UNREACHABLE, Health.SYNCING);
     assertThat(v.nodes()).extracting(NodeView::status).containsOnly(EndpointStatus.NONE);
     assertThat(v.ready()).isFalse();
     assertThat(v.nodes().get(0).reason()).isEqualTo("connection refused or unreachable");

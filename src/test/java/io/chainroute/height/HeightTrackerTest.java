@@ -15,12 +15,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.AbstractExecutorService;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Delayed;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,7 +34,18 @@ class HeightTrackerTest {
   private final NodeConfig a = new NodeConfig("a", URI.create("http://10.0.0.1:8545"), "", false);
   private final NodeConfig b = new NodeConfig("b", URI.create("http://10.0.0.2:8545"), "", false);
   private final ChainConfig chain =
-      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 128, POLL, BLOCK, Duration.ofSeconds(2), List.of(a, b));
+      new ChainConfig(
+          "eth",
+          Protocol.EVM,
+          "/eth",
+          0,
+          2,
+          128,
+          128,
+          POLL,
+          BLOCK,
+          Duration.ofSeconds(2),
+          List.of(a, b));
   private final VirtualScheduler loop = new VirtualScheduler();
   private final Map<String, Long> heads = new HashMap<>();
   private final Map<String, Boolean> down = new HashMap<>();
@@ -44,10 +55,12 @@ class HeightTrackerTest {
       (c, n, last) -> {
         probeTimes.add(loop.now);
         if (down.getOrDefault(n.name(), false)) {
-          return CompletableFuture.completedFuture(new NodeProber.Failed("connection refused or unreachable"));
+          return CompletableFuture.completedFuture(
+              new NodeProber.Failed("connection refused or unreachable"));
         }
         return CompletableFuture.completedFuture(
-            new NodeProber.Answered(new ProbeReading(heads.get(n.name()), false, ""), 100, n.host()));
+            new NodeProber.Answered(
+                new ProbeReading(heads.get(n.name()), false, ""), 100, n.host()));
       };
 
   private HeightTracker tracker() {
@@ -55,7 +68,10 @@ class HeightTrackerTest {
   }
 
   private NodeView node(HeightTracker t, String name) {
-    return t.topology().chain("eth").nodes().stream().filter(n -> n.name().equals(name)).findFirst().orElseThrow();
+    return t.topology().chain("eth").nodes().stream()
+        .filter(n -> n.name().equals(name))
+        .findFirst()
+        .orElseThrow();
   }
 
   @Test
@@ -115,7 +131,9 @@ class HeightTrackerTest {
     NodeState s = NodeState.initial(b);
     for (int i = 0; i < 50; i++) {
       s = s.failed("x");
-      assertThat(HeightTracker.nextDelay(chain, s)).as("no back-off after %d failures", i + 1).isEqualTo(POLL);
+      assertThat(HeightTracker.nextDelay(chain, s))
+          .as("no back-off after %d failures", i + 1)
+          .isEqualTo(POLL);
     }
 
     // Down for ten minutes, then answering: back in the pool within one poll interval (plus the
@@ -141,13 +159,28 @@ class HeightTrackerTest {
 
     NodeConfig c = new NodeConfig("c", URI.create("http://10.0.0.3:8545"), "", false);
     ChainConfig next =
-        new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 64, 64, POLL, BLOCK, Duration.ofSeconds(2), List.of(a, c));
+        new ChainConfig(
+            "eth",
+            Protocol.EVM,
+            "/eth",
+            0,
+            2,
+            64,
+            64,
+            POLL,
+            BLOCK,
+            Duration.ofSeconds(2),
+            List.of(a, c));
     var applied = t.reconfigure(List.of(next));
     loop.runFor(Duration.ofMillis(1));
     assertThat(applied).isCompleted();
     assertThat(t.topology().chain("eth").config().fullNodeStateBlocks()).isEqualTo(64);
-    assertThat(t.topology().chain("eth").nodes()).extracting(NodeView::name).containsExactly("a", "c");
-    assertThat(node(t, "a").health()).as("unchanged node keeps its drain").isEqualTo(Health.DRAINED);
+    assertThat(t.topology().chain("eth").nodes())
+        .extracting(NodeView::name)
+        .containsExactly("a", "c");
+    assertThat(node(t, "a").health())
+        .as("unchanged node keeps its drain")
+        .isEqualTo(Health.DRAINED);
 
     int before = probeTimes.size();
     loop.runFor(Duration.ofSeconds(2));
@@ -164,28 +197,46 @@ class HeightTrackerTest {
     t.start();
     loop.runFor(Duration.ofSeconds(1));
     ChainConfig other =
-        new ChainConfig("base", Protocol.EVM, "/base", 0, 2, 128, 128, POLL, BLOCK, Duration.ofSeconds(2), List.of(a));
+        new ChainConfig(
+            "base",
+            Protocol.EVM,
+            "/base",
+            0,
+            2,
+            128,
+            128,
+            POLL,
+            BLOCK,
+            Duration.ofSeconds(2),
+            List.of(a));
     var applied = t.reconfigure(List.of(other));
     loop.runFor(Duration.ofMillis(1));
     assertThat(applied).isCompletedExceptionally();
-    assertThat(t.topology().chain("eth").nodes()).extracting(NodeView::name).containsExactly("a", "b");
+    assertThat(t.topology().chain("eth").nodes())
+        .extracting(NodeView::name)
+        .containsExactly("a", "b");
   }
 
   @Test
   void theFirstRoundCompletesOnlyOnceEveryNodeAnsweredOrFailed() {
     CompletableFuture<NodeProber.Result> slowB = new CompletableFuture<>();
     NodeProber oneSlow =
-        (c, n, last) -> n.name().equals("b")
-            ? slowB
-            : CompletableFuture.completedFuture(new NodeProber.Answered(new ProbeReading(100, false, ""), 100, n.host()));
-    HeightTracker t = new HeightTracker(List.of(chain), oneSlow, loop, () -> loop.now, Clock.systemUTC());
+        (c, n, last) ->
+            n.name().equals("b")
+                ? slowB
+                : CompletableFuture.completedFuture(
+                    new NodeProber.Answered(new ProbeReading(100, false, ""), 100, n.host()));
+    HeightTracker t =
+        new HeightTracker(List.of(chain), oneSlow, loop, () -> loop.now, Clock.systemUTC());
     t.start();
     loop.runFor(Duration.ofSeconds(1));
     assertThat(t.firstRound()).as("b not heard from yet").isNotDone();
     slowB.complete(new NodeProber.Failed("timed out"));
     loop.runFor(Duration.ofMillis(1));
     assertThat(t.firstRound()).isCompleted();
-    assertThat(t.firstRound().join().chain("eth").nodes()).extracting(NodeView::health).containsExactly(Health.SYNCED, Health.UNREACHABLE);
+    assertThat(t.firstRound().join().chain("eth").nodes())
+        .extracting(NodeView::health)
+        .containsExactly(Health.SYNCED, Health.UNREACHABLE);
   }
 
   /** A single-threaded scheduler on virtual time: tasks run when the test advances the clock. */
@@ -231,7 +282,8 @@ class HeightTrackerTest {
           }
           return f;
         };
-    HeightTracker t = new HeightTracker(List.of(chain), slow, loop, () -> loop.now, Clock.systemUTC());
+    HeightTracker t =
+        new HeightTracker(List.of(chain), slow, loop, () -> loop.now, Clock.systemUTC());
     t.start();
     loop.runFor(Duration.ZERO);
     assertThat(pending).hasSize(1);
@@ -242,16 +294,21 @@ class HeightTrackerTest {
     loop.runFor(Duration.ZERO);
     assertThat(pending).as("no second probe while one is in flight").hasSize(1);
 
-    pending.get(0).complete(new NodeProber.Answered(new ProbeReading(100, false, ""), 100, "10.0.0.1"));
+    pending
+        .get(0)
+        .complete(new NodeProber.Answered(new ProbeReading(100, false, ""), 100, "10.0.0.1"));
     loop.runFor(Duration.ZERO);
     assertThat(pending).as("one more probe, at once, for all three wakes").hasSize(2);
-    pending.get(1).complete(new NodeProber.Answered(new ProbeReading(101, false, ""), 100, "10.0.0.1"));
+    pending
+        .get(1)
+        .complete(new NodeProber.Answered(new ProbeReading(101, false, ""), 100, "10.0.0.1"));
     loop.runFor(POLL.minusMillis(1));
     assertThat(pending).as("then back to the poll interval").hasSize(2);
     assertThat(node(t, "a").head()).isEqualTo(101L);
   }
 
-  static final class VirtualScheduler extends AbstractExecutorService implements ScheduledExecutorService {
+  static final class VirtualScheduler extends AbstractExecutorService
+      implements ScheduledExecutorService {
     long now;
     private long seq;
     private final PriorityQueue<Task> queue = new PriorityQueue<>();
@@ -266,7 +323,6 @@ class HeightTrackerTest {
         this.at = at;
         this.r = r;
       }
-
 
       @Override
       public long getDelay(TimeUnit unit) {
@@ -347,12 +403,14 @@ class HeightTrackerTest {
     }
 
     @Override
-    public ScheduledFuture<?> scheduleAtFixedRate(Runnable command, long initialDelay, long period, TimeUnit unit) {
+    public ScheduledFuture<?> scheduleAtFixedRate(
+        Runnable command, long initialDelay, long period, TimeUnit unit) {
       throw new UnsupportedOperationException();
     }
 
     @Override
-    public ScheduledFuture<?> scheduleWithFixedDelay(Runnable command, long initialDelay, long delay, TimeUnit unit) {
+    public ScheduledFuture<?> scheduleWithFixedDelay(
+        Runnable command, long initialDelay, long delay, TimeUnit unit) {
       throw new UnsupportedOperationException();
     }
 

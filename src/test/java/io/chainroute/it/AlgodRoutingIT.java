@@ -39,7 +39,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class AlgodRoutingIT {
   private static final Duration ROUND = Duration.ofSeconds(1);
-  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   private Path dir;
   private AlgodSimulator a;
@@ -76,11 +77,22 @@ class AlgodRoutingIT {
               - { name: b, url: "%s", tokenEnv: TOKEN_B }
               - { name: archive, url: "%s", archive: true, tokenEnv: TOKEN_ARC }
         """
-            .formatted(Ports.free(), Ports.free(), Ports.free(), adminGrpcPort, listener, envoyAdmin, a.url(), b.url(), archive.url());
-    Map<String, String> env = Map.of("TOKEN_A", "token-a", "TOKEN_B", "token-b", "TOKEN_ARC", "token-arc");
+            .formatted(
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                adminGrpcPort,
+                listener,
+                envoyAdmin,
+                a.url(),
+                b.url(),
+                archive.url());
+    Map<String, String> env =
+        Map.of("TOKEN_A", "token-a", "TOKEN_B", "token-b", "TOKEN_ARC", "token-arc");
     ChainrouteConfig config = ConfigLoader.parse(yaml, env::get);
     sidecar = Sidecar.start(config);
-    envoy = EnvoyProcess.start(dir, BootstrapRenderer.render(config, "algod-it"), listener, envoyAdmin);
+    envoy =
+        EnvoyProcess.start(dir, BootstrapRenderer.render(config, "algod-it"), listener, envoyAdmin);
     await("algod requests flow")
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(
@@ -104,7 +116,8 @@ class AlgodRoutingIT {
   }
 
   private HttpResponse<String> get(String path, String... headers) throws Exception {
-    HttpRequest.Builder r = HttpRequest.newBuilder(URI.create(envoy.url(path))).timeout(Duration.ofSeconds(70));
+    HttpRequest.Builder r =
+        HttpRequest.newBuilder(URI.create(envoy.url(path))).timeout(Duration.ofSeconds(70));
     for (int i = 0; i < headers.length; i += 2) {
       r.header(headers[i], headers[i + 1]);
     }
@@ -163,7 +176,8 @@ class AlgodRoutingIT {
     HttpResponse<String> abc = get("/algo/v2/status/wait-for-block-after/abc");
     assertThat(abc.statusCode()).isEqualTo(400);
     assertThat(abc.body())
-        .isEqualTo("{\"message\":\"Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing \\\"abc\\\": invalid syntax\"}");
+        .isEqualTo(
+            "{\"message\":\"Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing \\\"abc\\\": invalid syntax\"}");
     HttpResponse<String> big = get("/algo/v2/status/wait-for-block-after/18446744073709551616");
     assertThat(big.statusCode()).isEqualTo(400);
     assertThat(big.body()).endsWith("value out of range\"}");
@@ -183,25 +197,37 @@ class AlgodRoutingIT {
       }
       waits.add(
           client.sendAsync(
-              HttpRequest.newBuilder(URI.create(envoy.url("/algo/v2/status/wait-for-block-after/" + (now + 2)))).timeout(Duration.ofSeconds(60)).build(),
+              HttpRequest.newBuilder(
+                      URI.create(envoy.url("/algo/v2/status/wait-for-block-after/" + (now + 2))))
+                  .timeout(Duration.ofSeconds(60))
+                  .build(),
               HttpResponse.BodyHandlers.ofString()));
     }
-    CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new)).get(60, java.util.concurrent.TimeUnit.SECONDS);
+    CompletableFuture.allOf(waits.toArray(CompletableFuture[]::new))
+        .get(60, java.util.concurrent.TimeUnit.SECONDS);
     for (CompletableFuture<HttpResponse<String>> w : waits) {
       HttpResponse<String> r = w.get();
       assertThat(r.statusCode()).as(r.body() + " " + r.headers().map()).isEqualTo(200);
       assertThat(lastRound(r)).isGreaterThan(now + 2);
       // Answered by chainroute itself (an ImmediateResponse), not by a node.
-      assertThat(upstream(r)).as("upstream (Envoy: %s)", envoy.admin("/stats?filter=ext_proc")).isIn("", "-");
+      assertThat(upstream(r))
+          .as("upstream (Envoy: %s)", envoy.admin("/stats?filter=ext_proc"))
+          .isIn("", "-");
     }
     // They were held on the hold cluster, not on the one that bounds ordinary requests.
-    assertThat(stat("cluster.chainroute_extproc_hold.upstream_rq_total")).isGreaterThanOrEqualTo(1000);
+    assertThat(stat("cluster.chainroute_extproc_hold.upstream_rq_total"))
+        .isGreaterThanOrEqualTo(1000);
     assertThat(stat("cluster.chainroute_extproc.upstream_rq_total")).isLessThan(1000);
   }
 
   private long stat(String name) {
     String regex = "^" + name.replace(".", "[.]") + "$";
-    String line = envoy.admin("/stats?filter=" + java.net.URLEncoder.encode(regex, java.nio.charset.StandardCharsets.UTF_8)).trim();
+    String line =
+        envoy
+            .admin(
+                "/stats?filter="
+                    + java.net.URLEncoder.encode(regex, java.nio.charset.StandardCharsets.UTF_8))
+            .trim();
     return line.isEmpty() ? 0 : Long.parseLong(line.substring(line.lastIndexOf(' ') + 1));
   }
 
@@ -209,9 +235,12 @@ class AlgodRoutingIT {
   @Order(5)
   void anOldBlockComesFromTheArchivalNode() throws Exception {
     long now = lastRound(get("/algo/v2/status"));
-    HttpResponse<String> direct = HTTP.send(
-        HttpRequest.newBuilder(URI.create(a.url() + "/v2/blocks/" + (now - 1500))).header("X-Algo-API-Token", "token-a").build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> direct =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(a.url() + "/v2/blocks/" + (now - 1500)))
+                .header("X-Algo-API-Token", "token-a")
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(direct.statusCode()).isEqualTo(404);
 
     HttpResponse<String> old = get("/algo/v2/blocks/" + (now - 1500));
@@ -246,11 +275,17 @@ class AlgodRoutingIT {
   @Test
   @Order(7)
   void aDrainedNodeGetsNoNewRequestsAndUndrainRestoresItWithoutFailedRequests() throws Exception {
-    io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", adminGrpcPort).usePlaintext().build();
+    io.grpc.ManagedChannel channel =
+        io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", adminGrpcPort).usePlaintext().build();
     try {
       var admin = io.chainroute.admin.v1.AdminServiceGrpc.newBlockingStub(channel);
-      var request = io.chainroute.admin.v1.DrainNodeRequest.newBuilder().setChain("algo-it").setNode("a").build();
-      assertThat(admin.drainNode(request).getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_DRAINED);
+      var request =
+          io.chainroute.admin.v1.DrainNodeRequest.newBuilder()
+              .setChain("algo-it")
+              .setNode("a")
+              .build();
+      assertThat(admin.drainNode(request).getHealth())
+          .isEqualTo(io.chainroute.admin.v1.Health.HEALTH_DRAINED);
       await("Envoy drops the drained node")
           .atMost(Duration.ofSeconds(5))
           .until(() -> !envoy.admin("/clusters").contains("algo-it-head::" + addr(a)));
@@ -259,7 +294,8 @@ class AlgodRoutingIT {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(upstream(r)).isNotEqualTo(addr(a));
       }
-      assertThat(admin.undrainNode(request).getHealth()).isNotEqualTo(io.chainroute.admin.v1.Health.HEALTH_DRAINED);
+      assertThat(admin.undrainNode(request).getHealth())
+          .isNotEqualTo(io.chainroute.admin.v1.Health.HEALTH_DRAINED);
       await("undrained node serves again")
           .atMost(Duration.ofSeconds(10))
           .until(() -> upstream(get("/algo/v2/status")).equals(addr(a)));
@@ -272,11 +308,17 @@ class AlgodRoutingIT {
   @Order(8)
   void withTheArchivalNodeDownTheClientSeesAlgodsOwn404() throws Exception {
     archive.close();
-    await("archival node out").atMost(Duration.ofSeconds(10)).until(() -> !Rpc.get("http://127.0.0.1:" + envoy.adminPort + "/clusters").contains("algo-it-archive::" + addr(archive)));
+    await("archival node out")
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                !Rpc.get("http://127.0.0.1:" + envoy.adminPort + "/clusters")
+                    .contains("algo-it-archive::" + addr(archive)));
     long now = lastRound(get("/algo/v2/status"));
     HttpResponse<String> old = get("/algo/v2/blocks/" + (now - 1500));
     assertThat(old.statusCode()).isEqualTo(404);
-    assertThat(old.body()).isEqualTo("{\"message\":\"failed to retrieve information from the ledger\"}");
+    assertThat(old.body())
+        .isEqualTo("{\"message\":\"failed to retrieve information from the ledger\"}");
   }
 
   @Test
@@ -285,7 +327,10 @@ class AlgodRoutingIT {
     long now = lastRound(get("/algo/v2/status"));
     CompletableFuture<HttpResponse<String>> wait =
         HTTP.sendAsync(
-            HttpRequest.newBuilder(URI.create(envoy.url("/algo/v2/status/wait-for-block-after/" + (now + 1000)))).timeout(Duration.ofSeconds(60)).build(),
+            HttpRequest.newBuilder(
+                    URI.create(envoy.url("/algo/v2/status/wait-for-block-after/" + (now + 1000))))
+                .timeout(Duration.ofSeconds(60))
+                .build(),
             HttpResponse.BodyHandlers.ofString());
     Thread.sleep(500);
     assertThat(wait).as("held").isNotDone();
@@ -293,7 +338,8 @@ class AlgodRoutingIT {
     sidecar.close();
     HttpResponse<String> r = wait.get(10, java.util.concurrent.TimeUnit.SECONDS);
     assertThat(r.statusCode()).isEqualTo(500);
-    assertThat(r.body()).isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
+    assertThat(r.body())
+        .isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
   }
 }

@@ -67,10 +67,22 @@ class AlgosdkIT {
               - { name: n2, url: "%s", tokenEnv: T2 }
               - { name: n3, url: "%s", archive: true, tokenEnv: T3 }
         """
-            .formatted(Ports.free(), Ports.free(), Ports.free(), Ports.free(), listener, envoyAdmin, nodes.get(0).url(), nodes.get(1).url(), nodes.get(2).url());
-    ChainrouteConfig config = ConfigLoader.parse(yaml, Map.of("T1", "t1", "T2", "t2", "T3", "t3")::get);
+            .formatted(
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                listener,
+                envoyAdmin,
+                nodes.get(0).url(),
+                nodes.get(1).url(),
+                nodes.get(2).url());
+    ChainrouteConfig config =
+        ConfigLoader.parse(yaml, Map.of("T1", "t1", "T2", "t2", "T3", "t3")::get);
     sidecar = Sidecar.start(config);
-    envoy = EnvoyProcess.start(dir, BootstrapRenderer.render(config, "algosdk-it"), listener, envoyAdmin);
+    envoy =
+        EnvoyProcess.start(
+            dir, BootstrapRenderer.render(config, "algosdk-it"), listener, envoyAdmin);
     // The client's own token is not what the nodes want: chainroute swaps in each node's token.
     client = new AlgodClient("http://127.0.0.1", listener, "the-clients-token");
   }
@@ -129,7 +141,8 @@ class AlgosdkIT {
   @Order(3)
   void waitForBlockSurvivesTheLeadingNodeStalling() throws Exception {
     long now = lastRound();
-    AlgodSimulator leader = nodes.stream().max(java.util.Comparator.comparingLong(AlgodSimulator::round)).orElseThrow();
+    AlgodSimulator leader =
+        nodes.stream().max(java.util.Comparator.comparingLong(AlgodSimulator::round)).orElseThrow();
     CompletableFuture<Response<NodeStatusResponse>> wait =
         CompletableFuture.supplyAsync(
             () -> {
@@ -143,7 +156,12 @@ class AlgosdkIT {
     Response<NodeStatusResponse> r = wait.get(15, TimeUnit.SECONDS);
     assertThat(r.isSuccessful()).as(r.message()).isTrue();
     assertThat(r.body().lastRound).isGreaterThan(now + 2);
-    long others = nodes.stream().filter(n -> n != leader).mapToLong(AlgodSimulator::round).max().orElseThrow();
+    long others =
+        nodes.stream()
+            .filter(n -> n != leader)
+            .mapToLong(AlgodSimulator::round)
+            .max()
+            .orElseThrow();
     leader.advanceTo(others);
     leader.resume();
   }
@@ -199,9 +217,14 @@ class AlgosdkIT {
     long seenConfirmed = confirmed;
     org.awaitility.Awaitility.await("confirmed")
         .atMost(Duration.ofSeconds(5))
-        .until(() -> {
-          Long r = client.PendingTransactionInformation(posted.body().txId).execute().body().confirmedRound;
-          return seenConfirmed > 0 || (r != null && r > 0);
-        });
+        .until(
+            () -> {
+              Long r =
+                  client.PendingTransactionInformation(posted.body().txId)
+                      .execute()
+                      .body()
+                      .confirmedRound;
+              return seenConfirmed > 0 || (r != null && r > 0);
+            });
   }
 }

@@ -1,7 +1,6 @@
 package io.chainroute.it;
 
 import static io.chainroute.it.DrillRig.ms;
-import static io.chainroute.it.DrillRig.sleep;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,11 +15,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The node-killed and node-stalled drills on three anvil nodes ({@code --block-time 1}), as issue 18
- * first ran them. Each anvil is its own chain mining on its own clock, so heads differ by a block at
- * times: the chain tolerates a lag of 1 ({@code maxLagBlocks: 1}), and a stalled node leaves once it
- * is 2 behind, i.e. within one poll plus two block times. Fresh anvils per drill (they start in
- * well under a second).
+ * The node-killed and node-stalled drills on three anvil nodes ({@code --block-time 1}), as issue
+ * 18 first ran them. Each anvil is its own chain mining on its own clock, so heads differ by a
+ * block at times: the chain tolerates a lag of 1 ({@code maxLagBlocks: 1}), and a stalled node
+ * leaves once it is 2 behind, i.e. within one poll plus two block times. Fresh anvils per drill
+ * (they start in well under a second).
  */
 class AnvilDrillsIT {
   private static final String ACCOUNT0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
@@ -57,7 +56,9 @@ class AnvilDrillsIT {
     List<String> names = List.of("a", "b", "c");
     String list =
         java.util.stream.IntStream.range(0, nodes.size())
-            .mapToObj(i -> "      - { name: %s, url: \"%s\" }".formatted(names.get(i), nodes.get(i).url()))
+            .mapToObj(
+                i ->
+                    "      - { name: %s, url: \"%s\" }".formatted(names.get(i), nodes.get(i).url()))
             .collect(Collectors.joining("\n"));
     String chains =
         """
@@ -86,7 +87,15 @@ class AnvilDrillsIT {
 
   private String settings() {
     return "backend=anvil rate=%d poll=%dms block=%dms probeTimeout=%dms maxLag=%d warmupMs=%d loadavg=%s envoy=%s"
-        .formatted(RATE, POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), MAX_LAG, warmupMs, DrillRig.loadAverage(), rig.envoyRetryStats("eth-head"));
+        .formatted(
+            RATE,
+            POLL.toMillis(),
+            BLOCK.toMillis(),
+            PROBE_TIMEOUT.toMillis(),
+            MAX_LAG,
+            warmupMs,
+            DrillRig.loadAverage(),
+            rig.envoyRetryStats("eth-head"));
   }
 
   @Test
@@ -99,13 +108,20 @@ class AnvilDrillsIT {
     try (ConstantLoad load = load()) {
       killed = System.nanoTime();
       victim.kill();
-      left = DrillRig.settledTimes(Duration.ofSeconds(5), () -> !rig.healthyHead("eth").contains("b"))[0];
+      left =
+          DrillRig.settledTimes(Duration.ofSeconds(5), () -> !rig.healthyHead("eth").contains("b"))[
+              0];
       load.stop();
       s = load.snapshot().sentBetween(killed - Duration.ofSeconds(1).toNanos(), Long.MAX_VALUE);
-      DrillRig.report("anvil-node-killed", "%s %s leftPoolMs=%d".formatted(settings(), s.figures(), ms(killed, left)), s);
+      DrillRig.report(
+          "anvil-node-killed",
+          "%s %s leftPoolMs=%d".formatted(settings(), s.figures(), ms(killed, left)),
+          s);
     }
     SoftAssertions soft = new SoftAssertions();
-    soft.assertThat(s.failures()).as("failed reads after kill -9 of an anvil node: %s", s.sampleFailures(3)).isEmpty();
+    soft.assertThat(s.failures())
+        .as("failed reads after kill -9 of an anvil node: %s", s.sampleFailures(3))
+        .isEmpty();
     soft.assertThat(left).as("the killed node left the head pool").isPositive();
     soft.assertAll();
   }
@@ -134,13 +150,26 @@ class AnvilDrillsIT {
       DrillRig.report(
           "anvil-node-stalled",
           "%s %s leftPoolMs=%d boundMs=%d envoyDroppedMs=%d answeredByItAfterLeaving=%d answeredByItAfterStall=%d"
-              .formatted(settings(), s.figures(), ms(stalled, t[0]), bound.toMillis(), ms(stalled, t[1]), after, s.answeredBy(victim.address(), stalled)),
+              .formatted(
+                  settings(),
+                  s.figures(),
+                  ms(stalled, t[0]),
+                  bound.toMillis(),
+                  ms(stalled, t[1]),
+                  after,
+                  s.answeredBy(victim.address(), stalled)),
           s);
     }
     SoftAssertions soft = new SoftAssertions();
-    soft.assertThat(t[0]).as("the stalled node left the head pool (for good) within 7 s").isPositive();
-    soft.assertThat(ms(stalled, t[0])).as("ms from stall to leaving the head pool").isLessThanOrEqualTo(bound.plus(MARGIN).toMillis());
-    soft.assertThat(after).as("requests answered by the stalled node %d ms after it left the pool", grace.toMillis()).isZero();
+    soft.assertThat(t[0])
+        .as("the stalled node left the head pool (for good) within 7 s")
+        .isPositive();
+    soft.assertThat(ms(stalled, t[0]))
+        .as("ms from stall to leaving the head pool")
+        .isLessThanOrEqualTo(bound.plus(MARGIN).toMillis());
+    soft.assertThat(after)
+        .as("requests answered by the stalled node %d ms after it left the pool", grace.toMillis())
+        .isZero();
     soft.assertThat(s.failures()).as("failed reads: %s", s.sampleFailures(3)).isEmpty();
     soft.assertAll();
   }

@@ -23,7 +23,9 @@ final class AnvilProcess implements AutoCloseable {
     this.process = process;
   }
 
-  /** @param pruneHistory keep state for this many recent blocks only; null for an archive node */
+  /**
+   * @param pruneHistory keep state for this many recent blocks only; null for an archive node
+   */
   static AnvilProcess start(Path logDir, String name, Integer pruneHistory) {
     List<String> args = new ArrayList<>(List.of("--no-mining"));
     if (pruneHistory != null) {
@@ -33,14 +35,19 @@ final class AnvilProcess implements AutoCloseable {
     return start(logDir, name, args);
   }
 
-  /** A node that mines a block every {@code blockTimeSeconds} ({@code --block-time}), on its own chain. */
+  /**
+   * A node that mines a block every {@code blockTimeSeconds} ({@code --block-time}), on its own
+   * chain.
+   */
   static AnvilProcess startMining(Path logDir, String name, int blockTimeSeconds) {
     return start(logDir, name, List.of("--block-time", String.valueOf(blockTimeSeconds)));
   }
 
   private static AnvilProcess start(Path logDir, String name, List<String> args) {
     int port = Ports.free();
-    List<String> cmd = new ArrayList<>(List.of(RealBinaries.anvil().toString(), "--port", String.valueOf(port), "--silent"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(RealBinaries.anvil().toString(), "--port", String.valueOf(port), "--silent"));
     cmd.addAll(args);
     try {
       Process p =

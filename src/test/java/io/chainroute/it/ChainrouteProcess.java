@@ -38,7 +38,8 @@ final class ChainrouteProcess implements AutoCloseable {
   private static Path launcher() {
     Path jar = Path.of("target", "chainroute.jar");
     if (!Files.isRegularFile(jar)) {
-      throw new IllegalStateException(jar.toAbsolutePath() + " missing: run mvn -B package -DskipTests first");
+      throw new IllegalStateException(
+          jar.toAbsolutePath() + " missing: run mvn -B package -DskipTests first");
     }
     return Path.of("bin", "chainroute").toAbsolutePath();
   }

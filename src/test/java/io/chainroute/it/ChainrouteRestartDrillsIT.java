@@ -16,8 +16,12 @@ import org.junit.jupiter.api.Test;
  * config, while Envoy keeps running.
  */
 class ChainrouteRestartDrillsIT extends GethDrill {
-  /** How long a drill waits for Envoy to catch up after the restart (issue 18 saw 9–22 s to reconnect). */
+  /**
+   * How long a drill waits for Envoy to catch up after the restart (issue 18 saw 9–22 s to
+   * reconnect).
+   */
   private static final Duration CATCH_UP = Duration.ofSeconds(15);
+
   /** What the endpoints-current assertion allows on a loaded CI machine (see the assertion). */
   private static final Duration CI_BOUND = Duration.ofSeconds(9);
 
@@ -43,7 +47,11 @@ class ChainrouteRestartDrillsIT extends GethDrill {
       launched = System.nanoTime();
       rig.chainroute.launch(rig.config(chains(net.nodes())));
       back = rig.chainroute.readyNanos();
-      t = firstTimes(CATCH_UP, () -> envoyConnected(rig), () -> !rig.envoyEndpoints("eth-head").containsKey(victim.address()));
+      t =
+          firstTimes(
+              CATCH_UP,
+              () -> envoyConnected(rig),
+              () -> !rig.envoyEndpoints("eth-head").containsKey(victim.address()));
       sleep(Duration.ofSeconds(2));
       load.stop();
       s = fromFault(load, killed);
@@ -57,31 +65,57 @@ class ChainrouteRestartDrillsIT extends GethDrill {
       // "reset" on the dead node shortly after it died). A second after the death covers both.
       long window = Duration.ofSeconds(10).toNanos();
       long afterDeath = Duration.ofSeconds(1).toNanos();
-      ConstantLoad.Snapshot inFlightAtDeath = s.sentBetween(nodeKilled - window, nodeKilled + afterDeath);
+      ConstantLoad.Snapshot inFlightAtDeath =
+          s.sentBetween(nodeKilled - window, nodeKilled + afterDeath);
       List<ConstantLoad.Outcome> unexplained =
           outage.failures().stream()
-              .filter(o -> o.sentNanos() > nodeKilled + afterDeath || o.sentNanos() + o.latencyNanos() < nodeKilled)
+              .filter(
+                  o ->
+                      o.sentNanos() > nodeKilled + afterDeath
+                          || o.sentNanos() + o.latencyNanos() < nodeKilled)
               .toList();
       ConstantLoad.Snapshot after = s.sentBetween(back, Long.MAX_VALUE);
       DrillRig.report(
           "chainroute-killed",
           "%s %s outageMs=%d nodeKilledAtOutageMs=%d chainrouteStartMs=%d envoyReconnectedMs=%d endpointsCurrentMs=%d targetMs=%d failedDuringOutage=%d inFlightOnDeadNode=%d unexplained=%d failedAfterRestart=%d"
               .formatted(
-                  settings(), s.figures(), ms(killed, back), ms(killed, nodeKilled), ms(launched, back), ms(back, t[0]), ms(back, t[1]),
-                  target.toMillis(), outage.failures().size(), inFlightAtDeath.failures().size(), unexplained.size(), after.failures().size()),
+                  settings(),
+                  s.figures(),
+                  ms(killed, back),
+                  ms(killed, nodeKilled),
+                  ms(launched, back),
+                  ms(back, t[0]),
+                  ms(back, t[1]),
+                  target.toMillis(),
+                  outage.failures().size(),
+                  inFlightAtDeath.failures().size(),
+                  unexplained.size(),
+                  after.failures().size()),
           s);
       SoftAssertions soft = new SoftAssertions();
-      soft.assertThat(unexplained).as("failed reads while chainroute was down, other than those in flight on the node as it died: %s", outage.sampleFailures(3)).isEmpty();
-      soft.assertThat(outage.failures().size()).as("reads in flight on the dying node (300 req/s, ms latency)").isLessThanOrEqualTo(30);
-      soft.assertThat(after.failures()).as("failed reads after chainroute was back: %s", after.sampleFailures(3)).isEmpty();
-      soft.assertThat(t[1]).as("Envoy dropped the dead node within %s of the restart", CATCH_UP).isPositive();
+      soft.assertThat(unexplained)
+          .as(
+              "failed reads while chainroute was down, other than those in flight on the node as it died: %s",
+              outage.sampleFailures(3))
+          .isEmpty();
+      soft.assertThat(outage.failures().size())
+          .as("reads in flight on the dying node (300 req/s, ms latency)")
+          .isLessThanOrEqualTo(30);
+      soft.assertThat(after.failures())
+          .as("failed reads after chainroute was back: %s", after.sampleFailures(3))
+          .isEmpty();
+      soft.assertThat(t[1])
+          .as("Envoy dropped the dead node within %s of the restart", CATCH_UP)
+          .isPositive();
       // The issue's target is 2 s (the figure line reports it); it is NOT met on the 2-core CI
       // machine: with four geth nodes, Envoy, the load and a cold JVM sharing it (load average
       // 5-8), the measured time was 1.5-8 s, most of it between chainroute listening and Envoy's
       // first xDS request reaching it (a cold first request; Envoy reconnects 0.3-0.5 s after
       // chainroute listens on a quiet machine). The assertion keeps a bound that catches a
       // regression to the 9-22 s of Envoy's default back-off.
-      soft.assertThat(ms(back, t[1])).as("ms from chainroute back to Envoy's endpoints current").isLessThanOrEqualTo(CI_BOUND.toMillis());
+      soft.assertThat(ms(back, t[1]))
+          .as("ms from chainroute back to Envoy's endpoints current")
+          .isLessThanOrEqualTo(CI_BOUND.toMillis());
       soft.assertAll();
     }
   }
@@ -116,13 +150,20 @@ class ChainrouteRestartDrillsIT extends GethDrill {
           "chainroute-changed-config",
           "%s %s envoyReconnectedMs=%d removedNodeGoneMs=%d newChainEndpointsMs=%d waitedMs=%d xds=%s"
               .formatted(
-                  settings(), s.figures(), ms(back, t[0]), ms(back, t[1]), ms(back, t[2]),
-                  CATCH_UP.toMillis(), xdsVersions(rig)),
+                  settings(),
+                  s.figures(),
+                  ms(back, t[0]),
+                  ms(back, t[1]),
+                  ms(back, t[2]),
+                  CATCH_UP.toMillis(),
+                  xdsVersions(rig)),
           s);
     }
     SoftAssertions soft = new SoftAssertions();
     soft.assertThat(t[1]).as("Envoy dropped the node removed from the config").isPositive();
-    soft.assertThat(t[2]).as("Envoy has the clusters and endpoints of the chain added to the config").isPositive();
+    soft.assertThat(t[2])
+        .as("Envoy has the clusters and endpoints of the chain added to the config")
+        .isPositive();
     soft.assertAll();
   }
 
@@ -142,7 +183,12 @@ class ChainrouteRestartDrillsIT extends GethDrill {
     for (JsonNode e : rig.status().get("envoys")) {
       for (JsonNode r : e.get("resources")) {
         String type = r.get("type").asText().replaceAll(".*\\.", "");
-        sb.append(type).append(':').append(r.get("sentVersion").asText()).append('/').append(r.get("ackedVersion").asText()).append(',');
+        sb.append(type)
+            .append(':')
+            .append(r.get("sentVersion").asText())
+            .append('/')
+            .append(r.get("ackedVersion").asText())
+            .append(',');
       }
     }
     return sb.length() == 0 ? "none" : sb.substring(0, sb.length() - 1);

@@ -39,11 +39,18 @@ class ConfigReloadDrillsIT extends GethDrill {
       sleep(Duration.ofSeconds(1));
       addedAt = System.nanoTime();
       rig.chainroute.reload(rig.config(chains(net.nodes())));
-      back = firstTimes(APPLY, () -> rig.healthyHead("eth").contains(node.name) && rig.envoyEndpoints("eth-head").containsKey(node.address()));
+      back =
+          firstTimes(
+              APPLY,
+              () ->
+                  rig.healthyHead("eth").contains(node.name)
+                      && rig.envoyEndpoints("eth-head").containsKey(node.address()));
       sleep(Duration.ofSeconds(1));
       rig.chainroute.reload(rig.config("chains: [ {"));
       sleep(Duration.ofSeconds(2));
-      stillThere = rig.envoyEndpoints("eth-head").containsKey(node.address()) && rig.healthyHead("eth").contains(node.name);
+      stillThere =
+          rig.envoyEndpoints("eth-head").containsKey(node.address())
+              && rig.healthyHead("eth").contains(node.name);
       log = rig.chainroute.log();
       load.stop();
       s = fromFault(load, start);
@@ -51,14 +58,21 @@ class ConfigReloadDrillsIT extends GethDrill {
     DrillRig.report(
         "config-reload",
         "%s %s removedFromEnvoyMs=%d addedToEnvoyMs=%d badFileKeptRunningConfig=%s"
-            .formatted(settings(), s.figures(), ms(removedAt, gone[0]), ms(addedAt, back[0]), stillThere),
+            .formatted(
+                settings(), s.figures(), ms(removedAt, gone[0]), ms(addedAt, back[0]), stillThere),
         s);
     SoftAssertions soft = new SoftAssertions();
-    soft.assertThat(s.failures()).as("failed reads across three reloads: %s", s.sampleFailures(3)).isEmpty();
+    soft.assertThat(s.failures())
+        .as("failed reads across three reloads: %s", s.sampleFailures(3))
+        .isEmpty();
     soft.assertThat(gone[0]).as("Envoy dropped the node removed from the file").isPositive();
-    soft.assertThat(back[0]).as("the node added to the file is back in Envoy's head pool").isPositive();
+    soft.assertThat(back[0])
+        .as("the node added to the file is back in Envoy's head pool")
+        .isPositive();
     soft.assertThat(stillThere).as("a file that does not parse changes nothing").isTrue();
-    soft.assertThat(log).contains("Configuration reloaded.").contains("Configuration reload refused; the running configuration stays.");
+    soft.assertThat(log)
+        .contains("Configuration reloaded.")
+        .contains("Configuration reload refused; the running configuration stays.");
     soft.assertAll();
   }
 }

@@ -55,12 +55,19 @@ final class ConstantLoad implements AutoCloseable {
     this.rate = rate;
     this.timeout = timeout;
     this.bodies = List.copyOf(bodies);
-    this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout).build();
+    this.http =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(timeout)
+            .build();
     this.sender = new Thread(this::send, "constant-load");
     sender.setDaemon(true);
   }
 
-  /** The drills' read mix: {@code eth_blockNumber}, {@code eth_getBalance(account, "latest")}, {@code eth_chainId}. */
+  /**
+   * The drills' read mix: {@code eth_blockNumber}, {@code eth_getBalance(account, "latest")},
+   * {@code eth_chainId}.
+   */
   static List<String> evmReads(String account) {
     return List.of(
         Rpc.call("eth_blockNumber", "[]"),
@@ -100,7 +107,9 @@ final class ConstantLoad implements AutoCloseable {
         continue;
       }
       Snapshot last = snapshot().sentBetween(to - window, to);
-      if (last.sent() >= rate * 9L / 10 && last.failures().isEmpty() && last.maxLatencyMillis() <= maxLatency.toMillis()) {
+      if (last.sent() >= rate * 9L / 10
+          && last.failures().isEmpty()
+          && last.maxLatencyMillis() <= maxLatency.toMillis()) {
         return msSinceStart(System.nanoTime());
       }
     }
@@ -140,10 +149,11 @@ final class ConstantLoad implements AutoCloseable {
     if (e != null) {
       Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
       String kind =
-          cause instanceof HttpTimeoutException ? "timeout"
-              : cause instanceof ConnectException ? "connect-error"
-              : cause instanceof IOException ? "io-error"
-              : "client-error";
+          cause instanceof HttpTimeoutException
+              ? "timeout"
+              : cause instanceof ConnectException
+                  ? "connect-error"
+                  : cause instanceof IOException ? "io-error" : "client-error";
       return new Outcome(due, latency, kind, "", cause.toString());
     }
     String upstream = r.headers().firstValue("x-chainroute-upstream").orElse("");
@@ -157,7 +167,12 @@ final class ConstantLoad implements AutoCloseable {
         return new Outcome(due, latency, "ok", upstream, "");
       }
       if (json.has("error")) {
-        return new Outcome(due, latency, "rpc" + json.get("error").path("code").asInt(), upstream, abbreviate(body));
+        return new Outcome(
+            due,
+            latency,
+            "rpc" + json.get("error").path("code").asInt(),
+            upstream,
+            abbreviate(body));
       }
     } catch (IOException notJson) {
       // fall through
@@ -201,7 +216,8 @@ final class ConstantLoad implements AutoCloseable {
   record Snapshot(ConstantLoad load, long sent, List<Outcome> outcomes) {
     /** The outcomes of requests sent in [from, to). */
     Snapshot sentBetween(long fromNanos, long toNanos) {
-      List<Outcome> in = outcomes.stream().filter(o -> o.sentNanos >= fromNanos && o.sentNanos < toNanos).toList();
+      List<Outcome> in =
+          outcomes.stream().filter(o -> o.sentNanos >= fromNanos && o.sentNanos < toNanos).toList();
       return new Snapshot(load, in.size(), in);
     }
 
@@ -221,39 +237,76 @@ final class ConstantLoad implements AutoCloseable {
     }
 
     long maxLatencyMillis() {
-      return TimeUnit.NANOSECONDS.toMillis(outcomes.stream().mapToLong(Outcome::latencyNanos).max().orElse(0));
+      return TimeUnit.NANOSECONDS.toMillis(
+          outcomes.stream().mapToLong(Outcome::latencyNanos).max().orElse(0));
     }
 
     long latencyPercentileMillis(double p) {
       long[] l = outcomes.stream().mapToLong(Outcome::latencyNanos).sorted().toArray();
-      return l.length == 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(l[(int) Math.min(l.length - 1, Math.ceil(p * l.length) - 1)]);
+      return l.length == 0
+          ? 0
+          : TimeUnit.NANOSECONDS.toMillis(
+              l[(int) Math.min(l.length - 1, Math.ceil(p * l.length) - 1)]);
     }
 
-    /** Requests answered by {@code upstream} (ip:port) that were sent at or after {@code fromNanos}. */
+    /**
+     * Requests answered by {@code upstream} (ip:port) that were sent at or after {@code fromNanos}.
+     */
     long answeredBy(String upstream, long fromNanos) {
-      return outcomes.stream().filter(o -> o.sentNanos >= fromNanos && o.upstream.equals(upstream)).count();
+      return outcomes.stream()
+          .filter(o -> o.sentNanos >= fromNanos && o.upstream.equals(upstream))
+          .count();
     }
 
-    /** {@code sent=.. ok=.. failed=.. kinds={..} window=[a,b]ms p99Ms=.. maxMs=..}, times from the load's start. */
+    /**
+     * {@code sent=.. ok=.. failed=.. kinds={..} window=[a,b]ms p99Ms=.. maxMs=..}, times from the
+     * load's start.
+     */
     String figures() {
       List<Outcome> f = failures();
       String window =
-          f.isEmpty() ? "-" : "[" + load.msSinceStart(f.get(0).sentNanos) + "," + load.msSinceStart(f.get(f.size() - 1).sentNanos) + "]ms";
+          f.isEmpty()
+              ? "-"
+              : "["
+                  + load.msSinceStart(f.get(0).sentNanos)
+                  + ","
+                  + load.msSinceStart(f.get(f.size() - 1).sentNanos)
+                  + "]ms";
       return "sent=%d ok=%d failed=%d kinds=%s failWindow=%s p99Ms=%d maxMs=%d"
-          .formatted(sent, ok(), f.size(), failuresByKind(), window, latencyPercentileMillis(0.99), maxLatencyMillis());
+          .formatted(
+              sent,
+              ok(),
+              f.size(),
+              failuresByKind(),
+              window,
+              latencyPercentileMillis(0.99),
+              maxLatencyMillis());
     }
 
-    /** Per {@code stepMs} of send time: {@code t:sent/failed/maxMs}, to see when things went wrong. */
+    /**
+     * Per {@code stepMs} of send time: {@code t:sent/failed/maxMs}, to see when things went wrong.
+     */
     String timeline(long stepMs) {
       Map<Long, long[]> buckets = new TreeMap<>();
       for (Outcome o : outcomes) {
-        long[] b = buckets.computeIfAbsent(load.msSinceStart(o.sentNanos) / stepMs * stepMs, k -> new long[3]);
+        long[] b =
+            buckets.computeIfAbsent(
+                load.msSinceStart(o.sentNanos) / stepMs * stepMs, k -> new long[3]);
         b[0]++;
         b[1] += o.ok() ? 0 : 1;
         b[2] = Math.max(b[2], TimeUnit.NANOSECONDS.toMillis(o.latencyNanos));
       }
       StringBuilder sb = new StringBuilder();
-      buckets.forEach((t, b) -> sb.append(t).append(':').append(b[0]).append('/').append(b[1]).append('/').append(b[2]).append(' '));
+      buckets.forEach(
+          (t, b) ->
+              sb.append(t)
+                  .append(':')
+                  .append(b[0])
+                  .append('/')
+                  .append(b[1])
+                  .append('/')
+                  .append(b[2])
+                  .append(' '));
       return sb.toString().trim();
     }
 

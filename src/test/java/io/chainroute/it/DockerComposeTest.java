@@ -11,9 +11,9 @@ import org.testcontainers.junit.jupiter.Container;
 import org.testcontainers.junit.jupiter.Testcontainers;
 
 /**
- * The shipped docker-compose.yml, as a user runs it: two anvil containers, chainroute built from the
- * Dockerfile, and the stock Envoy image. Skipped where no Docker engine runs (CI here has none; the
- * process-based {@code *IT} tests cover the same paths with real binaries).
+ * The shipped docker-compose.yml, as a user runs it: two anvil containers, chainroute built from
+ * the Dockerfile, and the stock Envoy image. Skipped where no Docker engine runs (CI here has none;
+ * the process-based {@code *IT} tests cover the same paths with real binaries).
  */
 @Testcontainers(disabledWithoutDocker = true)
 class DockerComposeTest {
@@ -21,13 +21,21 @@ class DockerComposeTest {
   static final ComposeContainer COMPOSE =
       new ComposeContainer(new File("docker-compose.yml"))
           .withBuild(true)
-          .withExposedService("envoy", 10000, Wait.forListeningPort().withStartupTimeout(Duration.ofMinutes(5)))
-          .withExposedService("chainroute", 8081, Wait.forListeningPort().withStartupTimeout(Duration.ofMinutes(5)));
+          .withExposedService(
+              "envoy", 10000, Wait.forListeningPort().withStartupTimeout(Duration.ofMinutes(5)))
+          .withExposedService(
+              "chainroute",
+              8081,
+              Wait.forListeningPort().withStartupTimeout(Duration.ofMinutes(5)));
 
   @Test
   void composeStackServesJsonRpcThroughEnvoy() {
     String url =
-        "http://" + COMPOSE.getServiceHost("envoy", 10000) + ":" + COMPOSE.getServicePort("envoy", 10000) + "/eth";
+        "http://"
+            + COMPOSE.getServiceHost("envoy", 10000)
+            + ":"
+            + COMPOSE.getServicePort("envoy", 10000)
+            + "/eth";
     org.awaitility.Awaitility.await()
         .atMost(Duration.ofSeconds(60))
         .ignoreExceptions()

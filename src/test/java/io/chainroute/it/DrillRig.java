@@ -28,6 +28,7 @@ import org.awaitility.Awaitility;
  */
 final class DrillRig implements AutoCloseable {
   static final String ENVOY_NODE_ID = "drill-envoy";
+
   /**
    * Client timeout of the load (viem's default): longer than the targets and than a per-try timeout
    * Envoy may use, so a request that Envoy moves on shows its latency, and a stuck one a timeout.
@@ -80,7 +81,8 @@ final class DrillRig implements AutoCloseable {
           adminPort: %d
           exposeUpstreamHeader: true
         """
-            .formatted(xdsPort, extProcPort, adminHttpPort, adminGrpcPort, listenerPort, envoyAdminPort)
+            .formatted(
+                xdsPort, extProcPort, adminHttpPort, adminGrpcPort, listenerPort, envoyAdminPort)
         + chainsYaml;
   }
 
@@ -116,18 +118,23 @@ final class DrillRig implements AutoCloseable {
       }
       for (JsonNode pool : c.get("pools")) {
         if (pool.get("name").asText().equals("head")) {
-          pool.get("members").forEach(m -> {
-            if (m.get("status").asText().equals("HEALTHY")) {
-              out.add(m.get("node").asText());
-            }
-          });
+          pool.get("members")
+              .forEach(
+                  m -> {
+                    if (m.get("status").asText().equals("HEALTHY")) {
+                      out.add(m.get("node").asText());
+                    }
+                  });
         }
       }
     }
     return out;
   }
 
-  /** Envoy's endpoints of one cluster, address ({@code ip:port}) to health flags, from {@code /clusters}. */
+  /**
+   * Envoy's endpoints of one cluster, address ({@code ip:port}) to health flags, from {@code
+   * /clusters}.
+   */
   Map<String, String> envoyEndpoints(String cluster) {
     Map<String, String> out = new LinkedHashMap<>();
     for (String line : envoy.admin("/clusters").split("\n")) {
@@ -149,7 +156,14 @@ final class DrillRig implements AutoCloseable {
     String prefix = "cluster." + cluster + ".upstream_";
     String stats;
     try {
-      stats = envoy.admin("/stats?filter=" + java.net.URLEncoder.encode("^" + prefix.replace(".", "\\.") + "(rq_retry|rq_retry_overflow|cx_connect_fail|rq_per_try_timeout|rq_timeout)$", StandardCharsets.UTF_8));
+      stats =
+          envoy.admin(
+              "/stats?filter="
+                  + java.net.URLEncoder.encode(
+                      "^"
+                          + prefix.replace(".", "\\.")
+                          + "(rq_retry|rq_retry_overflow|cx_connect_fail|rq_per_try_timeout|rq_timeout)$",
+                      StandardCharsets.UTF_8));
     } catch (RuntimeException e) {
       return "{unavailable}";
     }
@@ -177,14 +191,18 @@ final class DrillRig implements AutoCloseable {
         .atMost(Duration.ofSeconds(20))
         .pollInterval(Duration.ofMillis(50))
         .ignoreExceptions()
-        .until(() -> healthyHead(chain).containsAll(nodes)
-            && envoyEndpoints(chain + "-head").size() >= nodes.size()
-            && Rpc.post(envoy.url(pathPrefix), Rpc.call("eth_blockNumber", "[]")).json().has("result"));
+        .until(
+            () ->
+                healthyHead(chain).containsAll(nodes)
+                    && envoyEndpoints(chain + "-head").size() >= nodes.size()
+                    && Rpc.post(envoy.url(pathPrefix), Rpc.call("eth_blockNumber", "[]"))
+                        .json()
+                        .has("result"));
   }
 
   /**
-   * The first moment ({@link System#nanoTime()}) the condition holds, polled every 20 ms for at most
-   * {@code atMost}; -1 if it never did. Exceptions count as "not yet".
+   * The first moment ({@link System#nanoTime()}) the condition holds, polled every 20 ms for at
+   * most {@code atMost}; -1 if it never did. Exceptions count as "not yet".
    */
   static long firstTime(Duration atMost, BooleanSupplier condition) {
     return firstTimes(atMost, condition)[0];
@@ -263,7 +281,9 @@ final class DrillRig implements AutoCloseable {
     }
   }
 
-  /** The largest {@code per_try_timeout} of the rendered routes to {@code cluster}, if any sets one. */
+  /**
+   * The largest {@code per_try_timeout} of the rendered routes to {@code cluster}, if any sets one.
+   */
   Optional<Duration> perTryTimeout(String cluster) {
     try {
       List<Duration> found = new ArrayList<>();
@@ -279,7 +299,9 @@ final class DrillRig implements AutoCloseable {
     if (node.isObject()) {
       JsonNode perTry = node.path("retry_policy").path("per_try_timeout");
       if (node.path("cluster").asText().equals(cluster) && perTry.isTextual()) {
-        out.add(Duration.ofMillis(Math.round(Double.parseDouble(perTry.asText().replace("s", "")) * 1000)));
+        out.add(
+            Duration.ofMillis(
+                Math.round(Double.parseDouble(perTry.asText().replace("s", "")) * 1000)));
       }
       node.elements().forEachRemaining(n -> collectPerTry(n, cluster, out));
     } else if (node.isArray()) {
@@ -287,7 +309,10 @@ final class DrillRig implements AutoCloseable {
     }
   }
 
-  /** The overload manager's heap limit ({@code fixed_heap.max_heap_size_bytes}) in MiB, if the bootstrap sets one. */
+  /**
+   * The overload manager's heap limit ({@code fixed_heap.max_heap_size_bytes}) in MiB, if the
+   * bootstrap sets one.
+   */
   Optional<Long> overloadHeapLimitMib() {
     try {
       JsonNode heap = new YAMLMapper().readTree(bootstrap).findValue("max_heap_size_bytes");
@@ -305,7 +330,9 @@ final class DrillRig implements AutoCloseable {
     report(drill, figures, null);
   }
 
-  /** {@link #report}, and the load's timeline (sent/failed/max latency per 500 ms) on a second line. */
+  /**
+   * {@link #report}, and the load's timeline (sent/failed/max latency per 500 ms) on a second line.
+   */
   static void report(String drill, String figures, ConstantLoad.Snapshot load) {
     String line = "DRILL " + drill + " " + figures;
     if (load != null) {
@@ -314,8 +341,11 @@ final class DrillRig implements AutoCloseable {
     System.out.println(line);
     try {
       Files.writeString(
-          Path.of("target", "drill-figures.txt"), line + "\n", StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+          Path.of("target", "drill-figures.txt"),
+          line + "\n",
+          StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -30,6 +30,7 @@ class EnvoyDrillsIT extends GethDrill {
    * memory and the drill fails (issue 18 saw 90 MB grow to 651 MB with 10,000 partial POSTs).
    */
   private static final long NON_HEAP_MIB = 64;
+
   private static final int PARTIAL_POSTS = 5_000;
   private static final int IDLE_CONNECTIONS = 5_000;
   private static final Duration HOLD = Duration.ofSeconds(10);
@@ -48,25 +49,48 @@ class EnvoyDrillsIT extends GethDrill {
       t =
           firstTimes(
               Duration.ofSeconds(5),
-              () -> rig.envoyEndpoints("eth-head").keySet().containsAll(List.of(net.sealer().address(), net.node("full-1").address(), net.node("full-2").address())),
-              () -> Rpc.post(envoy.url("/eth"), Rpc.call("eth_blockNumber", "[]")).json().has("result"));
+              () ->
+                  rig.envoyEndpoints("eth-head")
+                      .keySet()
+                      .containsAll(
+                          List.of(
+                              net.sealer().address(),
+                              net.node("full-1").address(),
+                              net.node("full-2").address())),
+              () ->
+                  Rpc.post(envoy.url("/eth"), Rpc.call("eth_blockNumber", "[]"))
+                      .json()
+                      .has("result"));
       sleep(Duration.ofSeconds(2));
       load.stop();
       s = fromFault(load, stopped);
-      ConstantLoad.Snapshot afterTarget = s.sentBetween(envoy.liveNanos() + target.toNanos(), Long.MAX_VALUE);
+      ConstantLoad.Snapshot afterTarget =
+          s.sentBetween(envoy.liveNanos() + target.toNanos(), Long.MAX_VALUE);
       DrillRig.report(
           "envoy-restarted",
           "%s %s downMs=%d spawnToLiveMs=%d liveToEndpointsMs=%d liveToFirstOkMs=%d targetMs=%d failedAfterTarget=%d"
               .formatted(
-                  settings(), s.figures(), ms(stopped, envoy.startedNanos), ms(envoy.startedNanos, envoy.liveNanos()),
-                  ms(envoy.liveNanos(), t[0]), ms(envoy.liveNanos(), t[1]), target.toMillis(), afterTarget.failures().size()),
+                  settings(),
+                  s.figures(),
+                  ms(stopped, envoy.startedNanos),
+                  ms(envoy.startedNanos, envoy.liveNanos()),
+                  ms(envoy.liveNanos(), t[0]),
+                  ms(envoy.liveNanos(), t[1]),
+                  target.toMillis(),
+                  afterTarget.failures().size()),
           s);
       SoftAssertions soft = new SoftAssertions();
       soft.assertThat(t[0]).as("Envoy has the head endpoints again").isPositive();
-      soft.assertThat(ms(envoy.liveNanos(), t[0])).as("ms from Envoy LIVE to its head endpoints").isLessThanOrEqualTo(target.toMillis());
+      soft.assertThat(ms(envoy.liveNanos(), t[0]))
+          .as("ms from Envoy LIVE to its head endpoints")
+          .isLessThanOrEqualTo(target.toMillis());
       soft.assertThat(t[1]).as("Envoy serves again").isPositive();
-      soft.assertThat(ms(envoy.liveNanos(), t[1])).as("ms from Envoy LIVE to the first OK read").isLessThanOrEqualTo(target.toMillis());
-      soft.assertThat(afterTarget.failures()).as("failed reads sent 1 s after Envoy was LIVE: %s", afterTarget.sampleFailures(3)).isEmpty();
+      soft.assertThat(ms(envoy.liveNanos(), t[1]))
+          .as("ms from Envoy LIVE to the first OK read")
+          .isLessThanOrEqualTo(target.toMillis());
+      soft.assertThat(afterTarget.failures())
+          .as("failed reads sent 1 s after Envoy was LIVE: %s", afterTarget.sampleFailures(3))
+          .isEmpty();
       soft.assertAll();
     }
   }
@@ -87,8 +111,14 @@ class EnvoyDrillsIT extends GethDrill {
       rssPeak = rssBefore;
       Process clients =
           new ProcessBuilder(
-                  "python3", script().toString(), "127.0.0.1", String.valueOf(envoy.listenerPort), "/eth",
-                  String.valueOf(PARTIAL_POSTS), String.valueOf(IDLE_CONNECTIONS), String.valueOf(HOLD.toSeconds()))
+                  "python3",
+                  script().toString(),
+                  "127.0.0.1",
+                  String.valueOf(envoy.listenerPort),
+                  "/eth",
+                  String.valueOf(PARTIAL_POSTS),
+                  String.valueOf(IDLE_CONNECTIONS),
+                  String.valueOf(HOLD.toSeconds()))
               .redirectError(rig.dir.resolve("slow-clients.err").toFile())
               .start();
       held = new ConcurrentHashMap<>();
@@ -112,17 +142,37 @@ class EnvoyDrillsIT extends GethDrill {
           "slow-clients",
           "%s %s partialPosts=%d idle=%d holdMs=%d opened=%d connectFailed=%d openMs=%d closedByEnvoy=%d answeredByEnvoy=%d envoyRssBeforeMib=%d envoyRssPeakMib=%d rssBoundMib=%s"
               .formatted(
-                  settings(), s.figures(), PARTIAL_POSTS, IDLE_CONNECTIONS, HOLD.toMillis(), held.getOrDefault("opened", -1L),
-                  held.getOrDefault("connectFailed", -1L), held.getOrDefault("openMs", -1L), held.getOrDefault("closedByServer", -1L),
-                  held.getOrDefault("answeredByServer", -1L), rssBefore, rssPeak, bound.map(String::valueOf).orElse("none")),
+                  settings(),
+                  s.figures(),
+                  PARTIAL_POSTS,
+                  IDLE_CONNECTIONS,
+                  HOLD.toMillis(),
+                  held.getOrDefault("opened", -1L),
+                  held.getOrDefault("connectFailed", -1L),
+                  held.getOrDefault("openMs", -1L),
+                  held.getOrDefault("closedByServer", -1L),
+                  held.getOrDefault("answeredByServer", -1L),
+                  rssBefore,
+                  rssPeak,
+                  bound.map(String::valueOf).orElse("none")),
           s);
     }
     SoftAssertions soft = new SoftAssertions();
-    soft.assertThat(held).as("the slow clients reported their figures").containsKeys("opened", "closedByServer");
-    soft.assertThat(s.failures()).as("failed reads while 10,000 slow clients are held: %s", s.sampleFailures(3)).isEmpty();
-    soft.assertThat(bound).as("a memory bound for Envoy in the bootstrap (overload manager heap limit)").isPresent();
+    soft.assertThat(held)
+        .as("the slow clients reported their figures")
+        .containsKeys("opened", "closedByServer");
+    soft.assertThat(s.failures())
+        .as("failed reads while 10,000 slow clients are held: %s", s.sampleFailures(3))
+        .isEmpty();
+    soft.assertThat(bound)
+        .as("a memory bound for Envoy in the bootstrap (overload manager heap limit)")
+        .isPresent();
     long peak = rssPeak;
-    bound.ifPresent(b -> soft.assertThat(peak).as("Envoy's peak RSS (MiB) with 10,000 slow clients, bound %d MiB", b).isLessThanOrEqualTo(b));
+    bound.ifPresent(
+        b ->
+            soft.assertThat(peak)
+                .as("Envoy's peak RSS (MiB) with 10,000 slow clients, bound %d MiB", b)
+                .isLessThanOrEqualTo(b));
     soft.assertAll();
   }
 
@@ -136,7 +186,8 @@ class EnvoyDrillsIT extends GethDrill {
 
   /** Parses the script's {@code key=value} lines into {@code into}. */
   private static void readFigures(Process p, Map<String, Long> into) {
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader r =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line; (line = r.readLine()) != null; ) {
         Map<String, Long> m = new HashMap<>();
         for (String kv : line.trim().split("\\s+")) {

@@ -16,8 +16,12 @@ final class EnvoyProcess implements AutoCloseable {
   final int listenerPort;
   final int adminPort;
   private final Process process;
-  /** When the process was spawned and when its admin first said LIVE ({@link System#nanoTime()}). */
+
+  /**
+   * When the process was spawned and when its admin first said LIVE ({@link System#nanoTime()}).
+   */
   final long startedNanos;
+
   private long liveNanos;
 
   private EnvoyProcess(int listenerPort, int adminPort, Process process, long startedNanos) {
@@ -36,10 +40,14 @@ final class EnvoyProcess implements AutoCloseable {
           new ProcessBuilder(
                   List.of(
                       RealBinaries.envoy().toString(),
-                      "-c", bootstrap.toString(),
-                      "--log-level", "warn",
-                      "--base-id", String.valueOf(adminPort),
-                      "--concurrency", "2"))
+                      "-c",
+                      bootstrap.toString(),
+                      "--log-level",
+                      "warn",
+                      "--base-id",
+                      String.valueOf(adminPort),
+                      "--concurrency",
+                      "2"))
               .redirectErrorStream(true)
               .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("envoy.log").toFile()))
               .start();
@@ -68,7 +76,8 @@ final class EnvoyProcess implements AutoCloseable {
   /** Resident memory from {@code /proc/<pid>/status} (VmRSS), in MiB. */
   long rssMib() {
     try {
-      for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "status"))) {
+      for (String line :
+          Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "status"))) {
         if (line.startsWith("VmRSS:")) {
           return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
         }

@@ -32,8 +32,8 @@ import org.web3j.protocol.core.DefaultBlockParameter;
 import org.web3j.protocol.http.HttpService;
 
 /**
- * EVM routing end to end: a real Envoy, three real anvil nodes and chainroute (in this JVM, with its
- * real gRPC servers). Node roles: {@code full} (pruned to the last 16 blocks of state), {@code
+ * EVM routing end to end: a real Envoy, three real anvil nodes and chainroute (in this JVM, with
+ * its real gRPC servers). Node roles: {@code full} (pruned to the last 16 blocks of state), {@code
  * archive}, and {@code spare} (pruned; the one the tests stall). The tests run in order: the last
  * ones stop a node and then chainroute itself.
  */
@@ -94,30 +94,53 @@ class EvmRoutingIT {
               - { name: spare, url: "%s" }
         """
             .formatted(
-                Ports.free(), Ports.free(), adminHttpPort, adminGrpcPort, listener, envoyAdmin, PRUNE,
-                full.url(), archive.url(), spare.url());
+                Ports.free(),
+                Ports.free(),
+                adminHttpPort,
+                adminGrpcPort,
+                listener,
+                envoyAdmin,
+                PRUNE,
+                full.url(),
+                archive.url(),
+                spare.url());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
-    adminChannel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", adminGrpcPort).usePlaintext().build();
+    adminChannel =
+        io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", adminGrpcPort).usePlaintext().build();
     admin = io.chainroute.admin.v1.AdminServiceGrpc.newBlockingStub(adminChannel);
 
     // History: one transfer at a known old block, then enough blocks to prune it from full nodes.
     for (AnvilProcess n : nodes()) {
-      n.rpc("eth_sendTransaction", "[{\"from\":\"" + ACCOUNT0 + "\",\"to\":\"" + ACCOUNT1 + "\",\"value\":\"0xde0b6b3a7640000\"}]");
+      n.rpc(
+          "eth_sendTransaction",
+          "[{\"from\":\""
+              + ACCOUNT0
+              + "\",\"to\":\""
+              + ACCOUNT1
+              + "\",\"value\":\"0xde0b6b3a7640000\"}]");
       n.mine(1);
     }
     oldBlock = full.blockNumber();
     for (AnvilProcess n : nodes()) {
       n.mine(PRUNE * 3);
       // A second transfer so the latest balance differs from the old one.
-      n.rpc("eth_sendTransaction", "[{\"from\":\"" + ACCOUNT0 + "\",\"to\":\"" + ACCOUNT1 + "\",\"value\":\"0xde0b6b3a7640000\"}]");
+      n.rpc(
+          "eth_sendTransaction",
+          "[{\"from\":\""
+              + ACCOUNT0
+              + "\",\"to\":\""
+              + ACCOUNT1
+              + "\",\"value\":\"0xde0b6b3a7640000\"}]");
       n.mine(1);
     }
     awaitAllSynced();
-    envoy = EnvoyProcess.start(dir, BootstrapRenderer.render(config, "it-envoy"), listener, envoyAdmin);
+    envoy =
+        EnvoyProcess.start(dir, BootstrapRenderer.render(config, "it-envoy"), listener, envoyAdmin);
     await("requests flow through Envoy")
         .atMost(Duration.ofSeconds(20))
-        .until(() -> Rpc.post(envoy.url("/eth"), Rpc.call("eth_blockNumber", "[]")).status() == 200);
+        .until(
+            () -> Rpc.post(envoy.url("/eth"), Rpc.call("eth_blockNumber", "[]")).status() == 200);
   }
 
   @AfterAll
@@ -142,14 +165,22 @@ class EvmRoutingIT {
 
   /** A node as chainroute's gRPC admin API reports it. */
   private io.chainroute.admin.v1.Node node(String name) {
-    return admin.getTopology(io.chainroute.admin.v1.GetTopologyRequest.getDefaultInstance()).getChains(0).getNodesList().stream()
+    return admin
+        .getTopology(io.chainroute.admin.v1.GetTopologyRequest.getDefaultInstance())
+        .getChains(0)
+        .getNodesList()
+        .stream()
         .filter(n -> n.getName().equals(name))
         .findFirst()
         .orElseThrow();
   }
 
   private List<String> headPool() {
-    return admin.getTopology(io.chainroute.admin.v1.GetTopologyRequest.getDefaultInstance()).getChains(0).getPoolsList().stream()
+    return admin
+        .getTopology(io.chainroute.admin.v1.GetTopologyRequest.getDefaultInstance())
+        .getChains(0)
+        .getPoolsList()
+        .stream()
         .filter(p -> p.getName().equals("head"))
         .flatMap(p -> p.getMembersList().stream())
         .map(io.chainroute.admin.v1.PoolMember::getNode)
@@ -159,7 +190,11 @@ class EvmRoutingIT {
   private void awaitAllSynced() {
     await("all nodes synced")
         .atMost(Duration.ofSeconds(10))
-        .until(() -> List.of("full", "archive", "spare").stream().allMatch(n -> node(n).getHealth() == io.chainroute.admin.v1.Health.HEALTH_SYNCED));
+        .until(
+            () ->
+                List.of("full", "archive", "spare").stream()
+                    .allMatch(
+                        n -> node(n).getHealth() == io.chainroute.admin.v1.Health.HEALTH_SYNCED));
   }
 
   private String balanceAt(String block) {
@@ -176,11 +211,15 @@ class EvmRoutingIT {
               List<XdsClients.Client> clients = sidecar.publisher().clients();
               assertThat(clients).extracting(XdsClients.Client::nodeId).containsExactly("it-envoy");
               List<XdsClients.TypeState> types = clients.get(0).types();
-              assertThat(types).extracting(t -> XdsClients.shortType(t.typeUrl())).contains("Cluster", "ClusterLoadAssignment");
-              assertThat(types).allSatisfy(t -> {
-                assertThat(t.ackedVersion()).isNotEmpty().isEqualTo(t.sentVersion());
-                assertThat(t.lastNack()).isEmpty();
-              });
+              assertThat(types)
+                  .extracting(t -> XdsClients.shortType(t.typeUrl()))
+                  .contains("Cluster", "ClusterLoadAssignment");
+              assertThat(types)
+                  .allSatisfy(
+                      t -> {
+                        assertThat(t.ackedVersion()).isNotEmpty().isEqualTo(t.sentVersion());
+                        assertThat(t.lastNack()).isEmpty();
+                      });
             });
     assertThat(envoy.admin("/clusters")).contains("eth-it-head::", "eth-it-archive::");
 
@@ -188,9 +227,13 @@ class EvmRoutingIT {
     assertThat(status.get("ready").asBoolean()).isTrue();
     JsonNode envoyStatus = status.get("envoys").get(0);
     assertThat(envoyStatus.get("nodeId").asText()).isEqualTo("it-envoy");
-    assertThat(envoyStatus.get("resources")).allSatisfy(r -> assertThat(r.get("acked").asBoolean()).isTrue());
-    assertThat(status.get("chains").get(0).get("nodes").get(1).get("endpoint").asText()).isEqualTo(archive.url());
-    assertThat(Rpc.getJson("http://127.0.0.1:" + adminHttpPort + "/readyz").get("ready").asBoolean()).isTrue();
+    assertThat(envoyStatus.get("resources"))
+        .allSatisfy(r -> assertThat(r.get("acked").asBoolean()).isTrue());
+    assertThat(status.get("chains").get(0).get("nodes").get(1).get("endpoint").asText())
+        .isEqualTo(archive.url());
+    assertThat(
+            Rpc.getJson("http://127.0.0.1:" + adminHttpPort + "/readyz").get("ready").asBoolean())
+        .isTrue();
   }
 
   @Test
@@ -230,7 +273,8 @@ class EvmRoutingIT {
   void oldStateGoesToTheArchiveNodeWithTheRightBalance() throws Exception {
     String old = "0x" + Long.toHexString(oldBlock);
     Rpc.Reply direct = Rpc.post(full.url(), balanceAt(old));
-    assertThat(direct.json().path("error").path("message").asText()).contains("BlockOutOfRangeError");
+    assertThat(direct.json().path("error").path("message").asText())
+        .contains("BlockOutOfRangeError");
 
     Rpc.Reply viaEnvoy = Rpc.post(envoy.url("/eth"), balanceAt(old));
     assertThat(viaEnvoy.upstream()).isEqualTo(archive.address());
@@ -238,8 +282,12 @@ class EvmRoutingIT {
 
     Web3j web3 = Web3j.build(new HttpService(envoy.url("/eth")));
     try {
-      BigInteger atOld = web3.ethGetBalance(ACCOUNT1, DefaultBlockParameter.valueOf(BigInteger.valueOf(oldBlock))).send().getBalance();
-      BigInteger latest = web3.ethGetBalance(ACCOUNT1, DefaultBlockParameter.valueOf("latest")).send().getBalance();
+      BigInteger atOld =
+          web3.ethGetBalance(ACCOUNT1, DefaultBlockParameter.valueOf(BigInteger.valueOf(oldBlock)))
+              .send()
+              .getBalance();
+      BigInteger latest =
+          web3.ethGetBalance(ACCOUNT1, DefaultBlockParameter.valueOf("latest")).send().getBalance();
       // One transfer of 1 ether before the old block, a second one since.
       assertThat(atOld).isEqualTo(ETHER);
       assertThat(latest).isEqualTo(ETHER.add(ETHER));
@@ -258,7 +306,11 @@ class EvmRoutingIT {
     String old = "0x" + Long.toHexString(oldBlock);
     String batch =
         "[{\"jsonrpc\":\"2.0\",\"id\":\"new\",\"method\":\"eth_blockNumber\",\"params\":[]},"
-            + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_getBalance\",\"params\":[\"" + ACCOUNT1 + "\",\"" + old + "\"]}]";
+            + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_getBalance\",\"params\":[\""
+            + ACCOUNT1
+            + "\",\""
+            + old
+            + "\"]}]";
     Rpc.Reply r = Rpc.post(envoy.url("/eth"), batch);
     assertThat(r.upstream()).isEqualTo(archive.address());
     JsonNode arr = r.json();
@@ -270,7 +322,8 @@ class EvmRoutingIT {
     String recentBatch =
         "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_blockNumber\",\"params\":[]},"
             + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_chainId\",\"params\":[]}]";
-    assertThat(Rpc.post(envoy.url("/eth"), recentBatch).upstream()).isIn(full.address(), spare.address());
+    assertThat(Rpc.post(envoy.url("/eth"), recentBatch).upstream())
+        .isIn(full.address(), spare.address());
   }
 
   @Test
@@ -290,7 +343,9 @@ class EvmRoutingIT {
 
     // A client-sent pool header is ignored.
     for (int i = 0; i < 5; i++) {
-      Rpc.Reply forced = Rpc.post(envoy.url("/eth"), Rpc.call("eth_blockNumber", "[]"), "x-chainroute-pool", "archive");
+      Rpc.Reply forced =
+          Rpc.post(
+              envoy.url("/eth"), Rpc.call("eth_blockNumber", "[]"), "x-chainroute-pool", "archive");
       assertThat(forced.upstream()).isIn(full.address(), spare.address());
     }
   }

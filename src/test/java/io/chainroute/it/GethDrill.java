@@ -19,25 +19,31 @@ import org.junit.jupiter.api.TestInstance;
  * network is healed (resumed, restarted, re-peered, back at the head).
  *
  * <p>The drills fault {@code full-1}, a full node in the head pool's first priority together with
- * the sealer and {@code full-2}; the archive node is the head pool's last resort. The sealer is never
- * faulted: without it the chain stops.
+ * the sealer and {@code full-2}; the archive node is the head pool's last resort. The sealer is
+ * never faulted: without it the chain stops.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class GethDrill {
   static final int RATE = 300;
   static final Duration POLL = Duration.ofMillis(250);
+
   /** Clique period of {@link GethNet}. */
   static final Duration BLOCK = Duration.ofSeconds(1);
+
   static final Duration PROBE_TIMEOUT = Duration.ofMillis(500);
+
   /** A drill faults the stack once the load runs steady: a second of reads all OK within this. */
   static final Duration STEADY = Duration.ofMillis(200);
+
   /** Slack for a bound measured from outside: one probe's latency, the 20 ms observation poll. */
   static final Duration MARGIN = Duration.ofMillis(250);
+
   static final List<String> HEAD_NODES = List.of("sealer", "full-1", "full-2");
 
   Path dir;
   GethNet net;
   DrillRig rig;
+
   /** How long the last {@link #load()} took to run steady; -1: it never did (busy machine). */
   long warmupMs;
 
@@ -81,7 +87,11 @@ abstract class GethDrill {
   static String chain(String name, String prefix, List<GethNet.Node> nodes) {
     String list =
         nodes.stream()
-            .map(n -> "      - { name: %s, url: \"%s\"%s }".formatted(n.name, n.url(), n.name.equals("archive") ? ", archive: true" : ""))
+            .map(
+                n ->
+                    "      - { name: %s, url: \"%s\"%s }"
+                        .formatted(
+                            n.name, n.url(), n.name.equals("archive") ? ", archive: true" : ""))
             .collect(Collectors.joining("\n"));
     return """
           - name: %s
@@ -116,7 +126,8 @@ abstract class GethDrill {
    * and latencies say how busy the machine was, not how the stack handles the fault.)
    */
   static ConstantLoad.Snapshot fromFault(ConstantLoad load, long faultNanos) {
-    return load.snapshot().sentBetween(faultNanos - Duration.ofSeconds(1).toNanos(), Long.MAX_VALUE);
+    return load.snapshot()
+        .sentBetween(faultNanos - Duration.ofSeconds(1).toNanos(), Long.MAX_VALUE);
   }
 
   /**
@@ -125,6 +136,13 @@ abstract class GethDrill {
    */
   String settings() {
     return "backend=geth rate=%d poll=%dms block=%dms probeTimeout=%dms warmupMs=%d loadavg=%s envoy=%s"
-        .formatted(RATE, POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), warmupMs, DrillRig.loadAverage(), rig.envoyRetryStats("eth-head"));
+        .formatted(
+            RATE,
+            POLL.toMillis(),
+            BLOCK.toMillis(),
+            PROBE_TIMEOUT.toMillis(),
+            warmupMs,
+            DrillRig.loadAverage(),
+            rig.envoyRetryStats("eth-head"));
   }
 }

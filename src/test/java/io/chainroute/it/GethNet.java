@@ -15,18 +15,19 @@ import org.awaitility.Awaitility;
 /**
  * A private network of real geth 1.13.15 nodes on one chain: a Clique sealer (a block every second)
  * and followers ({@code --gcmode full} or {@code archive}) that sync from it over p2p on loopback.
- * The logic of {@code ../shared/geth/clique-net.sh}, in Java: the drills need each node as a process
- * handle they can {@code kill -9}, {@code SIGSTOP}, restart with the same flags and re-peer, on ports
- * from {@link Ports#free()}, and always stopped at the end; the script starts everything at once and
- * leaves only a PID file.
+ * The logic of {@code ../shared/geth/clique-net.sh}, in Java: the drills need each node as a
+ * process handle they can {@code kill -9}, {@code SIGSTOP}, restart with the same flags and
+ * re-peer, on ports from {@link Ports#free()}, and always stopped at the end; the script starts
+ * everything at once and leaves only a PID file.
  *
- * <p>Two changes from the script, both about sync start-up (geth's chain syncer waits for
- * min(5, maxpeers) peers or for its 10 s forced cycle before the first sync, and a follower still at
+ * <p>Two changes from the script, both about sync start-up (geth's chain syncer waits for min(5,
+ * maxpeers) peers or for its 10 s forced cycle before the first sync, and a follower still at
  * genesis discards propagated blocks): followers run with {@code --maxpeers 1}, and start only once
  * the sealer has mined a block, so they sync the moment they peer (about 1 s instead of 10–15 s).
  *
  * <p>Lifecycle: {@link #start} returns with every follower at the sealer's head; {@link #heal} puts
- * every node back after a drill; {@link #close} stops all. Not thread-safe: one test thread drives it.
+ * every node back after a drill; {@link #close} stops all. Not thread-safe: one test thread drives
+ * it.
  */
 final class GethNet implements AutoCloseable {
   static final long CHAIN_ID = 1337;
@@ -53,7 +54,17 @@ final class GethNet implements AutoCloseable {
     Path geth = RealBinaries.geth();
     try {
       Files.writeString(dir.resolve("pw"), "pw\n");
-      String out = run(dir, geth.toString(), "account", "new", "--lightkdf", "--datadir", "sealer", "--password", "pw");
+      String out =
+          run(
+              dir,
+              geth.toString(),
+              "account",
+              "new",
+              "--lightkdf",
+              "--datadir",
+              "sealer",
+              "--password",
+              "pw");
       Matcher m = ADDRESS.matcher(out);
       if (!m.find()) {
         throw new IllegalStateException("geth account new printed no address: " + out);
@@ -69,8 +80,17 @@ final class GethNet implements AutoCloseable {
         run(dir, geth.toString(), "init", "--datadir", n.name, "genesis.json");
       }
       sealer.launch();
-      net.sealerEnode = sealer.rpc("admin_nodeInfo", "[]").get("result").get("enode").asText().replaceFirst("\\?.*", "");
-      Awaitility.await("sealer mines").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).until(() -> sealer.blockNumber() >= 1);
+      net.sealerEnode =
+          sealer
+              .rpc("admin_nodeInfo", "[]")
+              .get("result")
+              .get("enode")
+              .asText()
+              .replaceFirst("\\?.*", "");
+      Awaitility.await("sealer mines")
+          .atMost(Duration.ofSeconds(20))
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> sealer.blockNumber() >= 1);
       for (Node n : net.followers()) {
         n.launch();
       }
@@ -102,7 +122,10 @@ final class GethNet implements AutoCloseable {
   }
 
   Node node(String name) {
-    return nodes.stream().filter(n -> n.name.equals(name)).findFirst().orElseThrow(() -> new IllegalArgumentException("no node " + name));
+    return nodes.stream()
+        .filter(n -> n.name.equals(name))
+        .findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("no node " + name));
   }
 
   /** Every node running, answering and at the sealer's head again (after a drill broke one). */
@@ -126,10 +149,11 @@ final class GethNet implements AutoCloseable {
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(100))
         .ignoreExceptions()
-        .until(() -> {
-          long head = sealer().blockNumber();
-          return followers().stream().allMatch(n -> n.blockNumber() >= head - 1);
-        });
+        .until(
+            () -> {
+              long head = sealer().blockNumber();
+              return followers().stream().allMatch(n -> n.blockNumber() >= head - 1);
+            });
   }
 
   /** Stops every node and deletes their chain data (the logs stay in the directory). */
@@ -184,7 +208,8 @@ final class GethNet implements AutoCloseable {
   private static String run(Path dir, String... cmd) throws IOException {
     Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
     try {
-      String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      String out =
+          new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
       if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
         throw new IllegalStateException(String.join(" ", cmd) + " failed: " + out);
       }
@@ -277,21 +302,50 @@ final class GethNet implements AutoCloseable {
           .atMost(Duration.ofSeconds(20))
           .pollInterval(Duration.ofMillis(100))
           .ignoreExceptions()
-          .until(() -> rpc("admin_addPeer", "[\"" + sealerEnode + "\"]").path("result").asBoolean());
+          .until(
+              () -> rpc("admin_addPeer", "[\"" + sealerEnode + "\"]").path("result").asBoolean());
     }
 
     private void launch() {
       List<String> cmd =
           new ArrayList<>(
               List.of(
-                  geth.toString(), "--datadir", name, "--networkid", String.valueOf(CHAIN_ID), "--nodiscover",
-                  "--http", "--http.addr", "127.0.0.1", "--http.port", String.valueOf(httpPort),
-                  "--http.api", "eth,net,web3,admin,txpool", "--ipcdisable", "--port", String.valueOf(p2pPort),
-                  "--authrpc.port", String.valueOf(authPort), "--syncmode", "full",
-                  // The default cache preallocates ~145 MB of write-ahead log per node; 64 MB: ~45 MB.
-                  "--cache", "64"));
+                  geth.toString(),
+                  "--datadir",
+                  name,
+                  "--networkid",
+                  String.valueOf(CHAIN_ID),
+                  "--nodiscover",
+                  "--http",
+                  "--http.addr",
+                  "127.0.0.1",
+                  "--http.port",
+                  String.valueOf(httpPort),
+                  "--http.api",
+                  "eth,net,web3,admin,txpool",
+                  "--ipcdisable",
+                  "--port",
+                  String.valueOf(p2pPort),
+                  "--authrpc.port",
+                  String.valueOf(authPort),
+                  "--syncmode",
+                  "full",
+                  // The default cache preallocates ~145 MB of write-ahead log per node; 64 MB: ~45
+                  // MB.
+                  "--cache",
+                  "64"));
       if (name.equals("sealer")) {
-        cmd.addAll(List.of("--mine", "--miner.etherbase", account, "--unlock", account, "--password", "pw", "--allow-insecure-unlock", "--lightkdf"));
+        cmd.addAll(
+            List.of(
+                "--mine",
+                "--miner.etherbase",
+                account,
+                "--unlock",
+                account,
+                "--password",
+                "pw",
+                "--allow-insecure-unlock",
+                "--lightkdf"));
       } else {
         cmd.addAll(List.of("--gcmode", gcmode, "--maxpeers", "1"));
       }
@@ -300,7 +354,8 @@ final class GethNet implements AutoCloseable {
             new ProcessBuilder(cmd)
                 .directory(dir.toFile())
                 .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".log").toFile()))
+                .redirectOutput(
+                    ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".log").toFile()))
                 .start();
       } catch (IOException e) {
         throw new UncheckedIOException(e);

@@ -27,16 +27,19 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * Envoy's own replies (not chainroute's) in the chain's protocol, with a real Envoy: an EVM chain
- * on a real anvil, an algod chain on a simulated algod, and a chain whose only node never
- * answered. The 413 comes while chainroute runs (its body buffering is on); the rest after
- * chainroute and the nodes are gone, so Envoy answers from the endpoints it last had.
+ * on a real anvil, an algod chain on a simulated algod, and a chain whose only node never answered.
+ * The 413 comes while chainroute runs (its body buffering is on); the rest after chainroute and the
+ * nodes are gone, so Envoy answers from the endpoints it last had.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LocalReplyIT {
   private static final int MAX_BODY = 16 * 1024;
   private static final HttpClient HTTP =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(2))
+          .build();
 
   private Path dir;
   private AnvilProcess anvil;
@@ -63,11 +66,21 @@ class LocalReplyIT {
           - { name: gone, protocol: evm, pathPrefix: /gone, pollInterval: 100ms, probeTimeout: 200ms, nodes: [ { name: g, url: "http://127.0.0.1:%d" } ] }
         """
             .formatted(
-                Ports.free(), Ports.free(), Ports.free(), Ports.free(), MAX_BODY, listener, envoyAdmin,
-                anvil.url(), algod.url(), Ports.free());
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                MAX_BODY,
+                listener,
+                envoyAdmin,
+                anvil.url(),
+                algod.url(),
+                Ports.free());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
-    envoy = EnvoyProcess.start(dir, BootstrapRenderer.render(config, "local-reply-it"), listener, envoyAdmin);
+    envoy =
+        EnvoyProcess.start(
+            dir, BootstrapRenderer.render(config, "local-reply-it"), listener, envoyAdmin);
     await("both chains served through Envoy")
         .atMost(Duration.ofSeconds(15))
         .until(
@@ -90,8 +103,13 @@ class LocalReplyIT {
   }
 
   private HttpResponse<String> send(String method, String path, String body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(envoy.url(path))).timeout(Duration.ofSeconds(10));
-    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(envoy.url(path))).timeout(Duration.ofSeconds(10));
+    b.method(
+        method,
+        body == null
+            ? HttpRequest.BodyPublishers.noBody()
+            : HttpRequest.BodyPublishers.ofString(body));
     if (body != null) {
       b.header("content-type", "application/json");
     }
@@ -116,13 +134,15 @@ class LocalReplyIT {
   void aBodyAboveTheLimitGetsAJsonRpcLimitExceededError() throws Exception {
     String big = Rpc.call("eth_call", "[\"" + "a".repeat(2 * MAX_BODY) + "\"]");
     JsonNode error = jsonRpcError(send("POST", "/eth", big), 413, -32005);
-    assertThat(error.get("message").asText()).isEqualTo("request body larger than " + MAX_BODY + " bytes for chain 'eth-lr'");
+    assertThat(error.get("message").asText())
+        .isEqualTo("request body larger than " + MAX_BODY + " bytes for chain 'eth-lr'");
     // chainroute's own answer for a chain without a usable node passes unchanged (id echoed).
     HttpResponse<String> own = send("POST", "/gone", Rpc.call("eth_blockNumber", "[]"));
     assertThat(own.statusCode()).isEqualTo(503);
     JsonNode ownJson = Rpc.JSON.readTree(own.body());
     assertThat(ownJson.get("id").asInt()).as(own.body()).isEqualTo(1);
-    assertThat(ownJson.get("error").get("message").asText()).contains("no synced node available for chain 'gone'");
+    assertThat(ownJson.get("error").get("message").asText())
+        .contains("no synced node available for chain 'gone'");
   }
 
   @Test
@@ -134,9 +154,18 @@ class LocalReplyIT {
     String limited =
         yaml.replaceFirst(
             "envoy: \\{ listenerPort: \\d+, adminPort: \\d+ \\}",
-            "envoy: { listenerPort: " + listener + ", adminPort: " + admin + ", maxRequestsPerSecond: 5 }");
+            "envoy: { listenerPort: "
+                + listener
+                + ", adminPort: "
+                + admin
+                + ", maxRequestsPerSecond: 5 }");
     Path sub = Files.createDirectories(dir.resolve("rate-limited"));
-    try (EnvoyProcess rl = EnvoyProcess.start(sub, BootstrapRenderer.render(ConfigLoader.parse(limited), "local-reply-it-rl"), listener, admin)) {
+    try (EnvoyProcess rl =
+        EnvoyProcess.start(
+            sub,
+            BootstrapRenderer.render(ConfigLoader.parse(limited), "local-reply-it-rl"),
+            listener,
+            admin)) {
       HttpRequest call =
           HttpRequest.newBuilder(URI.create(rl.url("/eth")))
               .timeout(Duration.ofSeconds(10))
@@ -150,30 +179,44 @@ class LocalReplyIT {
       Thread.sleep(1100); // a full bucket: the burst below is what the limit sees
       long streamsBefore = stat(rl, "http.rpc.ext_proc.streams_started");
 
-      java.util.List<java.util.concurrent.CompletableFuture<long[]>> sent = new java.util.ArrayList<>();
-      java.util.List<HttpResponse<String>> replies = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+      java.util.List<java.util.concurrent.CompletableFuture<long[]>> sent =
+          new java.util.ArrayList<>();
+      java.util.List<HttpResponse<String>> replies =
+          java.util.Collections.synchronizedList(new java.util.ArrayList<>());
       for (int i = 0; i < 50; i++) {
         long t0 = System.nanoTime();
         sent.add(
             HTTP.sendAsync(call, HttpResponse.BodyHandlers.ofString())
-                .thenApply(r -> {
-                  replies.add(r);
-                  return new long[] {r.statusCode(), (System.nanoTime() - t0) / 1_000_000};
-                }));
+                .thenApply(
+                    r -> {
+                      replies.add(r);
+                      return new long[] {r.statusCode(), (System.nanoTime() - t0) / 1_000_000};
+                    }));
       }
-      java.util.concurrent.CompletableFuture.allOf(sent.toArray(new java.util.concurrent.CompletableFuture[0])).get(20, java.util.concurrent.TimeUnit.SECONDS);
+      java.util.concurrent.CompletableFuture.allOf(
+              sent.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
+          .get(20, java.util.concurrent.TimeUnit.SECONDS);
       long ok = replies.stream().filter(r -> r.statusCode() == 200).count();
-      java.util.List<HttpResponse<String>> refused = replies.stream().filter(r -> r.statusCode() == 429).toList();
+      java.util.List<HttpResponse<String>> refused =
+          replies.stream().filter(r -> r.statusCode() == 429).toList();
       assertThat(ok + refused.size()).as("every reply is 200 or 429").isEqualTo(50);
       assertThat(ok).as("the bucket's 5 tokens (plus refills) are served").isBetween(1L, 20L);
       assertThat(refused).hasSizeGreaterThanOrEqualTo(30);
       JsonNode error = jsonRpcError(refused.get(0), 429, -32005);
-      assertThat(error.get("message").asText()).isEqualTo("request rate above the limit for chain 'eth-lr', retry later");
+      assertThat(error.get("message").asText())
+          .isEqualTo("request rate above the limit for chain 'eth-lr', retry later");
       assertThat(refused.get(0).headers().firstValue("retry-after")).hasValue("1");
-      assertThat(sent.stream().map(f -> f.join()).filter(x -> x[0] == 429).mapToLong(x -> x[1]).max().orElseThrow())
+      assertThat(
+              sent.stream()
+                  .map(f -> f.join())
+                  .filter(x -> x[0] == 429)
+                  .mapToLong(x -> x[1])
+                  .max()
+                  .orElseThrow())
           .as("ms until the slowest 429")
           .isLessThan(2000);
-      assertThat(rl.admin("/stats?filter=rate_limited")).contains("chainroute_rate_limit.http_local_rate_limit.rate_limited: " + refused.size());
+      assertThat(rl.admin("/stats?filter=rate_limited"))
+          .contains("chainroute_rate_limit.http_local_rate_limit.rate_limited: " + refused.size());
       // Refused before ext_proc: chainroute never saw those requests.
       assertThat(stat(rl, "http.rpc.ext_proc.streams_started") - streamsBefore).isEqualTo(ok);
     }
@@ -181,7 +224,8 @@ class LocalReplyIT {
 
   private static long stat(EnvoyProcess e, String name) {
     java.util.regex.Matcher m =
-        java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(name) + ": (\\d+)$").matcher(e.admin("/stats?filter=" + name));
+        java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(name) + ": (\\d+)$")
+            .matcher(e.admin("/stats?filter=" + name));
     return m.find() ? Long.parseLong(m.group(1)) : 0;
   }
 
@@ -193,8 +237,10 @@ class LocalReplyIT {
     algod.close();
 
     // EVM: every connect attempt to the last known node failed (after the prefix rewrite).
-    JsonNode eth = jsonRpcError(send("POST", "/eth", Rpc.call("eth_blockNumber", "[]")), 503, -32002);
-    assertThat(eth.get("message").asText()).isEqualTo("no node could be reached for chain 'eth-lr' (connection failed or reset)");
+    JsonNode eth =
+        jsonRpcError(send("POST", "/eth", Rpc.call("eth_blockNumber", "[]")), 503, -32002);
+    assertThat(eth.get("message").asText())
+        .isEqualTo("no node could be reached for chain 'eth-lr' (connection failed or reset)");
 
     // algod: algod's own error shape, no JSON-RPC framing.
     HttpResponse<String> algo = send("GET", "/algo/v2/status", null);
@@ -202,12 +248,15 @@ class LocalReplyIT {
     assertThat(algo.headers().firstValue("content-type")).hasValue("application/json");
     JsonNode a = Rpc.JSON.readTree(algo.body());
     assertThat(a.size()).as(algo.body()).isEqualTo(1);
-    assertThat(a.get("message").asText()).isEqualTo("no node could be reached for chain 'algo-lr' (connection failed or reset)");
+    assertThat(a.get("message").asText())
+        .isEqualTo("no node could be reached for chain 'algo-lr' (connection failed or reset)");
 
     // A chain whose cluster never had an endpoint: Envoy's "no healthy upstream".
-    JsonNode gone = jsonRpcError(send("POST", "/gone", Rpc.call("eth_blockNumber", "[]")), 503, -32002);
+    JsonNode gone =
+        jsonRpcError(send("POST", "/gone", Rpc.call("eth_blockNumber", "[]")), 503, -32002);
     assertThat(gone.get("message").asText()).isEqualTo("no node available for chain 'gone'");
 
-    assertThat(envoy.admin("/stats?filter=upstream_cx_connect_fail")).contains("cluster.eth-lr-head.upstream_cx_connect_fail: 3");
+    assertThat(envoy.admin("/stats?filter=upstream_cx_connect_fail"))
+        .contains("cluster.eth-lr-head.upstream_cx_connect_fail: 3");
   }
 }

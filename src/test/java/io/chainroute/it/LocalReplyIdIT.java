@@ -36,7 +36,8 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LocalReplyIdIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   private HttpServer node;
   private final AtomicInteger dropped = new AtomicInteger();
@@ -51,9 +52,12 @@ class LocalReplyIdIT {
     node.createContext(
         "/",
         exchange -> {
-          String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+          String body =
+              new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
           if (body.contains("eth_syncing")) {
-            byte[] out = "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x10\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":false}]".getBytes(StandardCharsets.UTF_8);
+            byte[] out =
+                "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x10\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":false}]"
+                    .getBytes(StandardCharsets.UTF_8);
             exchange.sendResponseHeaders(200, out.length);
             try (OutputStream o = exchange.getResponseBody()) {
               o.write(out);
@@ -75,11 +79,26 @@ class LocalReplyIdIT {
         chains:
           - { name: eth-id, protocol: evm, pathPrefix: /eth, pollInterval: 100ms, blockTime: 1s, probeTimeout: 500ms, nodes: [ { name: n, url: "http://127.0.0.1:%d" } ] }
         """
-            .formatted(Ports.free(), Ports.free(), Ports.free(), Ports.free(), listener, envoyAdmin, node.getAddress().getPort());
+            .formatted(
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                listener,
+                envoyAdmin,
+                node.getAddress().getPort());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
-    envoy = EnvoyProcess.start(dir, BootstrapRenderer.render(config, "local-reply-id-it"), listener, envoyAdmin);
-    await("the node is in Envoy's head pool").atMost(Duration.ofSeconds(15)).until(() -> envoy.admin("/clusters").contains("eth-id-head::127.0.0.1:" + node.getAddress().getPort()));
+    envoy =
+        EnvoyProcess.start(
+            dir, BootstrapRenderer.render(config, "local-reply-id-it"), listener, envoyAdmin);
+    await("the node is in Envoy's head pool")
+        .atMost(Duration.ofSeconds(15))
+        .until(
+            () ->
+                envoy
+                    .admin("/clusters")
+                    .contains("eth-id-head::127.0.0.1:" + node.getAddress().getPort()));
   }
 
   @AfterAll
@@ -100,26 +119,40 @@ class LocalReplyIdIT {
 
   private HttpResponse<String> post(String body) throws Exception {
     return HTTP.send(
-        HttpRequest.newBuilder(URI.create(envoy.url("/eth"))).header("content-type", "application/json").timeout(Duration.ofSeconds(20)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpRequest.newBuilder(URI.create(envoy.url("/eth")))
+            .header("content-type", "application/json")
+            .timeout(Duration.ofSeconds(20))
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
   void envoysOwnErrorRepliesEchoTheRequestsIdAndAreNullOnlyWhereThereIsNone() throws Exception {
-    HttpResponse<String> text = post("{\"jsonrpc\":\"2.0\",\"id\":\"req-\\\"7\",\"method\":\"eth_getBalance\",\"params\":[\"0x0000000000000000000000000000000000000001\",\"latest\"]}");
+    HttpResponse<String> text =
+        post(
+            "{\"jsonrpc\":\"2.0\",\"id\":\"req-\\\"7\",\"method\":\"eth_getBalance\",\"params\":[\"0x0000000000000000000000000000000000000001\",\"latest\"]}");
     assertThat(text.statusCode()).as(text.body()).isEqualTo(503);
     assertThat(text.headers().firstValue("content-type")).hasValue("application/json");
     JsonNode t = JSON.readTree(text.body());
     assertThat(t.get("id").asText()).isEqualTo("req-\"7");
     assertThat(t.get("error").get("code").asInt()).isEqualTo(-32002);
-    assertThat(t.get("error").get("message").asText()).contains("'eth-id'").doesNotContain("127.0.0.1");
+    assertThat(t.get("error").get("message").asText())
+        .contains("'eth-id'")
+        .doesNotContain("127.0.0.1");
 
-    JsonNode number = JSON.readTree(post("{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"eth_chainId\",\"params\":[]}").body());
+    JsonNode number =
+        JSON.readTree(
+            post("{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"eth_chainId\",\"params\":[]}")
+                .body());
     assertThat(number.get("id").isInt()).isTrue();
     assertThat(number.get("id").asInt()).isEqualTo(42);
 
     // A batch has no one id to echo: one error object with id null (JSON-RPC 2.0 section 5).
-    JsonNode batch = JSON.readTree(post("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_chainId\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_chainId\"}]").body());
+    JsonNode batch =
+        JSON.readTree(
+            post("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_chainId\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_chainId\"}]")
+                .body());
     assertThat(batch.get("id").isNull()).isTrue();
     assertThat(dropped.get()).as("Envoy really tried the node").isGreaterThanOrEqualTo(3);
   }

@@ -63,11 +63,20 @@ class NewHeadsIT {
               - { name: b, url: "%s", wsUrl: "%s" }
         """
             .formatted(
-                Ports.free(), Ports.free(), Ports.free(), Ports.free(), listener, envoyAdmin,
-                a.url(), a.wsUrl(), b.url(), b.wsUrl());
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                Ports.free(),
+                listener,
+                envoyAdmin,
+                a.url(),
+                a.wsUrl(),
+                b.url(),
+                b.wsUrl());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
-    envoy = EnvoyProcess.start(dir, BootstrapRenderer.render(config, "nh-envoy"), listener, envoyAdmin);
+    envoy =
+        EnvoyProcess.start(dir, BootstrapRenderer.render(config, "nh-envoy"), listener, envoyAdmin);
     await("both nodes healthy in Envoy")
         .atMost(Duration.ofSeconds(20))
         .until(() -> healthy(a) && healthy(b));
@@ -88,11 +97,15 @@ class NewHeadsIT {
 
   /** Envoy's own view: the node's host line in the head cluster says healthy (not degraded). */
   private boolean healthy(AnvilProcess n) {
-    return envoy.admin("/clusters").contains("eth-nh-head::" + n.address() + "::health_flags::healthy");
+    return envoy
+        .admin("/clusters")
+        .contains("eth-nh-head::" + n.address() + "::health_flags::healthy");
   }
 
   private boolean degraded(AnvilProcess n) {
-    return envoy.admin("/clusters").contains("eth-nh-head::" + n.address() + "::health_flags::/degraded_eds_health");
+    return envoy
+        .admin("/clusters")
+        .contains("eth-nh-head::" + n.address() + "::health_flags::/degraded_eds_health");
   }
 
   @Test
@@ -100,14 +113,20 @@ class NewHeadsIT {
     // a moves ahead: b is a block behind and must turn DEGRADED in Envoy.
     long start = System.nanoTime();
     a.mine(1);
-    await("b degraded after a's new head").atMost(PUSHED).pollInterval(Duration.ofMillis(5)).until(() -> degraded(b));
+    await("b degraded after a's new head")
+        .atMost(PUSHED)
+        .pollInterval(Duration.ofMillis(5))
+        .until(() -> degraded(b));
     Duration first = Duration.ofNanos(System.nanoTime() - start);
     assertThat(healthy(a)).isTrue();
 
     // b catches up: healthy again, again within seconds.
     start = System.nanoTime();
     b.mine(1);
-    await("b healthy after its own new head").atMost(PUSHED).pollInterval(Duration.ofMillis(5)).until(() -> healthy(b));
+    await("b healthy after its own new head")
+        .atMost(PUSHED)
+        .pollInterval(Duration.ofMillis(5))
+        .until(() -> healthy(b));
     Duration second = Duration.ofNanos(System.nanoTime() - start);
 
     // A few more blocks in a row on both: every one is seen (no lost subscription, no backoff).
@@ -117,6 +136,8 @@ class NewHeadsIT {
       b.mine(1);
       await().atMost(PUSHED).pollInterval(Duration.ofMillis(5)).until(() -> healthy(b));
     }
-    System.out.printf("newHeads -> Envoy: %d ms and %d ms (poll interval 60 s)%n", first.toMillis(), second.toMillis());
+    System.out.printf(
+        "newHeads -> Envoy: %d ms and %d ms (poll interval 60 s)%n",
+        first.toMillis(), second.toMillis());
   }
 }

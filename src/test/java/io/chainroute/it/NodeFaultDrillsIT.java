@@ -25,15 +25,22 @@ class NodeFaultDrillsIT extends GethDrill {
     try (ConstantLoad load = load()) {
       killed = System.nanoTime();
       victim.kill();
-      left = DrillRig.settledTimes(Duration.ofSeconds(5), () -> !rig.healthyHead("eth").contains("full-1"))[0];
+      left =
+          DrillRig.settledTimes(
+              Duration.ofSeconds(5), () -> !rig.healthyHead("eth").contains("full-1"))[0];
       load.stop();
       s = fromFault(load, killed);
       DrillRig.report(
           "node-killed",
-          "%s %s killAtMs=%d leftPoolMs=%d".formatted(settings(), s.figures(), load.msSinceStart(killed), DrillRig.ms(killed, left)), s);
+          "%s %s killAtMs=%d leftPoolMs=%d"
+              .formatted(
+                  settings(), s.figures(), load.msSinceStart(killed), DrillRig.ms(killed, left)),
+          s);
     }
     SoftAssertions soft = new SoftAssertions();
-    soft.assertThat(s.failures()).as("failed reads after kill -9 of a node: %s", s.sampleFailures(3)).isEmpty();
+    soft.assertThat(s.failures())
+        .as("failed reads after kill -9 of a node: %s", s.sampleFailures(3))
+        .isEmpty();
     soft.assertThat(left).as("the killed node left the head pool").isPositive();
     soft.assertAll();
   }
@@ -67,13 +74,27 @@ class NodeFaultDrillsIT extends GethDrill {
           "node-stalled",
           "%s %s stallAtMs=%d leftPoolMs=%d boundMs=%d envoyDroppedMs=%d answeredByItAfterLeaving=%d answeredByItAfterStall=%d"
               .formatted(
-                  settings(), s.figures(), load.msSinceStart(stalled), DrillRig.ms(stalled, left), bound.toMillis(),
-                  DrillRig.ms(stalled, gone), after, s.answeredBy(victim.address(), stalled)),
+                  settings(),
+                  s.figures(),
+                  load.msSinceStart(stalled),
+                  DrillRig.ms(stalled, left),
+                  bound.toMillis(),
+                  DrillRig.ms(stalled, gone),
+                  after,
+                  s.answeredBy(victim.address(), stalled)),
           s);
       SoftAssertions soft = new SoftAssertions();
-      soft.assertThat(left).as("the stalled node left the head pool (for good) within 6 s").isPositive();
-      soft.assertThat(DrillRig.ms(stalled, left)).as("ms from stall to leaving the head pool").isLessThanOrEqualTo(bound.plus(MARGIN).toMillis());
-      soft.assertThat(after).as("requests answered by the stalled node %d ms after it left the pool", grace.toMillis()).isZero();
+      soft.assertThat(left)
+          .as("the stalled node left the head pool (for good) within 6 s")
+          .isPositive();
+      soft.assertThat(DrillRig.ms(stalled, left))
+          .as("ms from stall to leaving the head pool")
+          .isLessThanOrEqualTo(bound.plus(MARGIN).toMillis());
+      soft.assertThat(after)
+          .as(
+              "requests answered by the stalled node %d ms after it left the pool",
+              grace.toMillis())
+          .isZero();
       soft.assertThat(s.failures()).as("failed reads: %s", s.sampleFailures(3)).isEmpty();
       soft.assertAll();
     }
@@ -101,16 +122,29 @@ class NodeFaultDrillsIT extends GethDrill {
           "node-hung",
           "%s %s hangAtMs=%d leftPoolMs=%d leaveBoundMs=%d perTryTimeoutMs=%s clientTimeoutMs=%d"
               .formatted(
-                  settings(), s.figures(), load.msSinceStart(hung), DrillRig.ms(hung, left), leaveBound.toMillis(),
-                  perTry.map(d -> String.valueOf(d.toMillis())).orElse("none"), DrillRig.CLIENT_TIMEOUT.toMillis()),
+                  settings(),
+                  s.figures(),
+                  load.msSinceStart(hung),
+                  DrillRig.ms(hung, left),
+                  leaveBound.toMillis(),
+                  perTry.map(d -> String.valueOf(d.toMillis())).orElse("none"),
+                  DrillRig.CLIENT_TIMEOUT.toMillis()),
           s);
     }
     SoftAssertions soft = new SoftAssertions();
-    soft.assertThat(s.failures()).as("failed reads while a node hangs: %s", s.sampleFailures(3)).isEmpty();
+    soft.assertThat(s.failures())
+        .as("failed reads while a node hangs: %s", s.sampleFailures(3))
+        .isEmpty();
     soft.assertThat(perTry).as("the rendered routes to eth-head set a per_try_timeout").isPresent();
-    perTry.ifPresent(d -> soft.assertThat(s.maxLatencyMillis()).as("max latency vs per-try timeout %d ms + 500 ms", d.toMillis()).isLessThanOrEqualTo(d.toMillis() + 500));
+    perTry.ifPresent(
+        d ->
+            soft.assertThat(s.maxLatencyMillis())
+                .as("max latency vs per-try timeout %d ms + 500 ms", d.toMillis())
+                .isLessThanOrEqualTo(d.toMillis() + 500));
     soft.assertThat(left).as("the hung node left the head pool (for good)").isPositive();
-    soft.assertThat(DrillRig.ms(hung, left)).as("ms from hang to leaving the head pool").isLessThanOrEqualTo(leaveBound.plus(MARGIN).toMillis());
+    soft.assertThat(DrillRig.ms(hung, left))
+        .as("ms from hang to leaving the head pool")
+        .isLessThanOrEqualTo(leaveBound.plus(MARGIN).toMillis());
     soft.assertAll();
   }
 
@@ -133,7 +167,9 @@ class NodeFaultDrillsIT extends GethDrill {
       sleep(down);
       victim.restart();
       // Answering at the chain head: the moment chainroute could call it synced again.
-      answering = firstTime(Duration.ofSeconds(10), () -> victim.blockNumber() >= net.sealer().blockNumber());
+      answering =
+          firstTime(
+              Duration.ofSeconds(10), () -> victim.blockNumber() >= net.sealer().blockNumber());
       back = firstTime(Duration.ofSeconds(20), () -> rig.healthyHead("eth").contains("full-1"));
       sleep(Duration.ofSeconds(1));
       load.stop();
@@ -141,14 +177,27 @@ class NodeFaultDrillsIT extends GethDrill {
       DrillRig.report(
           "node-restarted",
           "%s %s downMs=%d rejoinAfterAnsweringMs=%d boundMs=%d"
-              .formatted(settings(), s.figures(), down.toMillis(), DrillRig.ms(answering, back), bound.toMillis()),
+              .formatted(
+                  settings(),
+                  s.figures(),
+                  down.toMillis(),
+                  DrillRig.ms(answering, back),
+                  bound.toMillis()),
           s);
     }
     SoftAssertions soft = new SoftAssertions();
-    soft.assertThat(answering).as("the restarted node answers at the head within 10 s").isPositive();
-    soft.assertThat(back).as("the restarted node is back in the head pool within 20 s").isPositive();
-    soft.assertThat(DrillRig.ms(answering, back)).as("ms from answering at the head to HEALTHY in the head pool").isLessThanOrEqualTo(bound.toMillis());
-    soft.assertThat(s.failures()).as("failed reads across the stop and restart: %s", s.sampleFailures(3)).isEmpty();
+    soft.assertThat(answering)
+        .as("the restarted node answers at the head within 10 s")
+        .isPositive();
+    soft.assertThat(back)
+        .as("the restarted node is back in the head pool within 20 s")
+        .isPositive();
+    soft.assertThat(DrillRig.ms(answering, back))
+        .as("ms from answering at the head to HEALTHY in the head pool")
+        .isLessThanOrEqualTo(bound.toMillis());
+    soft.assertThat(s.failures())
+        .as("failed reads across the stop and restart: %s", s.sampleFailures(3))
+        .isEmpty();
     soft.assertAll();
   }
 }

@@ -21,10 +21,15 @@ final class Ports {
     }
   }
 
-  /** Sends a signal by name ({@code KILL}, {@code STOP}, {@code CONT}, {@code TERM}) to one process. */
+  /**
+   * Sends a signal by name ({@code KILL}, {@code STOP}, {@code CONT}, {@code TERM}) to one process.
+   */
   static void signal(Process process, String signal) {
     try {
-      Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(process.pid())).inheritIO().start();
+      Process kill =
+          new ProcessBuilder("kill", "-" + signal, String.valueOf(process.pid()))
+              .inheritIO()
+              .start();
       if (!kill.waitFor(5, java.util.concurrent.TimeUnit.SECONDS) || kill.exitValue() != 0) {
         throw new IllegalStateException("kill -" + signal + " " + process.pid() + " failed");
       }
@@ -41,7 +46,8 @@ final class Ports {
     process.destroyForcibly();
     try {
       if (!process.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
-        throw new IllegalStateException("process " + process.pid() + " still alive 5 s after SIGKILL");
+        throw new IllegalStateException(
+            "process " + process.pid() + " still alive 5 s after SIGKILL");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -49,9 +55,12 @@ final class Ports {
     }
   }
 
-  private static final java.util.Set<Integer> GIVEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private static final java.util.Set<Integer> GIVEN =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-  /** A free port not handed out before in this JVM (the kernel may offer a just-closed one again). */
+  /**
+   * A free port not handed out before in this JVM (the kernel may offer a just-closed one again).
+   */
   static int free() {
     for (int attempt = 0; attempt < 100; attempt++) {
       try (ServerSocket s = new ServerSocket(0)) {

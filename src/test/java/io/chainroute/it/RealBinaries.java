@@ -7,9 +7,9 @@ import java.nio.file.Path;
 
 /**
  * Finds the real Envoy, anvil and geth binaries the integration tests run: {@code ENVOY_BIN} /
- * {@code ANVIL_BIN} / {@code GETH_BIN}, else {@code .tools/bin/} ({@code .tools/geth/geth} for geth)
- * as installed by {@code .ci/install-tools}. Under {@code
- * CI=true} a missing binary fails the test run; elsewhere the test is skipped with the reason.
+ * {@code ANVIL_BIN} / {@code GETH_BIN}, else {@code .tools/bin/} ({@code .tools/geth/geth} for
+ * geth) as installed by {@code .ci/install-tools}. Under {@code CI=true} a missing binary fails the
+ * test run; elsewhere the test is skipped with the reason.
  */
 final class RealBinaries {
   private RealBinaries() {}

@@ -14,7 +14,10 @@ import java.time.Duration;
 final class Rpc {
   static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient HTTP =
-      HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(2))
+          .build();
 
   private Rpc() {}
 
@@ -40,7 +43,8 @@ final class Rpc {
     }
     try {
       HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-      return new Reply(r.statusCode(), r.headers().firstValue("x-chainroute-upstream").orElse(""), r.body());
+      return new Reply(
+          r.statusCode(), r.headers().firstValue("x-chainroute-upstream").orElse(""), r.body());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {
@@ -51,7 +55,10 @@ final class Rpc {
 
   static String get(String url) {
     try {
-      return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
+      return HTTP.send(
+              HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
+              HttpResponse.BodyHandlers.ofString())
+          .body();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {
@@ -69,6 +76,10 @@ final class Rpc {
   }
 
   static String call(String method, String paramsJson) {
-    return "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":" + paramsJson + "}";
+    return "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\""
+        + method
+        + "\",\"params\":"
+        + paramsJson
+        + "}";
   }
 }

@@ -43,7 +43,9 @@ class JsonRpcParserTest {
   @Test
   void idsInABatchAreEachKept() {
     JsonRpcMessage m =
-        JsonRpcParser.parse(bytes("[ {\"id\": 1 ,\"method\":\"a\"} , {\"id\":\"two\",\"method\":\"b\"},{\"id\":3.0,\"method\":\"c\"} ]"));
+        JsonRpcParser.parse(
+            bytes(
+                "[ {\"id\": 1 ,\"method\":\"a\"} , {\"id\":\"two\",\"method\":\"b\"},{\"id\":3.0,\"method\":\"c\"} ]"));
     assertThat(m).isInstanceOf(JsonRpcMessage.Batch.class);
     assertThat(((JsonRpcMessage.Batch) m).calls())
         .extracting(c -> text(c.rawId()))
@@ -65,7 +67,8 @@ class JsonRpcParserTest {
 
   @Test
   void paramsMayBeAnObject() {
-    JsonRpcCall call = single("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"a\":1}}");
+    JsonRpcCall call =
+        single("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"a\":1}}");
     assertThat(call.valid()).isTrue();
     assertThat(call.params().get("a").asInt()).isEqualTo(1);
   }

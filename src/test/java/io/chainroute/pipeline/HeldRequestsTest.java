@@ -19,7 +19,17 @@ import org.junit.jupiter.api.Test;
 
 class HeldRequestsTest {
   private final ChainConfig chain =
-      new ChainConfig("c", Protocol.EVM, "/c", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(1),
+      new ChainConfig(
+          "c",
+          Protocol.EVM,
+          "/c",
+          0,
+          2,
+          128,
+          128,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(1),
           List.of(new NodeConfig("n", URI.create("http://10.0.0.1:1"), "", false)));
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final AtomicReference<Topology> latest = new AtomicReference<>(at(1, 10));
@@ -57,8 +67,18 @@ class HeldRequestsTest {
   @Test
   void aRoutingHoldIsReleasedOnlyByATopologyEnvoyHasAckedAndAHeightHoldByTheTrackers() {
     HeldRequests held = new HeldRequests(timer, latest::get, routable::get, 10);
-    held.hold("c", HeldRequests.Source.ROUTABLE, v -> v.head() >= 11, Duration.ofSeconds(30), record("route"));
-    held.hold("c", HeldRequests.Source.LATEST, v -> v.head() >= 11, Duration.ofSeconds(30), record("wait"));
+    held.hold(
+        "c",
+        HeldRequests.Source.ROUTABLE,
+        v -> v.head() >= 11,
+        Duration.ofSeconds(30),
+        record("route"));
+    held.hold(
+        "c",
+        HeldRequests.Source.LATEST,
+        v -> v.head() >= 11,
+        Duration.ofSeconds(30),
+        record("wait"));
     latest.set(at(2, 11));
     held.onLatest(latest.get());
     assertThat(events).containsExactly("wait:ready@11");
@@ -71,21 +91,36 @@ class HeldRequestsTest {
   @Test
   void theBoundIsEnforcedAndShutdownAnswersEveryHoldOnce() {
     HeldRequests held = new HeldRequests(timer, latest::get, routable::get, 2);
-    assertThat(held.hold("c", HeldRequests.Source.LATEST, v -> false, Duration.ofSeconds(30), record("a"))).isNotNull();
-    HeldRequests.Held b = held.hold("c", HeldRequests.Source.LATEST, v -> false, Duration.ofSeconds(30), record("b"));
-    assertThat(held.hold("c", HeldRequests.Source.LATEST, v -> false, Duration.ofSeconds(30), record("c"))).isNull();
+    assertThat(
+            held.hold(
+                "c", HeldRequests.Source.LATEST, v -> false, Duration.ofSeconds(30), record("a")))
+        .isNotNull();
+    HeldRequests.Held b =
+        held.hold("c", HeldRequests.Source.LATEST, v -> false, Duration.ofSeconds(30), record("b"));
+    assertThat(
+            held.hold(
+                "c", HeldRequests.Source.LATEST, v -> false, Duration.ofSeconds(30), record("c")))
+        .isNull();
     b.cancel();
     assertThat(held.size()).isEqualTo(1);
     held.shutdown();
     held.shutdown();
     assertThat(events).containsExactly("a:shutdown");
-    assertThat(held.hold("c", HeldRequests.Source.LATEST, v -> true, Duration.ofSeconds(30), record("late"))).isNull();
+    assertThat(
+            held.hold(
+                "c", HeldRequests.Source.LATEST, v -> true, Duration.ofSeconds(30), record("late")))
+        .isNull();
   }
 
   @Test
   void aHoldWhoseConditionAlreadyHoldsIsAnsweredAtOnce() {
     HeldRequests held = new HeldRequests(timer, latest::get, routable::get, 10);
-    held.hold("c", HeldRequests.Source.ROUTABLE, v -> v.head() >= 10, Duration.ofSeconds(30), record("now"));
+    held.hold(
+        "c",
+        HeldRequests.Source.ROUTABLE,
+        v -> v.head() >= 10,
+        Duration.ofSeconds(30),
+        record("now"));
     assertThat(events).containsExactly("now:ready@10");
     assertThat(held.size()).isZero();
   }

@@ -28,17 +28,43 @@ import org.junit.jupiter.api.Test;
 
 /** The pipeline without any edge: request in, outcome out. */
 class RequestPipelineTest {
-  private final NodeConfig full = new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "", false);
-  private final NodeConfig arc = new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
+  private final NodeConfig full =
+      new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "", false);
+  private final NodeConfig arc =
+      new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
   private final ChainConfig eth =
-      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(full, arc));
-  private final NodeConfig algod = new NodeConfig("a", URI.create("http://10.0.0.3:8080"), "", false);
+      new ChainConfig(
+          "eth",
+          Protocol.EVM,
+          "/eth",
+          0,
+          2,
+          128,
+          128,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(12),
+          Duration.ofSeconds(2),
+          List.of(full, arc));
+  private final NodeConfig algod =
+      new NodeConfig("a", URI.create("http://10.0.0.3:8080"), "", false);
   private final ChainConfig algo =
-      new ChainConfig("algo", Protocol.ALGORAND, "/", 0, 2, 1000, 1000, Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(2), List.of(algod));
+      new ChainConfig(
+          "algo",
+          Protocol.ALGORAND,
+          "/",
+          0,
+          2,
+          1000,
+          1000,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(3),
+          Duration.ofSeconds(2),
+          List.of(algod));
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final HeldRequests held = new HeldRequests(timer, topology::get, 10);
-  private final Map<String, ChainAdapter> adapters = Map.of("eth", new EvmAdapter(), "algo", new AlgodAdapter());
+  private final Map<String, ChainAdapter> adapters =
+      Map.of("eth", new EvmAdapter(), "algo", new AlgodAdapter());
 
   @AfterEach
   void stop() {
@@ -46,12 +72,23 @@ class RequestPipelineTest {
   }
 
   private RequestPipeline pipeline(Duration unavailableWait) {
-    return new RequestPipeline(List.of(algo, eth), adapters, topology::get, topology::get, held, unavailableWait);
+    return new RequestPipeline(
+        List.of(algo, eth), adapters, topology::get, topology::get, held, unavailableWait);
   }
 
   private static NodeView node(NodeConfig n, long head, EndpointStatus s) {
     Health h = s == EndpointStatus.NONE ? Health.UNREACHABLE : Health.SYNCED;
-    return new NodeView(n, head, 0, h, "", s, 1, 0, n.host(), ("{\"last-round\":" + head + "}").getBytes(StandardCharsets.UTF_8));
+    return new NodeView(
+        n,
+        head,
+        0,
+        h,
+        "",
+        s,
+        1,
+        0,
+        n.host(),
+        ("{\"last-round\":" + head + "}").getBytes(StandardCharsets.UTF_8));
   }
 
   private void set(EndpointStatus fullStatus, EndpointStatus arcStatus, long algodHead) {
@@ -59,12 +96,19 @@ class RequestPipelineTest {
         Topology.of(
             1,
             List.of(
-                new ChainView(eth, 1000, List.of(node(full, 1000, fullStatus), node(arc, 1000, arcStatus))),
-                new ChainView(algo, algodHead, List.of(node(algod, algodHead, EndpointStatus.HEALTHY))))));
+                new ChainView(
+                    eth, 1000, List.of(node(full, 1000, fullStatus), node(arc, 1000, arcStatus))),
+                new ChainView(
+                    algo, algodHead, List.of(node(algod, algodHead, EndpointStatus.HEALTHY))))));
   }
 
   private static byte[] call(String method, String params) {
-    return ("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"" + method + "\",\"params\":" + params + "}").getBytes(StandardCharsets.UTF_8);
+    return ("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\""
+            + method
+            + "\",\"params\":"
+            + params
+            + "}")
+        .getBytes(StandardCharsets.UTF_8);
   }
 
   @Test
@@ -82,17 +126,26 @@ class RequestPipelineTest {
     RequestPipeline p = pipeline(Duration.ZERO);
     assertThat(p.onRequestLine(eth, "POST", "/eth", false)).isEqualTo(Outcome.NEED_BODY);
     assertThat(p.onRequestLine(eth, "GET", "/eth", true)).isEqualTo(Outcome.PASS);
-    assertThat(p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]"))).isEqualTo(new Outcome.Route(Pool.ARCHIVE, false, "7"));
-    assertThat(p.onBody(eth, "POST", call("eth_sendRawTransaction", "[\"0x00\"]"))).isEqualTo(new Outcome.Route(Pool.HEAD, true, "7"));
+    assertThat(p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]")))
+        .isEqualTo(new Outcome.Route(Pool.ARCHIVE, false, "7"));
+    assertThat(p.onBody(eth, "POST", call("eth_sendRawTransaction", "[\"0x00\"]")))
+        .isEqualTo(new Outcome.Route(Pool.HEAD, true, "7"));
     Outcome bad = p.onBody(eth, "POST", "{nope".getBytes(StandardCharsets.UTF_8));
-    assertThat(bad).isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).contains("-32700"));
+    assertThat(bad)
+        .isInstanceOfSatisfying(
+            Outcome.Respond.class,
+            r ->
+                assertThat(new String(r.reply().body(), StandardCharsets.UTF_8))
+                    .contains("-32700"));
   }
 
   @Test
   void noUsableNodeIsA503AtOnceOrAHoldThatRoutesWhenOneIsBack() {
     set(EndpointStatus.NONE, EndpointStatus.NONE, 10);
     Outcome now = pipeline(Duration.ZERO).onBody(eth, "POST", call("eth_blockNumber", "[]"));
-    assertThat(now).isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(r.reply().httpStatus()).isEqualTo(503));
+    assertThat(now)
+        .isInstanceOfSatisfying(
+            Outcome.Respond.class, r -> assertThat(r.reply().httpStatus()).isEqualTo(503));
 
     RequestPipeline p = pipeline(Duration.ofSeconds(5));
     Outcome o = p.onBody(eth, "POST", call("eth_blockNumber", "[]"));
@@ -110,7 +163,12 @@ class RequestPipelineTest {
     set(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY, 10);
     RequestPipeline p = pipeline(Duration.ZERO);
     Outcome at = p.onRequestLine(algo, "GET", "/v2/status/wait-for-block-after/9", true);
-    assertThat(at).isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).isEqualTo("{\"last-round\":10}"));
+    assertThat(at)
+        .isInstanceOfSatisfying(
+            Outcome.Respond.class,
+            r ->
+                assertThat(new String(r.reply().body(), StandardCharsets.UTF_8))
+                    .isEqualTo("{\"last-round\":10}"));
 
     Outcome later = p.onRequestLine(algo, "GET", "/v2/status/wait-for-block-after/10", true);
     assertThat(later).isInstanceOf(Outcome.Hold.class);
@@ -118,7 +176,13 @@ class RequestPipelineTest {
     p.hold((Outcome.Hold) later, answers::add);
     set(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY, 11);
     held.onTopology(topology.get());
-    assertThat(answers).singleElement().isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).isEqualTo("{\"last-round\":11}"));
+    assertThat(answers)
+        .singleElement()
+        .isInstanceOfSatisfying(
+            Outcome.Respond.class,
+            r ->
+                assertThat(new String(r.reply().body(), StandardCharsets.UTF_8))
+                    .isEqualTo("{\"last-round\":11}"));
   }
 
   @Test
@@ -132,6 +196,12 @@ class RequestPipelineTest {
     assertThat(p.canHold()).isFalse();
     List<Outcome> answers = new ArrayList<>();
     assertThat(p.hold(h, answers::add)).isNull();
-    assertThat(answers).singleElement().isInstanceOfSatisfying(Outcome.Respond.class, r -> assertThat(new String(r.reply().body(), StandardCharsets.UTF_8)).contains("too many requests waiting"));
+    assertThat(answers)
+        .singleElement()
+        .isInstanceOfSatisfying(
+            Outcome.Respond.class,
+            r ->
+                assertThat(new String(r.reply().body(), StandardCharsets.UTF_8))
+                    .contains("too many requests waiting"));
   }
 }

@@ -18,14 +18,31 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class RoutingPolicyTest {
-  private final NodeConfig full = new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "eu", false);
-  private final NodeConfig remote = new NodeConfig("remote", URI.create("http://10.0.0.2:8545"), "us", false);
-  private final NodeConfig archive = new NodeConfig("archive", URI.create("http://10.0.0.3:8545"), "eu", true);
+  private final NodeConfig full =
+      new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "eu", false);
+  private final NodeConfig remote =
+      new NodeConfig("remote", URI.create("http://10.0.0.2:8545"), "us", false);
+  private final NodeConfig archive =
+      new NodeConfig("archive", URI.create("http://10.0.0.3:8545"), "eu", true);
   private final ChainConfig chain =
-      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 1000, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(full, remote, archive));
+      new ChainConfig(
+          "eth",
+          Protocol.EVM,
+          "/eth",
+          0,
+          2,
+          128,
+          1000,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(12),
+          Duration.ofSeconds(2),
+          List.of(full, remote, archive));
 
   private static NodeView node(NodeConfig n, EndpointStatus s) {
-    Health h = s == EndpointStatus.HEALTHY ? Health.SYNCED : s == EndpointStatus.DEGRADED ? Health.LAGGING : Health.UNREACHABLE;
+    Health h =
+        s == EndpointStatus.HEALTHY
+            ? Health.SYNCED
+            : s == EndpointStatus.DEGRADED ? Health.LAGGING : Health.UNREACHABLE;
     return new NodeView(n, 10_000, 0, h, "", s, 1, 0, n.host());
   }
 
@@ -33,7 +50,8 @@ class RoutingPolicyTest {
     return new ChainView(chain, 10_000, List.of(node(full, f), node(remote, r), node(archive, a)));
   }
 
-  private final ChainView allUp = view(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY, EndpointStatus.HEALTHY);
+  private final ChainView allUp =
+      view(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY, EndpointStatus.HEALTHY);
 
   private static Requirement state(long n) {
     return Requirement.read(DataKind.STATE, BlockRef.number(n));
@@ -45,7 +63,8 @@ class RoutingPolicyTest {
 
   @Test
   void latestGoesToTheHeadPool() {
-    assertThat(decide(allUp, Requirement.LATEST_READ)).isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(allUp, Requirement.LATEST_READ))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false));
   }
 
   @Test
@@ -54,35 +73,60 @@ class RoutingPolicyTest {
     // inside too, but one or two blocks of drift between chainroute's view and the node's head
     // would push them out ("missing trie node"), so they go to the archive.
     assertThat(decide(allUp, state(10_000 - 123))).isEqualTo(new Decision.Route(Pool.HEAD, false));
-    assertThat(decide(allUp, state(10_000 - 124))).isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
-    assertThat(decide(allUp, state(10_000 - 127))).isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
-    assertThat(decide(allUp, state(10_000 - 128))).isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+    assertThat(decide(allUp, state(10_000 - 124)))
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+    assertThat(decide(allUp, state(10_000 - 127)))
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+    assertThat(decide(allUp, state(10_000 - 128)))
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
     ChainConfig noMargin =
-        new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 1000, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(full, remote, archive), 0);
+        new ChainConfig(
+            "eth",
+            Protocol.EVM,
+            "/eth",
+            0,
+            2,
+            128,
+            1000,
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(12),
+            Duration.ofSeconds(2),
+            List.of(full, remote, archive),
+            0);
     ChainView exact = new ChainView(noMargin, 10_000, allUp.nodes());
     assertThat(decide(exact, state(10_000 - 127))).isEqualTo(new Decision.Route(Pool.HEAD, false));
-    assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.EARLIEST))).isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
-    assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.HASH))).isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
-    assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.FINALIZED))).isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.EARLIEST)))
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+    assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.HASH)))
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+    assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.FINALIZED)))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false));
   }
 
   @Test
   void logsHaveTheirOwnWindowAndTracesAlwaysNeedArchive() {
-    assertThat(decide(allUp, Requirement.read(DataKind.LOGS, BlockRef.number(10_000 - 500)))).isEqualTo(new Decision.Route(Pool.HEAD, false));
-    assertThat(decide(allUp, Requirement.read(DataKind.LOGS, BlockRef.number(10_000 - 1000)))).isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
-    assertThat(decide(allUp, Requirement.read(DataKind.TRACE, BlockRef.LATEST))).isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+    assertThat(decide(allUp, Requirement.read(DataKind.LOGS, BlockRef.number(10_000 - 500))))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(allUp, Requirement.read(DataKind.LOGS, BlockRef.number(10_000 - 1000))))
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+    assertThat(decide(allUp, Requirement.read(DataKind.TRACE, BlockRef.LATEST)))
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
   }
 
   @Test
   void blocksAndNodeLocalCallsNeverNeedArchive() {
-    assertThat(decide(allUp, Requirement.read(DataKind.NONE, BlockRef.number(1)))).isEqualTo(new Decision.Route(Pool.HEAD, false));
-    assertThat(decide(allUp, Requirement.read(DataKind.NODE_LOCAL, BlockRef.EARLIEST))).isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(allUp, Requirement.read(DataKind.NONE, BlockRef.number(1))))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(allUp, Requirement.read(DataKind.NODE_LOCAL, BlockRef.EARLIEST)))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false));
   }
 
   @Test
   void aBatchGoesToArchiveIfAnyCallNeedsItAndCarriesTheWriteFlag() {
-    assertThat(decide(allUp, Requirement.LATEST_READ, state(5))).isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
-    assertThat(decide(allUp, Requirement.LATEST_READ, Requirement.WRITE)).isEqualTo(new Decision.Route(Pool.HEAD, true));
+    assertThat(decide(allUp, Requirement.LATEST_READ, state(5)))
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+    assertThat(decide(allUp, Requirement.LATEST_READ, Requirement.WRITE))
+        .isEqualTo(new Decision.Route(Pool.HEAD, true));
   }
 
   @Test
@@ -94,9 +138,13 @@ class RoutingPolicyTest {
   @Test
   void withNoUsableNodeTheRequestIsUnavailableNamingTheChain() {
     ChainView none = view(EndpointStatus.NONE, EndpointStatus.NONE, EndpointStatus.NONE);
-    assertThat(decide(none, Requirement.LATEST_READ)).isInstanceOfSatisfying(Decision.Unavailable.class, u -> assertThat(u.message()).contains("'eth'"));
-    ChainView degradedOnly = view(EndpointStatus.DEGRADED, EndpointStatus.NONE, EndpointStatus.NONE);
-    assertThat(decide(degradedOnly, Requirement.LATEST_READ)).isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(none, Requirement.LATEST_READ))
+        .isInstanceOfSatisfying(
+            Decision.Unavailable.class, u -> assertThat(u.message()).contains("'eth'"));
+    ChainView degradedOnly =
+        view(EndpointStatus.DEGRADED, EndpointStatus.NONE, EndpointStatus.NONE);
+    assertThat(decide(degradedOnly, Requirement.LATEST_READ))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false));
   }
 
   @Test
@@ -109,8 +157,12 @@ class RoutingPolicyTest {
         .extracting(m -> m.node().name() + ":" + m.priority())
         // Levels 0 (us), 1 (eu), 3 (archive in eu) compacted: Envoy and /status both see 0, 1, 2.
         .containsExactly("full:1", "remote:0", "archive:2");
-    assertThat(PoolPlan.members(v, Pool.ARCHIVE, "")).extracting(m -> m.node().name() + ":" + m.priority()).containsExactly("archive:0");
+    assertThat(PoolPlan.members(v, Pool.ARCHIVE, ""))
+        .extracting(m -> m.node().name() + ":" + m.priority())
+        .containsExactly("archive:0");
     ChainView fullDown = view(EndpointStatus.NONE, EndpointStatus.HEALTHY, EndpointStatus.NONE);
-    assertThat(PoolPlan.members(fullDown, Pool.HEAD, "")).extracting(m -> m.node().name()).containsExactly("remote");
+    assertThat(PoolPlan.members(fullDown, Pool.HEAD, ""))
+        .extracting(m -> m.node().name())
+        .containsExactly("remote");
   }
 }

@@ -40,13 +40,26 @@ import org.junit.jupiter.api.Test;
 /** ADS over an in-process gRPC channel, speaking the protocol as Envoy does (request, ACK, ...). */
 class XdsPublisherTest {
   private static final String CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-  private static final String EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+  private static final String EDS =
+      "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 
   private final NodeConfig a = new NodeConfig("a", URI.create("http://10.0.0.1:8545"), "eu", false);
   private final NodeConfig b = new NodeConfig("b", URI.create("http://10.0.0.2:8545"), "us", false);
-  private final NodeConfig arc = new NodeConfig("arc", URI.create("http://10.0.0.3:8545"), "eu", true);
+  private final NodeConfig arc =
+      new NodeConfig("arc", URI.create("http://10.0.0.3:8545"), "eu", true);
   private final ChainConfig chain =
-      new ChainConfig("eth", Protocol.EVM, "/eth", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(a, b, arc));
+      new ChainConfig(
+          "eth",
+          Protocol.EVM,
+          "/eth",
+          0,
+          2,
+          128,
+          128,
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(12),
+          Duration.ofSeconds(2),
+          List.of(a, b, arc));
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private ScheduledExecutorService loop;
   private XdsPublisher publisher;
@@ -57,10 +70,17 @@ class XdsPublisherTest {
   void start() throws Exception {
     topology.set(topology(1, 100, 100, 100));
     loop = Executors.newSingleThreadScheduledExecutor();
-    publisher = new XdsPublisher(List.of(chain), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
+    publisher =
+        new XdsPublisher(
+            List.of(chain), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
     publisher.startPublishing();
     String name = InProcessServerBuilder.generateName();
-    server = InProcessServerBuilder.forName(name).directExecutor().addService(publisher.adsService()).build().start();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(publisher.adsService())
+            .build()
+            .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
   }
 
@@ -74,13 +94,22 @@ class XdsPublisherTest {
   private NodeView view(NodeConfig n, long head, long chainHead) {
     long lag = chainHead - head;
     Health h = lag == 0 ? Health.SYNCED : Health.LAGGING;
-    EndpointStatus s = lag == 0 ? EndpointStatus.HEALTHY : lag <= 2 ? EndpointStatus.DEGRADED : EndpointStatus.NONE;
+    EndpointStatus s =
+        lag == 0
+            ? EndpointStatus.HEALTHY
+            : lag <= 2 ? EndpointStatus.DEGRADED : EndpointStatus.NONE;
     return new NodeView(n, head, lag, h, "", s, 1000, 0, n.host());
   }
 
   private Topology topology(long version, long headA, long headB, long headArc) {
     long head = Math.max(headA, Math.max(headB, headArc));
-    return Topology.of(version, List.of(new ChainView(chain, head, List.of(view(a, headA, head), view(b, headB, head), view(arc, headArc, head)))));
+    return Topology.of(
+        version,
+        List.of(
+            new ChainView(
+                chain,
+                head,
+                List.of(view(a, headA, head), view(b, headB, head), view(arc, headArc, head)))));
   }
 
   /** A client playing Envoy on one ADS stream. */
@@ -90,13 +119,23 @@ class XdsPublisherTest {
     final Node node;
 
     FakeEnvoy(String region) {
-      node = Node.newBuilder().setId("envoy-" + region).setLocality(Locality.newBuilder().setRegion(region)).build();
+      node =
+          Node.newBuilder()
+              .setId("envoy-" + region)
+              .setLocality(Locality.newBuilder().setRegion(region))
+              .build();
       requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(this);
     }
 
     void request(String type, String version, String nonce, List<String> names) {
       requests.onNext(
-          DiscoveryRequest.newBuilder().setNode(node).setTypeUrl(type).setVersionInfo(version).setResponseNonce(nonce).addAllResourceNames(names).build());
+          DiscoveryRequest.newBuilder()
+              .setNode(node)
+              .setTypeUrl(type)
+              .setVersionInfo(version)
+              .setResponseNonce(nonce)
+              .addAllResourceNames(names)
+              .build());
     }
 
     DiscoveryResponse next() throws InterruptedException {
@@ -149,10 +188,18 @@ class XdsPublisherTest {
     assertThat(endpoints(head, HealthStatus.HEALTHY)).containsExactlyInAnyOrder("a", "b", "arc");
     // Same region first; archive nodes after every full node.
     assertThat(head.getEndpointsList())
-        .extracting(l -> l.getPriority() + ":" + l.getLocality().getRegion() + ":" + l.getLbEndpoints(0).getEndpoint().getHostname())
+        .extracting(
+            l ->
+                l.getPriority()
+                    + ":"
+                    + l.getLocality().getRegion()
+                    + ":"
+                    + l.getLbEndpoints(0).getEndpoint().getHostname())
         .containsExactly("0:eu:a", "1:us:b", "2:eu:arc");
     assertThat(endpoints(cla(eds, "eth-archive"), HealthStatus.HEALTHY)).containsExactly("arc");
-    assertThat(publisher.clients()).extracting(XdsClients.Client::nodeId).containsExactly("envoy-eu");
+    assertThat(publisher.clients())
+        .extracting(XdsClients.Client::nodeId)
+        .containsExactly("envoy-eu");
   }
 
   @Test
@@ -175,14 +222,24 @@ class XdsPublisherTest {
     assertThat(update.getTypeUrl()).isEqualTo(EDS);
     assertThat(update.getVersionInfo()).isNotEqualTo(eds.getVersionInfo());
     // Only the last state of the burst is sent: b is gone, not degraded.
-    assertThat(endpoints(cla(update, "eth-head"), HealthStatus.HEALTHY)).containsExactlyInAnyOrder("a", "arc");
+    assertThat(endpoints(cla(update, "eth-head"), HealthStatus.HEALTHY))
+        .containsExactlyInAnyOrder("a", "arc");
     assertThat(endpoints(cla(update, "eth-head"), HealthStatus.DEGRADED)).isEmpty();
-    envoy.request(EDS, update.getVersionInfo(), update.getNonce(), List.of("eth-head", "eth-archive"));
-    assertThat(envoy.responses.poll(300, TimeUnit.MILLISECONDS)).as("no second push, no CDS push").isNull();
+    envoy.request(
+        EDS, update.getVersionInfo(), update.getNonce(), List.of("eth-head", "eth-archive"));
+    assertThat(envoy.responses.poll(300, TimeUnit.MILLISECONDS))
+        .as("no second push, no CDS push")
+        .isNull();
 
     var types = publisher.clients().get(0).types();
-    assertThat(types).filteredOn(t -> t.typeUrl().equals(CDS)).singleElement().satisfies(t -> assertThat(t.ackedVersion()).isEqualTo(cds.getVersionInfo()));
-    assertThat(types).filteredOn(t -> t.typeUrl().equals(EDS)).singleElement().satisfies(t -> assertThat(t.ackedVersion()).isEqualTo(update.getVersionInfo()));
+    assertThat(types)
+        .filteredOn(t -> t.typeUrl().equals(CDS))
+        .singleElement()
+        .satisfies(t -> assertThat(t.ackedVersion()).isEqualTo(cds.getVersionInfo()));
+    assertThat(types)
+        .filteredOn(t -> t.typeUrl().equals(EDS))
+        .singleElement()
+        .satisfies(t -> assertThat(t.ackedVersion()).isEqualTo(update.getVersionInfo()));
   }
 
   @Test
@@ -201,7 +258,8 @@ class XdsPublisherTest {
             .setTypeUrl(EDS)
             .setResponseNonce(eds.getNonce())
             .addResourceNames("eth-head")
-            .setErrorDetail(com.google.rpc.Status.newBuilder().setCode(3).setMessage("bad endpoint"))
+            .setErrorDetail(
+                com.google.rpc.Status.newBuilder().setCode(3).setMessage("bad endpoint"))
             .build());
     org.awaitility.Awaitility.await()
         .atMost(Duration.ofSeconds(5))
@@ -214,7 +272,8 @@ class XdsPublisherTest {
   }
 
   @Test
-  void aRestartedPublisherNeverRepeatsAVersionSoAnEnvoyHoldingTheOldOneGetsTheNewClusters() throws Exception {
+  void aRestartedPublisherNeverRepeatsAVersionSoAnEnvoyHoldingTheOldOneGetsTheNewClusters()
+      throws Exception {
     FakeEnvoy envoy = new FakeEnvoy("eu");
     envoy.request(CDS, "", "", List.of());
     DiscoveryResponse before = envoy.next();
@@ -224,11 +283,29 @@ class XdsPublisherTest {
     channel.shutdownNow();
     server.shutdownNow();
     ChainConfig other =
-        new ChainConfig("base", Protocol.EVM, "/base", 0, 2, 128, 128, Duration.ofSeconds(1), Duration.ofSeconds(12), Duration.ofSeconds(2), List.of(a));
-    publisher = new XdsPublisher(List.of(chain, other), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
+        new ChainConfig(
+            "base",
+            Protocol.EVM,
+            "/base",
+            0,
+            2,
+            128,
+            128,
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(12),
+            Duration.ofSeconds(2),
+            List.of(a));
+    publisher =
+        new XdsPublisher(
+            List.of(chain, other), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
     publisher.startPublishing();
     String name = InProcessServerBuilder.generateName();
-    server = InProcessServerBuilder.forName(name).directExecutor().addService(publisher.adsService()).build().start();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(publisher.adsService())
+            .build()
+            .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     FakeEnvoy again = new FakeEnvoy("eu");
     again.request(CDS, before.getVersionInfo(), "", List.of());
@@ -240,26 +317,37 @@ class XdsPublisherTest {
 
   @Test
   void epochsDifferBetweenProcessesStartedInTheSameMillisecond() {
-    Clock frozen = Clock.fixed(java.time.Instant.ofEpochMilli(1_780_000_000_000L), java.time.ZoneOffset.UTC);
+    Clock frozen =
+        Clock.fixed(java.time.Instant.ofEpochMilli(1_780_000_000_000L), java.time.ZoneOffset.UTC);
     java.util.Set<String> epochs = new java.util.HashSet<>();
     for (int i = 0; i < 20; i++) {
       epochs.add(XdsPublisher.epochOf(frozen));
     }
     assertThat(epochs.size()).isGreaterThan(15);
-    assertThat(epochs).allSatisfy(e -> assertThat(e).startsWith(Long.toString(1_780_000_000_000L, 36)));
+    assertThat(epochs)
+        .allSatisfy(e -> assertThat(e).startsWith(Long.toString(1_780_000_000_000L, 36)));
   }
 
   @Test
   void untilPublishingStartsAnEnvoyIsNotAnsweredSoItKeepsWhatItHas() throws Exception {
     channel.shutdownNow();
     server.shutdownNow();
-    publisher = new XdsPublisher(List.of(chain), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
+    publisher =
+        new XdsPublisher(
+            List.of(chain), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());
     String name = InProcessServerBuilder.generateName();
-    server = InProcessServerBuilder.forName(name).directExecutor().addService(publisher.adsService()).build().start();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(publisher.adsService())
+            .build()
+            .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     FakeEnvoy envoy = new FakeEnvoy("eu");
     envoy.request(CDS, "", "", List.of());
-    assertThat(envoy.responses.poll(300, TimeUnit.MILLISECONDS)).as("no answer before the first probe round").isNull();
+    assertThat(envoy.responses.poll(300, TimeUnit.MILLISECONDS))
+        .as("no answer before the first probe round")
+        .isNull();
 
     publisher.startPublishing();
     assertThat(envoy.next().getResourcesList()).hasSize(2);

@@ -32,13 +32,17 @@ class XdsResourcesTest {
   }
 
   private static HttpProtocolOptions options(Cluster c) throws Exception {
-    return c.getTypedExtensionProtocolOptionsOrThrow("envoy.extensions.upstreams.http.v3.HttpProtocolOptions").unpack(HttpProtocolOptions.class);
+    return c.getTypedExtensionProtocolOptionsOrThrow(
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
+        .unpack(HttpProtocolOptions.class);
   }
 
   @Test
   void everyClusterHasItsOwnLimitsAndARetryBudgetInsteadOfThreeRetriesPerCluster() {
     List<Cluster> defaults = clusters("");
-    assertThat(defaults).extracting(Cluster::getName).containsExactly("eth-head", "eth-archive", "algo-head", "algo-archive");
+    assertThat(defaults)
+        .extracting(Cluster::getName)
+        .containsExactly("eth-head", "eth-archive", "algo-head", "algo-archive");
     for (Cluster c : defaults) {
       CircuitBreakers.Thresholds t = c.getCircuitBreakers().getThresholds(0);
       assertThat(t.getMaxConnections().getValue()).isEqualTo(4096);
@@ -49,7 +53,11 @@ class XdsResourcesTest {
       assertThat(t.getRetryBudget().getMinRetryConcurrency().getValue()).isGreaterThanOrEqualTo(64);
       assertThat(t.hasMaxRetries()).isFalse();
     }
-    CircuitBreakers.Thresholds set = clusters("envoy: { upstreamMaxRequests: 300 }\n").get(0).getCircuitBreakers().getThresholds(0);
+    CircuitBreakers.Thresholds set =
+        clusters("envoy: { upstreamMaxRequests: 300 }\n")
+            .get(0)
+            .getCircuitBreakers()
+            .getThresholds(0);
     assertThat(set.getMaxRequests().getValue()).isEqualTo(300);
     assertThat(set.getMaxConnections().getValue()).isEqualTo(300);
   }
@@ -70,14 +78,17 @@ class XdsResourcesTest {
     assertThat(od.getBaseEjectionTime().getSeconds()).isEqualTo(5);
     assertThat(od.getMaxEjectionTime().getSeconds()).isEqualTo(30);
     assertThat(od.getMaxEjectionPercent().getValue()).isEqualTo(50);
-    assertThat(od.hasAlwaysEjectOneHost()).as("default false: a one-node cluster is never ejected").isFalse();
+    assertThat(od.hasAlwaysEjectOneHost())
+        .as("default false: a one-node cluster is never ejected")
+        .isFalse();
   }
 
   @Test
   void endpointsThatDoNotArriveInTimeDoNotHoldEnvoysStartup() {
     for (Cluster c : clusters("")) {
       assertThat(c.getEdsClusterConfig().getEdsConfig().hasAds()).isTrue();
-      assertThat(c.getEdsClusterConfig().getEdsConfig().getInitialFetchTimeout().getSeconds()).isEqualTo(5);
+      assertThat(c.getEdsClusterConfig().getEdsConfig().getInitialFetchTimeout().getSeconds())
+          .isEqualTo(5);
     }
   }
 
@@ -90,7 +101,15 @@ class XdsResourcesTest {
     assertThat(eth.getHttpFiltersList()).isEmpty();
     HttpProtocolOptions algo = options(cs.get(2));
     assertThat(algo.getCommonHttpProtocolOptions().getIdleTimeout().getSeconds()).isEqualTo(30);
-    assertThat(algo.getHttpFiltersList()).extracting(HttpFilter::getName).containsExactly("chainroute.node_token", "envoy.filters.http.upstream_codec");
-    assertThat(cs.get(0).getUpstreamConnectionOptions().getTcpKeepalive().getKeepaliveTime().getValue()).isEqualTo(10);
+    assertThat(algo.getHttpFiltersList())
+        .extracting(HttpFilter::getName)
+        .containsExactly("chainroute.node_token", "envoy.filters.http.upstream_codec");
+    assertThat(
+            cs.get(0)
+                .getUpstreamConnectionOptions()
+                .getTcpKeepalive()
+                .getKeepaliveTime()
+                .getValue())
+        .isEqualTo(10);
   }
 }

@@ -19,21 +19,24 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The Algorand algod REST v2 adapter. Heads come from {@code GET /v2/status} and then a long poll on
- * {@code /v2/status/wait-for-block-after/{last-round}}; requests are classified by path alone (the
- * body, often msgpack, is never read). Behaviour and messages follow shared/reference/protocols.md
- * part A byte for byte.
+ * The Algorand algod REST v2 adapter. Heads come from {@code GET /v2/status} and then a long poll
+ * on {@code /v2/status/wait-for-block-after/{last-round}}; requests are classified by path alone
+ * (the body, often msgpack, is never read). Behaviour and messages follow
+ * shared/reference/protocols.md part A byte for byte.
  */
 public final class AlgodAdapter implements ChainAdapter {
   public static final String TOKEN_HEADER = "X-Algo-API-Token";
+
   /** algod's own wait timeout (handlers.go WaitForBlockTimeout). */
   public static final Duration WAIT_TIMEOUT = Duration.ofMinutes(1);
+
   static final String JSON = "application/json";
   static final String WAIT_PREFIX = "/v2/status/wait-for-block-after/";
   private static final BigInteger MAX_UINT64 = new BigInteger("18446744073709551615");
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final Reply CATCHUP = error(503, "operation not available during catchup");
-  private static final Reply SHUTTING_DOWN = error(500, "operation aborted as server is shutting down");
+  private static final Reply SHUTTING_DOWN =
+      error(500, "operation aborted as server is shutting down");
 
   @Override
   public Protocol protocol() {
@@ -42,11 +45,13 @@ public final class AlgodAdapter implements ChainAdapter {
 
   @Override
   public HeadProbe headProbe(NodeConfig node, long lastHead) {
-    Map<String, String> headers = node.token().isEmpty() ? Map.of() : Map.of(TOKEN_HEADER, node.token());
+    Map<String, String> headers =
+        node.token().isEmpty() ? Map.of() : Map.of(TOKEN_HEADER, node.token());
     if (lastHead < 0) {
       return new HeadProbe("GET", "/v2/status", "", new byte[0], headers, null, false);
     }
-    // Returns as soon as the node has a round after lastHead, or after algod's 60 s with its status.
+    // Returns as soon as the node has a round after lastHead, or after algod's 60 s with its
+    // status.
     return new HeadProbe(
         "GET", WAIT_PREFIX + lastHead, "", new byte[0], headers, WAIT_TIMEOUT.plusSeconds(5), true);
   }
@@ -90,11 +95,14 @@ public final class AlgodAdapter implements ChainAdapter {
     if (path.startsWith(WAIT_PREFIX) && "GET".equals(method)) {
       return await(path.substring(WAIT_PREFIX.length()));
     }
-    if ("POST".equals(method) && (path.equals("/v2/transactions") || path.equals("/v2/transactions/async"))) {
+    if ("POST".equals(method)
+        && (path.equals("/v2/transactions") || path.equals("/v2/transactions/async"))) {
       return forward(Requirement.WRITE);
     }
-    if (path.startsWith("/v2/transactions/pending/") || path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending")) {
-      // The transaction pool is node-local: Envoy retries a 404 on the other nodes (see the bootstrap).
+    if (path.startsWith("/v2/transactions/pending/")
+        || path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending")) {
+      // The transaction pool is node-local: Envoy retries a 404 on the other nodes (see the
+      // bootstrap).
       return forward(Requirement.read(DataKind.NODE_LOCAL, BlockRef.LATEST));
     }
     String round = roundSegment(path);
@@ -127,12 +135,17 @@ public final class AlgodAdapter implements ChainAdapter {
       return new Classification.Answer(invalidRound(roundText));
     }
     // round = 2^64-1 makes algod's round+1 wrap to 0: it answers at once.
-    long minHead = round.equals(MAX_UINT64) ? 0 : round.add(BigInteger.ONE).min(BigInteger.valueOf(Long.MAX_VALUE)).longValue();
-    return new Classification.WaitForHeight(minHead, WAIT_TIMEOUT, body -> new Reply(200, JSON, body), CATCHUP, SHUTTING_DOWN);
+    long minHead =
+        round.equals(MAX_UINT64)
+            ? 0
+            : round.add(BigInteger.ONE).min(BigInteger.valueOf(Long.MAX_VALUE)).longValue();
+    return new Classification.WaitForHeight(
+        minHead, WAIT_TIMEOUT, body -> new Reply(200, JSON, body), CATCHUP, SHUTTING_DOWN);
   }
 
   private static Classification forward(Requirement r) {
-    return new Classification.Forward(List.of(r), (status, code, message) -> error(status, message));
+    return new Classification.Forward(
+        List.of(r), (status, code, message) -> error(status, message));
   }
 
   @Override

@@ -95,7 +95,8 @@ public final class EvmAdapter implements ChainAdapter {
   public Classification classify(String httpMethod, byte[] body) {
     JsonRpcMessage message = JsonRpcParser.parse(body);
     if (message instanceof JsonRpcMessage.ParseError e) {
-      return answer(JsonRpcErrors.error(null, JsonRpcErrors.PARSE_ERROR, "Parse error", e.detail()));
+      return answer(
+          JsonRpcErrors.error(null, JsonRpcErrors.PARSE_ERROR, "Parse error", e.detail()));
     }
     if (message instanceof JsonRpcMessage.NotARequest e) {
       return answer(
@@ -106,13 +107,18 @@ public final class EvmAdapter implements ChainAdapter {
       if (!call.valid()) {
         return answer(
             JsonRpcErrors.error(
-                call.rawId(), JsonRpcErrors.INVALID_REQUEST, "Invalid Request", call.invalidReason()));
+                call.rawId(),
+                JsonRpcErrors.INVALID_REQUEST,
+                "Invalid Request",
+                call.invalidReason()));
       }
       byte[] id = call.rawId();
       return new Classification.Forward(
           List.of(requirement(call)),
           (status, code, msg) -> new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)),
-          id == null || id.length > MAX_ECHO_ID_BYTES ? null : new String(id, java.nio.charset.StandardCharsets.UTF_8));
+          id == null || id.length > MAX_ECHO_ID_BYTES
+              ? null
+              : new String(id, java.nio.charset.StandardCharsets.UTF_8));
     }
     // A batch is forwarded whole: the node answers invalid elements itself, in order.
     List<JsonRpcCall> calls = ((JsonRpcMessage.Batch) message).calls();
@@ -147,7 +153,8 @@ public final class EvmAdapter implements ChainAdapter {
     JsonNode params = call.params();
     BlockRef ref =
         switch (rule.locator()) {
-          case NONE -> rule.kind() == io.chainroute.chain.DataKind.TRACE ? BlockRef.HASH : BlockRef.LATEST;
+          case NONE ->
+              rule.kind() == io.chainroute.chain.DataKind.TRACE ? BlockRef.HASH : BlockRef.LATEST;
           case POSITION -> blockRef(param(params, rule.position()));
           case HASH_AT_POSITION -> BlockRef.HASH;
           case FILTER_OBJECT -> filterFrom(param(params, 0));
@@ -175,15 +182,17 @@ public final class EvmAdapter implements ChainAdapter {
 
   /**
    * Normalises a block parameter (protocols.md B.1): tags, hex numbers (leading zeros tolerated),
-   * plain JSON numbers, 32-byte hashes and EIP-1898 objects. Missing or unreadable means latest: the
-   * node then answers with its own error.
+   * plain JSON numbers, 32-byte hashes and EIP-1898 objects. Missing or unreadable means latest:
+   * the node then answers with its own error.
    */
   static BlockRef blockRef(JsonNode v) {
     if (v == null || v.isNull()) {
       return BlockRef.LATEST;
     }
     if (v.isIntegralNumber()) {
-      return v.canConvertToLong() && v.longValue() >= 0 ? BlockRef.number(v.longValue()) : BlockRef.LATEST;
+      return v.canConvertToLong() && v.longValue() >= 0
+          ? BlockRef.number(v.longValue())
+          : BlockRef.LATEST;
     }
     if (v.isObject()) {
       if (v.hasNonNull("blockHash")) {
@@ -242,5 +251,4 @@ public final class EvmAdapter implements ChainAdapter {
     }
     return n < 0 ? -1 : n;
   }
-
 }

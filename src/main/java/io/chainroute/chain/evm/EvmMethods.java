@@ -65,8 +65,11 @@ final class EvmMethods {
           // traces: archive
           trace("debug_traceCall", 1),
           trace("debug_traceBlockByNumber", 0),
-          Map.entry("debug_traceBlockByHash", new Rule(DataKind.TRACE, Locator.HASH_AT_POSITION, 0, false)),
-          Map.entry("debug_storageRangeAt", new Rule(DataKind.TRACE, Locator.HASH_AT_POSITION, 0, false)),
+          Map.entry(
+              "debug_traceBlockByHash",
+              new Rule(DataKind.TRACE, Locator.HASH_AT_POSITION, 0, false)),
+          Map.entry(
+              "debug_storageRangeAt", new Rule(DataKind.TRACE, Locator.HASH_AT_POSITION, 0, false)),
           Map.entry("debug_traceTransaction", TRACE_BY_HASH),
           trace("trace_block", 0),
           trace("trace_replayBlockTransactions", 0),

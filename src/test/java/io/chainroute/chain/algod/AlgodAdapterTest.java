@@ -47,7 +47,8 @@ class AlgodAdapterTest {
           GET  | /v2/accounts/ABC/transactions/pending        | NODE_LOCAL | LATEST | 0
           GET  | /health                                      | NONE       | LATEST | 0
           """)
-  void pathsAreClassifiedWithoutReadingTheBody(String method, String path, DataKind kind, BlockRef.Kind ref, long round) {
+  void pathsAreClassifiedWithoutReadingTheBody(
+      String method, String path, DataKind kind, BlockRef.Kind ref, long round) {
     Requirement r = requirement(method.trim(), path.trim());
     assertThat(r.kind()).isEqualTo(kind);
     assertThat(r.ref().kind()).isEqualTo(ref);
@@ -65,17 +66,27 @@ class AlgodAdapterTest {
   @Test
   void waitForBlockAfterIsHeldUntilARoundAfterTheGivenOne() {
     Classification c = adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/41");
-    assertThat(c).isInstanceOfSatisfying(Classification.WaitForHeight.class, w -> {
-      assertThat(w.minHead()).isEqualTo(42);
-      assertThat(w.timeout()).isEqualTo(AlgodAdapter.WAIT_TIMEOUT);
-      assertThat(w.statusReply().apply("{\"last-round\":42}".getBytes(StandardCharsets.UTF_8)).httpStatus()).isEqualTo(200);
-      assertThat(body(w.noNodeReply())).isEqualTo("{\"message\":\"operation not available during catchup\"}");
-      assertThat(w.noNodeReply().httpStatus()).isEqualTo(503);
-      assertThat(body(w.shutdownReply())).isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
-      assertThat(w.shutdownReply().httpStatus()).isEqualTo(500);
-    });
+    assertThat(c)
+        .isInstanceOfSatisfying(
+            Classification.WaitForHeight.class,
+            w -> {
+              assertThat(w.minHead()).isEqualTo(42);
+              assertThat(w.timeout()).isEqualTo(AlgodAdapter.WAIT_TIMEOUT);
+              assertThat(
+                      w.statusReply()
+                          .apply("{\"last-round\":42}".getBytes(StandardCharsets.UTF_8))
+                          .httpStatus())
+                  .isEqualTo(200);
+              assertThat(body(w.noNodeReply()))
+                  .isEqualTo("{\"message\":\"operation not available during catchup\"}");
+              assertThat(w.noNodeReply().httpStatus()).isEqualTo(503);
+              assertThat(body(w.shutdownReply()))
+                  .isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
+              assertThat(w.shutdownReply().httpStatus()).isEqualTo(500);
+            });
     // 2^64-1: algod's round+1 wraps to 0 and it answers at once.
-    Classification wrap = adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/18446744073709551615");
+    Classification wrap =
+        adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/18446744073709551615");
     assertThat(((Classification.WaitForHeight) wrap).minHead()).isZero();
   }
 
@@ -96,22 +107,27 @@ class AlgodAdapterTest {
           18446744073709551616 | value out of range
           """)
   void invalidRoundsGetAlgodsExact400(String round, String reason) {
-    Classification c = adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/" + round);
-    assertThat(c).isInstanceOfSatisfying(Classification.Answer.class, a -> {
-      assertThat(a.reply().httpStatus()).isEqualTo(400);
-      assertThat(body(a.reply()))
-          .isEqualTo(
-              "{\"message\":\"Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing \\\""
-                  + round
-                  + "\\\": "
-                  + reason
-                  + "\"}");
-    });
+    Classification c =
+        adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/" + round);
+    assertThat(c)
+        .isInstanceOfSatisfying(
+            Classification.Answer.class,
+            a -> {
+              assertThat(a.reply().httpStatus()).isEqualTo(400);
+              assertThat(body(a.reply()))
+                  .isEqualTo(
+                      "{\"message\":\"Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing \\\""
+                          + round
+                          + "\\\": "
+                          + reason
+                          + "\"}");
+            });
   }
 
   @Test
   void theProbeLongPollsOnceTheHeadIsKnownAndSendsTheNodesToken() {
-    NodeConfig node = new NodeConfig("a", URI.create("http://10.0.0.1:8080"), "", false, "TOKEN_A", "s3cret");
+    NodeConfig node =
+        new NodeConfig("a", URI.create("http://10.0.0.1:8080"), "", false, "TOKEN_A", "s3cret");
     ChainAdapter.HeadProbe first = adapter.headProbe(node, -1);
     assertThat(first.path()).isEqualTo("/v2/status");
     assertThat(first.longPoll()).isFalse();
@@ -125,22 +141,33 @@ class AlgodAdapterTest {
 
   @Test
   void statusAnswersSayWhetherTheNodeCanServe() {
-    ProbeReading ok = read("{\"last-round\":100,\"catchup-time\":0,\"stopped-at-unsupported-round\":false}");
+    ProbeReading ok =
+        read("{\"last-round\":100,\"catchup-time\":0,\"stopped-at-unsupported-round\":false}");
     assertThat(ok.head()).isEqualTo(100);
     assertThat(ok.syncing()).isFalse();
     assertThat(ok.raw()).isNotEmpty();
-    assertThat(read("{\"last-round\":100,\"catchup-time\":5000000,\"stopped-at-unsupported-round\":false}").syncing()).isTrue();
-    ProbeReading fast = read("{\"last-round\":100,\"catchup-time\":1,\"catchpoint\":\"2000#ABC\",\"stopped-at-unsupported-round\":false}");
+    assertThat(
+            read("{\"last-round\":100,\"catchup-time\":5000000,\"stopped-at-unsupported-round\":false}")
+                .syncing())
+        .isTrue();
+    ProbeReading fast =
+        read(
+            "{\"last-round\":100,\"catchup-time\":1,\"catchpoint\":\"2000#ABC\",\"stopped-at-unsupported-round\":false}");
     assertThat(fast.syncing()).isTrue();
     assertThat(fast.detail()).contains("fast catchup");
-    ProbeReading stuck = read("{\"last-round\":100,\"catchup-time\":0,\"stopped-at-unsupported-round\":true}");
+    ProbeReading stuck =
+        read("{\"last-round\":100,\"catchup-time\":0,\"stopped-at-unsupported-round\":true}");
     assertThat(stuck.syncing()).isTrue();
     assertThat(stuck.detail()).isEqualTo("stopped at an unsupported round");
-    assertThatThrownBy(() -> adapter.readHeadProbe(401, "{\"message\":\"Invalid API Token\"}".getBytes(StandardCharsets.UTF_8)))
+    assertThatThrownBy(
+            () ->
+                adapter.readHeadProbe(
+                    401, "{\"message\":\"Invalid API Token\"}".getBytes(StandardCharsets.UTF_8)))
         .isInstanceOf(ChainAdapter.ProbeException.class)
         .hasMessageContaining("401")
         .hasMessageContaining("Invalid API Token");
-    assertThatThrownBy(() -> adapter.readHeadProbe(200, "{}".getBytes(StandardCharsets.UTF_8))).isInstanceOf(ChainAdapter.ProbeException.class);
+    assertThatThrownBy(() -> adapter.readHeadProbe(200, "{}".getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(ChainAdapter.ProbeException.class);
   }
 
   private ProbeReading read(String json) {

@@ -27,7 +27,13 @@ class EvmAdapterTest {
   }
 
   private Requirement single(String method, String params) {
-    Classification c = classify("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":" + params + "}");
+    Classification c =
+        classify(
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\""
+                + method
+                + "\",\"params\":"
+                + params
+                + "}");
     assertThat(c).isInstanceOf(Classification.Forward.class);
     return ((Classification.Forward) c).requirements().get(0);
   }
@@ -98,7 +104,9 @@ class EvmAdapterTest {
   void everyTableEntryClassifiesWithoutError() {
     for (Map.Entry<String, EvmMethods.Rule> e : EvmMethods.TABLE.entrySet()) {
       Requirement r = single(e.getKey(), "[]");
-      assertThat(r.kind()).as(e.getKey()).isEqualTo(e.getValue().write() ? DataKind.NONE : e.getValue().kind());
+      assertThat(r.kind())
+          .as(e.getKey())
+          .isEqualTo(e.getValue().write() ? DataKind.NONE : e.getValue().kind());
       assertThat(r.write()).as(e.getKey()).isEqualTo(e.getValue().write());
     }
   }
@@ -147,7 +155,8 @@ class EvmAdapterTest {
   void requestsThatAreNotValidCallsAreInvalidRequests(String body) throws Exception {
     Classification c = classify(body);
     assertThat(c).isInstanceOf(Classification.Answer.class);
-    assertThat(json(((Classification.Answer) c).reply().body()).get("error").get("code").asInt()).isEqualTo(-32600);
+    assertThat(json(((Classification.Answer) c).reply().body()).get("error").get("code").asInt())
+        .isEqualTo(-32600);
   }
 
   @ParameterizedTest
@@ -168,16 +177,22 @@ class EvmAdapterTest {
     String body = new String(((Classification.Answer) c).reply().body(), StandardCharsets.UTF_8);
     assertThat(body).contains("\"id\":" + rawId + ",");
 
-    Classification fwd = classify("{\"jsonrpc\":\"2.0\",\"id\":" + rawId + ",\"method\":\"eth_blockNumber\"}");
-    String error = new String(((Classification.Forward) fwd).errors().reply(503, -32002, "no node").body(), StandardCharsets.UTF_8);
+    Classification fwd =
+        classify("{\"jsonrpc\":\"2.0\",\"id\":" + rawId + ",\"method\":\"eth_blockNumber\"}");
+    String error =
+        new String(
+            ((Classification.Forward) fwd).errors().reply(503, -32002, "no node").body(),
+            StandardCharsets.UTF_8);
     assertThat(error).contains("\"id\":" + rawId + ",");
-    assertThat(json(error.getBytes(StandardCharsets.UTF_8)).get("error").get("code").asInt()).isEqualTo(-32002);
+    assertThat(json(error.getBytes(StandardCharsets.UTF_8)).get("error").get("code").asInt())
+        .isEqualTo(-32002);
   }
 
   @Test
   void batchErrorsAnswerEveryCallInOrder() throws Exception {
     Classification c =
-        classify("[{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"eth_blockNumber\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_chainId\"}]");
+        classify(
+            "[{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"eth_blockNumber\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_chainId\"}]");
     JsonNode body = json(((Classification.Forward) c).errors().reply(503, -32002, "none").body());
     assertThat(body.isArray()).isTrue();
     assertThat(body.get(0).get("id").asText()).isEqualTo("a");
@@ -187,7 +202,10 @@ class EvmAdapterTest {
   @Test
   void probeReadsTheHeadAndTheSyncState() {
     ProbeReading synced =
-        adapter.readHeadProbe(200, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x1b4\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":false}]".getBytes(StandardCharsets.UTF_8));
+        adapter.readHeadProbe(
+            200,
+            "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x1b4\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":false}]"
+                .getBytes(StandardCharsets.UTF_8));
     assertThat(synced.head()).isEqualTo(436);
     assertThat(synced.syncing()).isFalse();
 
@@ -195,7 +213,8 @@ class EvmAdapterTest {
     ProbeReading syncing =
         adapter.readHeadProbe(
             200,
-            "[{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"currentBlock\":\"0x10\",\"highestBlock\":\"0x20\"}},{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x10\"}]".getBytes(StandardCharsets.UTF_8));
+            "[{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"currentBlock\":\"0x10\",\"highestBlock\":\"0x20\"}},{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x10\"}]"
+                .getBytes(StandardCharsets.UTF_8));
     assertThat(syncing.head()).isEqualTo(16);
     assertThat(syncing.syncing()).isTrue();
     assertThat(syncing.detail()).isEqualTo("syncing 16/32");
@@ -203,12 +222,23 @@ class EvmAdapterTest {
 
   @Test
   void badProbeAnswersAreProbeFailures() {
-    assertThatThrownBy(() -> adapter.readHeadProbe(502, new byte[0])).isInstanceOf(ChainAdapter.ProbeException.class).hasMessageContaining("502");
-    assertThatThrownBy(() -> adapter.readHeadProbe(200, "<html>".getBytes(StandardCharsets.UTF_8))).isInstanceOf(ChainAdapter.ProbeException.class);
-    assertThatThrownBy(() -> adapter.readHeadProbe(200, "[{\"id\":1,\"error\":{\"code\":-32000}}]".getBytes(StandardCharsets.UTF_8)))
+    assertThatThrownBy(() -> adapter.readHeadProbe(502, new byte[0]))
+        .isInstanceOf(ChainAdapter.ProbeException.class)
+        .hasMessageContaining("502");
+    assertThatThrownBy(() -> adapter.readHeadProbe(200, "<html>".getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(ChainAdapter.ProbeException.class);
+    assertThatThrownBy(
+            () ->
+                adapter.readHeadProbe(
+                    200,
+                    "[{\"id\":1,\"error\":{\"code\":-32000}}]".getBytes(StandardCharsets.UTF_8)))
         .isInstanceOf(ChainAdapter.ProbeException.class)
         .hasMessageContaining("-32000");
-    assertThatThrownBy(() -> adapter.readHeadProbe(200, "[{\"id\":1,\"result\":\"0xzz\"}]".getBytes(StandardCharsets.UTF_8))).isInstanceOf(ChainAdapter.ProbeException.class);
+    assertThatThrownBy(
+            () ->
+                adapter.readHeadProbe(
+                    200, "[{\"id\":1,\"result\":\"0xzz\"}]".getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(ChainAdapter.ProbeException.class);
   }
 
   @Test
@@ -218,7 +248,8 @@ class EvmAdapterTest {
     assertThat(EvmAdapter.parseQuantity("0x8000000000000000")).isEqualTo(-1);
     assertThat(EvmAdapter.parseQuantity("0x00000000000000001b5")).isEqualTo(0x1b5);
     assertThat(EvmAdapter.parseQuantity("0x00000000000000000000")).isZero();
-    assertThat(EvmAdapter.parseQuantity("0x000000000000000000007fffffffffffffff")).isEqualTo(Long.MAX_VALUE);
+    assertThat(EvmAdapter.parseQuantity("0x000000000000000000007fffffffffffffff"))
+        .isEqualTo(Long.MAX_VALUE);
     assertThat(EvmAdapter.parseQuantity("0x0000000000000000000g")).isEqualTo(-1);
     assertThat(EvmAdapter.parseQuantity("0x")).isEqualTo(-1);
     assertThat(EvmAdapter.parseQuantity("12")).isEqualTo(-1);
