@@ -10,7 +10,7 @@ import io.chainroute.admin.v1.GetTopologyRequest;
 import io.chainroute.admin.v1.WatchTopologyRequest;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
@@ -40,23 +40,12 @@ import org.junit.jupiter.api.Test;
 class AdminTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private final NodeConfig keyed =
-      new NodeConfig(
-          "keyed", URI.create("http://user:s3cret@10.0.0.1:8545/v3/APIKEY?token=t0k"), "eu", false);
+      TestConfigs.node("keyed", "http://user:s3cret@10.0.0.1:8545/v3/APIKEY?token=t0k")
+          .region("eu")
+          .build();
   private final NodeConfig archive =
-      new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
-  private final ChainConfig chain =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          0,
-          2,
-          128,
-          128,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(12),
-          Duration.ofSeconds(2),
-          List.of(keyed, archive));
+      TestConfigs.node("arc", "http://10.0.0.2:8545").archive().build();
+  private final ChainConfig chain = TestConfigs.evm("eth").nodes(keyed, archive).build();
 
   private Topology topology(long version, EndpointStatus keyedStatus) {
     Health h = keyedStatus == EndpointStatus.HEALTHY ? Health.SYNCED : Health.UNREACHABLE;
