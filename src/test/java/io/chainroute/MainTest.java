@@ -53,6 +53,31 @@ class MainTest {
   }
 
   @Test
+  void aNodeHeaderFromAnUnsetVariableOrALiteralExitsWith2NamingThePathNotTheValue()
+      throws Exception {
+    Path unset = dir.resolve("unset.yaml");
+    Files.writeString(
+        unset,
+        "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\","
+            + " headers: { Authorization: { env: CHAINROUTE_TEST_SURELY_UNSET_9F3 } } } ] } ]\n");
+    Run r = run("run", "--config", unset.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("chains[0].nodes[0].headers.Authorization.env")
+        .contains("CHAINROUTE_TEST_SURELY_UNSET_9F3 is not set");
+
+    Path literal = dir.resolve("literal.yaml");
+    Files.writeString(
+        literal,
+        "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\","
+            + " headers: { Authorization: \"Bearer l1teral-s3cret\" } } ] } ]\n");
+    Run l = run("bootstrap", "--config", literal.toString());
+    assertThat(l.code()).isEqualTo(2);
+    assertThat(l.err()).contains("chains[0].nodes[0].headers.Authorization");
+    assertThat(l.out() + l.err()).doesNotContain("l1teral", "s3cret");
+  }
+
+  @Test
   void usageErrorsExitWith2() {
     assertThat(run().code()).isEqualTo(2);
     assertThat(run("--config").code()).isEqualTo(2);

@@ -39,9 +39,11 @@ import org.junit.jupiter.api.Test;
 
 class AdminTest {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String HEADER_SECRET = "Bearer hdr-val-51a9e";
   private final NodeConfig keyed =
       TestConfigs.node("keyed", "http://user:s3cret@10.0.0.1:8545/v3/APIKEY?token=t0k")
           .region("eu")
+          .header("Authorization", "PROVIDER_AUTH", HEADER_SECRET)
           .build();
   private final NodeConfig archive =
       TestConfigs.node("arc", "http://10.0.0.2:8545").archive().build();
@@ -146,7 +148,7 @@ class AdminTest {
                     "type.googleapis.com/envoy.config.cluster.v3.Cluster", "c1", "c1", "", 0)));
     JsonNode s = StatusJson.status(topology(3, EndpointStatus.HEALTHY), List.of(envoy));
     String text = s.toString();
-    assertThat(text).doesNotContain("s3cret", "user", "APIKEY", "t0k", "/v3");
+    assertThat(text).doesNotContain("s3cret", "user", "APIKEY", "t0k", "/v3", HEADER_SECRET);
     JsonNode node = s.get("chains").get(0).get("nodes").get(0);
     assertThat(node.get("endpoint").asText()).isEqualTo("http://10.0.0.1:8545");
     assertThat(node.get("health").asText()).isEqualTo("SYNCED");
@@ -196,7 +198,7 @@ class AdminTest {
               HttpResponse.BodyHandlers.ofString());
       assertThat(status.headers().firstValue("content-type")).hasValue("application/json");
       assertThat(JSON.readTree(status.body()).get("version").asLong()).isEqualTo(2);
-      assertThat(status.body()).doesNotContain("s3cret");
+      assertThat(status.body()).doesNotContain("s3cret", "hdr-val");
 
       assertThat(
               http.send(
@@ -231,6 +233,7 @@ class AdminTest {
           AdminServiceGrpc.newBlockingStub(channel)
               .getTopology(GetTopologyRequest.getDefaultInstance());
       assertThat(t.getChains(0).getNodes(0).getEndpoint()).isEqualTo("http://10.0.0.1:8545");
+      assertThat(t.toByteString().toStringUtf8()).doesNotContain("hdr-val", "s3cret", "APIKEY");
       assertThat(t.getChains(0).getNodes(0).getHealth())
           .isEqualTo(io.chainroute.admin.v1.Health.HEALTH_SYNCED);
       assertThat(t.getChains(0).getPools(1).getMembers(0).getStatus())
