@@ -85,7 +85,6 @@ public final class BootstrapRenderer {
   public static String render(ChainrouteConfig config, String nodeId) {
     Map<String, Object> root = new LinkedHashMap<>();
     EnvoyConfig envoy = config.envoy();
-    ServerConfig server = config.server();
     Map<String, Object> node = map("id", nodeId, "cluster", "chainroute");
     if (!envoy.region().isEmpty()) {
       node.put("locality", map("region", envoy.region()));
@@ -143,8 +142,10 @@ public final class BootstrapRenderer {
   }
 
   private static final String HEADER =
-      "# Envoy bootstrap for chainroute, rendered by `chainroute bootstrap`.\n"
-          + "# Clusters and endpoints arrive over ADS from chainroute; edit the chainroute config, not this file.\n";
+      """
+      # Envoy bootstrap for chainroute, rendered by `chainroute bootstrap`.
+      # Clusters and endpoints arrive over ADS from chainroute; edit the chainroute config, not this file.
+      """;
 
   private static Map<String, Object> listener(ChainrouteConfig config) {
     EnvoyConfig envoy = config.envoy();

@@ -98,7 +98,7 @@ public final class AlgodAdapter implements ChainAdapter {
       return forward(Requirement.WRITE);
     }
     if (path.startsWith("/v2/transactions/pending/")
-        || path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending")) {
+        || (path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending"))) {
       // The transaction pool is node-local: Envoy retries a 404 on the other nodes (see the
       // bootstrap).
       return forward(Requirement.read(DataKind.NODE_LOCAL, BlockRef.LATEST));
@@ -183,7 +183,8 @@ public final class AlgodAdapter implements ChainAdapter {
   /** Go's %q for the ASCII inputs a path can carry. */
   static String quoteGo(String s) {
     StringBuilder b = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
       if (c == '"' || c == '\\') {
         b.append('\\').append(c);
       } else if (c < 0x20 || c == 0x7f) {
