@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -48,7 +49,8 @@ public final class FakeNode implements AutoCloseable {
 
   /** Starts a node on 127.0.0.1 at a free port. */
   public static FakeNode start() throws IOException {
-    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
     FakeNode node = new FakeNode(server);
     server.setExecutor(node.threads);
     server.createContext("/", node::handle);
