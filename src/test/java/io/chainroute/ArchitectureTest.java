@@ -34,7 +34,29 @@ class ArchitectureTest {
             "io.chainroute.extproc..",
             "io.chainroute.xds..",
             "io.chainroute.admin..",
-            "io.chainroute.envoy..")
+            "io.chainroute.envoy..",
+            "io.chainroute.contract..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void theEnvoyContractIsPlainValuesThatEveryEdgeCanRead() {
+    noClasses()
+        .that()
+        .resideInAPackage("io.chainroute.contract..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(
+            "io.grpc..",
+            "com.google.protobuf..",
+            "io.envoyproxy..",
+            "io.chainroute.extproc..",
+            "io.chainroute.xds..",
+            "io.chainroute.admin..",
+            "io.chainroute.envoy..",
+            "io.chainroute.config..",
+            "io.chainroute.chain..",
+            "io.chainroute.pipeline..")
         .check(CLASSES);
   }
 

@@ -5,6 +5,7 @@ import com.google.protobuf.Duration;
 import com.google.protobuf.UInt32Value;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.EnvoyConfig;
+import io.chainroute.contract.EnvoyContract;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Topology;
@@ -62,7 +63,7 @@ public final class XdsResources {
     for (ChainConfig chain : chains) {
       boolean tokens = chain.nodes().stream().anyMatch(n -> !n.token().isEmpty());
       for (Pool pool : Pool.values()) {
-        out.add(cluster(chain.clusterName(pool.id()), envoy, tokens));
+        out.add(cluster(EnvoyContract.nodeCluster(chain.name(), pool), envoy, tokens));
       }
     }
     return out;
@@ -137,7 +138,7 @@ public final class XdsResources {
                         .setKeepaliveInterval(UInt32Value.of(5))
                         .setKeepaliveProbes(UInt32Value.of(3))))
         .putTypedExtensionProtocolOptions(
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            HttpProtocolOptions.getDescriptor().getFullName(),
             Any.pack(protocolOptions(nodeTokens)))
         .build();
   }
@@ -207,7 +208,7 @@ public final class XdsResources {
                                     .setHeader(
                                         io.envoyproxy.envoy.config.core.v3.HeaderValue.newBuilder()
                                             .setKey("x-algo-api-token")
-                                            .setValue("%UPSTREAM_METADATA(chainroute:token)%"))
+                                            .setValue(NODE_TOKEN))
                                     .setAppendAction(
                                         io.envoyproxy.envoy.config.core.v3.HeaderValueOption
                                             .HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD))))
@@ -229,6 +230,14 @@ public final class XdsResources {
         .build();
   }
 
+  /** The chosen node's token, from the endpoint metadata {@link #assignment} sets. */
+  static final String NODE_TOKEN =
+      "%UPSTREAM_METADATA("
+          + EnvoyContract.METADATA_NAMESPACE
+          + ":"
+          + EnvoyContract.METADATA_TOKEN
+          + ")%";
+
   private static Duration seconds(long s) {
     return Duration.newBuilder().setSeconds(s).build();
   }
@@ -240,7 +249,8 @@ public final class XdsResources {
       for (Pool pool : Pool.values()) {
         out.add(
             assignment(
-                view.config().clusterName(pool.id()), PoolPlan.members(view, pool, envoyRegion)));
+                EnvoyContract.nodeCluster(view.config().name(), pool),
+                PoolPlan.members(view, pool, envoyRegion)));
       }
     }
     return out;
@@ -273,10 +283,10 @@ public final class XdsResources {
         lb.setMetadata(
             io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder()
                 .putFilterMetadata(
-                    "chainroute",
+                    EnvoyContract.METADATA_NAMESPACE,
                     com.google.protobuf.Struct.newBuilder()
                         .putFields(
-                            "token",
+                            EnvoyContract.METADATA_TOKEN,
                             com.google.protobuf.Value.newBuilder()
                                 .setStringValue(m.node().config().token())
                                 .build())

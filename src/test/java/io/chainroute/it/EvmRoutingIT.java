@@ -136,7 +136,11 @@ class EvmRoutingIT {
     }
     awaitAllSynced();
     envoy =
-        EnvoyProcess.start(dir, BootstrapRenderer.render(config, "it-envoy"), listener, envoyAdmin);
+        EnvoyProcess.start(
+            dir,
+            BootstrapRenderer.render(config, "it-envoy", io.chainroute.Sidecar::adapterFor),
+            listener,
+            envoyAdmin);
     await("requests flow through Envoy")
         .atMost(Duration.ofSeconds(20))
         .until(
