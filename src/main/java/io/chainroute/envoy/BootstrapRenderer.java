@@ -3,10 +3,6 @@ package io.chainroute.envoy;
 import static io.chainroute.contract.EnvoyContract.EXTPROC_CLUSTER;
 import static io.chainroute.contract.EnvoyContract.EXTPROC_HOLD_CLUSTER;
 import static io.chainroute.contract.EnvoyContract.LONGEST_HOLD;
-import static io.chainroute.contract.EnvoyContract.POOL_HEADER;
-import static io.chainroute.contract.EnvoyContract.UPSTREAM_HEADER;
-import static io.chainroute.contract.EnvoyContract.WRITE_HEADER;
-import static io.chainroute.contract.EnvoyContract.WRITE_VALUE;
 import static io.chainroute.contract.EnvoyContract.XDS_CLUSTER;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -27,7 +23,6 @@ import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.EnvoyConfig;
 import io.chainroute.config.ServerConfig;
 import io.chainroute.contract.EnvoyContract;
-import io.chainroute.routing.Pool;
 import io.envoyproxy.envoy.config.bootstrap.v3.Admin;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
@@ -39,7 +34,6 @@ import io.envoyproxy.envoy.config.core.v3.ApiConfigSource;
 import io.envoyproxy.envoy.config.core.v3.ApiVersion;
 import io.envoyproxy.envoy.config.core.v3.BackoffStrategy;
 import io.envoyproxy.envoy.config.core.v3.ConfigSource;
-import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.config.core.v3.GrpcService;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
@@ -66,18 +60,9 @@ import io.envoyproxy.envoy.config.overload.v3.ScaleTimersOverloadActionConfig;
 import io.envoyproxy.envoy.config.overload.v3.ScaledTrigger;
 import io.envoyproxy.envoy.config.overload.v3.ThresholdTrigger;
 import io.envoyproxy.envoy.config.overload.v3.Trigger;
-import io.envoyproxy.envoy.config.route.v3.DirectResponseAction;
-import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
-import io.envoyproxy.envoy.config.route.v3.HedgePolicy;
-import io.envoyproxy.envoy.config.route.v3.Route;
-import io.envoyproxy.envoy.config.route.v3.RouteAction;
-import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
-import io.envoyproxy.envoy.config.route.v3.RouteMatch;
-import io.envoyproxy.envoy.config.route.v3.VirtualHost;
 import io.envoyproxy.envoy.extensions.compression.gzip.decompressor.v3.Gzip;
 import io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer;
 import io.envoyproxy.envoy.extensions.filters.http.decompressor.v3.Decompressor;
-import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcOverrides;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.MetadataOptions;
@@ -92,8 +77,6 @@ import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHosts
 import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.type.matcher.v3.ListStringMatcher;
-import io.envoyproxy.envoy.type.matcher.v3.RegexMatchAndSubstitute;
-import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import io.envoyproxy.envoy.type.v3.FractionalPercent;
 import io.envoyproxy.envoy.type.v3.HttpStatus;
@@ -103,10 +86,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.function.Function;
-import java.util.regex.Pattern;
 
 /**
  * Renders the Envoy bootstrap that pairs with a chainroute configuration: one listener with the
@@ -131,9 +112,6 @@ public final class BootstrapRenderer {
   /** A client connection with no request in flight for this long is closed. */
   static final Duration DOWNSTREAM_IDLE_TIMEOUT = Duration.ofSeconds(60);
 
-  /** An ordinary route's timeout: a node that has not answered by then is given up on (504). */
-  static final Duration ROUTE_TIMEOUT = Duration.ofSeconds(60);
-
   /** EIP-1474 "Resource unavailable": no node could serve the request. */
   static final int RESOURCE_UNAVAILABLE = -32002;
 
@@ -152,17 +130,6 @@ public final class BootstrapRenderer {
 
   static final String HEAP = "envoy.resource_monitors.fixed_heap";
   static final String CONNECTIONS = "envoy.resource_monitors.global_downstream_max_connections";
-
-  /** Reads are idempotent: retry them on another node when the connection fails or resets. */
-  private static final String READ_RETRY_ON = "connect-failure,refused-stream,reset";
-
-  /**
-   * Writes (and requests the sidecar did not classify) are retried only when the request cannot
-   * have reached a node: a transaction is never sent twice blindly. {@code reset-before-request}:
-   * the connection was reset before the request went out (a pooled connection the node closed as
-   * Envoy picked it), safe for a write.
-   */
-  private static final String SAFE_RETRY_ON = "connect-failure,refused-stream,reset-before-request";
 
   /** Every message type packed in an {@code Any} below: the JSON printer needs them by name. */
   static final JsonFormat.TypeRegistry TYPES =
@@ -254,7 +221,7 @@ public final class BootstrapRenderer {
   }
 
   /** A chain with its adapter. */
-  private record Chain(ChainConfig config, ChainAdapter adapter) {
+  record Chain(ChainConfig config, ChainAdapter adapter) {
     boolean root() {
       return config.pathPrefix().equals("/");
     }
@@ -312,7 +279,7 @@ public final class BootstrapRenderer {
                     .setIdleTimeout(duration(DOWNSTREAM_IDLE_TIMEOUT)))
             .setDelayedCloseTimeout(duration(1000))
             .setLocalReplyConfig(LocalReplies.config(config))
-            .setRouteConfig(routes(config, chains))
+            .setRouteConfig(ChainRoutes.config(config.envoy(), chains))
             // A gzip-encoded body is decoded first, so ext_proc and the buffer see JSON.
             .addHttpFilters(decompressorFilter())
             // The whole request is read next, always: a slow or unfinished body then costs Envoy
@@ -470,176 +437,6 @@ public final class BootstrapRenderer {
             .build());
   }
 
-  private static RouteConfiguration routes(ChainrouteConfig config, List<Chain> chains) {
-    EnvoyConfig envoy = config.envoy();
-    // A chain served at the root matches every path: its routes go after every other chain's.
-    List<Chain> ordered = chains.stream().sorted(Comparator.comparing(Chain::root)).toList();
-    VirtualHost.Builder vhost = VirtualHost.newBuilder().setName("chains").addDomains("*");
-    for (Chain chain : ordered) {
-      ChainConfig c = chain.config();
-      String head = EnvoyContract.nodeCluster(c.name(), Pool.HEAD);
-      List<Route.Builder> routes = new ArrayList<>();
-      for (PathRoute p : chain.adapter().pathRoutes()) {
-        routes.add(pathRoute(c, p, envoy));
-      }
-      Duration readTry = envoy.readTryTimeout();
-      routes.add(route(c, head, SAFE_RETRY_ON, exact(WRITE_HEADER, WRITE_VALUE), null));
-      routes.add(
-          route(
-              c,
-              EnvoyContract.nodeCluster(c.name(), Pool.ARCHIVE),
-              READ_RETRY_ON,
-              exact(POOL_HEADER, Pool.ARCHIVE.id()),
-              readTry));
-      routes.add(route(c, head, READ_RETRY_ON, exact(POOL_HEADER, Pool.HEAD.id()), readTry));
-      // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
-      // retry only where the request cannot have reached a node (it may be a write).
-      routes.add(route(c, head, SAFE_RETRY_ON, null, null));
-      for (Route.Builder r : routes) {
-        // E.g. a client's own node token: the chosen node's is set per node (see XdsResources).
-        vhost.addRoutes(r.addAllRequestHeadersToRemove(chain.adapter().clientHeadersToDrop()));
-      }
-    }
-    vhost.addRoutes(
-        Route.newBuilder()
-            .setMatch(RouteMatch.newBuilder().setPrefix("/"))
-            .addResponseHeadersToAdd(headerValue("content-type", "application/json"))
-            .setDirectResponse(
-                DirectResponseAction.newBuilder()
-                    .setStatus(404)
-                    .setBody(
-                        DataSource.newBuilder()
-                            .setInlineString(
-                                "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32601,"
-                                    + "\"message\":\"No chain is served at this path.\"}}"))));
-    if (envoy.exposeUpstreamHeader()) {
-      vhost.addResponseHeadersToAdd(
-          HeaderValueOption.newBuilder()
-              .setHeader(
-                  HeaderValue.newBuilder().setKey(UPSTREAM_HEADER).setValue("%UPSTREAM_HOST%")));
-    }
-    // Clusters arrive over ADS after the listener exists: do not reject routes to them at load.
-    return RouteConfiguration.newBuilder()
-        .setName("chains")
-        .setValidateClusters(BoolValue.of(false))
-        .addVirtualHosts(vhost)
-        .build();
-  }
-
-  /** A path the chain's adapter routes apart, to the head pool. */
-  private static Route.Builder pathRoute(ChainConfig chain, PathRoute p, EnvoyConfig envoy) {
-    String head = EnvoyContract.nodeCluster(chain.name(), Pool.HEAD);
-    RouteMatch match = RouteMatch.newBuilder().setPrefix(under(chain, p.pathPrefix())).build();
-    if (p.held()) {
-      // Reaches a node only when chainroute is down (it answers these itself): wait up to the
-      // longest hold. chainroute holds them on the hold cluster, whose breaker is sized by
-      // maxHeldRequests, not on the one that bounds ordinary requests inside ext_proc.
-      Route.Builder r = route(chain, head, SAFE_RETRY_ON, null, null).setMatch(match);
-      r.getRouteBuilder().setTimeout(duration(LONGEST_HOLD));
-      return r.putTypedPerFilterConfig(
-          EXT_PROC_FILTER,
-          Any.pack(
-              ExtProcPerRoute.newBuilder()
-                  .setOverrides(
-                      ExtProcOverrides.newBuilder().setGrpcService(envoyGrpc(EXTPROC_HOLD_CLUSTER)))
-                  .build()));
-    }
-    Route.Builder r =
-        route(
-                chain,
-                head,
-                p.retryElsewhereOn().isEmpty()
-                    ? READ_RETRY_ON
-                    : READ_RETRY_ON + ",retriable-status-codes",
-                null,
-                envoy.readTryTimeout())
-            .setMatch(match);
-    if (!p.retryElsewhereOn().isEmpty()) {
-      // Every other node, not the next priority: the answer is on one particular node.
-      r.getRouteBuilder()
-          .getRetryPolicyBuilder()
-          .addAllRetriableStatusCodes(p.retryElsewhereOn())
-          .setNumRetries(UInt32Value.of(Math.max(1, chain.nodes().size() - 1)))
-          .clearRetryPriority();
-    }
-    return r;
-  }
-
-  /** A path under the chain's prefix ("/" prefix: the path itself). */
-  private static String under(ChainConfig chain, String path) {
-    return chain.pathPrefix().equals("/") ? path : chain.pathPrefix() + path;
-  }
-
-  private static HeaderMatcher exact(String header, String value) {
-    return HeaderMatcher.newBuilder()
-        .setName(header)
-        .setStringMatch(StringMatcher.newBuilder().setExact(value))
-        .build();
-  }
-
-  /**
-   * @param headerMatch the header the route requires, or null
-   * @param readTryTimeout for reads: an attempt without response headers after this is hedged to
-   *     another node (the original keeps running; the first answer wins). Null for writes and
-   *     unclassified requests: they are never sent twice.
-   */
-  private static Route.Builder route(
-      ChainConfig chain,
-      String cluster,
-      String retryOn,
-      HeaderMatcher headerMatch,
-      Duration readTryTimeout) {
-    boolean root = chain.pathPrefix().equals("/");
-    RouteMatch.Builder match =
-        root
-            ? RouteMatch.newBuilder().setPrefix("/")
-            : RouteMatch.newBuilder().setPathSeparatedPrefix(chain.pathPrefix());
-    if (headerMatch != null) {
-      match.addHeaders(headerMatch);
-    }
-    io.envoyproxy.envoy.config.route.v3.RetryPolicy.Builder retry =
-        io.envoyproxy.envoy.config.route.v3.RetryPolicy.newBuilder()
-            .setRetryOn(retryOn)
-            // Enough to try every other node of the chain once (at least 2).
-            .setNumRetries(UInt32Value.of(Math.max(2, chain.nodes().size() - 1)))
-            // Envoy's defaults, made explicit: a dead node's neighbour is tried at once.
-            .setRetryBackOff(
-                io.envoyproxy.envoy.config.route.v3.RetryPolicy.RetryBackOff.newBuilder()
-                    .setBaseInterval(duration(25))
-                    .setMaxInterval(duration(250)))
-            .addRetryHostPredicate(
-                io.envoyproxy.envoy.config.route.v3.RetryPolicy.RetryHostPredicate.newBuilder()
-                    .setName("envoy.retry_host_predicates.previous_hosts")
-                    .setTypedConfig(Any.pack(PreviousHostsPredicate.getDefaultInstance())))
-            .setHostSelectionRetryMaxAttempts(3)
-            // A retry moves on to the next priority (e.g. from the only node in the Envoy's
-            // region, just gone, to the others) instead of the same host.
-            .setRetryPriority(
-                io.envoyproxy.envoy.config.route.v3.RetryPolicy.RetryPriority.newBuilder()
-                    .setName("envoy.retry_priorities.previous_priorities")
-                    .setTypedConfig(
-                        Any.pack(
-                            PreviousPrioritiesConfig.newBuilder().setUpdateFrequency(1).build())));
-    RouteAction.Builder action =
-        RouteAction.newBuilder().setCluster(cluster).setTimeout(duration(ROUTE_TIMEOUT));
-    if (!root) {
-      // Nodes serve at "/": drop the chain prefix (a root chain keeps the path as it is).
-      action.setRegexRewrite(
-          RegexMatchAndSubstitute.newBuilder()
-              .setPattern(
-                  RegexMatcher.newBuilder()
-                      .setRegex("^" + Pattern.quote(chain.pathPrefix()) + "/?"))
-              .setSubstitution("/"));
-    }
-    if (readTryTimeout != null) {
-      // A hung node (connections accepted, nothing answered) costs a read one try timeout, not
-      // the route timeout; the hedge goes to another node (previous_hosts predicate).
-      retry.setPerTryTimeout(duration(readTryTimeout));
-      action.setHedgePolicy(HedgePolicy.newBuilder().setHedgeOnPerTryTimeout(true));
-    }
-    return Route.newBuilder().setMatch(match).setRoute(action.setRetryPolicy(retry));
-  }
-
   private static List<Cluster> sidecarClusters(ChainrouteConfig config, List<Chain> chains) {
     EnvoyConfig envoy = config.envoy();
     ServerConfig server = config.server();
@@ -793,7 +590,7 @@ public final class BootstrapRenderer {
         .build();
   }
 
-  private static HttpFilter filter(String name, Message config) {
+  static HttpFilter filter(String name, Message config) {
     return HttpFilter.newBuilder().setName(name).setTypedConfig(Any.pack(config)).build();
   }
 
@@ -801,7 +598,7 @@ public final class BootstrapRenderer {
     return TypedExtensionConfig.newBuilder().setName(name).setTypedConfig(Any.pack(config)).build();
   }
 
-  private static GrpcService envoyGrpc(String cluster) {
+  static GrpcService envoyGrpc(String cluster) {
     return GrpcService.newBuilder()
         .setEnvoyGrpc(GrpcService.EnvoyGrpc.newBuilder().setClusterName(cluster))
         .build();
@@ -825,7 +622,7 @@ public final class BootstrapRenderer {
     return Durations.fromMillis(d.toMillis());
   }
 
-  private static com.google.protobuf.Duration duration(long millis) {
+  static com.google.protobuf.Duration duration(long millis) {
     return Durations.fromMillis(millis);
   }
 
