@@ -2,6 +2,7 @@
 FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml ./
+COPY .mvn .mvn
 COPY proto proto
 COPY src/main src/main
 RUN mvn -B -q package -DskipTests

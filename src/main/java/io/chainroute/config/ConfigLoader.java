@@ -52,6 +52,8 @@ public final class ConfigLoader {
   }
 
   /**
+   * Parses a configuration with the given environment.
+   *
    * @param env reads environment variables (node tokens); injected so tests need no real ones
    */
   public static ChainrouteConfig parse(
@@ -222,7 +224,7 @@ public final class ConfigLoader {
     }
     for (ChainConfig a : chains) {
       for (ChainConfig b : chains) {
-        if (a != b && b.pathPrefix().startsWith(a.pathPrefix() + "/")) {
+        if (!a.name().equals(b.name()) && b.pathPrefix().startsWith(a.pathPrefix() + "/")) {
           throw new ConfigException(
               "chains[" + chains.indexOf(b) + "].pathPrefix",
               "'" + b.pathPrefix() + "' is inside the prefix of chain '" + a.name() + "'",

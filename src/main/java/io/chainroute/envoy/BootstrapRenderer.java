@@ -232,8 +232,10 @@ public final class BootstrapRenderer {
   }
 
   private static final String HEADER =
-      "# Envoy bootstrap for chainroute, rendered by `chainroute bootstrap`.\n"
-          + "# Clusters and endpoints arrive over ADS from chainroute; edit the chainroute config, not this file.\n";
+      """
+      # Envoy bootstrap for chainroute, rendered by `chainroute bootstrap`.
+      # Clusters and endpoints arrive over ADS from chainroute; edit the chainroute config, not this file.
+      """;
 
   /** Protobuf's JSON (field-number order, snake_case names, defaults left out) as YAML. */
   static String yaml(Bootstrap bootstrap) {

@@ -380,7 +380,8 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     }
     // A long poll (algod wait-for-block-after) returns when there is news, and a wake during the
     // probe may mean a head newer than the one just read: ask again at once.
-    boolean again = (result instanceof NodeProber.Answered a && a.longPoll()) | woken.remove(key);
+    boolean again = woken.remove(key); // always consume the wake
+    again = again || (result instanceof NodeProber.Answered a && a.longPoll());
     nextProbe.put(
         key,
         loop.schedule(

@@ -11,6 +11,8 @@ import java.util.concurrent.CompletableFuture;
  */
 public interface NodeProber {
   /**
+   * Probes one node once.
+   *
    * @param lastHead the node's last reported head, or -1 when unknown or its last probe failed
    */
   CompletableFuture<Result> probe(ChainConfig chain, NodeConfig node, long lastHead);
@@ -19,6 +21,8 @@ public interface NodeProber {
   sealed interface Result {}
 
   /**
+   * The node answered.
+   *
    * @param address the IP address the node was reached at
    */
   record Answered(ProbeReading reading, long latencyMicros, String address, boolean longPoll)

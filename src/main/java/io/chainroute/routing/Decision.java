@@ -3,6 +3,8 @@ package io.chainroute.routing;
 /** Where a request goes, or why it cannot go anywhere. */
 public sealed interface Decision {
   /**
+   * Send the request to a pool.
+   *
    * @param write the request writes: Envoy must not retry it once it may have reached a node
    */
   record Route(Pool pool, boolean write) implements Decision {}

@@ -10,6 +10,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.math.BigInteger;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -76,7 +77,7 @@ public final class AlgodSimulator implements AutoCloseable {
     this.retention = retention;
     this.token = token == null ? "" : token;
     this.round = startRound;
-    server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 4096);
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 4096);
     pool =
         Executors.newCachedThreadPool(
             r -> {

@@ -194,6 +194,7 @@ public final class XdsPublisher {
    * a cold JVM that first pass (protobuf descriptors of the Envoy API, java-control-plane) took
    * about 2 s, and a restarted chainroute answered a waiting Envoy that much later.
    */
+  @SuppressWarnings("IgnoredPureGetter") // parsing is the point: it loads and JITs the parsers
   public void warmUp() {
     try {
       Node node =

@@ -23,6 +23,7 @@ import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -177,7 +178,9 @@ class AdminTest {
     // Not ready: no node is synced.
     source.current = Topology.of(1, List.of(new ChainView(chain, -1, List.of())));
     try (AdminHttpServer server =
-        new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of).start()) {
+        new AdminHttpServer(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), source, List::of)
+            .start()) {
       HttpClient http = HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + server.port();
       HttpResponse<String> healthz =
@@ -323,7 +326,9 @@ class AdminTest {
     FakeSource source = new FakeSource();
     source.current = topology(1, EndpointStatus.HEALTHY);
     try (AdminHttpServer server =
-        new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of).start()) {
+        new AdminHttpServer(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), source, List::of)
+            .start()) {
       HttpClient http = HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + server.port();
       HttpResponse<String> drained =
@@ -409,7 +414,12 @@ class AdminTest {
           }
         };
     try (AdminHttpServer off =
-        new AdminHttpServer(new InetSocketAddress("127.0.0.1", 0), source, List::of, reload, "")
+        new AdminHttpServer(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                source,
+                List::of,
+                reload,
+                "")
             .start()) {
       assertThat(post.apply(off.port(), "Bearer anything").statusCode())
           .as("no token configured: off")
@@ -417,7 +427,11 @@ class AdminTest {
     }
     try (AdminHttpServer server =
         new AdminHttpServer(
-                new InetSocketAddress("127.0.0.1", 0), source, List::of, reload, "s3cret-token")
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                source,
+                List::of,
+                reload,
+                "s3cret-token")
             .start()) {
       assertThat(post.apply(server.port(), null).statusCode()).isEqualTo(401);
       HttpResponse<String> wrong = post.apply(server.port(), "Bearer s3cret-tokeN");

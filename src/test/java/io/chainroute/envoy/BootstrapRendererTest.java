@@ -522,6 +522,7 @@ class BootstrapRendererTest {
   }
 
   /** The subset of AccessLogFilter semantics the renderer uses. */
+  @SuppressWarnings("StatementSwitchToExpressionSwitch") // reads as the filter table it mirrors
   private static boolean matches(
       AccessLogFilter f,
       java.util.Map<String, String> headers,

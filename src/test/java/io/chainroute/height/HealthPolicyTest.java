@@ -40,7 +40,7 @@ class HealthPolicyTest {
 
   private NodeView view(List<NodeState> states, long now, NodeConfig n) {
     return HealthPolicy.evaluate(chain, states, now).nodes().stream()
-        .filter(v -> v.config() == n)
+        .filter(v -> v.config().equals(n))
         .findFirst()
         .orElseThrow();
   }

@@ -12,6 +12,7 @@ import io.chainroute.config.ConfigLoader;
 import io.chainroute.envoy.BootstrapRenderer;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -48,7 +49,7 @@ class LocalReplyIdIT {
   void start() throws IOException {
     RealBinaries.envoy();
     Path dir = Files.createTempDirectory("chainroute-local-reply-id-it");
-    node = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+    node = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
     node.createContext(
         "/",
         exchange -> {

@@ -118,9 +118,8 @@ public final class AlgodAdapter implements ChainAdapter {
       return forward(Requirement.WRITE);
     }
     if (path.startsWith(PENDING_PREFIX)
-        || path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending")) {
-      // The transaction pool is node-local: Envoy retries a 404 on the other nodes (see the
-      // bootstrap).
+        || (path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending"))) {
+      // The transaction pool is node-local: Envoy retries a 404 on the other nodes (pathRoutes).
       return forward(Requirement.read(DataKind.NODE_LOCAL, BlockRef.LATEST));
     }
     String round = roundSegment(path);
@@ -203,7 +202,8 @@ public final class AlgodAdapter implements ChainAdapter {
   /** Go's %q for the ASCII inputs a path can carry. */
   static String quoteGo(String s) {
     StringBuilder b = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
       if (c == '"' || c == '\\') {
         b.append('\\').append(c);
       } else if (c < 0x20 || c == 0x7f) {

@@ -204,19 +204,17 @@ public final class EvmAdapter implements ChainAdapter {
       return BlockRef.LATEST;
     }
     String s = v.asText();
-    switch (s) {
-      case "latest":
-        return BlockRef.LATEST;
-      case "pending":
-        return BlockRef.PENDING;
-      case "safe":
-        return BlockRef.SAFE;
-      case "finalized":
-        return BlockRef.FINALIZED;
-      case "earliest":
-        return BlockRef.EARLIEST;
-      default:
-        break;
+    BlockRef tag =
+        switch (s) {
+          case "latest" -> BlockRef.LATEST;
+          case "pending" -> BlockRef.PENDING;
+          case "safe" -> BlockRef.SAFE;
+          case "finalized" -> BlockRef.FINALIZED;
+          case "earliest" -> BlockRef.EARLIEST;
+          default -> null;
+        };
+    if (tag != null) {
+      return tag;
     }
     if (s.length() == 66 && (s.startsWith("0x") || s.startsWith("0X"))) {
       return BlockRef.HASH;
