@@ -107,7 +107,7 @@ public final class Main {
         }
       }
       case "bootstrap" -> {
-        String yaml = BootstrapRenderer.render(config, nodeId);
+        String yaml = BootstrapRenderer.render(config, nodeId, Sidecar::adapterFor);
         if (out == null) {
           System.out.print(yaml);
           return 0;

@@ -341,7 +341,8 @@ public final class Sidecar implements AutoCloseable {
     return t.getMessage();
   }
 
-  static ChainAdapter adapterFor(ChainConfig chain) {
+  /** The adapter of the chain's protocol. */
+  public static ChainAdapter adapterFor(ChainConfig chain) {
     return switch (chain.protocol()) {
       case EVM -> new EvmAdapter();
       case ALGORAND -> new io.chainroute.chain.algod.AlgodAdapter();

@@ -14,6 +14,17 @@ class ArchitectureTest {
           .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
           .importPackages("io.chainroute");
 
+  /** What neither the core nor the Envoy contract may import: gRPC, protobuf, Envoy, the edges. */
+  private static final String[] WIRE_AND_EDGES = {
+    "io.grpc..",
+    "com.google.protobuf..",
+    "io.envoyproxy..",
+    "io.chainroute.extproc..",
+    "io.chainroute.xds..",
+    "io.chainroute.admin..",
+    "io.chainroute.envoy.."
+  };
+
   @Test
   void theCoreHasNoGrpcProtobufOrEnvoyImports() {
     noClasses()
@@ -27,14 +38,25 @@ class ArchitectureTest {
             "io.chainroute.pipeline..")
         .should()
         .dependOnClassesThat()
+        .resideInAnyPackage(WIRE_AND_EDGES)
+        .orShould()
+        .dependOnClassesThat()
+        .resideInAPackage("io.chainroute.contract..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void theEnvoyContractIsPlainValuesThatEveryEdgeCanRead() {
+    noClasses()
+        .that()
+        .resideInAPackage("io.chainroute.contract..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(WIRE_AND_EDGES)
+        .orShould()
+        .dependOnClassesThat()
         .resideInAnyPackage(
-            "io.grpc..",
-            "com.google.protobuf..",
-            "io.envoyproxy..",
-            "io.chainroute.extproc..",
-            "io.chainroute.xds..",
-            "io.chainroute.admin..",
-            "io.chainroute.envoy..")
+            "io.chainroute.config..", "io.chainroute.chain..", "io.chainroute.pipeline..")
         .check(CLASSES);
   }
 

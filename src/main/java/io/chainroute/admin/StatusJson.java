@@ -60,7 +60,7 @@ public final class StatusJson {
       for (Pool p : Pool.values()) {
         ObjectNode pool = pools.addObject();
         pool.put("name", p.id());
-        pool.put("cluster", c.config().clusterName(p.id()));
+        pool.put("cluster", io.chainroute.contract.EnvoyContract.nodeCluster(c.config().name(), p));
         ArrayNode members = pool.putArray("members");
         for (PoolMember m : PoolPlan.members(c, p, "")) {
           members

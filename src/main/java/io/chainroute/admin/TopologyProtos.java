@@ -33,7 +33,7 @@ public final class TopologyProtos {
         io.chainroute.admin.v1.Pool.Builder pool =
             io.chainroute.admin.v1.Pool.newBuilder()
                 .setName(p.id())
-                .setCluster(c.config().clusterName(p.id()));
+                .setCluster(io.chainroute.contract.EnvoyContract.nodeCluster(c.config().name(), p));
         for (io.chainroute.routing.PoolMember m : PoolPlan.members(c, p, "")) {
           pool.addMembers(
               PoolMember.newBuilder()

@@ -4,7 +4,8 @@ import io.chainroute.config.Protocol;
 
 /**
  * Everything protocol-specific, behind one stateless, thread-safe interface: how to ask a node for
- * its head, and how to read a client request into {@link Requirement}s. The engine (tracking,
+ * its head, how to read a client request into {@link Requirement}s, and which paths and headers the
+ * proxy must treat apart ({@link #pathRoutes}, {@link #clientHeadersToDrop}). The engine (tracking,
  * routing, xDS) knows heights and pools, never a method name or a path template.
  */
 public interface ChainAdapter {
@@ -45,6 +46,22 @@ public interface ChainAdapter {
    * @param body complete request body, empty when there is none
    */
   Classification classify(String method, byte[] body);
+
+  /**
+   * Paths the proxy routes apart from the generic pool routes (a long poll chainroute holds, a
+   * lookup only one node can answer), first match first. None by default.
+   */
+  default java.util.List<PathRoute> pathRoutes() {
+    return java.util.List.of();
+  }
+
+  /**
+   * Client request headers (lower case) dropped on every route of the chain before a request
+   * reaches a node: credentials a client sent, where chainroute sends each node its own.
+   */
+  default java.util.List<String> clientHeadersToDrop() {
+    return java.util.List.of();
+  }
 
   /**
    * The probe request.

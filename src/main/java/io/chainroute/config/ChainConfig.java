@@ -79,8 +79,4 @@ public record ChainConfig(
     Objects.requireNonNull(pathPrefix, "pathPrefix");
     nodes = List.copyOf(nodes);
   }
-
-  public String clusterName(String pool) {
-    return name + "-" + pool;
-  }
 }

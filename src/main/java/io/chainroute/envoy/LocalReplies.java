@@ -2,15 +2,34 @@ package io.chainroute.envoy;
 
 import static io.chainroute.envoy.BootstrapRenderer.LIMIT_EXCEEDED;
 import static io.chainroute.envoy.BootstrapRenderer.RESOURCE_UNAVAILABLE;
-import static io.chainroute.envoy.BootstrapRenderer.map;
 
+import com.google.protobuf.BoolValue;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.Protocol;
+import io.chainroute.contract.EnvoyContract;
+import io.envoyproxy.envoy.config.accesslog.v3.AccessLogFilter;
+import io.envoyproxy.envoy.config.accesslog.v3.AndFilter;
+import io.envoyproxy.envoy.config.accesslog.v3.ComparisonFilter;
+import io.envoyproxy.envoy.config.accesslog.v3.HeaderFilter;
+import io.envoyproxy.envoy.config.accesslog.v3.MetadataFilter;
+import io.envoyproxy.envoy.config.accesslog.v3.OrFilter;
+import io.envoyproxy.envoy.config.accesslog.v3.ResponseFlagFilter;
+import io.envoyproxy.envoy.config.accesslog.v3.StatusCodeFilter;
+import io.envoyproxy.envoy.config.core.v3.DataSource;
+import io.envoyproxy.envoy.config.core.v3.RuntimeUInt32;
+import io.envoyproxy.envoy.config.core.v3.SubstitutionFormatString;
+import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.LocalReplyConfig;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.ResponseMapper;
+import io.envoyproxy.envoy.type.matcher.v3.MetadataMatcher;
+import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
+import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
+import io.envoyproxy.envoy.type.matcher.v3.ValueMatcher;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -32,7 +51,6 @@ import java.util.regex.Pattern;
  * the body: 413, overload). Bodies are fixed strings otherwise (chain name and limits only), never
  * a node address or credential.
  */
-@SuppressWarnings("unchecked")
 final class LocalReplies {
   private LocalReplies() {}
 
@@ -75,13 +93,13 @@ final class LocalReplies {
         new Kind(List.of(), 408, LIMIT_EXCEEDED, "request not received in time%s"));
   }
 
-  static Map<String, Object> config(ChainrouteConfig config) {
+  static LocalReplyConfig config(ChainrouteConfig config) {
     List<ChainConfig> chains = new ArrayList<>(config.chains());
     // Longer prefixes first (a regex per chain matches exactly its own paths anyway); "/" last.
     chains.sort(
         Comparator.comparing((ChainConfig c) -> c.pathPrefix().equals("/"))
             .thenComparing(c -> -c.pathPrefix().length()));
-    List<Object> mappers = new ArrayList<>();
+    LocalReplyConfig.Builder out = LocalReplyConfig.newBuilder();
     boolean rootChain = false;
     for (ChainConfig chain : chains) {
       boolean root = chain.pathPrefix().equals("/");
@@ -91,28 +109,28 @@ final class LocalReplies {
         if (chain.protocol() == Protocol.EVM) {
           // First the twin that echoes the request's id (when ext_proc handed it over), then the
           // one with "id":null.
-          mappers.add(
+          out.addMappers(
               mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, true));
         }
-        mappers.add(
+        out.addMappers(
             mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, false));
       }
     }
     if (!rootChain) {
       // A path no chain serves (e.g. an overloaded Envoy refusing a request for /nothing).
       for (Kind kind : kinds(config)) {
-        mappers.add(mapper(kind, null, Protocol.EVM, "", false));
+        out.addMappers(mapper(kind, null, Protocol.EVM, "", false));
       }
     }
-    return map("mappers", mappers);
+    return out.build();
   }
 
   /**
    * @param echoId match only when ext_proc left the request's id in metadata, and echo it
    */
-  private static Map<String, Object> mapper(
+  private static ResponseMapper mapper(
       Kind kind, String prefix, Protocol protocol, String forChain, boolean echoId) {
-    List<Object> filters = new ArrayList<>();
+    List<AccessLogFilter> filters = new ArrayList<>();
     if (prefix != null) {
       filters.add(pathFilter(prefix));
     }
@@ -120,60 +138,65 @@ final class LocalReplies {
       // match_if_key_not_found must be false: by default a missing key matches, and the body
       // would render "id":- .
       filters.add(
-          map(
-              "metadata_filter",
-              map(
-                  "matcher",
-                  map(
-                      "filter",
-                      BootstrapRenderer.METADATA_NAMESPACE,
-                      "path",
-                      List.of(map("key", "id")),
-                      "value",
-                      map("present_match", true)),
-                  "match_if_key_not_found",
-                  false)));
+          AccessLogFilter.newBuilder()
+              .setMetadataFilter(
+                  MetadataFilter.newBuilder()
+                      .setMatcher(
+                          MetadataMatcher.newBuilder()
+                              .setFilter(EnvoyContract.METADATA_NAMESPACE)
+                              .addPath(
+                                  MetadataMatcher.PathSegment.newBuilder()
+                                      .setKey(EnvoyContract.METADATA_ID))
+                              .setValue(ValueMatcher.newBuilder().setPresentMatch(true)))
+                      .setMatchIfKeyNotFound(BoolValue.of(false)))
+              .build());
     }
     filters.add(
         kind.flags().isEmpty()
-            ? map(
-                "status_code_filter",
-                map(
-                    "comparison",
-                    map(
-                        "op",
-                        "EQ",
-                        "value",
-                        map(
-                            "default_value",
-                            kind.status(),
-                            "runtime_key",
-                            "chainroute.local_reply.status_" + kind.status()))))
-            : map("response_flag_filter", map("flags", kind.flags())));
-    Map<String, Object> filter =
+            ? AccessLogFilter.newBuilder()
+                .setStatusCodeFilter(
+                    StatusCodeFilter.newBuilder()
+                        .setComparison(
+                            ComparisonFilter.newBuilder()
+                                .setOp(ComparisonFilter.Op.EQ)
+                                .setValue(
+                                    RuntimeUInt32.newBuilder()
+                                        .setDefaultValue(kind.status())
+                                        .setRuntimeKey(
+                                            "chainroute.local_reply.status_" + kind.status()))))
+                .build()
+            : AccessLogFilter.newBuilder()
+                .setResponseFlagFilter(ResponseFlagFilter.newBuilder().addAllFlags(kind.flags()))
+                .build());
+    AccessLogFilter filter =
         filters.size() == 1
-            ? (Map<String, Object>) filters.get(0)
-            : map("and_filter", map("filters", filters));
-    return map(
-        "filter",
-        filter,
-        "body_format_override",
-        map(
-            "text_format_source",
-            map(
-                "inline_string",
-                body(
-                    protocol,
-                    kind,
-                    String.format(java.util.Locale.ROOT, kind.message(), forChain),
-                    echoId ? ECHO_ID : "null")),
-            "content_type",
-            "application/json"));
+            ? filters.get(0)
+            : AccessLogFilter.newBuilder()
+                .setAndFilter(AndFilter.newBuilder().addAllFilters(filters))
+                .build();
+    return ResponseMapper.newBuilder()
+        .setFilter(filter)
+        .setBodyFormatOverride(
+            SubstitutionFormatString.newBuilder()
+                .setTextFormatSource(
+                    DataSource.newBuilder()
+                        .setInlineString(
+                            body(
+                                protocol,
+                                kind,
+                                String.format(Locale.ROOT, kind.message(), forChain),
+                                echoId ? ECHO_ID : "null")))
+                .setContentType("application/json"))
+        .build();
   }
 
   /** The request's id as its JSON text, from the metadata ext_proc set (ExtProcService). */
   static final String ECHO_ID =
-      "%DYNAMIC_METADATA(" + BootstrapRenderer.METADATA_NAMESPACE + ":id)%";
+      "%DYNAMIC_METADATA("
+          + EnvoyContract.METADATA_NAMESPACE
+          + ":"
+          + EnvoyContract.METADATA_ID
+          + ")%";
 
   /**
    * The body; {@code message} holds no '%' (chain names are [a-z0-9-]), so the only format operator
@@ -196,33 +219,41 @@ final class LocalReplies {
    * Requests under {@code prefix} (path_separated_prefix semantics: the prefix itself, or followed
    * by '/' or '?'): the original path if the router rewrote it, else {@code :path}.
    */
-  private static Map<String, Object> pathFilter(String prefix) {
+  private static AccessLogFilter pathFilter(String prefix) {
     String regex = "^" + Pattern.quote(prefix) + "([/?].*)?$";
-    Map<String, Object> original = header("x-envoy-original-path", regex);
-    Map<String, Object> notRewritten =
-        map(
-            "and_filter",
-            map(
-                "filters",
-                List.of(
-                    map(
-                        "header_filter",
-                        map(
-                            "header",
-                            map(
-                                "name",
-                                "x-envoy-original-path",
-                                "present_match",
-                                true,
-                                "invert_match",
-                                true))),
-                    header(":path", regex))));
-    return map("or_filter", map("filters", List.of(original, notRewritten)));
+    AccessLogFilter notRewritten =
+        AccessLogFilter.newBuilder()
+            .setAndFilter(
+                AndFilter.newBuilder()
+                    .addFilters(
+                        header(
+                            HeaderMatcher.newBuilder()
+                                .setName(ORIGINAL_PATH)
+                                .setPresentMatch(true)
+                                .setInvertMatch(true)))
+                    .addFilters(header(regex(":path", regex))))
+            .build();
+    return AccessLogFilter.newBuilder()
+        .setOrFilter(
+            OrFilter.newBuilder()
+                .addFilters(header(regex(ORIGINAL_PATH, regex)))
+                .addFilters(notRewritten))
+        .build();
   }
 
-  private static Map<String, Object> header(String name, String regex) {
-    return map(
-        "header_filter",
-        map("header", map("name", name, "string_match", map("safe_regex", map("regex", regex)))));
+  /** Where the router keeps the client's path once it rewrote it. */
+  private static final String ORIGINAL_PATH = "x-envoy-original-path";
+
+  private static HeaderMatcher.Builder regex(String name, String regex) {
+    return HeaderMatcher.newBuilder()
+        .setName(name)
+        .setStringMatch(
+            StringMatcher.newBuilder().setSafeRegex(RegexMatcher.newBuilder().setRegex(regex)));
+  }
+
+  private static AccessLogFilter header(HeaderMatcher.Builder matcher) {
+    return AccessLogFilter.newBuilder()
+        .setHeaderFilter(HeaderFilter.newBuilder().setHeader(matcher))
+        .build();
   }
 }

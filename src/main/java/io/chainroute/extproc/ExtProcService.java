@@ -1,10 +1,19 @@
 package io.chainroute.extproc;
 
+import static io.chainroute.contract.EnvoyContract.HEADER_PREFIX;
+import static io.chainroute.contract.EnvoyContract.METADATA_ID;
+import static io.chainroute.contract.EnvoyContract.METADATA_NAMESPACE;
+import static io.chainroute.contract.EnvoyContract.POOL_HEADER;
+import static io.chainroute.contract.EnvoyContract.WRITE_HEADER;
+import static io.chainroute.contract.EnvoyContract.WRITE_VALUE;
+
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import com.google.protobuf.util.Durations;
 import io.chainroute.chain.Reply;
 import io.chainroute.config.ChainConfig;
+import io.chainroute.contract.EnvoyContract;
 import io.chainroute.pipeline.HeldRequests;
 import io.chainroute.pipeline.Outcome;
 import io.chainroute.pipeline.RequestPipeline;
@@ -41,13 +50,6 @@ import org.slf4j.LoggerFactory;
  * fails the stream: a request the pipeline throws on is passed on unchanged.
  */
 public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcessorImplBase {
-  public static final String POOL_HEADER = "x-chainroute-pool";
-  public static final String WRITE_HEADER = "x-chainroute-write";
-  public static final String HEADER_PREFIX = "x-chainroute-";
-
-  /** Envoy dynamic metadata namespace chainroute writes (the bootstrap lets ext_proc write it). */
-  public static final String METADATA_NAMESPACE = "chainroute";
-
   private static final Logger log = LoggerFactory.getLogger(ExtProcService.class);
   private static final ProcessingMode NO_BODY =
       ProcessingMode.newBuilder().setRequestBodyMode(ProcessingMode.BodySendMode.NONE).build();
@@ -163,7 +165,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
             HeaderMutation.newBuilder(strip.build())
                 .addSetHeaders(header(POOL_HEADER, r.pool().id()));
         if (r.write()) {
-          m.addSetHeaders(header(WRITE_HEADER, "true"));
+          m.addSetHeaders(header(WRITE_HEADER, WRITE_VALUE));
         }
         CommonResponse routed =
             CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
@@ -183,7 +185,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
                             .setStructValue(
                                 Struct.newBuilder()
                                     .putFields(
-                                        "id",
+                                        METADATA_ID,
                                         Value.newBuilder().setStringValue(r.echoId()).build()))
                             .build()))
             .build();
@@ -200,8 +202,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         send(
             ProcessingResponse.newBuilder()
                 .setOverrideMessageTimeout(
-                    com.google.protobuf.Duration.newBuilder()
-                        .setSeconds(h.timeout().toSeconds() + 5))
+                    Durations.fromMillis(EnvoyContract.holdMessageTimeout(h.timeout()).toMillis()))
                 .build());
         holding = pipeline.hold(h, later -> send(translate(later, headersPhase)));
         return null;
@@ -273,7 +274,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
                     HeaderMutation.newBuilder()
                         .addSetHeaders(header("content-type", reply.contentType())))
                 .setBody(ByteString.copyFrom(reply.body()))
-                .setDetails("chainroute"))
+                .setDetails(EnvoyContract.REPLY_DETAILS))
         .build();
   }
 

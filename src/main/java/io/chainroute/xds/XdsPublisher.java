@@ -149,11 +149,12 @@ public final class XdsPublisher {
       return;
     }
     for (XdsClients.Client c : clients.clients()) {
-      Published p = published.get(c.region());
-      if (p == null) {
+      Snapshot snapshot = cache.getSnapshot(c.region());
+      if (snapshot == null) {
         continue;
       }
-      String eds = p.endpointsVersion(epoch);
+      // The endpoints version the cache serves this Envoy's group now, as the cache spells it.
+      String eds = snapshot.version(Resources.V3.ENDPOINT_TYPE_URL);
       boolean acked =
           c.types().stream()
               .anyMatch(
@@ -343,24 +344,24 @@ public final class XdsPublisher {
               before.endpointsVersion + (edsChanged ? 1 : 0));
     }
     published.put(group, after);
-    cache.setSnapshot(
-        group,
+    Snapshot snapshot =
         Snapshot.create(
             after.clusters,
-            after.clustersVersion(epoch),
+            version("c", after.clustersVersion),
             after.endpoints,
-            after.endpointsVersion(epoch),
+            version("e", after.endpointsVersion),
             List.of(),
             "",
             List.of(),
             "",
             List.of(),
-            ""));
+            "");
+    cache.setSnapshot(group, snapshot);
     log.debug(
         "Published xDS snapshot. group={} cds={} eds={} topology={}",
         group,
-        after.clustersVersion(epoch),
-        after.endpointsVersion(epoch),
+        snapshot.version(Resources.V3.CLUSTER_TYPE_URL),
+        snapshot.version(Resources.V3.ENDPOINT_TYPE_URL),
         t.version());
   }
 
@@ -373,13 +374,10 @@ public final class XdsPublisher {
       List<Cluster> clusters,
       long clustersVersion,
       List<ClusterLoadAssignment> endpoints,
-      long endpointsVersion) {
-    String clustersVersion(String epoch) {
-      return epoch + "-c" + clustersVersion;
-    }
+      long endpointsVersion) {}
 
-    String endpointsVersion(String epoch) {
-      return epoch + "-e" + endpointsVersion;
-    }
+  /** This process's version {@code n} of one resource type: unique across restarts (epoch). */
+  private String version(String type, long n) {
+    return epoch + "-" + type + n;
   }
 }

@@ -9,6 +9,7 @@ import io.chainroute.config.ChainConfig;
 import io.chainroute.config.EnvoyConfig;
 import io.chainroute.config.NodeConfig;
 import io.chainroute.config.NodeHeader;
+import io.chainroute.contract.EnvoyContract;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Topology;
@@ -73,7 +74,7 @@ public final class XdsResources {
     for (ChainConfig chain : chains) {
       List<String> headers = nodeHeaderKeys(chain);
       for (Pool pool : Pool.values()) {
-        out.add(cluster(chain.clusterName(pool.id()), envoy, headers));
+        out.add(cluster(EnvoyContract.nodeCluster(chain.name(), pool), envoy, headers));
       }
     }
     return out;
@@ -148,7 +149,7 @@ public final class XdsResources {
                         .setKeepaliveInterval(UInt32Value.of(5))
                         .setKeepaliveProbes(UInt32Value.of(3))))
         .putTypedExtensionProtocolOptions(
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            HttpProtocolOptions.getDescriptor().getFullName(),
             Any.pack(protocolOptions(nodeHeaders)))
         .build();
   }
@@ -186,13 +187,9 @@ public final class XdsResources {
         .build();
   }
 
-  /** Endpoint metadata namespace and key under which a node's header values travel to Envoy. */
-  static final String METADATA_NAMESPACE = "chainroute";
-
-  static final String HEADERS_KEY = "headers";
-
-  /** The upstream filter that sets the chosen node's headers. */
-  static final String NODE_HEADERS_FILTER = "chainroute.node_headers";
+  static final String METADATA_NAMESPACE = EnvoyContract.METADATA_NAMESPACE;
+  static final String HEADERS_KEY = EnvoyContract.METADATA_NODE_HEADERS;
+  static final String NODE_HEADERS_FILTER = EnvoyContract.NODE_HEADERS_FILTER;
 
   /** The (lowercase) names of the headers any node of {@code chain} is configured with, sorted. */
   static List<String> nodeHeaderKeys(ChainConfig chain) {
@@ -296,7 +293,8 @@ public final class XdsResources {
       for (Pool pool : Pool.values()) {
         out.add(
             assignment(
-                view.config().clusterName(pool.id()), PoolPlan.members(view, pool, envoyRegion)));
+                EnvoyContract.nodeCluster(view.config().name(), pool),
+                PoolPlan.members(view, pool, envoyRegion)));
       }
     }
     return out;

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.google.protobuf.util.JsonFormat;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
+import io.chainroute.contract.EnvoyContract;
 import io.envoyproxy.envoy.config.accesslog.v3.AccessLogFilter;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
 import io.envoyproxy.envoy.config.overload.v3.OverloadAction;
@@ -18,14 +19,11 @@ import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
-import io.envoyproxy.envoy.extensions.filters.http.router.v3.Router;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.ResponseMapper;
 import io.envoyproxy.envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation;
 import io.envoyproxy.envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig;
 import io.envoyproxy.envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig;
-import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
-import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,25 +31,13 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class BootstrapRendererTest {
-  private static final JsonFormat.TypeRegistry TYPES =
-      JsonFormat.TypeRegistry.newBuilder()
-          .add(HttpConnectionManager.getDescriptor())
-          .add(ExternalProcessor.getDescriptor())
-          .add(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.getDescriptor())
-          .add(
-              io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute
-                  .getDescriptor())
-          .add(Router.getDescriptor())
-          .add(HeaderMutation.getDescriptor())
-          .add(HttpProtocolOptions.getDescriptor())
-          .add(PreviousHostsPredicate.getDescriptor())
-          .add(PreviousPrioritiesConfig.getDescriptor())
-          .add(FixedHeapConfig.getDescriptor())
-          .add(DownstreamConnectionsConfig.getDescriptor())
-          .add(ScaleTimersOverloadActionConfig.getDescriptor())
-          .add(LocalRateLimit.getDescriptor())
-          .add(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.getDescriptor())
-          .build();
+  /** The renderer's registry: every Any type it packs (an omission fails every parse here). */
+  private static final JsonFormat.TypeRegistry TYPES = BootstrapRenderer.TYPES;
+
+  /** The renderer with the product's adapters. */
+  static String render(ChainrouteConfig config, String nodeId) {
+    return BootstrapRenderer.render(config, nodeId, io.chainroute.Sidecar::adapterFor);
+  }
 
   private static Bootstrap parse(String yaml) throws Exception {
     String json = new ObjectMapper().writeValueAsString(new YAMLMapper().readTree(yaml));
@@ -71,7 +57,7 @@ class BootstrapRendererTest {
     "config/docker.yaml, envoy/bootstrap-docker.yaml"
   })
   void checkedInBootstrapsMatchTheRenderer(String config, String bootstrap) throws Exception {
-    String rendered = BootstrapRenderer.render(ConfigLoader.load(Path.of(config)), "envoy");
+    String rendered = render(ConfigLoader.load(Path.of(config)), "envoy");
     assertThat(Files.readString(Path.of(bootstrap)))
         .as(
             bootstrap
@@ -84,7 +70,7 @@ class BootstrapRendererTest {
 
   @Test
   void bootstrapIsAValidEnvoyBootstrapWithTheDecidedExtProcSettings() throws Exception {
-    Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
+    Bootstrap b = parse(render(demo(), "envoy"));
     assertThat(b.getDynamicResources().getAdsConfig().getApiType().name()).isEqualTo("GRPC");
     assertThat(b.getDynamicResources().getCdsConfig().hasAds()).isTrue();
     HttpConnectionManager hcm =
@@ -94,7 +80,7 @@ class BootstrapRendererTest {
             .getFilters(0)
             .getTypedConfig()
             .unpack(HttpConnectionManager.class);
-    ExternalProcessor ep = hcm.getHttpFilters(1).getTypedConfig().unpack(ExternalProcessor.class);
+    ExternalProcessor ep = hcm.getHttpFilters(2).getTypedConfig().unpack(ExternalProcessor.class);
     assertThat(ep.getFailureModeAllow()).isTrue();
     assertThat(ep.getAllowModeOverride()).isTrue();
     assertThat(ep.getRouteCacheAction()).isEqualTo(ExternalProcessor.RouteCacheAction.CLEAR);
@@ -104,9 +90,9 @@ class BootstrapRendererTest {
         .isEqualTo(ProcessingMode.BodySendMode.BUFFERED);
     assertThat(ep.getProcessingMode().getResponseHeaderMode())
         .isEqualTo(ProcessingMode.HeaderSendMode.SKIP);
-    assertThat(hcm.getHttpFilters(2).getName()).isEqualTo("envoy.filters.http.router");
+    assertThat(hcm.getHttpFilters(3).getName()).isEqualTo("envoy.filters.http.router");
     assertThat(
-            hcm.getHttpFilters(0)
+            hcm.getHttpFilters(1)
                 .getTypedConfig()
                 .unpack(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.class)
                 .getMaxRequestBytes()
@@ -126,7 +112,7 @@ class BootstrapRendererTest {
   @Test
   void routesSendWritesAndArchiveRequestsToTheirClustersAndNeverRetryWritesBlindly()
       throws Exception {
-    Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
+    Bootstrap b = parse(render(demo(), "envoy"));
     RouteConfiguration rc =
         b.getStaticResources()
             .getListeners(0)
@@ -185,7 +171,7 @@ class BootstrapRendererTest {
             chains:
               - { name: eth, protocol: evm, nodes: [ { name: a, url: "http://10.0.0.1:8545" } ] }
             """);
-    Bootstrap b = parse(BootstrapRenderer.render(c, "edge-1"));
+    Bootstrap b = parse(render(c, "edge-1"));
     assertThat(b.getNode().getId()).isEqualTo("edge-1");
     assertThat(b.getNode().getLocality().getRegion()).isEqualTo("eu-west");
     RouteConfiguration rc =
@@ -218,10 +204,7 @@ class BootstrapRendererTest {
         limits =
             c -> {
               try {
-                return parse(BootstrapRenderer.render(c, "e"))
-                    .getStaticResources()
-                    .getClustersList()
-                    .stream()
+                return parse(render(c, "e")).getStaticResources().getClustersList().stream()
                     .filter(cl -> cl.getName().equals("chainroute_extproc"))
                     .findFirst()
                     .orElseThrow()
@@ -244,11 +227,10 @@ class BootstrapRendererTest {
   void
       theRateLimitIsOffByDefaultAndWhenSetRunsBeforeExtProcOnTheWholeRequestWithAHundredMillisecondBucket()
           throws Exception {
-    assertThat(
-            hcm(parse(BootstrapRenderer.render(ConfigLoader.parse(CHAIN), "e")))
-                .getHttpFiltersList())
+    assertThat(hcm(parse(render(ConfigLoader.parse(CHAIN), "e"))).getHttpFiltersList())
         .extracting(f -> f.getName())
         .containsExactly(
+            "envoy.filters.http.decompressor",
             "envoy.filters.http.buffer",
             "envoy.filters.http.ext_proc",
             "envoy.filters.http.router");
@@ -256,24 +238,24 @@ class BootstrapRendererTest {
     HttpConnectionManager h =
         hcm(
             parse(
-                BootstrapRenderer.render(
-                    ConfigLoader.parse("envoy: { maxRequestsPerSecond: 698 }\n" + CHAIN), "e")));
+                render(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 698 }\n" + CHAIN), "e")));
     assertThat(h.getHttpFiltersList())
         .extracting(f -> f.getName())
         .containsExactly(
+            "envoy.filters.http.decompressor",
             "envoy.filters.http.buffer",
             "envoy.filters.http.local_ratelimit",
             "envoy.filters.http.ext_proc",
             "envoy.filters.http.router");
     // The whole request is read before a 429, so the reply keeps the HTTP/1.1 connection open.
     assertThat(
-            h.getHttpFilters(0)
+            h.getHttpFilters(1)
                 .getTypedConfig()
                 .unpack(io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer.class)
                 .getMaxRequestBytes()
                 .getValue())
         .isEqualTo(4 * 1024 * 1024);
-    LocalRateLimit rl = h.getHttpFilters(1).getTypedConfig().unpack(LocalRateLimit.class);
+    LocalRateLimit rl = h.getHttpFilters(2).getTypedConfig().unpack(LocalRateLimit.class);
     assertThat(rl.getStatus().getCodeValue()).isEqualTo(429);
     // 70 tokens every 100 ms is 700/s: the rate to within half a percent, refilled ten times a
     // second.
@@ -292,10 +274,8 @@ class BootstrapRendererTest {
 
     // Small rates: whole tokens at a longer interval, and a burst of the whole rate below 10.
     LocalRateLimit five =
-        hcm(parse(
-                BootstrapRenderer.render(
-                    ConfigLoader.parse("envoy: { maxRequestsPerSecond: 5 }\n" + CHAIN), "e")))
-            .getHttpFilters(1)
+        hcm(parse(render(ConfigLoader.parse("envoy: { maxRequestsPerSecond: 5 }\n" + CHAIN), "e")))
+            .getHttpFilters(2)
             .getTypedConfig()
             .unpack(LocalRateLimit.class);
     assertThat(five.getTokenBucket().getTokensPerFill().getValue()).isEqualTo(1);
@@ -304,9 +284,9 @@ class BootstrapRendererTest {
     assertThat(five.getTokenBucket().getMaxTokens()).isEqualTo(5);
     LocalRateLimit big =
         hcm(parse(
-                BootstrapRenderer.render(
+                render(
                     ConfigLoader.parse("envoy: { maxRequestsPerSecond: 50000 }\n" + CHAIN), "e")))
-            .getHttpFilters(1)
+            .getHttpFilters(2)
             .getTypedConfig()
             .unpack(LocalRateLimit.class);
     assertThat(big.getTokenBucket().getTokensPerFill().getValue()).isEqualTo(5000);
@@ -321,7 +301,7 @@ class BootstrapRendererTest {
     var algod =
         body(
             match(
-                hcm(parse(BootstrapRenderer.render(demo(), "e"))),
+                hcm(parse(render(demo(), "e"))),
                 java.util.Map.of(":path", "/algo/v2/status"),
                 java.util.Set.of("RL"),
                 429));
@@ -355,7 +335,7 @@ class BootstrapRendererTest {
   @Test
   void envoyReconnectsToChainrouteWithinHalfASecondAndDoesNotWaitLongForClusters()
       throws Exception {
-    Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
+    Bootstrap b = parse(render(demo(), "envoy"));
     var grpc = b.getDynamicResources().getAdsConfig().getGrpcServices(0).getEnvoyGrpc();
     assertThat(grpc.getClusterName()).isEqualTo("chainroute_xds");
     assertThat(grpc.getRetryPolicy().getRetryBackOff().getBaseInterval())
@@ -385,7 +365,7 @@ class BootstrapRendererTest {
   void readsHedgeToAnotherNodeAfterTheTryTimeoutAndCanTryEveryNodeWhileWritesAreNeverSentTwice()
       throws Exception {
     List<Route> routes =
-        hcm(parse(BootstrapRenderer.render(ConfigLoader.parse(FIVE_NODES), "e")))
+        hcm(parse(render(ConfigLoader.parse(FIVE_NODES), "e")))
             .getRouteConfig()
             .getVirtualHosts(0)
             .getRoutesList();
@@ -415,9 +395,7 @@ class BootstrapRendererTest {
     }
     // A one-node chain still retries twice (a connect failure may be a restart of that node).
     List<Route> one =
-        hcm(parse(
-                BootstrapRenderer.render(
-                    ConfigLoader.parse("envoy: { readTryTimeout: 1500ms }\n" + CHAIN), "e")))
+        hcm(parse(render(ConfigLoader.parse("envoy: { readTryTimeout: 1500ms }\n" + CHAIN), "e")))
             .getRouteConfig()
             .getVirtualHosts(0)
             .getRoutesList();
@@ -429,10 +407,7 @@ class BootstrapRendererTest {
   @Test
   void algodWaitsKeepTheirLongTimeoutWithoutATryTimeoutAndPendingLookupsHedge() throws Exception {
     List<Route> routes =
-        hcm(parse(BootstrapRenderer.render(demo(), "envoy")))
-            .getRouteConfig()
-            .getVirtualHosts(0)
-            .getRoutesList();
+        hcm(parse(render(demo(), "envoy"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
     Route wait = routes.get(4);
     assertThat(wait.getRoute().getTimeout().getSeconds()).isEqualTo(70);
     assertThat(wait.getRoute().getRetryPolicy().hasPerTryTimeout()).isFalse();
@@ -445,9 +420,9 @@ class BootstrapRendererTest {
 
   @Test
   void downstreamTimeoutsCloseSlowClientsButStayAboveTheLongestHold() throws Exception {
-    Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
+    Bootstrap b = parse(render(demo(), "envoy"));
     HttpConnectionManager h = hcm(b);
-    ExternalProcessor ep = h.getHttpFilters(1).getTypedConfig().unpack(ExternalProcessor.class);
+    ExternalProcessor ep = h.getHttpFilters(2).getTypedConfig().unpack(ExternalProcessor.class);
     long hold = ep.getMaxMessageTimeout().getSeconds();
     assertThat(hold).isEqualTo(70);
     assertThat(h.getRequestHeadersTimeout().getSeconds()).isEqualTo(10);
@@ -462,7 +437,7 @@ class BootstrapRendererTest {
   void overloadManagerWatchesHeapAndClientConnectionsWithConfigurableLimits() throws Exception {
     Bootstrap b =
         parse(
-            BootstrapRenderer.render(
+            render(
                 ConfigLoader.parse(
                     "envoy: { maxHeapBytes: 268435456, maxDownstreamConnections: 1234 }\n" + CHAIN),
                 "e"));
@@ -511,8 +486,7 @@ class BootstrapRendererTest {
         .isGreaterThan(om.getActions(2).getTriggers(0).getThreshold().getValue());
     assertThat(b.getAdmin().getIgnoreGlobalConnLimit()).isTrue();
 
-    OverloadManager defaults =
-        parse(BootstrapRenderer.render(ConfigLoader.parse(CHAIN), "e")).getOverloadManager();
+    OverloadManager defaults = parse(render(ConfigLoader.parse(CHAIN), "e")).getOverloadManager();
     assertThat(
             defaults
                 .getResourceMonitors(0)
@@ -616,14 +590,14 @@ class BootstrapRendererTest {
   @Test
   void envoysOwnRepliesEchoTheRequestsIdWhenChainrouteHandedItOver() throws Exception {
     HttpConnectionManager h =
-        parse(BootstrapRenderer.render(demo(), "envoy"))
+        parse(render(demo(), "envoy"))
             .getStaticResources()
             .getListeners(0)
             .getFilterChains(0)
             .getFilters(0)
             .getTypedConfig()
             .unpack(HttpConnectionManager.class);
-    ExternalProcessor ep = h.getHttpFilters(1).getTypedConfig().unpack(ExternalProcessor.class);
+    ExternalProcessor ep = h.getHttpFilters(2).getTypedConfig().unpack(ExternalProcessor.class);
     assertThat(ep.getMetadataOptions().getReceivingNamespaces().getUntypedList())
         .containsExactly("chainroute");
     var withId =
@@ -654,7 +628,7 @@ class BootstrapRendererTest {
   @Test
   void envoysOwnRepliesAreJsonRpcErrorsForEvmChainsAndAlgodMessagesForAlgodChains()
       throws Exception {
-    HttpConnectionManager h = hcm(parse(BootstrapRenderer.render(demo(), "envoy")));
+    HttpConnectionManager h = hcm(parse(render(demo(), "envoy")));
     // Before the router ran (e.g. no healthy upstream): the client's path.
     var evm = body(match(h, java.util.Map.of(":path", "/eth"), java.util.Set.of("UH"), 503));
     assertThat(evm.get("jsonrpc").asText()).isEqualTo("2.0");
@@ -710,7 +684,7 @@ class BootstrapRendererTest {
     HttpConnectionManager h =
         hcm(
             parse(
-                BootstrapRenderer.render(
+                render(
                     ConfigLoader.parse(
                         """
                         chains:
@@ -757,9 +731,7 @@ class BootstrapRendererTest {
               - { name: algo, protocol: algorand, pathPrefix: /algo, nodes: [ { name: a, url: "http://10.9.8.7:8080", tokenEnv: T } ] }
             """,
             k -> "s3cret-token");
-    String replies =
-        JsonFormat.printer()
-            .print(hcm(parse(BootstrapRenderer.render(c, "e"))).getLocalReplyConfig());
+    String replies = JsonFormat.printer().print(hcm(parse(render(c, "e"))).getLocalReplyConfig());
     assertThat(replies).doesNotContain("10.9.8.7", "8080", "s3cret-token", "%");
   }
 
@@ -786,16 +758,16 @@ class BootstrapRendererTest {
   @Test
   void algodWaitsUseTheirOwnExtProcClusterSoHoldsNeverTakeTheSlotsOfOrdinaryRequests()
       throws Exception {
-    Bootstrap b = parse(BootstrapRenderer.render(demo(), "envoy"));
+    Bootstrap b = parse(render(demo(), "envoy"));
     var clusters = b.getStaticResources().getClustersList();
     var ordinary =
         clusters.stream()
-            .filter(c -> c.getName().equals(BootstrapRenderer.EXTPROC_CLUSTER))
+            .filter(c -> c.getName().equals(EnvoyContract.EXTPROC_CLUSTER))
             .findFirst()
             .orElseThrow();
     var hold =
         clusters.stream()
-            .filter(c -> c.getName().equals(BootstrapRenderer.EXTPROC_HOLD_CLUSTER))
+            .filter(c -> c.getName().equals(EnvoyContract.EXTPROC_HOLD_CLUSTER))
             .findFirst()
             .orElseThrow();
     assertThat(ordinary.getCircuitBreakers().getThresholds(0).getMaxRequests().getValue())
@@ -820,14 +792,123 @@ class BootstrapRendererTest {
               .unpack(
                   io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.class);
       assertThat(perRoute.getOverrides().getGrpcService().getEnvoyGrpc().getClusterName())
-          .isEqualTo(BootstrapRenderer.EXTPROC_HOLD_CLUSTER);
+          .isEqualTo(EnvoyContract.EXTPROC_HOLD_CLUSTER);
     }
     assertThat(
-            BootstrapRenderer.render(
+            render(
                 io.chainroute.config.ConfigLoader.parse(
                     "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]"),
                 "e"))
         .as("no algod chain: no hold cluster")
-        .doesNotContain(BootstrapRenderer.EXTPROC_HOLD_CLUSTER);
+        .doesNotContain(EnvoyContract.EXTPROC_HOLD_CLUSTER);
+  }
+
+  @Test
+  void gzipRequestBodiesAreDecodedBeforeTheBufferAndExtProcWhileResponsesAreLeftAlone()
+      throws Exception {
+    HttpConnectionManager h = hcm(parse(render(ConfigLoader.parse(CHAIN), "e")));
+    var filter = h.getHttpFilters(0);
+    assertThat(filter.getName()).isEqualTo("envoy.filters.http.decompressor");
+    var d =
+        filter
+            .getTypedConfig()
+            .unpack(io.envoyproxy.envoy.extensions.filters.http.decompressor.v3.Decompressor.class);
+    assertThat(
+            d.getDecompressorLibrary()
+                .getTypedConfig()
+                .is(io.envoyproxy.envoy.extensions.compression.gzip.decompressor.v3.Gzip.class))
+        .isTrue();
+    assertThat(
+            d.getRequestDirectionConfig()
+                .getCommonConfig()
+                .getEnabled()
+                .getDefaultValue()
+                .getValue())
+        .isTrue();
+    assertThat(
+            d.getResponseDirectionConfig()
+                .getCommonConfig()
+                .getEnabled()
+                .getDefaultValue()
+                .getValue())
+        .as("a node's response is passed on as the node sent it")
+        .isFalse();
+  }
+
+  @Test
+  void theRoutesAndHeadersAProtocolNeedsComeFromItsAdapterNotFromTheRenderer() throws Exception {
+    ChainrouteConfig c = ConfigLoader.parse(CHAIN);
+    io.chainroute.chain.ChainAdapter evm = io.chainroute.Sidecar.adapterFor(c.chains().get(0));
+    io.chainroute.chain.ChainAdapter withNeeds =
+        new io.chainroute.chain.ChainAdapter() {
+          @Override
+          public io.chainroute.config.Protocol protocol() {
+            return evm.protocol();
+          }
+
+          @Override
+          public HeadProbe headProbe(io.chainroute.config.NodeConfig node, long lastHead) {
+            return evm.headProbe(node, lastHead);
+          }
+
+          @Override
+          public io.chainroute.chain.ProbeReading readHeadProbe(int status, byte[] body) {
+            return evm.readHeadProbe(status, body);
+          }
+
+          @Override
+          public io.chainroute.chain.Classification classify(String method, byte[] body) {
+            return evm.classify(method, body);
+          }
+
+          @Override
+          public List<io.chainroute.chain.PathRoute> pathRoutes() {
+            return List.of(
+                io.chainroute.chain.PathRoute.held("/long-poll/"),
+                io.chainroute.chain.PathRoute.retriedElsewhereOn(
+                    "/only-one-node-knows/", 404, 410));
+          }
+
+          @Override
+          public List<String> clientHeadersToDrop() {
+            return List.of("x-api-key");
+          }
+        };
+    Bootstrap b = parse(BootstrapRenderer.render(c, "e", chain -> withNeeds));
+    List<Route> routes = hcm(b).getRouteConfig().getVirtualHosts(0).getRoutesList();
+    Route held = routes.get(0);
+    assertThat(held.getMatch().getPrefix()).isEqualTo("/eth/long-poll/");
+    assertThat(held.getRoute().getTimeout())
+        .isEqualTo(BootstrapRenderer.duration(EnvoyContract.LONGEST_HOLD));
+    assertThat(held.getRoute().getRetryPolicy().getRetryOn()).doesNotContain("reset,");
+    assertThat(
+            held.getTypedPerFilterConfigOrThrow("envoy.filters.http.ext_proc")
+                .unpack(
+                    io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.class)
+                .getOverrides()
+                .getGrpcService()
+                .getEnvoyGrpc()
+                .getClusterName())
+        .isEqualTo(EnvoyContract.EXTPROC_HOLD_CLUSTER);
+    Route elsewhere = routes.get(1);
+    assertThat(elsewhere.getMatch().getPrefix()).isEqualTo("/eth/only-one-node-knows/");
+    assertThat(elsewhere.getRoute().getRetryPolicy().getRetriableStatusCodesList())
+        .containsExactly(404, 410);
+    assertThat(elsewhere.getRoute().getRetryPolicy().getRetryOn())
+        .endsWith(",retriable-status-codes");
+    // Then the generic pool routes; every route of the chain drops the client's header.
+    assertThat(routes).hasSize(2 + 4 + 1);
+    assertThat(routes.subList(0, 6))
+        .allSatisfy(
+            r -> assertThat(r.getRequestHeadersToRemoveList()).containsExactly("x-api-key"));
+    assertThat(b.getStaticResources().getClustersList())
+        .extracting(cl -> cl.getName())
+        .as("a held route brings the hold cluster, whatever the protocol")
+        .contains(EnvoyContract.EXTPROC_HOLD_CLUSTER);
+  }
+
+  @Test
+  void renderingIsDeterministic() {
+    assertThat(render(demo(), "envoy")).isEqualTo(render(demo(), "envoy"));
   }
 }

@@ -82,7 +82,10 @@ class EnvoyValidateTest {
               .replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  maxRequestsPerSecond: " + rate + "\n");
       ChainrouteConfig config = ConfigLoader.parse(yaml);
       assertThat(config.envoy().maxRequestsPerSecond()).isEqualTo(rate);
-      assertThat(validate(BootstrapRenderer.render(config, "envoy"))).contains("OK");
+      assertThat(
+              validate(
+                  BootstrapRenderer.render(config, "envoy", io.chainroute.Sidecar::adapterFor)))
+          .contains("OK");
     }
   }
 
@@ -120,7 +123,10 @@ class EnvoyValidateTest {
                     .build());
     ObjectMapper json = new ObjectMapper();
     ObjectNode root =
-        (ObjectNode) new YAMLMapper().readTree(BootstrapRenderer.render(config, "envoy"));
+        (ObjectNode)
+            new YAMLMapper()
+                .readTree(
+                    BootstrapRenderer.render(config, "envoy", io.chainroute.Sidecar::adapterFor));
     ArrayNode statics = (ArrayNode) root.get("static_resources").get("clusters");
     for (Cluster c : clusters) {
       statics.add(json.readTree(printer.print(c)));

@@ -94,7 +94,11 @@ class AlgodRoutingIT {
     ChainrouteConfig config = ConfigLoader.parse(yaml, env::get);
     sidecar = Sidecar.start(config);
     envoy =
-        EnvoyProcess.start(dir, BootstrapRenderer.render(config, "algod-it"), listener, envoyAdmin);
+        EnvoyProcess.start(
+            dir,
+            BootstrapRenderer.render(config, "algod-it", io.chainroute.Sidecar::adapterFor),
+            listener,
+            envoyAdmin);
     await("algod requests flow")
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(

@@ -82,7 +82,10 @@ class AlgosdkIT {
     sidecar = Sidecar.start(config);
     envoy =
         EnvoyProcess.start(
-            dir, BootstrapRenderer.render(config, "algosdk-it"), listener, envoyAdmin);
+            dir,
+            BootstrapRenderer.render(config, "algosdk-it", io.chainroute.Sidecar::adapterFor),
+            listener,
+            envoyAdmin);
     // The client's own token is not what the nodes want: chainroute swaps in each node's token.
     client = new AlgodClient("http://127.0.0.1", listener, "the-clients-token");
   }

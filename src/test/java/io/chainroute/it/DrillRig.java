@@ -49,7 +49,9 @@ final class DrillRig implements AutoCloseable {
   private DrillRig(Path dir, String chainsYaml) {
     this.dir = dir;
     String config = config(chainsYaml);
-    this.bootstrap = BootstrapRenderer.render(ConfigLoader.parse(config), ENVOY_NODE_ID);
+    this.bootstrap =
+        BootstrapRenderer.render(
+            ConfigLoader.parse(config), ENVOY_NODE_ID, io.chainroute.Sidecar::adapterFor);
     this.chainroute = ChainrouteProcess.start(dir, config, adminHttpPort);
     try {
       this.envoy = EnvoyProcess.start(dir, bootstrap, listenerPort, envoyAdminPort);

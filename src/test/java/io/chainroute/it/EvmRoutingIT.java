@@ -136,7 +136,11 @@ class EvmRoutingIT {
     }
     awaitAllSynced();
     envoy =
-        EnvoyProcess.start(dir, BootstrapRenderer.render(config, "it-envoy"), listener, envoyAdmin);
+        EnvoyProcess.start(
+            dir,
+            BootstrapRenderer.render(config, "it-envoy", io.chainroute.Sidecar::adapterFor),
+            listener,
+            envoyAdmin);
     await("requests flow through Envoy")
         .atMost(Duration.ofSeconds(20))
         .until(
@@ -298,6 +302,34 @@ class EvmRoutingIT {
     // Recent state stays on full nodes.
     Rpc.Reply recent = Rpc.post(envoy.url("/eth"), balanceAt("latest"));
     assertThat(recent.upstream()).isIn(full.address(), spare.address());
+  }
+
+  @Test
+  @Order(4)
+  void aGzipEncodedRequestIsDecodedByEnvoyRoutedByItsBlockAndAnsweredByTheNode()
+      throws IOException {
+    String old = "0x" + Long.toHexString(oldBlock);
+    java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(gz)) {
+      out.write(balanceAt(old).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    Rpc.Reply r = Rpc.post(envoy.url("/eth"), gz.toByteArray(), "content-encoding", "gzip");
+    assertThat(r.status()).as(r.body()).isEqualTo(200);
+    // Old state: classified from the decoded body, so it reaches the archive node, which answers.
+    assertThat(r.upstream()).isEqualTo(archive.address());
+    assertThat(r.json().has("error")).as(r.body()).isFalse();
+    assertThat(new BigInteger(r.json().get("result").asText().substring(2), 16)).isEqualTo(ETHER);
+
+    // Recent state, gzip-encoded too, stays on the full nodes.
+    java.io.ByteArrayOutputStream latest = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(latest)) {
+      out.write(balanceAt("latest").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    Rpc.Reply recent =
+        Rpc.post(envoy.url("/eth"), latest.toByteArray(), "content-encoding", "gzip");
+    assertThat(recent.upstream()).isIn(full.address(), spare.address());
+    assertThat(new BigInteger(recent.json().get("result").asText().substring(2), 16))
+        .isEqualTo(ETHER.add(ETHER));
   }
 
   @Test

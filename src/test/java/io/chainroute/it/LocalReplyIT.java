@@ -80,7 +80,10 @@ class LocalReplyIT {
     sidecar = Sidecar.start(config);
     envoy =
         EnvoyProcess.start(
-            dir, BootstrapRenderer.render(config, "local-reply-it"), listener, envoyAdmin);
+            dir,
+            BootstrapRenderer.render(config, "local-reply-it", io.chainroute.Sidecar::adapterFor),
+            listener,
+            envoyAdmin);
     await("both chains served through Envoy")
         .atMost(Duration.ofSeconds(15))
         .until(
@@ -163,7 +166,10 @@ class LocalReplyIT {
     try (EnvoyProcess rl =
         EnvoyProcess.start(
             sub,
-            BootstrapRenderer.render(ConfigLoader.parse(limited), "local-reply-it-rl"),
+            BootstrapRenderer.render(
+                ConfigLoader.parse(limited),
+                "local-reply-it-rl",
+                io.chainroute.Sidecar::adapterFor),
             listener,
             admin)) {
       HttpRequest call =

@@ -92,7 +92,11 @@ class LocalReplyIdIT {
     sidecar = Sidecar.start(config);
     envoy =
         EnvoyProcess.start(
-            dir, BootstrapRenderer.render(config, "local-reply-id-it"), listener, envoyAdmin);
+            dir,
+            BootstrapRenderer.render(
+                config, "local-reply-id-it", io.chainroute.Sidecar::adapterFor),
+            listener,
+            envoyAdmin);
     await("the node is in Envoy's head pool")
         .atMost(Duration.ofSeconds(15))
         .until(

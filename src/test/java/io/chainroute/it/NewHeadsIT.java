@@ -76,7 +76,11 @@ class NewHeadsIT {
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
     envoy =
-        EnvoyProcess.start(dir, BootstrapRenderer.render(config, "nh-envoy"), listener, envoyAdmin);
+        EnvoyProcess.start(
+            dir,
+            BootstrapRenderer.render(config, "nh-envoy", io.chainroute.Sidecar::adapterFor),
+            listener,
+            envoyAdmin);
     await("both nodes healthy in Envoy")
         .atMost(Duration.ofSeconds(20))
         .until(() -> healthy(a) && healthy(b));

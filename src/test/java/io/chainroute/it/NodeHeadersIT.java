@@ -95,7 +95,10 @@ class NodeHeadersIT {
     sidecar = Sidecar.start(config);
     envoy =
         EnvoyProcess.start(
-            dir, BootstrapRenderer.render(config, "node-headers-it"), listener, envoyAdmin);
+            dir,
+            BootstrapRenderer.render(config, "node-headers-it", io.chainroute.Sidecar::adapterFor),
+            listener,
+            envoyAdmin);
     await("all three nodes are in Envoy's head pool")
         .atMost(Duration.ofSeconds(20))
         .until(

@@ -33,11 +33,16 @@ final class Rpc {
   }
 
   static Reply post(String url, String body, String... headers) {
+    return post(url, body.getBytes(java.nio.charset.StandardCharsets.UTF_8), headers);
+  }
+
+  /** A POST of raw bytes (e.g. a gzip-encoded body, with its content-encoding in headers). */
+  static Reply post(String url, byte[] body, String... headers) {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create(url))
             .timeout(Duration.ofSeconds(10))
             .header("content-type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body));
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body));
     for (int i = 0; i < headers.length; i += 2) {
       b.header(headers[i], headers[i + 1]);
     }

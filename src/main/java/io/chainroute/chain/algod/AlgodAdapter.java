@@ -6,6 +6,7 @@ import io.chainroute.chain.BlockRef;
 import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.Classification;
 import io.chainroute.chain.DataKind;
+import io.chainroute.chain.PathRoute;
 import io.chainroute.chain.ProbeReading;
 import io.chainroute.chain.Reply;
 import io.chainroute.chain.Requirement;
@@ -30,6 +31,7 @@ public final class AlgodAdapter implements ChainAdapter {
 
   static final String JSON = "application/json";
   static final String WAIT_PREFIX = "/v2/status/wait-for-block-after/";
+  static final String PENDING_PREFIX = "/v2/transactions/pending/";
   private static final BigInteger MAX_UINT64 = new BigInteger("18446744073709551615");
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final Reply CATCHUP = error(503, "operation not available during catchup");
@@ -39,6 +41,24 @@ public final class AlgodAdapter implements ChainAdapter {
   @Override
   public Protocol protocol() {
     return Protocol.ALGORAND;
+  }
+
+  /**
+   * Waits are held by chainroute (it answers them from the nodes' status) and reach a node only
+   * when chainroute is down. The transaction pool is node-local: a pending lookup that misses (404)
+   * is retried on the other nodes, so it finds the node that took the submission.
+   */
+  @Override
+  public List<PathRoute> pathRoutes() {
+    return List.of(PathRoute.held(WAIT_PREFIX), PathRoute.retriedElsewhereOn(PENDING_PREFIX, 404));
+  }
+
+  /** The client's own token is dropped; the chosen node's token is set by the proxy per node. */
+  @Override
+  public List<String> clientHeadersToDrop() {
+    return List.of(
+        io.chainroute.config.ConfigLoader.ALGOD_TOKEN_HEADER.toLowerCase(java.util.Locale.ROOT),
+        "authorization");
   }
 
   @Override
@@ -97,10 +117,9 @@ public final class AlgodAdapter implements ChainAdapter {
         && (path.equals("/v2/transactions") || path.equals("/v2/transactions/async"))) {
       return forward(Requirement.WRITE);
     }
-    if (path.startsWith("/v2/transactions/pending/")
+    if (path.startsWith(PENDING_PREFIX)
         || (path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending"))) {
-      // The transaction pool is node-local: Envoy retries a 404 on the other nodes (see the
-      // bootstrap).
+      // The transaction pool is node-local: Envoy retries a 404 on the other nodes (pathRoutes).
       return forward(Requirement.read(DataKind.NODE_LOCAL, BlockRef.LATEST));
     }
     String round = roundSegment(path);

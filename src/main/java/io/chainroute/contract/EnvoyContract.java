@@ -1,0 +1,94 @@
+package io.chainroute.contract;
+
+import io.chainroute.routing.Pool;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Every name and duration that chainroute's ext_proc service, its xDS publisher and the Envoy
+ * bootstrap it renders must spell the same way. A value used by one side only stays with that side;
+ * what is here is the wire contract between them.
+ */
+public final class EnvoyContract {
+  private EnvoyContract() {}
+
+  /** Every header chainroute sets or reads starts with this; a client never sets one itself. */
+  public static final String HEADER_PREFIX = "x-chainroute-";
+
+  /** Set by ext_proc to the chosen {@link Pool#id()}; the routes match it. */
+  public static final String POOL_HEADER = HEADER_PREFIX + "pool";
+
+  /** Set by ext_proc to {@link #WRITE_VALUE} for a write: its route never retries it blindly. */
+  public static final String WRITE_HEADER = HEADER_PREFIX + "write";
+
+  public static final String WRITE_VALUE = "true";
+
+  /** Added to responses (when configured) with the node that answered. */
+  public static final String UPSTREAM_HEADER = HEADER_PREFIX + "upstream";
+
+  /** The headers Envoy strips from every client request before any filter runs. */
+  public static final List<String> ROUTING_HEADERS =
+      List.of(POOL_HEADER, WRITE_HEADER, UPSTREAM_HEADER);
+
+  /**
+   * The metadata namespace chainroute writes: dynamic metadata from ext_proc ({@link #METADATA_ID})
+   * and endpoint metadata over EDS ({@link #METADATA_NODE_HEADERS}).
+   */
+  public static final String METADATA_NAMESPACE = "chainroute";
+
+  /** Dynamic metadata key: the request's JSON-RPC id as JSON text, echoed in Envoy's own errors. */
+  public static final String METADATA_ID = "id";
+
+  /**
+   * Endpoint metadata key: a struct of the node's configured header values (name to value), set on
+   * requests to that node only by the {@link #NODE_HEADERS_FILTER} upstream filter.
+   */
+  public static final String METADATA_NODE_HEADERS = "headers";
+
+  /** The upstream HTTP filter on node clusters that sets the chosen node's headers. */
+  public static final String NODE_HEADERS_FILTER = "chainroute.node_headers";
+
+  /** Envoy's {@code node.cluster}: the service cluster every chainroute-driven Envoy joins. */
+  public static final String SERVICE_CLUSTER = "chainroute";
+
+  /** The static cluster for ADS (chainroute's xDS port). */
+  public static final String XDS_CLUSTER = "chainroute_xds";
+
+  /** The static cluster for ext_proc (chainroute's ext_proc port); its breaker bounds requests. */
+  public static final String EXTPROC_CLUSTER = "chainroute_extproc";
+
+  /**
+   * The same ext_proc port, for routes whose requests chainroute holds by design (a long poll an
+   * adapter answers itself): its own circuit breaker, so thousands of waiting clients never take
+   * the slots that bound ordinary requests inside ext_proc.
+   */
+  public static final String EXTPROC_HOLD_CLUSTER = "chainroute_extproc_hold";
+
+  /** The ext_proc response details on replies chainroute writes itself. */
+  public static final String REPLY_DETAILS = "chainroute";
+
+  /** The EDS cluster of one chain's pool: {@code <chain>-head} or {@code <chain>-archive}. */
+  public static String nodeCluster(String chain, Pool pool) {
+    return chain + "-" + pool.id();
+  }
+
+  /**
+   * The longest chainroute may hold a request inside ext_proc (algod {@code wait-for-block-after}:
+   * 60 s; graceful startup: {@code server.unavailableWait}, at most 55 s): ext_proc's {@code
+   * max_message_timeout}, the timeout of held routes, and the floor of every downstream timeout
+   * that runs during a hold.
+   */
+  public static final Duration LONGEST_HOLD = Duration.ofSeconds(70);
+
+  /**
+   * How much longer than a hold ext_proc waits for chainroute's answer (the {@code
+   * override_message_timeout} sent when it starts holding): chainroute answers a hold that timed
+   * out itself, Envoy's own timeout is the backstop.
+   */
+  public static final Duration HOLD_MESSAGE_SLACK = Duration.ofSeconds(5);
+
+  /** The ext_proc message timeout for a request held up to {@code hold}. */
+  public static Duration holdMessageTimeout(Duration hold) {
+    return hold.plus(HOLD_MESSAGE_SLACK);
+  }
+}

@@ -1,0 +1,239 @@
+package io.chainroute.envoy;
+
+import static io.chainroute.contract.EnvoyContract.EXTPROC_HOLD_CLUSTER;
+import static io.chainroute.contract.EnvoyContract.LONGEST_HOLD;
+import static io.chainroute.contract.EnvoyContract.POOL_HEADER;
+import static io.chainroute.contract.EnvoyContract.UPSTREAM_HEADER;
+import static io.chainroute.contract.EnvoyContract.WRITE_HEADER;
+import static io.chainroute.contract.EnvoyContract.WRITE_VALUE;
+import static io.chainroute.envoy.BootstrapRenderer.EXT_PROC_FILTER;
+import static io.chainroute.envoy.BootstrapRenderer.duration;
+import static io.chainroute.envoy.BootstrapRenderer.envoyGrpc;
+import static io.chainroute.envoy.BootstrapRenderer.headerValue;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.BoolValue;
+import com.google.protobuf.UInt32Value;
+import io.chainroute.chain.PathRoute;
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.EnvoyConfig;
+import io.chainroute.contract.EnvoyContract;
+import io.chainroute.envoy.BootstrapRenderer.Chain;
+import io.chainroute.routing.Pool;
+import io.envoyproxy.envoy.config.core.v3.DataSource;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
+import io.envoyproxy.envoy.config.route.v3.DirectResponseAction;
+import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
+import io.envoyproxy.envoy.config.route.v3.HedgePolicy;
+import io.envoyproxy.envoy.config.route.v3.RetryPolicy;
+import io.envoyproxy.envoy.config.route.v3.Route;
+import io.envoyproxy.envoy.config.route.v3.RouteAction;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.config.route.v3.RouteMatch;
+import io.envoyproxy.envoy.config.route.v3.VirtualHost;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcOverrides;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute;
+import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
+import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
+import io.envoyproxy.envoy.type.matcher.v3.RegexMatchAndSubstitute;
+import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
+import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * The listener's route table. Per chain, in order: the paths its adapter asks for ({@link
+ * io.chainroute.chain.ChainAdapter#pathRoutes}), writes, the archive pool, the head pool, and the
+ * fallback for requests ext_proc did not route; a 404 catch-all last. Protocol-neutral: paths and
+ * dropped headers come from the adapter. Pure.
+ */
+final class ChainRoutes {
+  private ChainRoutes() {}
+
+  /** An ordinary route's timeout: a node that has not answered by then is given up on (504). */
+  static final Duration ROUTE_TIMEOUT = Duration.ofSeconds(60);
+
+  /** Reads are idempotent: retry them on another node when the connection fails or resets. */
+  private static final String READ_RETRY_ON = "connect-failure,refused-stream,reset";
+
+  /**
+   * Writes (and requests the sidecar did not classify) are retried only when the request cannot
+   * have reached a node: a transaction is never sent twice blindly. {@code reset-before-request}:
+   * the connection was reset before the request went out (a pooled connection the node closed as
+   * Envoy picked it), safe for a write.
+   */
+  private static final String SAFE_RETRY_ON = "connect-failure,refused-stream,reset-before-request";
+
+  static RouteConfiguration config(EnvoyConfig envoy, List<Chain> chains) {
+    // A chain served at the root matches every path: its routes go after every other chain's.
+    List<Chain> ordered = chains.stream().sorted(Comparator.comparing(Chain::root)).toList();
+    VirtualHost.Builder vhost = VirtualHost.newBuilder().setName("chains").addDomains("*");
+    for (Chain chain : ordered) {
+      ChainConfig c = chain.config();
+      String head = EnvoyContract.nodeCluster(c.name(), Pool.HEAD);
+      List<Route.Builder> routes = new ArrayList<>();
+      for (PathRoute p : chain.adapter().pathRoutes()) {
+        routes.add(pathRoute(c, p, envoy));
+      }
+      Duration readTry = envoy.readTryTimeout();
+      routes.add(route(c, head, SAFE_RETRY_ON, exact(WRITE_HEADER, WRITE_VALUE), null));
+      routes.add(
+          route(
+              c,
+              EnvoyContract.nodeCluster(c.name(), Pool.ARCHIVE),
+              READ_RETRY_ON,
+              exact(POOL_HEADER, Pool.ARCHIVE.id()),
+              readTry));
+      routes.add(route(c, head, READ_RETRY_ON, exact(POOL_HEADER, Pool.HEAD.id()), readTry));
+      // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
+      // retry only where the request cannot have reached a node (it may be a write).
+      routes.add(route(c, head, SAFE_RETRY_ON, null, null));
+      for (Route.Builder r : routes) {
+        // E.g. a client's own node token: the chosen node's is set per node (see XdsResources).
+        vhost.addRoutes(r.addAllRequestHeadersToRemove(chain.adapter().clientHeadersToDrop()));
+      }
+    }
+    vhost.addRoutes(
+        Route.newBuilder()
+            .setMatch(RouteMatch.newBuilder().setPrefix("/"))
+            .addResponseHeadersToAdd(headerValue("content-type", "application/json"))
+            .setDirectResponse(
+                DirectResponseAction.newBuilder()
+                    .setStatus(404)
+                    .setBody(
+                        DataSource.newBuilder()
+                            .setInlineString(
+                                "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32601,"
+                                    + "\"message\":\"No chain is served at this path.\"}}"))));
+    if (envoy.exposeUpstreamHeader()) {
+      vhost.addResponseHeadersToAdd(
+          HeaderValueOption.newBuilder()
+              .setHeader(
+                  HeaderValue.newBuilder().setKey(UPSTREAM_HEADER).setValue("%UPSTREAM_HOST%")));
+    }
+    // Clusters arrive over ADS after the listener exists: do not reject routes to them at load.
+    return RouteConfiguration.newBuilder()
+        .setName("chains")
+        .setValidateClusters(BoolValue.of(false))
+        .addVirtualHosts(vhost)
+        .build();
+  }
+
+  /** A path the chain's adapter routes apart, to the head pool. */
+  private static Route.Builder pathRoute(ChainConfig chain, PathRoute p, EnvoyConfig envoy) {
+    String head = EnvoyContract.nodeCluster(chain.name(), Pool.HEAD);
+    RouteMatch match = RouteMatch.newBuilder().setPrefix(under(chain, p.pathPrefix())).build();
+    if (p.held()) {
+      // Reaches a node only when chainroute is down (it answers these itself): wait up to the
+      // longest hold. chainroute holds them on the hold cluster, whose breaker is sized by
+      // maxHeldRequests, not on the one that bounds ordinary requests inside ext_proc.
+      Route.Builder r = route(chain, head, SAFE_RETRY_ON, null, null).setMatch(match);
+      r.getRouteBuilder().setTimeout(duration(LONGEST_HOLD));
+      return r.putTypedPerFilterConfig(
+          EXT_PROC_FILTER,
+          Any.pack(
+              ExtProcPerRoute.newBuilder()
+                  .setOverrides(
+                      ExtProcOverrides.newBuilder().setGrpcService(envoyGrpc(EXTPROC_HOLD_CLUSTER)))
+                  .build()));
+    }
+    Route.Builder r =
+        route(
+                chain,
+                head,
+                p.retryElsewhereOn().isEmpty()
+                    ? READ_RETRY_ON
+                    : READ_RETRY_ON + ",retriable-status-codes",
+                null,
+                envoy.readTryTimeout())
+            .setMatch(match);
+    if (!p.retryElsewhereOn().isEmpty()) {
+      // Every other node, not the next priority: the answer is on one particular node.
+      r.getRouteBuilder()
+          .getRetryPolicyBuilder()
+          .addAllRetriableStatusCodes(p.retryElsewhereOn())
+          .setNumRetries(UInt32Value.of(Math.max(1, chain.nodes().size() - 1)))
+          .clearRetryPriority();
+    }
+    return r;
+  }
+
+  /** A path under the chain's prefix ("/" prefix: the path itself). */
+  private static String under(ChainConfig chain, String path) {
+    return chain.pathPrefix().equals("/") ? path : chain.pathPrefix() + path;
+  }
+
+  private static HeaderMatcher exact(String header, String value) {
+    return HeaderMatcher.newBuilder()
+        .setName(header)
+        .setStringMatch(StringMatcher.newBuilder().setExact(value))
+        .build();
+  }
+
+  /**
+   * @param headerMatch the header the route requires, or null
+   * @param readTryTimeout for reads: an attempt without response headers after this is hedged to
+   *     another node (the original keeps running; the first answer wins). Null for writes and
+   *     unclassified requests: they are never sent twice.
+   */
+  private static Route.Builder route(
+      ChainConfig chain,
+      String cluster,
+      String retryOn,
+      HeaderMatcher headerMatch,
+      Duration readTryTimeout) {
+    boolean root = chain.pathPrefix().equals("/");
+    RouteMatch.Builder match =
+        root
+            ? RouteMatch.newBuilder().setPrefix("/")
+            : RouteMatch.newBuilder().setPathSeparatedPrefix(chain.pathPrefix());
+    if (headerMatch != null) {
+      match.addHeaders(headerMatch);
+    }
+    RetryPolicy.Builder retry =
+        RetryPolicy.newBuilder()
+            .setRetryOn(retryOn)
+            // Enough to try every other node of the chain once (at least 2).
+            .setNumRetries(UInt32Value.of(Math.max(2, chain.nodes().size() - 1)))
+            // Envoy's defaults, made explicit: a dead node's neighbour is tried at once.
+            .setRetryBackOff(
+                RetryPolicy.RetryBackOff.newBuilder()
+                    .setBaseInterval(duration(25))
+                    .setMaxInterval(duration(250)))
+            .addRetryHostPredicate(
+                RetryPolicy.RetryHostPredicate.newBuilder()
+                    .setName("envoy.retry_host_predicates.previous_hosts")
+                    .setTypedConfig(Any.pack(PreviousHostsPredicate.getDefaultInstance())))
+            .setHostSelectionRetryMaxAttempts(3)
+            // A retry moves on to the next priority (e.g. from the only node in the Envoy's
+            // region, just gone, to the others) instead of the same host.
+            .setRetryPriority(
+                RetryPolicy.RetryPriority.newBuilder()
+                    .setName("envoy.retry_priorities.previous_priorities")
+                    .setTypedConfig(
+                        Any.pack(
+                            PreviousPrioritiesConfig.newBuilder().setUpdateFrequency(1).build())));
+    RouteAction.Builder action =
+        RouteAction.newBuilder().setCluster(cluster).setTimeout(duration(ROUTE_TIMEOUT));
+    if (!root) {
+      // Nodes serve at "/": drop the chain prefix (a root chain keeps the path as it is).
+      action.setRegexRewrite(
+          RegexMatchAndSubstitute.newBuilder()
+              .setPattern(
+                  RegexMatcher.newBuilder()
+                      .setRegex("^" + Pattern.quote(chain.pathPrefix()) + "/?"))
+              .setSubstitution("/"));
+    }
+    if (readTryTimeout != null) {
+      // A hung node (connections accepted, nothing answered) costs a read one try timeout, not
+      // the route timeout; the hedge goes to another node (previous_hosts predicate).
+      retry.setPerTryTimeout(duration(readTryTimeout));
+      action.setHedgePolicy(HedgePolicy.newBuilder().setHedgeOnPerTryTimeout(true));
+    }
+    return Route.newBuilder().setMatch(match).setRoute(action.setRetryPolicy(retry));
+  }
+}
