@@ -16,7 +16,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The admin HTTP endpoints: {@code GET /status}, {@code /healthz}, {@code /readyz}.
+ * The admin HTTP endpoints: {@code GET /status}, {@code /healthz}, {@code /readyz}, and the live
+ * status page over {@code /status} at {@code /ui/} ({@link StatusPage}).
  *
  * <p>Threading: two daemon threads serve requests; handlers only read immutable snapshots from the
  * suppliers. Lifecycle: {@link #start}, then {@link #close}.
@@ -96,8 +97,12 @@ public final class AdminHttpServer implements AutoCloseable {
         reload(exchange);
         return;
       }
+      if (StatusPage.owns(path)) {
+        StatusPage.serve(exchange, path);
+        return;
+      }
       if (!path.equals("/status") && !path.equals("/healthz") && !path.equals("/readyz")) {
-        send(exchange, 404, error("no such endpoint; try /status, /healthz or /readyz"));
+        send(exchange, 404, error("no such endpoint; try /ui/, /status, /healthz or /readyz"));
         return;
       }
       if (!"GET".equals(exchange.getRequestMethod())
