@@ -87,7 +87,9 @@ public final class AdminHttpServer implements AutoCloseable {
   }
 
   private void handle(HttpExchange exchange) throws IOException {
-    try (exchange) {
+    // Not try-with-resources: its resource is closed before the catch runs, so the 500 below
+    // would go to a closed exchange and the client would see a dropped connection instead.
+    try {
       String path = exchange.getRequestURI().getPath();
       if (path.startsWith("/nodes/")) {
         drain(exchange, path);
@@ -129,6 +131,8 @@ public final class AdminHttpServer implements AutoCloseable {
       } catch (IOException | RuntimeException ignored) {
         // The response may already be under way; nothing more to do.
       }
+    } finally {
+      exchange.close();
     }
   }
 

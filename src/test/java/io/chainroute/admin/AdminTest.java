@@ -483,6 +483,26 @@ class AdminTest {
         .isTrue();
   }
 
+  @Test
+  void aFailingStatusIsAJson500NotADroppedConnection() throws Exception {
+    FakeSource broken = new FakeSource(); // no topology yet: rendering /status throws
+    try (AdminHttpServer server =
+        new AdminHttpServer(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), broken, List::of)
+            .start()) {
+      HttpResponse<String> r =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(
+                          URI.create("http://127.0.0.1:" + server.port() + "/status"))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(500);
+      assertThat(JSON.readTree(r.body()).get("error").asText())
+          .isEqualTo("internal error: NullPointerException");
+    }
+  }
+
   /** The raw status line and headers of one request, sent as written (no client normalizes it). */
   private static String raw(int port, String method, String target) throws Exception {
     try (java.net.Socket s = new java.net.Socket(InetAddress.getLoopbackAddress(), port)) {
