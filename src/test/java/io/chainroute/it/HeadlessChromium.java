@@ -89,6 +89,17 @@ final class HeadlessChromium {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
+    } finally {
+      deleteTree(profile);
+    }
+  }
+
+  /** A profile is tens of megabytes; the DOM, the screenshot and the log are what is kept. */
+  private static void deleteTree(Path root) {
+    try (var paths = Files.walk(root)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException | UncheckedIOException e) {
+      // Best effort: a leftover profile under target/ harms nothing.
     }
   }
 }

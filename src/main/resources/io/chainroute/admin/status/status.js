@@ -243,8 +243,8 @@
       const shortType = String(t.type).split('.').pop();
       const detail =
         state === 'ACK'
-          ? ' v' + t.ackedVersion
-          : ' sent v' + t.sentVersion + (t.ackedVersion ? ', runs v' + t.ackedVersion : '');
+          ? ' ' + t.ackedVersion
+          : ' sent ' + t.sentVersion + (t.ackedVersion ? ', runs ' + t.ackedVersion : '');
       types.appendChild(
         el(
           'li',
