@@ -52,6 +52,36 @@ class MainTest {
     }
   }
 
+  /** A config file of one EVM node with the given {@code headers:} value. */
+  private Path withNodeHeaders(String file, String headers) throws Exception {
+    Path p = dir.resolve(file);
+    Files.writeString(
+        p,
+        "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\", headers: "
+            + headers
+            + " } ] } ]\n");
+    return p;
+  }
+
+  @Test
+  void aNodeHeaderFromAnUnsetVariableOrALiteralExitsWith2NamingThePathNotTheValue()
+      throws Exception {
+    Path unset =
+        withNodeHeaders(
+            "unset.yaml", "{ Authorization: { env: CHAINROUTE_TEST_SURELY_UNSET_9F3 } }");
+    Run r = run("run", "--config", unset.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains("chains[0].nodes[0].headers.Authorization.env")
+        .contains("CHAINROUTE_TEST_SURELY_UNSET_9F3 is not set");
+
+    Path literal = withNodeHeaders("literal.yaml", "{ Authorization: \"Bearer l1teral-s3cret\" }");
+    Run l = run("bootstrap", "--config", literal.toString());
+    assertThat(l.code()).isEqualTo(2);
+    assertThat(l.err()).contains("chains[0].nodes[0].headers.Authorization");
+    assertThat(l.out() + l.err()).doesNotContain("l1teral", "s3cret");
+  }
+
   @Test
   void usageErrorsExitWith2() {
     assertThat(run().code()).isEqualTo(2);

@@ -35,6 +35,34 @@ public final class ConfigLoader {
   // NumberFormatException without the path; every allowed duration fits in 9 digits of ms.
   private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)");
 
+  /** algod's API token header: what a node's {@code tokenEnv} is shorthand for. */
+  public static final String ALGOD_TOKEN_HEADER = "X-Algo-API-Token";
+
+  private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+  // RFC 9110 section 5.1: a field name is a token.
+  private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+
+  /**
+   * Headers a node cannot be given: framing and hop-by-hop headers Envoy and the JDK client set
+   * themselves (the JDK refuses to send several of them), and chainroute's and Envoy's own.
+   */
+  private static final Set<String> RESERVED_HEADERS =
+      Set.of(
+          "host",
+          "connection",
+          "content-length",
+          "content-type",
+          "transfer-encoding",
+          "te",
+          "trailer",
+          "upgrade",
+          "keep-alive",
+          "proxy-connection",
+          "expect");
+
+  private static final List<String> RESERVED_PREFIXES =
+      List.of("x-chainroute-", "x-envoy-", "sec-websocket-");
+
   private ConfigLoader() {}
 
   public static ChainrouteConfig load(Path file) {
@@ -326,32 +354,18 @@ public final class ConfigLoader {
       if (!o.node.isObject()) {
         throw new ConfigException(o.path, describe(o.node), "a mapping describing one node");
       }
-      o.allow("name", "url", "region", "archive", "tokenEnv", "wsUrl");
+      o.allow("name", "url", "region", "archive", "tokenEnv", "headers", "wsUrl");
       String name = o.name("name");
       if (!names.add(name)) {
         throw new ConfigException(
             o.at("name"), "'" + name + "' is used twice", "a unique node name");
       }
       URI url = url(o);
-      String tokenEnv = o.string("tokenEnv", "");
-      String token = "";
-      if (!tokenEnv.isEmpty()) {
-        if (!tokenEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
-          throw new ConfigException(
-              o.at("tokenEnv"), "'" + tokenEnv + "'", "the name of an environment variable");
-        }
-        token = env.apply(tokenEnv);
-        if (token == null || token.isEmpty()) {
-          throw new ConfigException(
-              o.at("tokenEnv"),
-              "environment variable " + tokenEnv + " is not set or empty",
-              "the node's API token in " + tokenEnv);
-        }
-      }
+      List<NodeHeader> headers = headers(o, env, algorand);
       URI wsUrl = wsUrl(o, algorand);
       NodeConfig node =
           new NodeConfig(
-              name, url, o.string("region", ""), o.bool("archive", false), tokenEnv, token, wsUrl);
+              name, url, o.string("region", ""), o.bool("archive", false), headers, wsUrl);
       if (!endpoints.add(node.host() + ":" + node.port())) {
         throw new ConfigException(
             o.at("url"),
@@ -361,6 +375,112 @@ public final class ConfigLoader {
       nodes.add(node);
     }
     return nodes;
+  }
+
+  /**
+   * A node's headers: {@code headers: { Name: { env: VARIABLE } }}, plus algod's {@code tokenEnv:
+   * VARIABLE}, shorthand for {@code X-Algo-API-Token}. Values come from the environment only (a
+   * config file is often checked in); no error message shows a value, even a misplaced literal.
+   */
+  private static List<NodeHeader> headers(
+      Obj node, java.util.function.Function<String, String> env, boolean algorand) {
+    List<NodeHeader> out = new ArrayList<>();
+    String tokenEnv = node.string("tokenEnv", null);
+    if (tokenEnv != null) {
+      if (!algorand) {
+        throw new ConfigException(
+            node.at("tokenEnv"),
+            "tokenEnv is algod's shorthand for " + ALGOD_TOKEN_HEADER,
+            "headers: { <Header-Name>: { env: VARIABLE } } naming the header this node needs,"
+                + " e.g. Authorization or x-api-key");
+      }
+      out.add(header(ALGOD_TOKEN_HEADER, tokenEnv, node.at("tokenEnv"), env));
+    }
+    JsonNode map = node.node.get("headers");
+    String path = node.at("headers");
+    if (map == null || map.isNull()) {
+      return out;
+    }
+    String expect = "a mapping of header names to { env: VARIABLE }";
+    if (!map.isObject()) {
+      throw new ConfigException(path, "not a mapping (value not shown)", expect);
+    }
+    for (Iterator<String> it = map.fieldNames(); it.hasNext(); ) {
+      String name = it.next();
+      String at = path + "." + name;
+      String key = name.toLowerCase(java.util.Locale.ROOT);
+      if (!HEADER_NAME.matcher(name).matches()) {
+        throw new ConfigException(
+            at, "'" + name + "' is not an HTTP header name", "a name such as x-api-key");
+      }
+      if (RESERVED_HEADERS.contains(key) || RESERVED_PREFIXES.stream().anyMatch(key::startsWith)) {
+        throw new ConfigException(
+            at,
+            "'" + name + "' is set by Envoy or chainroute",
+            "a header of the node's own, such as Authorization or x-api-key");
+      }
+      if (out.stream().anyMatch(h -> h.key().equals(key))) {
+        throw new ConfigException(
+            at,
+            tokenEnv != null && key.equalsIgnoreCase(ALGOD_TOKEN_HEADER)
+                ? "'" + name + "' is also set by tokenEnv"
+                : "'" + name + "' is given twice (header names ignore case)",
+            "each header once");
+      }
+      JsonNode spec = map.get(name);
+      if (!spec.isObject()) {
+        throw new ConfigException(
+            at,
+            spec.isNull() ? "no value" : "a literal value (not shown)",
+            "{ env: VARIABLE }: header values come from the environment, never the config file");
+      }
+      Obj o = new Obj(spec, at);
+      o.allow("env");
+      String variable = o.string("env", null);
+      if (variable == null) {
+        throw new ConfigException(o.at("env"), "missing", "the name of an environment variable");
+      }
+      out.add(header(name, variable, o.at("env"), env));
+    }
+    return out;
+  }
+
+  /** The header {@code name} with its value from {@code variable}; errors name {@code path}. */
+  private static NodeHeader header(
+      String name, String variable, String path, java.util.function.Function<String, String> env) {
+    if (!ENV_NAME.matcher(variable).matches()) {
+      throw new ConfigException(path, "'" + variable + "'", "the name of an environment variable");
+    }
+    String value = env.apply(variable);
+    if (value == null) {
+      throw new ConfigException(
+          path,
+          "environment variable " + variable + " is not set",
+          "the value of the node's " + name + " header in " + variable);
+    }
+    // A trailing newline (VAR=$(cat file)) is not part of the secret.
+    value = value.strip();
+    if (value.isEmpty()) {
+      throw new ConfigException(
+          path,
+          "environment variable " + variable + " is empty",
+          "the value of the node's " + name + " header in " + variable);
+    }
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      // RFC 9110 section 5.5, ASCII only: a CR or LF would end the header (request splitting).
+      if (c != '\t' && (c < 0x20 || c > 0x7e)) {
+        throw new ConfigException(
+            path,
+            "environment variable "
+                + variable
+                + " holds a control or non-ASCII character at position "
+                + i
+                + " (value not shown)",
+            "a header value of visible ASCII characters, spaces and tabs");
+      }
+    }
+    return new NodeHeader(name, variable, value);
   }
 
   /** The optional newHeads endpoint: ws or wss, any path (keys often sit in it; never echoed). */

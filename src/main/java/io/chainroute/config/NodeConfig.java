@@ -1,6 +1,7 @@
 package io.chainroute.config;
 
 import java.net.URI;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -11,37 +12,28 @@ import java.util.Objects;
  *     #redactedEndpoint()})
  * @param region locality used for Envoy priorities; empty when unknown
  * @param archive true when the node keeps all historical state
- * @param tokenEnv name of the environment variable holding the node's API token; empty for none
- * @param token the node's API token (a secret: never logged, never shown; see {@link #toString()})
+ * @param headers request headers this node needs (its API key or token), sent to this node only;
+ *     the values are secrets (see {@link NodeHeader}); at most one per name, ignoring case
  * @param wsUrl the node's WebSocket endpoint for {@code eth_subscribe("newHeads")}, or null for
  *     none; like {@code url} it may carry a key, so it is never logged or shown
  */
 public record NodeConfig(
-    String name,
-    URI url,
-    String region,
-    boolean archive,
-    String tokenEnv,
-    String token,
-    URI wsUrl) {
+    String name, URI url, String region, boolean archive, List<NodeHeader> headers, URI wsUrl) {
   public NodeConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(url, "url");
     region = region == null ? "" : region;
-    tokenEnv = tokenEnv == null ? "" : tokenEnv;
-    token = token == null ? "" : token;
-  }
-
-  public NodeConfig(
-      String name, URI url, String region, boolean archive, String tokenEnv, String token) {
-    this(name, url, region, archive, tokenEnv, token, null);
+    headers = headers == null ? List.of() : List.copyOf(headers);
+    if (headers.stream().map(NodeHeader::key).distinct().count() != headers.size()) {
+      throw new IllegalArgumentException("node " + name + " has a header twice: " + headers);
+    }
   }
 
   public NodeConfig(String name, URI url, String region, boolean archive) {
-    this(name, url, region, archive, "", "", null);
+    this(name, url, region, archive, List.of(), null);
   }
 
-  /** Redacted: records print every field, and the token and URL are secrets. */
+  /** Redacted: records print every field, and the header values and URL are secrets. */
   @Override
   public String toString() {
     return "NodeConfig[name="
@@ -52,8 +44,8 @@ public record NodeConfig(
         + region
         + ", archive="
         + archive
-        + ", token="
-        + (token.isEmpty() ? "none" : "$" + tokenEnv)
+        + ", headers="
+        + headers
         + ", newHeads="
         + (wsUrl == null ? "off" : "on")
         + "]";

@@ -4,6 +4,7 @@ import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.ProbeReading;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
+import io.chainroute.config.NodeHeader;
 import io.chainroute.height.NodeProber;
 import java.net.InetAddress;
 import java.net.URI;
@@ -18,7 +19,9 @@ import java.util.concurrent.Executor;
 
 /**
  * Probes nodes over HTTP with the JDK client, asking each chain's adapter what to send and how to
- * read the answer. Failure reasons name the kind of failure, never the URL.
+ * read the answer, and sending the node's configured headers (its API key or token) as Envoy does.
+ * Failure reasons name the kind of failure, never the URL, and never a header value: a reason that
+ * would contain one (a node echoing its key in an error body) has it masked.
  *
  * <p>Threading: requests run on the client's executor; DNS resolution (for the address published to
  * Envoy, which needs an IP) runs on the given executor, never on the tracker's loop thread.
@@ -52,6 +55,8 @@ public final class HttpNodeProber implements NodeProber {
       b.header("content-type", p.contentType());
     }
     p.headers().forEach(b::header);
+    // The node's own headers win over an adapter's of the same name.
+    node.headers().forEach(h -> b.setHeader(h.name(), h.value()));
     HttpRequest request = b.build();
     return CompletableFuture.supplyAsync(() -> resolve(node.host()), resolver)
         .thenCompose(
@@ -74,7 +79,7 @@ public final class HttpNodeProber implements NodeProber {
                               adapter.readHeadProbe(response.statusCode(), response.body());
                           return new Answered(reading, micros, address, p.longPoll());
                         } catch (ChainAdapter.ProbeException e) {
-                          return new Failed(e.getMessage());
+                          return new Failed(masked(e.getMessage(), node));
                         }
                       });
             });
@@ -86,6 +91,15 @@ public final class HttpNodeProber implements NodeProber {
     } catch (UnknownHostException e) {
       return null;
     }
+  }
+
+  /** {@code reason} with every header value of {@code node} replaced by {@code ***}. */
+  static String masked(String reason, NodeConfig node) {
+    String out = reason == null ? "" : reason;
+    for (NodeHeader h : node.headers()) {
+      out = out.replace(h.value(), "***");
+    }
+    return out;
   }
 
   static String describe(Throwable error) {

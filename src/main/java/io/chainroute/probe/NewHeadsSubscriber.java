@@ -147,9 +147,11 @@ public final class NewHeadsSubscriber implements AutoCloseable {
       synchronized (this) {
         down = false;
       }
-      client
-          .newWebSocketBuilder()
-          .connectTimeout(Duration.ofSeconds(5))
+      WebSocket.Builder builder =
+          client.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+      // The node's configured headers (its API key) on the handshake too, as on every probe.
+      node.headers().forEach(h -> builder.header(h.name(), h.value()));
+      builder
           .buildAsync(node.wsUrl(), this)
           .whenComplete(
               (ws, error) -> {

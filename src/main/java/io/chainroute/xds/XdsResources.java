@@ -2,9 +2,13 @@ package io.chainroute.xds;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Duration;
+import com.google.protobuf.Struct;
 import com.google.protobuf.UInt32Value;
+import com.google.protobuf.Value;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.EnvoyConfig;
+import io.chainroute.config.NodeConfig;
+import io.chainroute.config.NodeHeader;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Topology;
@@ -15,13 +19,17 @@ import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
 import io.envoyproxy.envoy.config.cluster.v3.UpstreamConnectionOptions;
+import io.envoyproxy.envoy.config.common.mutation_rules.v3.HeaderMutation;
 import io.envoyproxy.envoy.config.core.v3.Address;
 import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
 import io.envoyproxy.envoy.config.core.v3.ApiVersion;
 import io.envoyproxy.envoy.config.core.v3.ConfigSource;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.config.core.v3.HealthStatus;
 import io.envoyproxy.envoy.config.core.v3.Http1ProtocolOptions;
 import io.envoyproxy.envoy.config.core.v3.Locality;
+import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.config.core.v3.RoutingPriority;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
 import io.envoyproxy.envoy.config.core.v3.TcpKeepalive;
@@ -29,6 +37,9 @@ import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
+import io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.Mutations;
+import io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.type.v3.Percent;
 import java.util.ArrayList;
@@ -60,9 +71,9 @@ public final class XdsResources {
   public static List<Cluster> clusters(List<ChainConfig> chains, EnvoyConfig envoy) {
     List<Cluster> out = new ArrayList<>();
     for (ChainConfig chain : chains) {
-      boolean tokens = chain.nodes().stream().anyMatch(n -> !n.token().isEmpty());
+      List<String> headers = nodeHeaderKeys(chain);
       for (Pool pool : Pool.values()) {
-        out.add(cluster(chain.clusterName(pool.id()), envoy, tokens));
+        out.add(cluster(chain.clusterName(pool.id()), envoy, headers));
       }
     }
     return out;
@@ -83,7 +94,7 @@ public final class XdsResources {
    *       keep-alive limits close them under a request.
    * </ul>
    */
-  static Cluster cluster(String name, EnvoyConfig envoy, boolean nodeTokens) {
+  static Cluster cluster(String name, EnvoyConfig envoy, List<String> nodeHeaders) {
     int limit = envoy.upstreamMaxRequests();
     return Cluster.newBuilder()
         .setName(name)
@@ -138,7 +149,7 @@ public final class XdsResources {
                         .setKeepaliveProbes(UInt32Value.of(3))))
         .putTypedExtensionProtocolOptions(
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-            Any.pack(protocolOptions(nodeTokens)))
+            Any.pack(protocolOptions(nodeHeaders)))
         .build();
   }
 
@@ -175,14 +186,36 @@ public final class XdsResources {
         .build();
   }
 
+  /** Endpoint metadata namespace and key under which a node's header values travel to Envoy. */
+  static final String METADATA_NAMESPACE = "chainroute";
+
+  static final String HEADERS_KEY = "headers";
+
+  /** The upstream filter that sets the chosen node's headers. */
+  static final String NODE_HEADERS_FILTER = "chainroute.node_headers";
+
+  /** The (lowercase) names of the headers any node of {@code chain} is configured with, sorted. */
+  static List<String> nodeHeaderKeys(ChainConfig chain) {
+    return chain.nodes().stream()
+        .flatMap(n -> n.headers().stream())
+        .map(NodeHeader::key)
+        .distinct()
+        .sorted()
+        .toList();
+  }
+
   /**
    * HTTP/1.1 to nodes, idle pooled connections closed after 30 s (before the 60-120 s keep-alive of
-   * common node servers and proxies closes one under a request). With node tokens (algod), an
-   * upstream header_mutation filter (run after Envoy picked the host) sets {@code X-Algo-API-Token}
-   * from the endpoint's {@code chainroute.token} metadata; route-level headers cannot do this: they
-   * are evaluated before the host is chosen.
+   * common node servers and proxies closes one under a request).
+   *
+   * <p>Node headers (config {@code headers:}, algod's {@code tokenEnv}): for each header name any
+   * node of the chain has, an upstream header_mutation filter (run after Envoy picked the host)
+   * first removes the client's copy, then sets the value from the chosen endpoint's {@code
+   * chainroute.headers.<name>} metadata. Envoy skips a header whose value formats to "", so a node
+   * configured without that header gets none, and no node ever sees another node's key or the
+   * client's. Route-level headers cannot do this: they are evaluated before the host is chosen.
    */
-  static HttpProtocolOptions protocolOptions(boolean nodeTokens) {
+  static HttpProtocolOptions protocolOptions(List<String> nodeHeaders) {
     HttpProtocolOptions.Builder options =
         HttpProtocolOptions.newBuilder()
             .setCommonHttpProtocolOptions(
@@ -191,41 +224,64 @@ public final class XdsResources {
             .setExplicitHttpConfig(
                 HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
                     .setHttpProtocolOptions(Http1ProtocolOptions.getDefaultInstance()));
-    if (!nodeTokens) {
+    if (nodeHeaders.isEmpty()) {
       return options.build();
     }
-    var mutation =
-        io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.HeaderMutation.newBuilder()
-            .setMutations(
-                io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.Mutations
-                    .newBuilder()
-                    .addRequestMutations(
-                        io.envoyproxy.envoy.config.common.mutation_rules.v3.HeaderMutation
-                            .newBuilder()
-                            .setAppend(
-                                io.envoyproxy.envoy.config.core.v3.HeaderValueOption.newBuilder()
-                                    .setHeader(
-                                        io.envoyproxy.envoy.config.core.v3.HeaderValue.newBuilder()
-                                            .setKey("x-algo-api-token")
-                                            .setValue("%UPSTREAM_METADATA(chainroute:token)%"))
-                                    .setAppendAction(
-                                        io.envoyproxy.envoy.config.core.v3.HeaderValueOption
-                                            .HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD))))
-            .build();
+    Mutations.Builder mutations = Mutations.newBuilder();
+    for (String key : nodeHeaders) {
+      mutations
+          .addRequestMutations(HeaderMutation.newBuilder().setRemove(key))
+          .addRequestMutations(
+              HeaderMutation.newBuilder()
+                  .setAppend(
+                      HeaderValueOption.newBuilder()
+                          .setHeader(
+                              HeaderValue.newBuilder()
+                                  .setKey(key)
+                                  .setValue(
+                                      "%UPSTREAM_METADATA("
+                                          + METADATA_NAMESPACE
+                                          + ":"
+                                          + HEADERS_KEY
+                                          + ":"
+                                          + key
+                                          + ")%"))
+                          .setAppendAction(
+                              HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)));
+    }
     return options
         .addHttpFilters(
-            io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter
-                .newBuilder()
-                .setName("chainroute.node_token")
-                .setTypedConfig(Any.pack(mutation)))
-        .addHttpFilters(
-            io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter
-                .newBuilder()
-                .setName("envoy.filters.http.upstream_codec")
+            HttpFilter.newBuilder()
+                .setName(NODE_HEADERS_FILTER)
                 .setTypedConfig(
                     Any.pack(
-                        io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec
-                            .getDefaultInstance())))
+                        io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3
+                            .HeaderMutation.newBuilder()
+                            .setMutations(mutations)
+                            .build())))
+        .addHttpFilters(
+            HttpFilter.newBuilder()
+                .setName("envoy.filters.http.upstream_codec")
+                .setTypedConfig(Any.pack(UpstreamCodec.getDefaultInstance())))
+        .build();
+  }
+
+  /**
+   * A node's header values as endpoint metadata ({@code chainroute.headers.<name>}), for the
+   * cluster's upstream filter. xDS carries them to Envoy and nowhere else: endpoints are never
+   * logged, and /status and the admin API are built from the topology, not from these.
+   */
+  static Metadata nodeHeaderMetadata(NodeConfig node) {
+    Struct.Builder values = Struct.newBuilder();
+    for (NodeHeader h : node.headers()) {
+      values.putFields(h.key(), Value.newBuilder().setStringValue(h.value()).build());
+    }
+    return Metadata.newBuilder()
+        .putFilterMetadata(
+            METADATA_NAMESPACE,
+            Struct.newBuilder()
+                .putFields(HEADERS_KEY, Value.newBuilder().setStructValue(values).build())
+                .build())
         .build();
   }
 
@@ -266,21 +322,8 @@ public final class XdsResources {
                       .setPriority(priority)
                       .setLoadBalancingWeight(UInt32Value.of(1)));
       LbEndpoint.Builder lb = LbEndpoint.newBuilder();
-      if (!m.node().config().token().isEmpty()) {
-        // The node's API token, for Envoy to send to this node only (the bootstrap's
-        // %UPSTREAM_METADATA(["chainroute","token"])% header). xDS carries it to Envoy, nowhere
-        // else.
-        lb.setMetadata(
-            io.envoyproxy.envoy.config.core.v3.Metadata.newBuilder()
-                .putFilterMetadata(
-                    "chainroute",
-                    com.google.protobuf.Struct.newBuilder()
-                        .putFields(
-                            "token",
-                            com.google.protobuf.Value.newBuilder()
-                                .setStringValue(m.node().config().token())
-                                .build())
-                        .build()));
+      if (!m.node().config().headers().isEmpty()) {
+        lb.setMetadata(nodeHeaderMetadata(m.node().config()));
       }
       group.addLbEndpoints(
           lb.setHealthStatus(

@@ -10,7 +10,7 @@ import io.chainroute.admin.v1.GetTopologyRequest;
 import io.chainroute.admin.v1.WatchTopologyRequest;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
@@ -29,6 +29,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -40,24 +41,15 @@ import org.junit.jupiter.api.Test;
 
 class AdminTest {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String HEADER_SECRET = "Bearer hdr-val-51a9e";
   private final NodeConfig keyed =
-      new NodeConfig(
-          "keyed", URI.create("http://user:s3cret@10.0.0.1:8545/v3/APIKEY?token=t0k"), "eu", false);
+      TestConfigs.node("keyed", "http://user:s3cret@10.0.0.1:8545/v3/APIKEY?token=t0k")
+          .region("eu")
+          .header("Authorization", "PROVIDER_AUTH", HEADER_SECRET)
+          .build();
   private final NodeConfig archive =
-      new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
-  private final ChainConfig chain =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          0,
-          2,
-          128,
-          128,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(12),
-          Duration.ofSeconds(2),
-          List.of(keyed, archive));
+      TestConfigs.node("arc", "http://10.0.0.2:8545").archive().build();
+  private final ChainConfig chain = TestConfigs.evm("eth").nodes(keyed, archive).build();
 
   private Topology topology(long version, EndpointStatus keyedStatus) {
     Health h = keyedStatus == EndpointStatus.HEALTHY ? Health.SYNCED : Health.UNREACHABLE;
@@ -158,7 +150,7 @@ class AdminTest {
                     "type.googleapis.com/envoy.config.cluster.v3.Cluster", "c1", "c1", "", 0)));
     JsonNode s = StatusJson.status(topology(3, EndpointStatus.HEALTHY), List.of(envoy));
     String text = s.toString();
-    assertThat(text).doesNotContain("s3cret", "user", "APIKEY", "t0k", "/v3");
+    assertThat(text).doesNotContain("s3cret", "user", "APIKEY", "t0k", "/v3", HEADER_SECRET);
     JsonNode node = s.get("chains").get(0).get("nodes").get(0);
     assertThat(node.get("endpoint").asText()).isEqualTo("http://10.0.0.1:8545");
     assertThat(node.get("health").asText()).isEqualTo("SYNCED");
@@ -213,7 +205,7 @@ class AdminTest {
               HttpResponse.BodyHandlers.ofString());
       assertThat(status.headers().firstValue("content-type")).hasValue("application/json");
       assertThat(JSON.readTree(status.body()).get("version").asLong()).isEqualTo(2);
-      assertThat(status.body()).doesNotContain("s3cret");
+      assertThat(status.body()).doesNotContain("s3cret", "hdr-val");
 
       assertThat(
               http.send(
@@ -248,6 +240,9 @@ class AdminTest {
           AdminServiceGrpc.newBlockingStub(channel)
               .getTopology(GetTopologyRequest.getDefaultInstance());
       assertThat(t.getChains(0).getNodes(0).getEndpoint()).isEqualTo("http://10.0.0.1:8545");
+      // Latin-1 maps each byte to one char: an ASCII value in any field shows as itself.
+      assertThat(new String(t.toByteArray(), StandardCharsets.ISO_8859_1))
+          .doesNotContain("hdr-val", "s3cret", "APIKEY");
       assertThat(t.getChains(0).getNodes(0).getHealth())
           .isEqualTo(io.chainroute.admin.v1.Health.HEALTH_SYNCED);
       assertThat(t.getChains(0).getPools(1).getMembers(0).getStatus())

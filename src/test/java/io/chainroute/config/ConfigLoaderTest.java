@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -176,5 +178,128 @@ class ConfigLoaderTest {
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("wsUrl")
         .hasMessageContaining("algod has no head subscription");
+  }
+
+  private static final String SECRET = "Bearer pr0v1der-s3cret";
+
+  private static String evmNode(String extra) {
+    return "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\", "
+        + extra
+        + " } ] } ]";
+  }
+
+  private static ConfigException refused(String yaml, Map<String, String> env) {
+    try {
+      ConfigLoader.parse(yaml, env::get);
+    } catch (ConfigException e) {
+      return e;
+    }
+    throw new AssertionError("accepted: " + yaml);
+  }
+
+  @Test
+  void nodeHeadersTakeTheirValuesFromTheEnvironmentAndPrintOnlyTheVariable() {
+    Map<String, String> env =
+        Map.of("PROVIDER_AUTH", SECRET + "\n", "KEY_B", "k3y-b", "ALGOD_TOKEN_1", "t0ken-1");
+    ChainrouteConfig c =
+        ConfigLoader.parse(
+            """
+            chains:
+              - name: eth
+                protocol: evm
+                nodes:
+                  - { name: a, url: "http://h:1", headers: { Authorization: { env: PROVIDER_AUTH }, x-api-key: { env: KEY_B } } }
+                  - { name: b, url: "http://h:2" }
+              - name: algo
+                protocol: algorand
+                nodes:
+                  - { name: c, url: "http://h:3", tokenEnv: ALGOD_TOKEN_1 }
+                  - { name: d, url: "http://h:4", headers: { X-Algo-API-Token: { env: ALGOD_TOKEN_1 } } }
+            """,
+            env::get);
+    NodeConfig a = c.chains().get(0).nodes().get(0);
+    assertThat(a.headers())
+        .containsExactly(
+            new NodeHeader("Authorization", "PROVIDER_AUTH", SECRET),
+            new NodeHeader("x-api-key", "KEY_B", "k3y-b"));
+    assertThat(c.chains().get(0).nodes().get(1).headers()).isEmpty();
+    // tokenEnv is the same thing as the explicit header.
+    assertThat(c.chains().get(1).nodes().get(0).headers())
+        .containsExactly(new NodeHeader("X-Algo-API-Token", "ALGOD_TOKEN_1", "t0ken-1"));
+    assertThat(c.chains().get(1).nodes().get(0).headers())
+        .isEqualTo(c.chains().get(1).nodes().get(1).headers());
+    assertThat(c.toString())
+        .contains("Authorization from $PROVIDER_AUTH")
+        .doesNotContain("pr0v1der", "k3y-b", "t0ken-1");
+  }
+
+  @Test
+  void anUnsetOrEmptyVariableIsAnErrorWithThePathAndNeverTheValue() {
+    assertThat(refused(evmNode("headers: { Authorization: { env: NOPE } }"), Map.of()))
+        .hasMessageStartingWith("chains[0].nodes[0].headers.Authorization.env: ")
+        .hasMessageContaining("environment variable NOPE is not set");
+    assertThat(refused(evmNode("headers: { Authorization: { env: E } }"), Map.of("E", " \n")))
+        .hasMessageContaining("environment variable E is empty");
+    assertThat(
+            refused(
+                "chains: [ { name: algo, protocol: algorand, nodes: [ { name: a, url: \"http://h:1\", tokenEnv: T } ] } ]",
+                Map.of()))
+        .hasMessageStartingWith("chains[0].nodes[0].tokenEnv: environment variable T is not set");
+    // A CR or LF would split the request; the message says where, not what.
+    assertThat(
+            refused(
+                evmNode("headers: { Authorization: { env: E } }"),
+                Map.of("E", "pr0v1der\r\nX-Injected: 1")))
+        .hasMessageStartingWith("chains[0].nodes[0].headers.Authorization.env: ")
+        .hasMessageContaining("position 8")
+        .hasMessageNotContaining("pr0v1der")
+        .hasMessageNotContaining("Injected");
+  }
+
+  @Test
+  void aLiteralValueIsRefusedWithoutEchoingIt() {
+    for (String literal :
+        List.of(
+            "headers: { Authorization: \"" + SECRET + "\" }",
+            "headers: { x-api-key: 918273645 }",
+            "headers: { Authorization: { value: \"" + SECRET + "\" } }",
+            "headers: \"" + SECRET + "\"")) {
+      ConfigException e = refused(evmNode(literal), Map.of());
+      assertThat(e)
+          .hasMessageStartingWith("chains[0].nodes[0].headers")
+          .hasMessageContaining("(expected: ")
+          .hasMessageNotContaining("pr0v1der")
+          .hasMessageNotContaining("918273645");
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
+          headers: { "bad header": { env: E } }                         | headers.bad header: 'bad header' is not an HTTP header name
+          headers: { Host: { env: E } }                                 | headers.Host: 'Host' is set by Envoy or chainroute
+          headers: { x-chainroute-pool: { env: E } }                    | headers.x-chainroute-pool: 'x-chainroute-pool' is set by Envoy or chainroute
+          headers: { Authorization: { env: E }, authorization: { env: E } } | headers.authorization: 'authorization' is given twice
+          headers: { Authorization: { env: 1E } }                        | headers.Authorization.env: '1E'
+          headers: { Authorization: { } }                                | headers.Authorization.env: missing
+          headers: { Authorization: { env: E, from: file } }             | headers.Authorization.from: unknown key
+          tokenEnv: E                                                    | tokenEnv: tokenEnv is algod's shorthand for X-Algo-API-Token
+          """)
+  void badNodeHeadersNameTheirPath(String extra, String message) {
+    assertThat(refused(evmNode(extra), Map.of("E", "v")))
+        .hasMessageStartingWith("chains[0].nodes[0]." + message)
+        .hasMessageContaining("(expected: ");
+  }
+
+  @Test
+  void tokenEnvAndAnExplicitAlgodTokenHeaderCannotBothBeGiven() {
+    assertThat(
+            refused(
+                "chains: [ { name: algo, protocol: algorand, nodes: [ { name: a, url: \"http://h:1\", tokenEnv: T, headers: { x-algo-api-token: { env: T } } } ] } ]",
+                Map.of("T", "v")))
+        .hasMessageStartingWith(
+            "chains[0].nodes[0].headers.x-algo-api-token: 'x-algo-api-token' is also set by tokenEnv");
   }
 }

@@ -6,7 +6,7 @@ import com.google.protobuf.ByteString;
 import io.chainroute.chain.algod.AlgodAdapter;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
@@ -26,7 +26,6 @@ import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -45,21 +44,9 @@ import org.junit.jupiter.api.Test;
  * algod requests through ext_proc: routed on the request line, waits held on the chain's rounds.
  */
 class AlgodWaitTest {
-  private final NodeConfig a = new NodeConfig("a", URI.create("http://10.0.0.1:8080"), "", false);
-  private final NodeConfig b = new NodeConfig("b", URI.create("http://10.0.0.2:8080"), "", false);
-  private final ChainConfig chain =
-      new ChainConfig(
-          "algo",
-          Protocol.ALGORAND,
-          "/algo",
-          0,
-          2,
-          1000,
-          1000,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(3),
-          Duration.ofSeconds(2),
-          List.of(a, b));
+  private final NodeConfig a = TestConfigs.node("a", "http://10.0.0.1:8080").build();
+  private final NodeConfig b = TestConfigs.node("b", "http://10.0.0.2:8080").build();
+  private final ChainConfig chain = TestConfigs.algorand("algo").nodes(a, b).build();
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final HeldRequests held = new HeldRequests(timer, topology::get, 100);

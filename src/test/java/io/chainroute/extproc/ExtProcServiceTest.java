@@ -8,7 +8,7 @@ import com.google.protobuf.ByteString;
 import io.chainroute.chain.evm.EvmAdapter;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
@@ -30,7 +30,6 @@ import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -50,23 +49,10 @@ import org.junit.jupiter.api.Test;
  */
 class ExtProcServiceTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private final NodeConfig full =
-      new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "", false);
+  private final NodeConfig full = TestConfigs.node("full", "http://10.0.0.1:8545").build();
   private final NodeConfig archive =
-      new NodeConfig("archive", URI.create("http://10.0.0.2:8545"), "", true);
-  private final ChainConfig chain =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          0,
-          2,
-          128,
-          128,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(12),
-          Duration.ofSeconds(2),
-          List.of(full, archive));
+      TestConfigs.node("archive", "http://10.0.0.2:8545").archive().build();
+  private final ChainConfig chain = TestConfigs.evm("eth").nodes(full, archive).build();
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private Server server;
   private ManagedChannel channel;

@@ -4,9 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
-import java.net.URI;
-import java.time.Duration;
+import io.chainroute.config.TestConfigs;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -16,22 +14,10 @@ class HealthPolicyTest {
   private static final long SECOND = 1_000_000_000L;
   private final NodeConfig a = node("a");
   private final NodeConfig b = node("b");
-  private final ChainConfig chain =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          1,
-          3,
-          128,
-          128,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(12),
-          Duration.ofSeconds(2),
-          List.of(a, b));
+  private final ChainConfig chain = TestConfigs.evm("eth").maxLagBlocks(1).nodes(a, b).build();
 
   private static NodeConfig node(String name) {
-    return new NodeConfig(name, URI.create("http://10.0.0.1:8545"), "", false);
+    return TestConfigs.node(name, "http://10.0.0.1:8545").build();
   }
 
   private static NodeState at(NodeConfig n, long head, long nowNanos) {

@@ -5,8 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.chainroute.chain.ProbeReading;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
-import java.net.URI;
+import io.chainroute.config.TestConfigs;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,21 +30,10 @@ class HeightTrackerTest {
   private static final Duration POLL = Duration.ofMillis(250);
   private static final Duration BLOCK = Duration.ofSeconds(1);
 
-  private final NodeConfig a = new NodeConfig("a", URI.create("http://10.0.0.1:8545"), "", false);
-  private final NodeConfig b = new NodeConfig("b", URI.create("http://10.0.0.2:8545"), "", false);
+  private final NodeConfig a = TestConfigs.node("a", "http://10.0.0.1:8545").build();
+  private final NodeConfig b = TestConfigs.node("b", "http://10.0.0.2:8545").build();
   private final ChainConfig chain =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          0,
-          2,
-          128,
-          128,
-          POLL,
-          BLOCK,
-          Duration.ofSeconds(2),
-          List.of(a, b));
+      TestConfigs.evm("eth").pollInterval(POLL).blockTime(BLOCK).nodes(a, b).build();
   private final VirtualScheduler loop = new VirtualScheduler();
   private final Map<String, Long> heads = new HashMap<>();
   private final Map<String, Boolean> down = new HashMap<>();
@@ -157,20 +145,14 @@ class HeightTrackerTest {
     loop.runFor(POLL);
     assertThat(node(t, "a").health()).isEqualTo(Health.DRAINED);
 
-    NodeConfig c = new NodeConfig("c", URI.create("http://10.0.0.3:8545"), "", false);
+    NodeConfig c = TestConfigs.node("c", "http://10.0.0.3:8545").build();
     ChainConfig next =
-        new ChainConfig(
-            "eth",
-            Protocol.EVM,
-            "/eth",
-            0,
-            2,
-            64,
-            64,
-            POLL,
-            BLOCK,
-            Duration.ofSeconds(2),
-            List.of(a, c));
+        TestConfigs.evm("eth")
+            .fullNodeStateBlocks(64)
+            .pollInterval(POLL)
+            .blockTime(BLOCK)
+            .nodes(a, c)
+            .build();
     var applied = t.reconfigure(List.of(next));
     loop.runFor(Duration.ofMillis(1));
     assertThat(applied).isCompleted();
@@ -197,18 +179,7 @@ class HeightTrackerTest {
     t.start();
     loop.runFor(Duration.ofSeconds(1));
     ChainConfig other =
-        new ChainConfig(
-            "base",
-            Protocol.EVM,
-            "/base",
-            0,
-            2,
-            128,
-            128,
-            POLL,
-            BLOCK,
-            Duration.ofSeconds(2),
-            List.of(a));
+        TestConfigs.evm("base").pollInterval(POLL).blockTime(BLOCK).nodes(a).build();
     var applied = t.reconfigure(List.of(other));
     loop.runFor(Duration.ofMillis(1));
     assertThat(applied).isCompletedExceptionally();

@@ -32,8 +32,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * algod through a real Envoy: three simulated algod nodes (one archival, each with its own API
- * token), chainroute in this JVM with its real gRPC servers. Tests run in order; later ones stop
- * nodes.
+ * token: two by the {@code tokenEnv} shorthand, one by an explicit {@code headers:} entry; a node
+ * given another node's token answers 401), chainroute in this JVM with its real gRPC servers. Tests
+ * run in order; later ones stop nodes.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -74,7 +75,8 @@ class AlgodRoutingIT {
             pollInterval: 200ms
             nodes:
               - { name: a, url: "%s", tokenEnv: TOKEN_A }
-              - { name: b, url: "%s", tokenEnv: TOKEN_B }
+              # The explicit form of what tokenEnv is shorthand for.
+              - { name: b, url: "%s", headers: { X-Algo-API-Token: { env: TOKEN_B } } }
               - { name: archive, url: "%s", archive: true, tokenEnv: TOKEN_ARC }
         """
             .formatted(

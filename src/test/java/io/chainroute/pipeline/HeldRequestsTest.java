@@ -3,11 +3,9 @@ package io.chainroute.pipeline;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.chainroute.config.ChainConfig;
-import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.Topology;
-import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,18 +17,11 @@ import org.junit.jupiter.api.Test;
 
 class HeldRequestsTest {
   private final ChainConfig chain =
-      new ChainConfig(
-          "c",
-          Protocol.EVM,
-          "/c",
-          0,
-          2,
-          128,
-          128,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(1),
-          List.of(new NodeConfig("n", URI.create("http://10.0.0.1:1"), "", false)));
+      TestConfigs.evm("c")
+          .blockTime(Duration.ofSeconds(1))
+          .probeTimeout(Duration.ofSeconds(1))
+          .nodes(TestConfigs.node("n", "http://10.0.0.1:1").build())
+          .build();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final AtomicReference<Topology> latest = new AtomicReference<>(at(1, 10));
   private final AtomicReference<Topology> routable = new AtomicReference<>(at(1, 10));

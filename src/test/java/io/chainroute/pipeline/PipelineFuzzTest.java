@@ -12,13 +12,13 @@ import io.chainroute.chain.evm.EvmAdapter;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
 import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
 import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import java.io.IOException;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
@@ -42,38 +42,12 @@ import org.junit.jupiter.api.AfterAll;
  */
 class PipelineFuzzTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final NodeConfig FULL =
-      new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "", false);
+  private static final NodeConfig FULL = TestConfigs.node("full", "http://10.0.0.1:8545").build();
   private static final NodeConfig ARCHIVE =
-      new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
-  private static final NodeConfig ALGOD =
-      new NodeConfig("a", URI.create("http://10.0.0.3:8080"), "", false);
-  private static final ChainConfig ETH =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          0,
-          2,
-          128,
-          128,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(12),
-          Duration.ofSeconds(2),
-          List.of(FULL, ARCHIVE));
-  private static final ChainConfig ALGO =
-      new ChainConfig(
-          "algo",
-          Protocol.ALGORAND,
-          "/algo",
-          0,
-          2,
-          1000,
-          1000,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(3),
-          Duration.ofSeconds(2),
-          List.of(ALGOD));
+      TestConfigs.node("arc", "http://10.0.0.2:8545").archive().build();
+  private static final NodeConfig ALGOD = TestConfigs.node("a", "http://10.0.0.3:8080").build();
+  private static final ChainConfig ETH = TestConfigs.evm("eth").nodes(FULL, ARCHIVE).build();
+  private static final ChainConfig ALGO = TestConfigs.algorand("algo").nodes(ALGOD).build();
   private static final Topology TOPOLOGY =
       Topology.of(
           1,

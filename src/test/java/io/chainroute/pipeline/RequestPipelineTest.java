@@ -7,14 +7,13 @@ import io.chainroute.chain.algod.AlgodAdapter;
 import io.chainroute.chain.evm.EvmAdapter;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
 import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.routing.Pool;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,38 +27,12 @@ import org.junit.jupiter.api.Test;
 
 /** The pipeline without any edge: request in, outcome out. */
 class RequestPipelineTest {
-  private final NodeConfig full =
-      new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "", false);
-  private final NodeConfig arc =
-      new NodeConfig("arc", URI.create("http://10.0.0.2:8545"), "", true);
-  private final ChainConfig eth =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          0,
-          2,
-          128,
-          128,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(12),
-          Duration.ofSeconds(2),
-          List.of(full, arc));
-  private final NodeConfig algod =
-      new NodeConfig("a", URI.create("http://10.0.0.3:8080"), "", false);
+  private final NodeConfig full = TestConfigs.node("full", "http://10.0.0.1:8545").build();
+  private final NodeConfig arc = TestConfigs.node("arc", "http://10.0.0.2:8545").archive().build();
+  private final ChainConfig eth = TestConfigs.evm("eth").nodes(full, arc).build();
+  private final NodeConfig algod = TestConfigs.node("a", "http://10.0.0.3:8080").build();
   private final ChainConfig algo =
-      new ChainConfig(
-          "algo",
-          Protocol.ALGORAND,
-          "/",
-          0,
-          2,
-          1000,
-          1000,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(3),
-          Duration.ofSeconds(2),
-          List.of(algod));
+      TestConfigs.algorand("algo").pathPrefix("/").nodes(algod).build();
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final HeldRequests held = new HeldRequests(timer, topology::get, 10);

@@ -7,36 +7,23 @@ import io.chainroute.chain.DataKind;
 import io.chainroute.chain.Requirement;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
 import io.chainroute.height.NodeView;
-import java.net.URI;
-import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class RoutingPolicyTest {
   private final NodeConfig full =
-      new NodeConfig("full", URI.create("http://10.0.0.1:8545"), "eu", false);
+      TestConfigs.node("full", "http://10.0.0.1:8545").region("eu").build();
   private final NodeConfig remote =
-      new NodeConfig("remote", URI.create("http://10.0.0.2:8545"), "us", false);
+      TestConfigs.node("remote", "http://10.0.0.2:8545").region("us").build();
   private final NodeConfig archive =
-      new NodeConfig("archive", URI.create("http://10.0.0.3:8545"), "eu", true);
+      TestConfigs.node("archive", "http://10.0.0.3:8545").region("eu").archive().build();
   private final ChainConfig chain =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          0,
-          2,
-          128,
-          1000,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(12),
-          Duration.ofSeconds(2),
-          List.of(full, remote, archive));
+      TestConfigs.evm("eth").fullNodeLogBlocks(1000).nodes(full, remote, archive).build();
 
   private static NodeView node(NodeConfig n, EndpointStatus s) {
     Health h =
@@ -80,19 +67,11 @@ class RoutingPolicyTest {
     assertThat(decide(allUp, state(10_000 - 128)))
         .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
     ChainConfig noMargin =
-        new ChainConfig(
-            "eth",
-            Protocol.EVM,
-            "/eth",
-            0,
-            2,
-            128,
-            1000,
-            Duration.ofSeconds(1),
-            Duration.ofSeconds(12),
-            Duration.ofSeconds(2),
-            List.of(full, remote, archive),
-            0);
+        TestConfigs.evm("eth")
+            .fullNodeLogBlocks(1000)
+            .nodes(full, remote, archive)
+            .archiveMarginBlocks(0)
+            .build();
     ChainView exact = new ChainView(noMargin, 10_000, allUp.nodes());
     assertThat(decide(exact, state(10_000 - 127))).isEqualTo(new Decision.Route(Pool.HEAD, false));
     assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.EARLIEST)))

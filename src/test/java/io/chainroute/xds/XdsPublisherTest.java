@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
-import io.chainroute.config.Protocol;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
@@ -23,7 +23,6 @@ import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
-import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -43,23 +42,11 @@ class XdsPublisherTest {
   private static final String EDS =
       "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 
-  private final NodeConfig a = new NodeConfig("a", URI.create("http://10.0.0.1:8545"), "eu", false);
-  private final NodeConfig b = new NodeConfig("b", URI.create("http://10.0.0.2:8545"), "us", false);
+  private final NodeConfig a = TestConfigs.node("a", "http://10.0.0.1:8545").region("eu").build();
+  private final NodeConfig b = TestConfigs.node("b", "http://10.0.0.2:8545").region("us").build();
   private final NodeConfig arc =
-      new NodeConfig("arc", URI.create("http://10.0.0.3:8545"), "eu", true);
-  private final ChainConfig chain =
-      new ChainConfig(
-          "eth",
-          Protocol.EVM,
-          "/eth",
-          0,
-          2,
-          128,
-          128,
-          Duration.ofSeconds(1),
-          Duration.ofSeconds(12),
-          Duration.ofSeconds(2),
-          List.of(a, b, arc));
+      TestConfigs.node("arc", "http://10.0.0.3:8545").region("eu").archive().build();
+  private final ChainConfig chain = TestConfigs.evm("eth").nodes(a, b, arc).build();
   private final AtomicReference<Topology> topology = new AtomicReference<>();
   private ScheduledExecutorService loop;
   private XdsPublisher publisher;
@@ -282,19 +269,7 @@ class XdsPublisherTest {
     // holds the old process's CDS version.
     channel.shutdownNow();
     server.shutdownNow();
-    ChainConfig other =
-        new ChainConfig(
-            "base",
-            Protocol.EVM,
-            "/base",
-            0,
-            2,
-            128,
-            128,
-            Duration.ofSeconds(1),
-            Duration.ofSeconds(12),
-            Duration.ofSeconds(2),
-            List.of(a));
+    ChainConfig other = TestConfigs.evm("base").nodes(a).build();
     publisher =
         new XdsPublisher(
             List.of(chain, other), topology::get, loop, Duration.ofMillis(50), Clock.systemUTC());

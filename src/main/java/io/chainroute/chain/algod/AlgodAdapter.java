@@ -25,8 +25,6 @@ import java.util.Map;
  * shared/reference/protocols.md part A byte for byte.
  */
 public final class AlgodAdapter implements ChainAdapter {
-  public static final String TOKEN_HEADER = "X-Algo-API-Token";
-
   /** algod's own wait timeout (handlers.go WaitForBlockTimeout). */
   public static final Duration WAIT_TIMEOUT = Duration.ofMinutes(1);
 
@@ -45,8 +43,8 @@ public final class AlgodAdapter implements ChainAdapter {
 
   @Override
   public HeadProbe headProbe(NodeConfig node, long lastHead) {
-    Map<String, String> headers =
-        node.token().isEmpty() ? Map.of() : Map.of(TOKEN_HEADER, node.token());
+    // The node's API token is one of its configured headers (tokenEnv): the prober sends those.
+    Map<String, String> headers = Map.of();
     if (lastHead < 0) {
       return new HeadProbe("GET", "/v2/status", "", new byte[0], headers, null, false);
     }
