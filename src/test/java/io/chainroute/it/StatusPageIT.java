@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.admin.AdminHttpServer;
 import io.chainroute.admin.EnvoyConnection;
 import io.chainroute.config.ChainConfig;
-import io.chainroute.config.ConfigLoader;
 import io.chainroute.config.NodeConfig;
+import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
@@ -15,7 +15,6 @@ import io.chainroute.height.TopologySource;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -177,20 +176,11 @@ class StatusPageIT {
   @Test
   void whenPollingFailsThePageShowsDisconnectedAndRendersHostileStringsAsText() throws Exception {
     String hostile = "<img src=x onerror=\"document.title='pwned'\">";
-    ChainConfig chain =
-        ConfigLoader.parse(
-                """
-                chains:
-                  - name: eth
-                    protocol: evm
-                    nodes:
-                      - { name: n1, url: "http://127.0.0.1:1" }
-                """)
-            .chains()
-            .get(0);
+    NodeConfig config = TestConfigs.node(hostile, "http://127.0.0.1:1").region("<b>eu</b>").build();
+    ChainConfig chain = TestConfigs.evm("eth").nodes(config).build();
     NodeView node =
         new NodeView(
-            new NodeConfig(hostile, URI.create("http://127.0.0.1:1"), "<b>eu</b>", false),
+            config,
             41,
             2,
             Health.STALLED,
