@@ -98,6 +98,7 @@ Each response names the node that answered in x-chainroute-upstream (8545 full-1
   # a block older than 1000 rounds: only the archival node (:8181) has it
   curl -si http://127.0.0.1:10000/algo/v2/blocks/100
 
+  # the live status page (updates every second): open http://127.0.0.1:8081/ in a browser
   # node heads, health and pools; Envoy's ACK state; drain a node before upgrading it
   curl -s http://127.0.0.1:8081/status
   curl -s -X POST http://127.0.0.1:8081/nodes/algorand-local/algod-1/drain    # .../undrain to put it back

@@ -16,7 +16,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The admin HTTP endpoints: {@code GET /status}, {@code /healthz}, {@code /readyz}.
+ * The admin HTTP endpoints: {@code GET /status}, {@code /healthz}, {@code /readyz}, and the live
+ * status page over {@code /status} at {@code /ui/} ({@link StatusPage}).
  *
  * <p>Threading: two daemon threads serve requests; handlers only read immutable snapshots from the
  * suppliers. Lifecycle: {@link #start}, then {@link #close}.
@@ -86,7 +87,9 @@ public final class AdminHttpServer implements AutoCloseable {
   }
 
   private void handle(HttpExchange exchange) throws IOException {
-    try (exchange) {
+    // Not try-with-resources: its resource is closed before the catch runs, so the 500 below
+    // would go to a closed exchange and the client would see a dropped connection instead.
+    try {
       String path = exchange.getRequestURI().getPath();
       if (path.startsWith("/nodes/")) {
         drain(exchange, path);
@@ -96,8 +99,12 @@ public final class AdminHttpServer implements AutoCloseable {
         reload(exchange);
         return;
       }
+      if (StatusPage.owns(path)) {
+        StatusPage.serve(exchange, path);
+        return;
+      }
       if (!path.equals("/status") && !path.equals("/healthz") && !path.equals("/readyz")) {
-        send(exchange, 404, error("no such endpoint; try /status, /healthz or /readyz"));
+        send(exchange, 404, error("no such endpoint; try /ui/, /status, /healthz or /readyz"));
         return;
       }
       if (!"GET".equals(exchange.getRequestMethod())
@@ -124,6 +131,8 @@ public final class AdminHttpServer implements AutoCloseable {
       } catch (IOException | RuntimeException ignored) {
         // The response may already be under way; nothing more to do.
       }
+    } finally {
+      exchange.close();
     }
   }
 

@@ -37,6 +37,7 @@ public final class StatusJson {
       chain.put("pathPrefix", c.config().pathPrefix());
       chain.put("head", c.head());
       chain.put("ready", c.ready());
+      putInstant(chain, "headAdvanced", c.headAdvancedWallMillis());
       ArrayNode nodes = chain.putArray("nodes");
       for (NodeView n : c.nodes()) {
         ObjectNode node = nodes.addObject();
@@ -50,11 +51,7 @@ public final class StatusJson {
         node.put("status", n.status().name());
         node.put("reason", n.reason());
         node.put("probeLatencyMicros", n.latencyMicros());
-        if (n.lastAdvancedWallMillis() > 0) {
-          node.put("lastAdvanced", Instant.ofEpochMilli(n.lastAdvancedWallMillis()).toString());
-        } else {
-          node.putNull("lastAdvanced");
-        }
+        putInstant(node, "lastAdvanced", n.lastAdvancedWallMillis());
       }
       ArrayNode pools = chain.putArray("pools");
       for (Pool p : Pool.values()) {
@@ -92,6 +89,15 @@ public final class StatusJson {
       }
     }
     return root;
+  }
+
+  /** An ISO-8601 instant, or null when {@code millis} is 0 (not known). */
+  private static void putInstant(ObjectNode o, String field, long millis) {
+    if (millis > 0) {
+      o.put(field, Instant.ofEpochMilli(millis).toString());
+    } else {
+      o.putNull(field);
+    }
   }
 
   public static byte[] bytes(ObjectNode node) {

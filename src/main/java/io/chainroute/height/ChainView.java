@@ -33,6 +33,22 @@ public record ChainView(ChainConfig config, long head, List<NodeView> nodes) {
     return nodes.stream().anyMatch(n -> n.config().archive() && n.status().usable());
   }
 
+  /**
+   * When the chain head reached its current height (wall-clock millis): the earliest {@link
+   * NodeView#lastAdvancedWallMillis} among the nodes at the head, as the first of them got there; 0
+   * when no node is at the head or none has advanced yet.
+   */
+  public long headAdvancedWallMillis() {
+    long at = 0;
+    for (NodeView n : nodes) {
+      long t = n.lastAdvancedWallMillis();
+      if (head >= 0 && n.head() == head && t > 0 && (at == 0 || t < at)) {
+        at = t;
+      }
+    }
+    return at;
+  }
+
   /** Same routing meaning as {@code other}: same head and same node heads, health and status. */
   public boolean sameRouting(ChainView other) {
     if (other == null || head != other.head || nodes.size() != other.nodes.size()) {

@@ -156,6 +156,9 @@ class AdminTest {
     assertThat(node.get("health").asText()).isEqualTo("SYNCED");
     assertThat(node.get("lastAdvanced").asText()).isEqualTo("2023-11-14T22:13:20Z");
     assertThat(s.get("chains").get(0).get("nodes").get(1).get("lastAdvanced").isNull()).isTrue();
+    assertThat(s.get("chains").get(0).get("headAdvanced").asText())
+        .as("the chain head (100) came with the node at it")
+        .isEqualTo("2023-11-14T22:13:20Z");
     JsonNode pools = s.get("chains").get(0).get("pools");
     assertThat(pools.get(0).get("cluster").asText()).isEqualTo("eth-head");
     assertThat(pools.get(0).get("members")).hasSize(2);
@@ -450,5 +453,181 @@ class AdminTest {
                   .statusCode())
           .isEqualTo(405);
     }
+  }
+
+  @Test
+  void theChainHeadAdvancedWhenTheFirstNodeStillAtItGotThere() {
+    NodeView early =
+        new NodeView(keyed, 7, 0, Health.SYNCED, "", EndpointStatus.HEALTHY, 1, 5_000, "");
+    NodeView late =
+        new NodeView(archive, 7, 0, Health.SYNCED, "", EndpointStatus.HEALTHY, 1, 9_000, "");
+    NodeView behind =
+        new NodeView(keyed, 6, 1, Health.STALLED, "", EndpointStatus.NONE, 1, 1_000, "");
+    assertThat(new ChainView(chain, 7, List.of(late, early, behind)).headAdvancedWallMillis())
+        .isEqualTo(5_000);
+    assertThat(new ChainView(chain, 8, List.of(late, early)).headAdvancedWallMillis())
+        .as("no node at the head")
+        .isZero();
+    assertThat(
+            StatusJson.status(
+                    Topology.of(1, List.of(new ChainView(chain, -1, List.of()))), List.of())
+                .get("chains")
+                .get(0)
+                .get("headAdvanced")
+                .isNull())
+        .isTrue();
+  }
+
+  @Test
+  void aFailingStatusIsAJson500NotADroppedConnection() throws Exception {
+    FakeSource broken = new FakeSource(); // no topology yet: rendering /status throws
+    try (AdminHttpServer server =
+        new AdminHttpServer(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), broken, List::of)
+            .start()) {
+      HttpResponse<String> r =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(
+                          URI.create("http://127.0.0.1:" + server.port() + "/status"))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(500);
+      assertThat(JSON.readTree(r.body()).get("error").asText())
+          .isEqualTo("internal error: NullPointerException");
+    }
+  }
+
+  /** The raw status line and headers of one request, sent as written (no client normalizes it). */
+  private static String raw(int port, String method, String target) throws Exception {
+    try (java.net.Socket s = new java.net.Socket(InetAddress.getLoopbackAddress(), port)) {
+      s.setSoTimeout(5_000);
+      s.getOutputStream()
+          .write(
+              (method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+  }
+
+  private AdminHttpServer pageServer() throws Exception {
+    FakeSource source = new FakeSource();
+    source.current = topology(1, EndpointStatus.HEALTHY);
+    return new AdminHttpServer(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), source, List::of)
+        .start();
+  }
+
+  @Test
+  void theStatusPageAndItsAssetsComeWithTheirContentTypesAndStrictHeaders() throws Exception {
+    try (AdminHttpServer server = pageServer()) {
+      HttpClient http = HttpClient.newHttpClient();
+      String base = "http://127.0.0.1:" + server.port();
+      java.util.Map<String, String> types =
+          java.util.Map.of(
+              "/ui/", "text/html; charset=utf-8",
+              "/ui/index.html", "text/html; charset=utf-8",
+              "/ui/status.js", "text/javascript; charset=utf-8",
+              "/ui/status.css", "text/css; charset=utf-8");
+      for (var e : types.entrySet()) {
+        HttpResponse<String> r =
+            http.send(
+                HttpRequest.newBuilder(URI.create(base + e.getKey())).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(e.getKey()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).as(e.getKey()).hasValue(e.getValue());
+        assertThat(r.headers().firstValue("x-content-type-options"))
+            .as(e.getKey())
+            .hasValue("nosniff");
+        assertThat(r.headers().firstValue("content-security-policy").orElseThrow())
+            .as(e.getKey())
+            .startsWith("default-src 'self';")
+            .doesNotContain("unsafe");
+        assertThat(r.body()).as(e.getKey()).isNotBlank();
+      }
+      for (String redirect : List.of("/", "/ui")) {
+        HttpResponse<String> r =
+            http.send(
+                HttpRequest.newBuilder(URI.create(base + redirect)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(redirect).isEqualTo(302);
+        assertThat(r.headers().firstValue("location")).as(redirect).hasValue("/ui/");
+      }
+      assertThat(raw(server.port(), "POST", "/ui/"))
+          .startsWith("HTTP/1.1 405")
+          .contains("Allow: GET, HEAD");
+      assertThat(raw(server.port(), "HEAD", "/ui/status.js")).startsWith("HTTP/1.1 200");
+      assertThat(
+              http.send(
+                      HttpRequest.newBuilder(URI.create(base + "/status")).build(),
+                      HttpResponse.BodyHandlers.ofString())
+                  .headers()
+                  .firstValue("content-type"))
+          .as("/status is untouched")
+          .hasValue("application/json");
+    }
+  }
+
+  @Test
+  void unknownAndTraversingPagePathsAre404() throws Exception {
+    try (AdminHttpServer server = pageServer()) {
+      for (String target :
+          List.of(
+              "/ui/nope.js",
+              "/ui/../pom.xml",
+              "/ui/../status",
+              "/ui/%2e%2e/%2e%2e/pom.xml",
+              "/ui/..%2fAdminHttpServer.class",
+              "/ui/status/index.html",
+              "/ui/status.js/..",
+              "/ui//status.js",
+              "/ui/./status.js",
+              "/ui/STATUS.JS",
+              "/ui/status.js%00",
+              "/ui/io/chainroute/admin/StatusPage.class",
+              "/ui/simplelogger.properties")) {
+        String answer = raw(server.port(), "GET", target);
+        assertThat(answer).as(target).startsWith("HTTP/1.1 404");
+        assertThat(answer).as(target).contains("X-content-type-options: nosniff");
+        assertThat(answer).as(target).doesNotContain("io.chainroute", "<html");
+      }
+      assertThat(raw(server.port(), "GET", "/status.js"))
+          .as("the assets live under /ui/ only")
+          .startsWith("HTTP/1.1 404");
+    }
+  }
+
+  @Test
+  void thePageHasNoInlineScriptOrStyleAndItsScriptWritesTextOnlySoTheCspHolds() throws Exception {
+    String html;
+    String js;
+    try (var in = StatusPage.class.getResourceAsStream("status/index.html");
+        var script = StatusPage.class.getResourceAsStream("status/status.js")) {
+      html = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      js = new String(script.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+    org.jsoup.nodes.Document page = org.jsoup.Jsoup.parse(html);
+    assertThat(page.select("script")).isNotEmpty();
+    for (org.jsoup.nodes.Element script : page.select("script")) {
+      assertThat(script.attr("src")).as(script.outerHtml()).isNotEmpty().doesNotContain(":", "//");
+      assertThat(script.data()).as("inline script").isBlank();
+    }
+    assertThat(page.select("style")).as("inline <style>").isEmpty();
+    assertThat(page.select("[style]")).as("style attributes").isEmpty();
+    for (org.jsoup.nodes.Element e : page.getAllElements()) {
+      for (org.jsoup.nodes.Attribute a : e.attributes()) {
+        assertThat(a.getKey()).as("inline handler on <%s>", e.tagName()).doesNotStartWith("on");
+        assertThat(a.getValue()).as("javascript: URL").doesNotStartWithIgnoringCase("javascript:");
+      }
+    }
+    for (org.jsoup.nodes.Element link : page.select("link[href], a[href], img[src]")) {
+      assertThat(link.attr("href") + link.attr("src"))
+          .as("same-origin only: " + link.outerHtml())
+          .doesNotContain("//");
+    }
+    assertThat(js)
+        .as("data reaches the DOM as text only")
+        .doesNotContain("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(")
+        .doesNotContain("new Function", "http://", "https://");
   }
 }

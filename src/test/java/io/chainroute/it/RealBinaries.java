@@ -6,10 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Finds the real Envoy, anvil and geth binaries the integration tests run: {@code ENVOY_BIN} /
- * {@code ANVIL_BIN} / {@code GETH_BIN}, else {@code .tools/bin/} ({@code .tools/geth/geth} for
- * geth) as installed by {@code .ci/install-tools}. Under {@code CI=true} a missing binary fails the
- * test run; elsewhere the test is skipped with the reason.
+ * Finds the real Envoy, anvil, geth and Chromium binaries the integration tests run: {@code
+ * ENVOY_BIN} / {@code ANVIL_BIN} / {@code GETH_BIN} / {@code CHROMIUM_BIN}, else {@code
+ * .tools/bin/} ({@code .tools/geth/geth} for geth, Debian's {@code chromium} on the {@code PATH})
+ * as installed by {@code .ci/install-tools}. Under {@code CI=true} a missing binary fails the test
+ * run; elsewhere the test is skipped with the reason.
  */
 final class RealBinaries {
   private RealBinaries() {}
@@ -25,6 +26,22 @@ final class RealBinaries {
   /** geth 1.13.15, built by {@code .ci/install-tools}: real nodes that sync one chain over p2p. */
   static Path geth() {
     return find("GETH_BIN", "geth", Path.of(".tools", "geth", "geth"));
+  }
+
+  /** Debian's {@code chromium} package, for the status page in a real headless browser. */
+  static Path chromium() {
+    return find("CHROMIUM_BIN", "chromium", onPath("chromium"));
+  }
+
+  /** The first executable {@code name} on the {@code PATH}, else {@code /usr/bin/name}. */
+  private static Path onPath(String name) {
+    String path = System.getenv().getOrDefault("PATH", "");
+    for (String dir : path.split(java.io.File.pathSeparator)) {
+      if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, name))) {
+        return Path.of(dir, name);
+      }
+    }
+    return Path.of("/usr/bin", name);
   }
 
   private static Path find(String env, String name) {

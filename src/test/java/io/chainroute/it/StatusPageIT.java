@@ -1,0 +1,273 @@
+package io.chainroute.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.chainroute.admin.AdminHttpServer;
+import io.chainroute.admin.EnvoyConnection;
+import io.chainroute.config.ChainConfig;
+import io.chainroute.config.NodeConfig;
+import io.chainroute.config.TestConfigs;
+import io.chainroute.height.ChainView;
+import io.chainroute.height.EndpointStatus;
+import io.chainroute.height.Health;
+import io.chainroute.height.NodeView;
+import io.chainroute.height.Topology;
+import io.chainroute.height.TopologySource;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.assertj.core.api.SoftAssertions;
+import org.awaitility.Awaitility;
+import org.jsoup.Jsoup;
+import org.jsoup.nodes.Document;
+import org.jsoup.nodes.Element;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The live status page ({@code /ui/}) in a real headless Chromium (issue 10, item 7): against a
+ * running chainroute with three anvil nodes and a real Envoy, a stalled node shows as stalled with
+ * the reason {@code /status} gives, and the page keeps a screenshot ({@code
+ * target/status-page.png}); against an admin server whose {@code /status} starts failing, the page
+ * shows "disconnected" and renders hostile strings as text. Each page load is one {@code
+ * --dump-dom} run with a virtual-time budget, long enough for several polls.
+ */
+class StatusPageIT {
+  private static final Duration BUDGET = Duration.ofSeconds(5);
+  private static final Duration BLOCK = Duration.ofSeconds(1);
+  private static final Path TARGET = Path.of("target");
+
+  private Path dir;
+  private HeadlessChromium chromium;
+  private final List<AnvilProcess> nodes = new ArrayList<>();
+  private DrillRig rig;
+
+  @BeforeEach
+  void setUp() throws IOException {
+    Path binary = RealBinaries.chromium();
+    dir = Files.createDirectories(TARGET.resolve("status-page-it")).toAbsolutePath();
+    dir = Files.createTempDirectory(dir, "run-");
+    chromium = new HeadlessChromium(binary, dir);
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (rig != null) {
+      rig.close();
+    }
+    nodes.forEach(AnvilProcess::close);
+  }
+
+  @Test
+  void aStalledNodeShowsAsStalledWithTheReasonStatusGives() throws IOException {
+    RealBinaries.envoy();
+    for (String name : List.of("a", "b", "c")) {
+      nodes.add(AnvilProcess.startMining(dir, name, (int) BLOCK.toSeconds()));
+    }
+    // Each anvil is its own chain, started one after the other: bring them to one height, so
+    // their heads stay within a block of each other (maxLagBlocks: 1) however slow the starts were.
+    long top = nodes.stream().mapToLong(AnvilProcess::blockNumber).max().orElseThrow() + 1;
+    nodes.forEach(n -> n.mineTo(top));
+    StringBuilder list = new StringBuilder();
+    for (int i = 0; i < nodes.size(); i++) {
+      list.append(
+          "      - { name: %s, url: \"%s\", region: eu }\n"
+              .formatted((char) ('a' + i), nodes.get(i).url()));
+    }
+    rig =
+        DrillRig.start(
+            dir,
+            "rig",
+            """
+            chains:
+              - name: eth
+                protocol: evm
+                pathPrefix: /eth
+                maxLagBlocks: 1
+                pollInterval: 250ms
+                blockTime: %dms
+                probeTimeout: 500ms
+                nodes:
+            %s"""
+                .formatted(BLOCK.toMillis(), list));
+    rig.awaitServing("eth", "/eth", List.of("a", "b", "c"));
+    String page = rig.chainroute.adminUrl("/");
+
+    nodes.get(1).stopMining();
+    Awaitility.await("/status shows b STALLED")
+        .atMost(Duration.ofSeconds(15))
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> "STALLED".equals(node(rig.status(), "b").path("health").asText()));
+
+    long headBefore = rig.status().get("chains").get(0).get("head").asLong();
+    Document dom = null;
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (System.nanoTime() < deadline) {
+      dom = Jsoup.parse(chromium.dumpDom(page, BUDGET));
+      Element b = dom.selectFirst("tr.node[data-node=b]");
+      if (b != null && "STALLED".equals(b.attr("data-health"))) {
+        break;
+      }
+    }
+    JsonNode after = rig.status();
+    long headAfter = after.get("chains").get(0).get("head").asLong();
+    Files.writeString(dir.resolve("status-page-dom.html"), dom.outerHtml());
+    Path png = TARGET.resolve("status-page.png").toAbsolutePath();
+    Files.deleteIfExists(png);
+    chromium.screenshot(page, BUDGET, png, 1280, 900);
+
+    SoftAssertions soft = new SoftAssertions();
+    soft.assertThat(dom.selectFirst("#conn").attr("data-state"))
+        .as("the page polled /status (live), not just the static skeleton")
+        .isEqualTo("live");
+    soft.assertThat(dom.select("section.chain[data-chain=eth] tr.node").eachAttr("data-node"))
+        .containsExactly("a", "b", "c");
+    Element b = dom.selectFirst("tr.node[data-node=b]");
+    soft.assertThat(b.attr("data-health")).as("b's row").isEqualTo("STALLED");
+    soft.assertThat(b.selectFirst("td.health").text()).isEqualTo("STALLED");
+    soft.assertThat(b.selectFirst("td.reason").text())
+        .as("the reason /status gives (%s)", node(after, "b").get("reason").asText())
+        .matches("no new block for \\d+ms, \\d+ behind");
+    soft.assertThat(b.selectFirst("td.membership").text())
+        .as("a stalled node is out of every pool")
+        .isEqualTo("in no pool");
+    soft.assertThat(dom.select("tr.pool[data-pool=head] li.member").eachAttr("data-node"))
+        .as("head pool members")
+        .doesNotContain("b")
+        .contains("a", "c");
+    for (String healthy : List.of("a", "c")) {
+      Element row = dom.selectFirst("tr.node[data-node=" + healthy + "]");
+      soft.assertThat(row.attr("data-health")).as(healthy).isIn("SYNCED", "LAGGING");
+      soft.assertThat(row.selectFirst("td.reason").text())
+          .as(healthy)
+          .doesNotStartWith("no new block");
+    }
+    long shownHead = Long.parseLong(dom.selectFirst("[data-chain=eth] .chain-head").text());
+    soft.assertThat(shownHead).as("the chain head shown").isBetween(headBefore, headAfter);
+    soft.assertThat(dom.selectFirst("[data-chain=eth] .chain-advanced time"))
+        .as("when the head last advanced")
+        .isNotNull();
+    soft.assertThat(Long.parseLong(b.selectFirst("td.head").text()))
+        .as("the stalled node's head")
+        .isLessThan(shownHead);
+    Element envoy = dom.selectFirst("tr.envoy[data-envoy='" + DrillRig.ENVOY_NODE_ID + "']");
+    soft.assertThat(envoy).as("the connected Envoy").isNotNull();
+    if (envoy != null) {
+      soft.assertThat(envoy.select("li.xds-type").eachAttr("data-type"))
+          .contains("Cluster", "ClusterLoadAssignment");
+      soft.assertThat(envoy.select("li.xds-type[data-type=Cluster]").attr("data-state"))
+          .isEqualTo("ACK");
+    }
+    soft.assertThat(Files.readAllBytes(png))
+        .as("screenshot " + png)
+        .startsWith(0x89, 'P', 'N', 'G')
+        .hasSizeGreaterThan(10_000);
+    soft.assertAll();
+  }
+
+  @Test
+  void whenPollingFailsThePageShowsDisconnectedAndRendersHostileStringsAsText() throws Exception {
+    String hostile = "<img src=x onerror=\"document.title='pwned'\">";
+    NodeConfig config = TestConfigs.node(hostile, "http://127.0.0.1:1").region("<b>eu</b>").build();
+    ChainConfig chain = TestConfigs.evm("eth").nodes(config).build();
+    NodeView node =
+        new NodeView(
+            config,
+            41,
+            2,
+            Health.STALLED,
+            "<script>alert(1)</script>",
+            EndpointStatus.NONE,
+            1_500,
+            System.currentTimeMillis(),
+            "127.0.0.1");
+    Topology topology = Topology.of(7, List.of(new ChainView(chain, 43, List.of(node))));
+    EnvoyConnection envoy =
+        new EnvoyConnection(
+            "<i>edge</i>",
+            "",
+            "",
+            System.currentTimeMillis(),
+            List.of(
+                new EnvoyConnection.TypeState(
+                    "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+                    "2",
+                    "1",
+                    "<u>bad cluster</u>",
+                    System.currentTimeMillis())));
+    // The first answer of /status is good, every later one is a 500: the page must say so.
+    AtomicInteger calls = new AtomicInteger();
+    TopologySource source =
+        new TopologySource() {
+          @Override
+          public Topology topology() {
+            if (calls.incrementAndGet() > 1) {
+              throw new IllegalStateException("status unavailable in this test");
+            }
+            return topology;
+          }
+
+          @Override
+          public void addListener(Consumer<Topology> listener) {}
+
+          @Override
+          public void removeListener(Consumer<Topology> listener) {}
+
+          @Override
+          public CompletableFuture<ChainView> setDrained(
+              String chain, String node, boolean drained) {
+            return CompletableFuture.completedFuture(null);
+          }
+        };
+    try (AdminHttpServer server =
+        new AdminHttpServer(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                source,
+                () -> List.of(envoy))
+            .start()) {
+      Document dom =
+          Jsoup.parse(chromium.dumpDom("http://127.0.0.1:" + server.port() + "/ui/", BUDGET));
+      Files.writeString(dir.resolve("disconnected-dom.html"), dom.outerHtml());
+      SoftAssertions soft = new SoftAssertions();
+      soft.assertThat(calls).as("/status polls").hasValueGreaterThan(1);
+      soft.assertThat(dom.selectFirst("#conn").attr("data-state")).isEqualTo("disconnected");
+      soft.assertThat(dom.selectFirst("#conn-text").text())
+          .startsWith("disconnected: /status answered HTTP 500")
+          .contains("last update");
+      soft.assertThat(dom.selectFirst("body").hasClass("stale")).isTrue();
+      Element row = dom.selectFirst("tr.node");
+      soft.assertThat(row).as("the last good data stays on screen").isNotNull();
+      if (row != null) {
+        soft.assertThat(row.attr("data-node")).isEqualTo(hostile);
+        soft.assertThat(row.selectFirst("td.name").text()).isEqualTo(hostile);
+        soft.assertThat(row.selectFirst("td.region").text()).isEqualTo("<b>eu</b>");
+        soft.assertThat(row.selectFirst("td.reason").text()).isEqualTo("<script>alert(1)</script>");
+      }
+      soft.assertThat(dom.selectFirst("tr.envoy td.name").text()).isEqualTo("<i>edge</i>");
+      soft.assertThat(dom.selectFirst("li.xds-type").attr("data-state")).isEqualTo("NACK");
+      soft.assertThat(dom.selectFirst("li.xds-type .nack").text()).endsWith(": <u>bad cluster</u>");
+      soft.assertThat(dom.select("main img, main script, main b, main i, main u"))
+          .as("no element made from data")
+          .isEmpty();
+      soft.assertThat(dom.title()).doesNotContain("pwned");
+      soft.assertAll();
+    }
+  }
+
+  private static JsonNode node(JsonNode status, String name) {
+    for (JsonNode n : status.get("chains").get(0).get("nodes")) {
+      if (n.get("name").asText().equals(name)) {
+        return n;
+      }
+    }
+    throw new IllegalStateException("no node " + name + " in /status: " + status);
+  }
+}
