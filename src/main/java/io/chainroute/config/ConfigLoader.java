@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.chainroute.contract.EnvoyContract;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -61,7 +62,7 @@ public final class ConfigLoader {
           "expect");
 
   private static final List<String> RESERVED_PREFIXES =
-      List.of("x-chainroute-", "x-envoy-", "sec-websocket-");
+      List.of(EnvoyContract.HEADER_PREFIX, "x-envoy-", "sec-websocket-");
 
   private ConfigLoader() {}
 

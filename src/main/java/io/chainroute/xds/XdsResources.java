@@ -187,10 +187,6 @@ public final class XdsResources {
         .build();
   }
 
-  static final String METADATA_NAMESPACE = EnvoyContract.METADATA_NAMESPACE;
-  static final String HEADERS_KEY = EnvoyContract.METADATA_NODE_HEADERS;
-  static final String NODE_HEADERS_FILTER = EnvoyContract.NODE_HEADERS_FILTER;
-
   /** The (lowercase) names of the headers any node of {@code chain} is configured with, sorted. */
   static List<String> nodeHeaderKeys(ChainConfig chain) {
     return chain.nodes().stream()
@@ -237,9 +233,9 @@ public final class XdsResources {
                                   .setKey(key)
                                   .setValue(
                                       "%UPSTREAM_METADATA("
-                                          + METADATA_NAMESPACE
+                                          + EnvoyContract.METADATA_NAMESPACE
                                           + ":"
-                                          + HEADERS_KEY
+                                          + EnvoyContract.METADATA_NODE_HEADERS
                                           + ":"
                                           + key
                                           + ")%"))
@@ -249,7 +245,7 @@ public final class XdsResources {
     return options
         .addHttpFilters(
             HttpFilter.newBuilder()
-                .setName(NODE_HEADERS_FILTER)
+                .setName(EnvoyContract.NODE_HEADERS_FILTER)
                 .setTypedConfig(
                     Any.pack(
                         io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3
@@ -275,9 +271,11 @@ public final class XdsResources {
     }
     return Metadata.newBuilder()
         .putFilterMetadata(
-            METADATA_NAMESPACE,
+            EnvoyContract.METADATA_NAMESPACE,
             Struct.newBuilder()
-                .putFields(HEADERS_KEY, Value.newBuilder().setStructValue(values).build())
+                .putFields(
+                    EnvoyContract.METADATA_NODE_HEADERS,
+                    Value.newBuilder().setStructValue(values).build())
                 .build())
         .build();
   }

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.envoy.BootstrapRenderer;
 import io.chainroute.sim.AlgodSimulator;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -93,12 +92,7 @@ class AlgodRoutingIT {
         Map.of("TOKEN_A", "token-a", "TOKEN_B", "token-b", "TOKEN_ARC", "token-arc");
     ChainrouteConfig config = ConfigLoader.parse(yaml, env::get);
     sidecar = Sidecar.start(config);
-    envoy =
-        EnvoyProcess.start(
-            dir,
-            BootstrapRenderer.render(config, "algod-it", io.chainroute.Sidecar::adapterFor),
-            listener,
-            envoyAdmin);
+    envoy = EnvoyProcess.start(dir, config, "algod-it", listener, envoyAdmin);
     await("algod requests flow")
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(

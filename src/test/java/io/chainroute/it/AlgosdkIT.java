@@ -8,7 +8,6 @@ import com.algorand.algosdk.v2.client.model.NodeStatusResponse;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.envoy.BootstrapRenderer;
 import io.chainroute.sim.AlgodSimulator;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,12 +79,7 @@ class AlgosdkIT {
     ChainrouteConfig config =
         ConfigLoader.parse(yaml, Map.of("T1", "t1", "T2", "t2", "T3", "t3")::get);
     sidecar = Sidecar.start(config);
-    envoy =
-        EnvoyProcess.start(
-            dir,
-            BootstrapRenderer.render(config, "algosdk-it", io.chainroute.Sidecar::adapterFor),
-            listener,
-            envoyAdmin);
+    envoy = EnvoyProcess.start(dir, config, "algosdk-it", listener, envoyAdmin);
     // The client's own token is not what the nodes want: chainroute swaps in each node's token.
     client = new AlgodClient("http://127.0.0.1", listener, "the-clients-token");
   }

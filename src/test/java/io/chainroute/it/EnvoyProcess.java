@@ -31,6 +31,21 @@ final class EnvoyProcess implements AutoCloseable {
     this.startedNanos = startedNanos;
   }
 
+  /** Envoy with the bootstrap {@code chainroute bootstrap} renders for {@code config}. */
+  static EnvoyProcess start(
+      Path dir,
+      io.chainroute.config.ChainrouteConfig config,
+      String nodeId,
+      int listenerPort,
+      int adminPort) {
+    return start(
+        dir,
+        io.chainroute.envoy.BootstrapRenderer.render(
+            config, nodeId, io.chainroute.Sidecar::adapterFor),
+        listenerPort,
+        adminPort);
+  }
+
   static EnvoyProcess start(Path dir, String bootstrapYaml, int listenerPort, int adminPort) {
     try {
       Path bootstrap = dir.resolve("envoy.yaml");

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.envoy.BootstrapRenderer;
 import io.chainroute.xds.XdsClients;
 import java.io.IOException;
 import java.math.BigInteger;
@@ -135,12 +134,7 @@ class EvmRoutingIT {
       n.mine(1);
     }
     awaitAllSynced();
-    envoy =
-        EnvoyProcess.start(
-            dir,
-            BootstrapRenderer.render(config, "it-envoy", io.chainroute.Sidecar::adapterFor),
-            listener,
-            envoyAdmin);
+    envoy = EnvoyProcess.start(dir, config, "it-envoy", listener, envoyAdmin);
     await("requests flow through Envoy")
         .atMost(Duration.ofSeconds(20))
         .until(

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.envoy.BootstrapRenderer;
 import io.chainroute.sim.AlgodSimulator;
 import java.io.IOException;
 import java.net.URI;
@@ -78,12 +77,7 @@ class LocalReplyIT {
                 Ports.free());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
-    envoy =
-        EnvoyProcess.start(
-            dir,
-            BootstrapRenderer.render(config, "local-reply-it", io.chainroute.Sidecar::adapterFor),
-            listener,
-            envoyAdmin);
+    envoy = EnvoyProcess.start(dir, config, "local-reply-it", listener, envoyAdmin);
     await("both chains served through Envoy")
         .atMost(Duration.ofSeconds(15))
         .until(
@@ -165,13 +159,7 @@ class LocalReplyIT {
     Path sub = Files.createDirectories(dir.resolve("rate-limited"));
     try (EnvoyProcess rl =
         EnvoyProcess.start(
-            sub,
-            BootstrapRenderer.render(
-                ConfigLoader.parse(limited),
-                "local-reply-it-rl",
-                io.chainroute.Sidecar::adapterFor),
-            listener,
-            admin)) {
+            sub, ConfigLoader.parse(limited), "local-reply-it-rl", listener, admin)) {
       HttpRequest call =
           HttpRequest.newBuilder(URI.create(rl.url("/eth")))
               .timeout(Duration.ofSeconds(10))

@@ -9,7 +9,6 @@ import com.sun.net.httpserver.HttpServer;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.envoy.BootstrapRenderer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -90,13 +89,7 @@ class LocalReplyIdIT {
                 node.getAddress().getPort());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
-    envoy =
-        EnvoyProcess.start(
-            dir,
-            BootstrapRenderer.render(
-                config, "local-reply-id-it", io.chainroute.Sidecar::adapterFor),
-            listener,
-            envoyAdmin);
+    envoy = EnvoyProcess.start(dir, config, "local-reply-id-it", listener, envoyAdmin);
     await("the node is in Envoy's head pool")
         .atMost(Duration.ofSeconds(15))
         .until(

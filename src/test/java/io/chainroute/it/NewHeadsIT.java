@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.envoy.BootstrapRenderer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,12 +74,7 @@ class NewHeadsIT {
                 b.wsUrl());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
-    envoy =
-        EnvoyProcess.start(
-            dir,
-            BootstrapRenderer.render(config, "nh-envoy", io.chainroute.Sidecar::adapterFor),
-            listener,
-            envoyAdmin);
+    envoy = EnvoyProcess.start(dir, config, "nh-envoy", listener, envoyAdmin);
     await("both nodes healthy in Envoy")
         .atMost(Duration.ofSeconds(20))
         .until(() -> healthy(a) && healthy(b));

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.envoy.BootstrapRenderer;
 import io.chainroute.testing.FakeNode;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
@@ -93,12 +92,7 @@ class NodeHeadersIT {
     Map<String, String> env = Map.of("ONE_AUTH", AUTH_ONE, "TWO_KEY", KEY_TWO);
     ChainrouteConfig config = ConfigLoader.parse(yaml, env::get);
     sidecar = Sidecar.start(config);
-    envoy =
-        EnvoyProcess.start(
-            dir,
-            BootstrapRenderer.render(config, "node-headers-it", io.chainroute.Sidecar::adapterFor),
-            listener,
-            envoyAdmin);
+    envoy = EnvoyProcess.start(dir, config, "node-headers-it", listener, envoyAdmin);
     await("all three nodes are in Envoy's head pool")
         .atMost(Duration.ofSeconds(20))
         .until(

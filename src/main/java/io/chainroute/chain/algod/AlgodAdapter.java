@@ -10,6 +10,7 @@ import io.chainroute.chain.PathRoute;
 import io.chainroute.chain.ProbeReading;
 import io.chainroute.chain.Reply;
 import io.chainroute.chain.Requirement;
+import io.chainroute.config.ConfigLoader;
 import io.chainroute.config.NodeConfig;
 import io.chainroute.config.Protocol;
 import java.io.IOException;
@@ -17,6 +18,7 @@ import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -56,22 +58,26 @@ public final class AlgodAdapter implements ChainAdapter {
   /** The client's own token is dropped; the chosen node's token is set by the proxy per node. */
   @Override
   public List<String> clientHeadersToDrop() {
-    return List.of(
-        io.chainroute.config.ConfigLoader.ALGOD_TOKEN_HEADER.toLowerCase(java.util.Locale.ROOT),
-        "authorization");
+    return List.of(ConfigLoader.ALGOD_TOKEN_HEADER.toLowerCase(Locale.ROOT), "authorization");
   }
 
   @Override
   public HeadProbe headProbe(NodeConfig node, long lastHead) {
-    // The node's API token is one of its configured headers (tokenEnv): the prober sends those.
-    Map<String, String> headers = Map.of();
+    // No headers of its own: the node's API token is one of its configured headers (tokenEnv),
+    // which the prober sends.
     if (lastHead < 0) {
-      return new HeadProbe("GET", "/v2/status", "", new byte[0], headers, null, false);
+      return new HeadProbe("GET", "/v2/status", "", new byte[0], Map.of(), null, false);
     }
     // Returns as soon as the node has a round after lastHead, or after algod's 60 s with its
     // status.
     return new HeadProbe(
-        "GET", WAIT_PREFIX + lastHead, "", new byte[0], headers, WAIT_TIMEOUT.plusSeconds(5), true);
+        "GET",
+        WAIT_PREFIX + lastHead,
+        "",
+        new byte[0],
+        Map.of(),
+        WAIT_TIMEOUT.plusSeconds(5),
+        true);
   }
 
   @Override
