@@ -6,6 +6,14 @@ import java.util.List;
 public sealed interface Classification {
 
   /**
+   * The call's label for metrics and the decision log: a name from the adapter's method (or route)
+   * table, {@code batch} for a batch, else {@code other}. Bounded: never a name a client made up.
+   */
+  default String method() {
+    return "other";
+  }
+
+  /**
    * Forward to a node.
    *
    * @param requirements one per call (a batch has several)
@@ -13,11 +21,16 @@ public sealed interface Classification {
    *     take it
    * @param echoId the request's id as the client wrote it (JSON text), for errors the proxy itself
    *     writes later; null when there is none to echo (a batch, a notification, not JSON-RPC)
+   * @param method see {@link Classification#method()}
    */
-  record Forward(List<Requirement> requirements, ErrorReplier errors, String echoId)
+  record Forward(List<Requirement> requirements, ErrorReplier errors, String echoId, String method)
       implements Classification {
     public Forward(List<Requirement> requirements, ErrorReplier errors) {
       this(requirements, errors, null);
+    }
+
+    public Forward(List<Requirement> requirements, ErrorReplier errors, String echoId) {
+      this(requirements, errors, echoId, "other");
     }
   }
 
@@ -41,7 +54,12 @@ public sealed interface Classification {
       java.util.function.Function<byte[], Reply> statusReply,
       Reply noNodeReply,
       Reply shutdownReply)
-      implements Classification {}
+      implements Classification {
+    @Override
+    public String method() {
+      return "wait_for_height";
+    }
+  }
 
   /** Builds a protocol-native error reply for the request it was made from. */
   @FunctionalInterface

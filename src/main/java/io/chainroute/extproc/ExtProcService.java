@@ -195,7 +195,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       }
       if (o instanceof Outcome.Hold h) {
         if (!pipeline.canHold()) {
-          return translate(h.onRefused(), headersPhase);
+          return translate(pipeline.refused(h), headersPhase);
         }
         // Ask Envoy for more time on this one message (bounded by the filter's
         // max_message_timeout).

@@ -32,6 +32,34 @@ public interface NodeProber {
     }
   }
 
-  /** The reason is safe to log: no URL, no credential. */
-  record Failed(String reason) implements Result {}
+  /**
+   * The reason is safe to log: no URL, no credential. {@code cause} is its bounded kind, for
+   * metrics.
+   */
+  record Failed(String reason, Cause cause) implements Result {
+    public Failed(String reason) {
+      this(reason, Cause.OTHER);
+    }
+  }
+
+  /** What kind of failure a probe met: a small fixed set (a metric label). */
+  enum Cause {
+    TIMEOUT("timeout"),
+    REFUSED("refused"),
+    DNS("dns"),
+    IO("io"),
+    /** The node answered, but not with a head (HTTP error, malformed body, an RPC error). */
+    BAD_ANSWER("bad_answer"),
+    OTHER("other");
+
+    private final String label;
+
+    Cause(String label) {
+      this.label = label;
+    }
+
+    public String label() {
+      return label;
+    }
+  }
 }

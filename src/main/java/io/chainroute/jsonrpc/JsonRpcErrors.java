@@ -38,6 +38,34 @@ public final class JsonRpcErrors {
     return out.toByteArray();
   }
 
+  private static final byte[] CODE_MARK =
+      ",\"error\":{\"code\":".getBytes(StandardCharsets.US_ASCII);
+
+  /**
+   * The error code of an error reply built here (the first one of a batch) as text, or "" for any
+   * other body: it looks for the exact marker {@link #error} writes, so it never reads a node's
+   * body or a client's.
+   */
+  public static String codeOf(byte[] body) {
+    outer:
+    for (int i = 0; i + CODE_MARK.length <= body.length; i++) {
+      for (int j = 0; j < CODE_MARK.length; j++) {
+        if (body[i + j] != CODE_MARK[j]) {
+          continue outer;
+        }
+      }
+      int start = i + CODE_MARK.length;
+      int end = start;
+      while (end < body.length
+          && end - start < 12
+          && (body[end] == '-' || (body[end] >= '0' && body[end] <= '9'))) {
+        end++;
+      }
+      return new String(body, start, end - start, StandardCharsets.US_ASCII);
+    }
+    return "";
+  }
+
   private static void write(
       ByteArrayOutputStream out, byte[] rawId, int code, String message, String data) {
     out.writeBytes("{\"jsonrpc\":\"2.0\",\"id\":".getBytes(StandardCharsets.US_ASCII));

@@ -193,4 +193,15 @@ public final class HeldRequests {
   public int size() {
     return count.get();
   }
+
+  /**
+   * Requests held now, per chain (chains holding none are left out). Walks the set: for scrapes.
+   */
+  public java.util.Map<String, Integer> sizeByChain() {
+    java.util.Map<String, Integer> out = new java.util.TreeMap<>();
+    for (Held h : held) {
+      out.merge(h.chain, 1, Integer::sum);
+    }
+    return out;
+  }
 }

@@ -18,14 +18,25 @@ public sealed interface Outcome {
    * {@code echoId} (the request's id as JSON text, or null) lets the proxy echo it in errors it
    * writes itself (Envoy's local replies).
    */
-  record Route(Pool pool, boolean write, String echoId) implements Outcome {
+  record Route(Pool pool, boolean write, String echoId, Reason reason) implements Outcome {
     public Route(Pool pool, boolean write) {
       this(pool, write, null);
+    }
+
+    /**
+     * Routed for its data: the reason is the pool's ({@link Reason#HEAD}, {@link Reason#ARCHIVE}).
+     */
+    public Route(Pool pool, boolean write, String echoId) {
+      this(pool, write, echoId, pool == Pool.ARCHIVE ? Reason.ARCHIVE : Reason.HEAD);
     }
   }
 
   /** chainroute answers it itself. */
-  record Respond(Reply reply) implements Outcome {}
+  record Respond(Reply reply, Reason reason) implements Outcome {
+    public Respond(Reply reply) {
+      this(reply, Reason.ANSWERED);
+    }
+  }
 
   /**
    * Not for chainroute to route (no chain at this path, or a method the protocol never carries a
@@ -40,7 +51,8 @@ public sealed interface Outcome {
    * Hold the request (no thread) until {@code ready} holds for its chain in the {@code source}
    * topology, then answer with {@code onReady}; after {@code timeout} with {@code onTimeout}; on
    * shutdown with {@code onShutdown}. When the bound on held requests is reached, {@code onRefused}
-   * answers at once.
+   * answers at once. {@code request} is what the pipeline read, for the decision it reports when
+   * the hold ends.
    */
   record Hold(
       String chain,
@@ -50,7 +62,8 @@ public sealed interface Outcome {
       Duration timeout,
       Function<ChainView, Outcome> onTimeout,
       Outcome onShutdown,
-      Outcome onRefused)
+      Outcome onRefused,
+      RequestPipeline.Read request)
       implements Outcome {}
 
   Outcome PASS = new Pass();

@@ -1,7 +1,9 @@
 package io.chainroute.pipeline;
 
+import io.chainroute.chain.BlockRef;
 import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.Classification;
+import io.chainroute.chain.Requirement;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.Health;
@@ -9,6 +11,7 @@ import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.jsonrpc.JsonRpcErrors;
 import io.chainroute.routing.Decision;
+import io.chainroute.routing.Pool;
 import io.chainroute.routing.RoutingPolicy;
 import java.time.Duration;
 import java.util.List;
@@ -35,6 +38,9 @@ import java.util.function.Supplier;
  *       a 503 in the protocol's error format.
  * </ol>
  *
+ * <p>Each request's fate is reported once to the {@link DecisionListener} (metrics, the decision
+ * log) from {@link #report}, when it is decided, or for a held request when the hold ends.
+ *
  * <p>Threading: any thread; never blocks. Lifecycle: none of its own (the held requests' owner
  * shuts them down).
  */
@@ -45,6 +51,17 @@ public final class RequestPipeline {
   private final Supplier<Topology> routable;
   private final HeldRequests held;
   private final Duration unavailableWait;
+  private final DecisionListener listener;
+
+  /**
+   * What the pipeline read from one request: carried by a {@link Outcome.Hold} to the decision it
+   * reports when the hold ends.
+   *
+   * @param decidedNanos when it was classified ({@link System#nanoTime}): a hold's time runs from
+   *     here
+   */
+  public record Read(
+      ChainConfig chain, String method, BlockRef block, long classifyNanos, long decidedNanos) {}
 
   /**
    * @param latest the tracker's newest topology: height waits are answered from it
@@ -59,6 +76,21 @@ public final class RequestPipeline {
       Supplier<Topology> routable,
       HeldRequests held,
       Duration unavailableWait) {
+    this(chains, adaptersByChain, latest, routable, held, unavailableWait, DecisionListener.NONE);
+  }
+
+  /**
+   * @param listener told of each request's fate once (see the class comment)
+   */
+  public RequestPipeline(
+      List<ChainConfig> chains,
+      Map<String, ChainAdapter> adaptersByChain,
+      Supplier<Topology> latest,
+      Supplier<Topology> routable,
+      HeldRequests held,
+      Duration unavailableWait,
+      DecisionListener listener) {
+    this.listener = listener;
     this.chains = List.copyOf(chains);
     this.adapters = Map.copyOf(adaptersByChain);
     this.latest = latest;
@@ -99,15 +131,16 @@ public final class RequestPipeline {
   public Outcome onRequestLine(ChainConfig chain, String method, String path, boolean endOfStream) {
     String rest =
         chain.pathPrefix().equals("/") ? path : path.substring(chain.pathPrefix().length());
+    long start = System.nanoTime();
     Classification early =
         adapter(chain)
             .classifyRequestLine(
                 method, rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
     if (early != null) {
-      return decide(chain, early);
+      return decide(chain, early, start);
     }
     if (!"POST".equals(method)) {
-      return Outcome.PASS;
+      return report(new Read(chain, "other", null, 0, start), Outcome.PASS, -1);
     }
     if (endOfStream) {
       // A POST with no body is not a JSON-RPC request: classify the empty body (a parse error).
@@ -118,7 +151,8 @@ public final class RequestPipeline {
 
   /** Decides from the complete body. */
   public Outcome onBody(ChainConfig chain, String method, byte[] body) {
-    return decide(chain, adapter(chain).classify(method, body));
+    long start = System.nanoTime();
+    return decide(chain, adapter(chain).classify(method, body), start);
   }
 
   /**
@@ -136,23 +170,35 @@ public final class RequestPipeline {
             new HeldRequests.Outcome() {
               @Override
               public void ready(ChainView view) {
-                answer.accept(h.onReady().apply(view));
+                answer.accept(report(h.request(), h.onReady().apply(view), heldFor(h)));
               }
 
               @Override
               public void timedOut(ChainView view) {
-                answer.accept(h.onTimeout().apply(view));
+                answer.accept(report(h.request(), h.onTimeout().apply(view), heldFor(h)));
               }
 
               @Override
               public void shutdown() {
-                answer.accept(h.onShutdown());
+                answer.accept(report(h.request(), h.onShutdown(), heldFor(h)));
               }
             });
     if (handle == null) {
-      answer.accept(h.onRefused());
+      answer.accept(refused(h));
     }
     return handle;
+  }
+
+  /**
+   * The answer to a hold refused at once (an edge that saw {@link #canHold} false): {@link
+   * Outcome.Hold#onRefused}, reported as the request's fate.
+   */
+  public Outcome refused(Outcome.Hold h) {
+    return report(h.request(), h.onRefused(), -1);
+  }
+
+  private static long heldFor(Outcome.Hold h) {
+    return Math.max(0, System.nanoTime() - h.request().decidedNanos());
   }
 
   /**
@@ -167,23 +213,102 @@ public final class RequestPipeline {
     return adapters.get(chain.name());
   }
 
-  private Outcome decide(ChainConfig chain, Classification c) {
+  private Outcome decide(ChainConfig chain, Classification c, long start) {
+    long now = System.nanoTime();
+    Read read = new Read(chain, c.method(), block(c), now - start, now);
     if (c instanceof Classification.Answer a) {
-      return new Outcome.Respond(a.reply());
+      return report(read, new Outcome.Respond(a.reply()), -1);
     }
     if (c instanceof Classification.Forward f) {
-      return forward(chain, f);
+      return report(read, forward(chain, f, read), -1);
     }
-    return waitForHeight(chain, (Classification.WaitForHeight) c);
+    return report(read, waitForHeight(chain, (Classification.WaitForHeight) c, read), -1);
   }
 
-  private Outcome forward(ChainConfig chain, Classification.Forward f) {
+  /**
+   * The one place a request's fate is reported to the listener: a final outcome as it is decided, a
+   * held one when its hold ends (a {@link Outcome.Hold} itself is not a fate and passes through).
+   */
+  private Outcome report(Read read, Outcome o, long heldNanos) {
+    if (listener == DecisionListener.NONE
+        || o instanceof Outcome.Hold
+        || o instanceof Outcome.NeedBody) {
+      return o;
+    }
+    Reason reason = Reason.PASS;
+    Pool pool = null;
+    int status = 0;
+    String code = "";
+    if (o instanceof Outcome.Route r) {
+      reason = r.reason();
+      pool = r.pool();
+    } else if (o instanceof Outcome.Respond r) {
+      reason = r.reason();
+      status = r.reply().httpStatus();
+      code = JsonRpcErrors.codeOf(r.reply().body());
+    }
+    ChainView view = routable.get().chain(read.chain().name());
+    try {
+      listener.decided(
+          new Decided(
+              read.chain().name(),
+              read.method(),
+              read.block(),
+              reason,
+              pool,
+              view == null ? -1 : view.head(),
+              read.classifyNanos(),
+              heldNanos,
+              status,
+              code));
+    } catch (RuntimeException e) {
+      // Observing must never change a request's fate.
+    }
+    return o;
+  }
+
+  /** The height reference that decides the pool: the oldest of the calls' (a batch has several). */
+  private static BlockRef block(Classification c) {
+    if (c instanceof Classification.WaitForHeight w) {
+      return BlockRef.number(w.minHead());
+    }
+    if (!(c instanceof Classification.Forward f) || f.requirements().isEmpty()) {
+      return null;
+    }
+    BlockRef oldest = f.requirements().get(0).ref();
+    for (Requirement r : f.requirements()) {
+      if (rank(r.ref()) < rank(oldest)) {
+        oldest = r.ref();
+      }
+    }
+    return oldest;
+  }
+
+  /** Older first: earliest, a hash (any height), a number by value, then the tags. */
+  private static double rank(BlockRef ref) {
+    return switch (ref.kind()) {
+      case EARLIEST -> -2;
+      case HASH -> -1;
+      case NUMBER -> ref.number();
+      default -> Double.MAX_VALUE;
+    };
+  }
+
+  private static Outcome.Route route(Decision.Route r, Classification.Forward f) {
+    Reason reason =
+        r.archiveFallback()
+            ? Reason.ARCHIVE_FALLBACK
+            : r.pool() == Pool.ARCHIVE ? Reason.ARCHIVE : Reason.HEAD;
+    return new Outcome.Route(r.pool(), r.write(), f.echoId(), reason);
+  }
+
+  private Outcome forward(ChainConfig chain, Classification.Forward f, Read read) {
     Decision d = RoutingPolicy.decide(f.requirements(), routable.get().chain(chain.name()));
     if (d instanceof Decision.Route r) {
-      return new Outcome.Route(r.pool(), r.write(), f.echoId());
+      return route(r, f);
     }
     String unavailable = ((Decision.Unavailable) d).message();
-    Outcome now = unavailable(f, unavailable);
+    Outcome now = unavailable(f, unavailable, Reason.UNAVAILABLE);
     if (unavailableWait.isZero()) {
       return now;
     }
@@ -194,31 +319,36 @@ public final class RequestPipeline {
         v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route,
         v ->
             RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r
-                ? new Outcome.Route(r.pool(), r.write(), f.echoId())
+                ? route(r, f)
                 : now,
         unavailableWait,
-        v -> unavailable(f, unavailable + " (waited " + unavailableWait.toMillis() + " ms)"),
-        unavailable(f, "chainroute is shutting down"),
-        unavailable(f, unavailable + " (too many requests waiting)"));
+        v ->
+            unavailable(
+                f,
+                unavailable + " (waited " + unavailableWait.toMillis() + " ms)",
+                Reason.UNAVAILABLE),
+        unavailable(f, "chainroute is shutting down", Reason.SHUTDOWN),
+        unavailable(f, unavailable + " (too many requests waiting)", Reason.HOLD_REFUSED),
+        read);
   }
 
-  private static Outcome unavailable(Classification.Forward f, String message) {
-    return new Outcome.Respond(f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, message));
+  private static Outcome unavailable(Classification.Forward f, String message, Reason reason) {
+    return new Outcome.Respond(
+        f.errors().reply(503, JsonRpcErrors.RESOURCE_UNAVAILABLE, message), reason);
   }
 
-  private Outcome waitForHeight(ChainConfig chain, Classification.WaitForHeight w) {
+  private Outcome waitForHeight(ChainConfig chain, Classification.WaitForHeight w, Read read) {
     ChainView view = latest.get().chain(chain.name());
     NodeView best = freshestSynced(view);
     if (best != null && best.head() >= w.minHead()) {
-      return new Outcome.Respond(w.statusReply().apply(best.raw()));
+      return new Outcome.Respond(w.statusReply().apply(best.raw()), Reason.HEIGHT_WAIT);
     }
     if (best == null
         && !view.nodes().isEmpty()
         && view.nodes().stream().allMatch(n -> n.health() == Health.SYNCING)) {
       // Every node is catching up: the protocol's "not now" at once (algod: 503).
-      return new Outcome.Respond(w.noNodeReply());
+      return new Outcome.Respond(w.noNodeReply(), Reason.UNAVAILABLE);
     }
-    Outcome shutdown = new Outcome.Respond(w.shutdownReply());
     return new Outcome.Hold(
         chain.name(),
         HeldRequests.Source.LATEST,
@@ -226,15 +356,19 @@ public final class RequestPipeline {
           NodeView n = freshestSynced(v);
           return n != null && n.head() >= w.minHead();
         },
-        v -> new Outcome.Respond(w.statusReply().apply(freshestSynced(v).raw())),
+        v ->
+            new Outcome.Respond(w.statusReply().apply(freshestSynced(v).raw()), Reason.HEIGHT_WAIT),
         w.timeout(),
         v -> {
           // After the wait, the current status, whatever the height (as algod does).
           NodeView n = v == null ? null : freshestSynced(v);
-          return new Outcome.Respond(n != null ? w.statusReply().apply(n.raw()) : w.noNodeReply());
+          return n != null
+              ? new Outcome.Respond(w.statusReply().apply(n.raw()), Reason.HEIGHT_WAIT)
+              : new Outcome.Respond(w.noNodeReply(), Reason.UNAVAILABLE);
         },
-        shutdown,
-        shutdown);
+        new Outcome.Respond(w.shutdownReply(), Reason.SHUTDOWN),
+        new Outcome.Respond(w.shutdownReply(), Reason.HOLD_REFUSED),
+        read);
   }
 
   /** The synced node with the highest head and a kept status answer, or null. */

@@ -6,6 +6,7 @@ import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
 import io.chainroute.config.NodeHeader;
 import io.chainroute.height.NodeProber;
+import io.chainroute.height.NodeProber.Cause;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
@@ -22,6 +23,11 @@ import java.util.concurrent.Executor;
  * read the answer, and sending the node's configured headers (its API key or token) as Envoy does.
  * Failure reasons name the kind of failure, never the URL, and never a header value: a reason that
  * would contain one (a node echoing its key in an error body) has it masked.
+ *
+ * <p>Latency: a long poll (algod's wait-for-block-after) answers only when the node has news, so
+ * its duration says nothing about the node's speed. Before each long poll the prober sends the
+ * adapter's plain probe ({@code headProbe(node, -1)}, algod {@code GET /v2/status}) and reports
+ * that round trip as the latency; one extra small request per block per node.
  *
  * <p>Threading: requests run on the client's executor; DNS resolution (for the address published to
  * Envoy, which needs an IP) runs on the given executor, never on the tracker's loop thread.
@@ -42,6 +48,67 @@ public final class HttpNodeProber implements NodeProber {
   public CompletableFuture<Result> probe(ChainConfig chain, NodeConfig node, long lastHead) {
     ChainAdapter adapter = adapters.get(chain.name());
     ChainAdapter.HeadProbe p = adapter.headProbe(node, lastHead);
+    HttpRequest request = request(chain, node, p);
+    HttpRequest plain = p.longPoll() ? request(chain, node, adapter.headProbe(node, -1)) : null;
+    return CompletableFuture.supplyAsync(() -> resolve(node.host()), resolver)
+        .thenCompose(
+            address -> {
+              if (address == null) {
+                return CompletableFuture.completedFuture(
+                    (Result) new Failed("host name does not resolve", Cause.DNS));
+              }
+              if (plain == null) {
+                return send(adapter, node, request, address, p.longPoll(), -1);
+              }
+              long start = System.nanoTime();
+              return client
+                  .sendAsync(plain, HttpResponse.BodyHandlers.discarding())
+                  .handle((response, error) -> error)
+                  .thenCompose(
+                      error ->
+                          error != null
+                              ? CompletableFuture.completedFuture(failed(error))
+                              : send(
+                                  adapter,
+                                  node,
+                                  request,
+                                  address,
+                                  true,
+                                  (System.nanoTime() - start) / 1000));
+            });
+  }
+
+  /**
+   * Sends the probe and reads its answer; the latency is the given one, or this request's round
+   * trip when none is given (-1).
+   */
+  private CompletableFuture<Result> send(
+      ChainAdapter adapter,
+      NodeConfig node,
+      HttpRequest request,
+      String address,
+      boolean longPoll,
+      long givenMicros) {
+    long start = System.nanoTime();
+    return client
+        .sendAsync(request, HttpResponse.BodyHandlers.ofByteArray())
+        .handle(
+            (response, error) -> {
+              if (error != null) {
+                return failed(error);
+              }
+              long micros = givenMicros >= 0 ? givenMicros : (System.nanoTime() - start) / 1000;
+              try {
+                ProbeReading reading =
+                    adapter.readHeadProbe(response.statusCode(), response.body());
+                return new Answered(reading, micros, address, longPoll);
+              } catch (ChainAdapter.ProbeException e) {
+                return new Failed(masked(e.getMessage(), node), Cause.BAD_ANSWER);
+              }
+            });
+  }
+
+  private static HttpRequest request(ChainConfig chain, NodeConfig node, ChainAdapter.HeadProbe p) {
     URI uri = node.url().resolve(p.path());
     HttpRequest.Builder b =
         HttpRequest.newBuilder(uri)
@@ -57,32 +124,11 @@ public final class HttpNodeProber implements NodeProber {
     p.headers().forEach(b::header);
     // The node's own headers win over an adapter's of the same name.
     node.headers().forEach(h -> b.setHeader(h.name(), h.value()));
-    HttpRequest request = b.build();
-    return CompletableFuture.supplyAsync(() -> resolve(node.host()), resolver)
-        .thenCompose(
-            address -> {
-              if (address == null) {
-                return CompletableFuture.completedFuture(
-                    (Result) new Failed("host name does not resolve"));
-              }
-              long start = System.nanoTime();
-              return client
-                  .sendAsync(request, HttpResponse.BodyHandlers.ofByteArray())
-                  .handle(
-                      (response, error) -> {
-                        if (error != null) {
-                          return (Result) new Failed(describe(error));
-                        }
-                        long micros = (System.nanoTime() - start) / 1000;
-                        try {
-                          ProbeReading reading =
-                              adapter.readHeadProbe(response.statusCode(), response.body());
-                          return new Answered(reading, micros, address, p.longPoll());
-                        } catch (ChainAdapter.ProbeException e) {
-                          return new Failed(masked(e.getMessage(), node));
-                        }
-                      });
-            });
+    return b.build();
+  }
+
+  private static Result failed(Throwable error) {
+    return new Failed(describe(error), cause(error));
   }
 
   private static String resolve(String host) {
@@ -103,10 +149,7 @@ public final class HttpNodeProber implements NodeProber {
   }
 
   static String describe(Throwable error) {
-    Throwable t =
-        error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-            ? error.getCause()
-            : error;
+    Throwable t = unwrap(error);
     if (t instanceof HttpTimeoutException) {
       return "probe timed out";
     }
@@ -117,5 +160,22 @@ public final class HttpNodeProber implements NodeProber {
       return "I/O error: " + t.getClass().getSimpleName();
     }
     return "probe failed: " + t.getClass().getSimpleName();
+  }
+
+  static Cause cause(Throwable error) {
+    Throwable t = unwrap(error);
+    if (t instanceof HttpTimeoutException) {
+      return Cause.TIMEOUT;
+    }
+    if (t instanceof java.net.ConnectException) {
+      return Cause.REFUSED;
+    }
+    return t instanceof java.io.IOException ? Cause.IO : Cause.OTHER;
+  }
+
+  private static Throwable unwrap(Throwable error) {
+    return error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+        ? error.getCause()
+        : error;
   }
 }

@@ -35,7 +35,7 @@ public final class RoutingPolicy {
       return new Decision.Route(Pool.ARCHIVE, write);
     }
     if (view.headUsable()) {
-      return new Decision.Route(Pool.HEAD, write);
+      return new Decision.Route(Pool.HEAD, write, archive);
     }
     return new Decision.Unavailable("no synced node available for chain '" + view.name() + "'");
   }

@@ -121,21 +121,58 @@ public final class AlgodAdapter implements ChainAdapter {
     }
     if ("POST".equals(method)
         && (path.equals("/v2/transactions") || path.equals("/v2/transactions/async"))) {
-      return forward(Requirement.WRITE);
+      return forward(Requirement.WRITE, "transactions");
     }
     if (path.startsWith(PENDING_PREFIX)
         || (path.startsWith("/v2/accounts/") && path.endsWith("/transactions/pending"))) {
       // The transaction pool is node-local: Envoy retries a 404 on the other nodes (pathRoutes).
-      return forward(Requirement.read(DataKind.NODE_LOCAL, BlockRef.LATEST));
+      return forward(Requirement.read(DataKind.NODE_LOCAL, BlockRef.LATEST), "pending");
     }
     String round = roundSegment(path);
     if (round != null) {
       long r = parseRound(round);
       if (r >= 0) {
-        return forward(Requirement.read(DataKind.STATE, BlockRef.number(r)));
+        return forward(Requirement.read(DataKind.STATE, BlockRef.number(r)), label(path));
       }
     }
-    return forward(Requirement.LATEST_READ);
+    return forward(Requirement.LATEST_READ, label(path));
+  }
+
+  /** Route labels for metrics and the decision log: the API's resource families, else "other". */
+  private static final java.util.Set<String> ROUTES =
+      java.util.Set.of(
+          "status",
+          "accounts",
+          "applications",
+          "assets",
+          "blocks",
+          "stateproofs",
+          "ledger",
+          "transactions",
+          "teal",
+          "deltas",
+          "devmode",
+          "participation",
+          "catchup",
+          "shutdown",
+          "experimental");
+
+  /**
+   * The bounded label of a path: {@code /v2/<family>/...} by its family ({@link #ROUTES}), the
+   * unversioned {@code /health}, {@code /ready}, {@code /genesis}, {@code /versions} by name, else
+   * {@code other}.
+   */
+  static String label(String path) {
+    if (path.startsWith("/v2/")) {
+      int end = path.indexOf('/', 4);
+      String family = end < 0 ? path.substring(4) : path.substring(4, end);
+      return ROUTES.contains(family) ? family : "other";
+    }
+    return switch (path) {
+      case "/health", "/ready", "/genesis", "/versions", "/metrics", "/swagger.json" ->
+          path.substring(1).replace('.', '_');
+      default -> "other";
+    };
   }
 
   /** The {round} of /v2/blocks/{round}[/...] and /v2/stateproofs/{round}, or null. */
@@ -166,15 +203,15 @@ public final class AlgodAdapter implements ChainAdapter {
         minHead, WAIT_TIMEOUT, body -> new Reply(200, JSON, body), CATCHUP, SHUTTING_DOWN);
   }
 
-  private static Classification forward(Requirement r) {
+  private static Classification forward(Requirement r, String label) {
     return new Classification.Forward(
-        List.of(r), (status, code, message) -> error(status, message));
+        List.of(r), (status, code, message) -> error(status, message), null, label);
   }
 
   @Override
   public Classification classify(String method, byte[] body) {
     // Not reached: every algod request is classified by its request line.
-    return forward(Requirement.LATEST_READ);
+    return forward(Requirement.LATEST_READ, "other");
   }
 
   /**

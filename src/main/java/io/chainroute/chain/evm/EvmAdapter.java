@@ -118,7 +118,8 @@ public final class EvmAdapter implements ChainAdapter {
           (status, code, msg) -> new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)),
           id == null || id.length > MAX_ECHO_ID_BYTES
               ? null
-              : new String(id, java.nio.charset.StandardCharsets.UTF_8));
+              : new String(id, java.nio.charset.StandardCharsets.UTF_8),
+          EvmMethods.label(call.method()));
     }
     // A batch is forwarded whole: the node answers invalid elements itself, in order.
     List<JsonRpcCall> calls = ((JsonRpcMessage.Batch) message).calls();
@@ -137,7 +138,9 @@ public final class EvmAdapter implements ChainAdapter {
     return new Classification.Forward(
         requirements,
         (status, code, msg) ->
-            new Reply(status, JSON, JsonRpcErrors.batchError(ids, code, msg, null)));
+            new Reply(status, JSON, JsonRpcErrors.batchError(ids, code, msg, null)),
+        null,
+        "batch");
   }
 
   private static Classification answer(byte[] body) {

@@ -92,7 +92,34 @@ final class EvmMethods {
           write("eth_sendTransaction"),
           write("eth_sendRawTransactionConditional"));
 
+  /**
+   * Methods outside {@link #TABLE} (they read latest data) that are common enough to have their own
+   * metric label; any other name is {@code other}, so a client cannot grow the label set.
+   */
+  static final java.util.Set<String> LATEST_LABELLED =
+      java.util.Set.of(
+          "eth_blockNumber",
+          "eth_chainId",
+          "net_version",
+          "net_listening",
+          "net_peerCount",
+          "web3_clientVersion",
+          "eth_syncing",
+          "eth_gasPrice",
+          "eth_maxPriorityFeePerGas",
+          "eth_blobBaseFee",
+          "eth_getTransactionByHash",
+          "eth_getTransactionReceipt",
+          "eth_accounts",
+          "eth_subscribe",
+          "eth_unsubscribe");
+
   private EvmMethods() {}
+
+  /** The metric and log label of a method: its name when known, else {@code other}. */
+  static String label(String method) {
+    return TABLE.containsKey(method) || LATEST_LABELLED.contains(method) ? method : "other";
+  }
 
   static Rule rule(String method) {
     Rule r = TABLE.get(method);
