@@ -12,9 +12,14 @@ import io.chainroute.config.ConfigReload;
 import io.chainroute.config.ServerConfig;
 import io.chainroute.extproc.ExtProcService;
 import io.chainroute.height.HeightTracker;
+import io.chainroute.height.NodeProber;
+import io.chainroute.metrics.ChainrouteMetrics;
+import io.chainroute.pipeline.DecisionListener;
+import io.chainroute.pipeline.DecisionLog;
 import io.chainroute.probe.HttpNodeProber;
 import io.chainroute.probe.NewHeadsSubscriber;
 import io.chainroute.xds.XdsClients;
+import io.chainroute.xds.XdsListener;
 import io.chainroute.xds.XdsPublisher;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -58,6 +63,8 @@ public final class Sidecar implements AutoCloseable {
   private AdminHttpServer adminHttp;
   private final AdminGrpcService adminGrpc;
   private final io.chainroute.pipeline.HeldRequests held;
+  // Null when server.metrics is false.
+  private final ChainrouteMetrics metrics;
   private final Duration shutdownGrace;
   private final java.util.concurrent.CountDownLatch closed =
       new java.util.concurrent.CountDownLatch(1);
@@ -72,6 +79,7 @@ public final class Sidecar implements AutoCloseable {
         Executors.newSingleThreadScheduledExecutor(daemon("chainroute-height"));
     xdsLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-xds"));
     ExecutorService probeIo = Executors.newFixedThreadPool(2, daemon("chainroute-probe"));
+    metrics = config.server().metrics() ? new ChainrouteMetrics(clock, true) : null;
     closers.add(heightLoop::shutdownNow);
     closers.add(xdsLoop::shutdownNow);
     closers.add(probeIo::shutdownNow);
@@ -84,7 +92,7 @@ public final class Sidecar implements AutoCloseable {
     tracker =
         new HeightTracker(
             config.chains(),
-            new HttpNodeProber(http, adapters, probeIo),
+            metered(new HttpNodeProber(http, adapters, probeIo)),
             heightLoop,
             System::nanoTime,
             clock);
@@ -116,6 +124,44 @@ public final class Sidecar implements AutoCloseable {
     // Height waits (algod) are answered from the nodes' own status: no need to wait for Envoy.
     tracker.addListener(held::onLatest);
     shutdownGrace = config.server().shutdownGrace();
+    if (metrics != null) {
+      metrics.watch(
+          tracker::topology,
+          config.chains(),
+          held::sizeByChain,
+          () -> (int) publisher.clients().stream().filter(c -> !c.nodeId().isEmpty()).count());
+      publisher.listener(
+          new XdsListener() {
+            @Override
+            public void pushed(String typeUrl) {
+              metrics.xdsPushed(typeUrl);
+            }
+
+            @Override
+            public void acked(String envoy, String typeUrl, long millis) {
+              metrics.xdsAcked(envoy, typeUrl, millis);
+            }
+
+            @Override
+            public void nacked(String envoy, String typeUrl) {
+              metrics.xdsNacked(envoy, typeUrl);
+            }
+          });
+    }
+  }
+
+  private NodeProber metered(NodeProber prober) {
+    return metrics == null ? prober : metrics.probes(prober);
+  }
+
+  /** What the pipeline tells each request's fate: the decision log, and the metrics when on. */
+  private DecisionListener decisionListener() {
+    List<DecisionListener> l = new ArrayList<>();
+    l.add(new DecisionLog());
+    if (metrics != null) {
+      l.add(metrics);
+    }
+    return DecisionListener.all(l);
   }
 
   /** Binds every port and starts probing; on failure closes whatever it opened. */
@@ -175,7 +221,8 @@ public final class Sidecar implements AutoCloseable {
                             tracker::topology,
                             publisher::applied,
                             held,
-                            sc.unavailableWait())))
+                            sc.unavailableWait(),
+                            decisionListener())))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).
@@ -200,7 +247,8 @@ public final class Sidecar implements AutoCloseable {
                   tracker,
                   this::envoys,
                   this::reload,
-                  sc.adminToken())
+                  sc.adminToken(),
+                  metrics)
               .start();
     } catch (IOException e) {
       throw new IOException(

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.chainroute.height.Topology;
+import io.chainroute.metrics.ChainrouteMetrics;
+import io.chainroute.metrics.Exposition;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -16,8 +18,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The admin HTTP endpoints: {@code GET /status}, {@code /healthz}, {@code /readyz}, and the live
- * status page over {@code /status} at {@code /ui/} ({@link StatusPage}).
+ * The admin HTTP endpoints: {@code GET /status}, {@code /healthz}, {@code /readyz}, {@code
+ * /metrics} (Prometheus text, OpenMetrics when asked; docs/metrics.md), and the live status page
+ * over {@code /status} at {@code /ui/} ({@link StatusPage}).
  *
  * <p>Threading: two daemon threads serve requests; handlers only read immutable snapshots from the
  * suppliers. Lifecycle: {@link #start}, then {@link #close}.
@@ -32,6 +35,7 @@ public final class AdminHttpServer implements AutoCloseable {
   private final Supplier<List<EnvoyConnection>> envoys;
   private final Supplier<io.chainroute.config.ConfigReload.Outcome> reload;
   private final byte[] adminToken;
+  private final ChainrouteMetrics metrics;
 
   public AdminHttpServer(
       InetSocketAddress bind,
@@ -59,6 +63,21 @@ public final class AdminHttpServer implements AutoCloseable {
       Supplier<io.chainroute.config.ConfigReload.Outcome> reload,
       String adminToken)
       throws IOException {
+    this(bind, source, envoys, reload, adminToken, null);
+  }
+
+  /**
+   * @param metrics what {@code GET /metrics} serves; null when metrics are off (404)
+   */
+  public AdminHttpServer(
+      InetSocketAddress bind,
+      io.chainroute.height.TopologySource source,
+      Supplier<List<EnvoyConnection>> envoys,
+      Supplier<io.chainroute.config.ConfigReload.Outcome> reload,
+      String adminToken,
+      ChainrouteMetrics metrics)
+      throws IOException {
+    this.metrics = metrics;
     this.source = source;
     this.envoys = envoys;
     this.reload = reload;
@@ -103,8 +122,14 @@ public final class AdminHttpServer implements AutoCloseable {
         StatusPage.serve(exchange, path);
         return;
       }
-      if (!path.equals("/status") && !path.equals("/healthz") && !path.equals("/readyz")) {
-        send(exchange, 404, error("no such endpoint; try /ui/, /status, /healthz or /readyz"));
+      if (!path.equals("/status")
+          && !path.equals("/healthz")
+          && !path.equals("/readyz")
+          && !path.equals("/metrics")) {
+        send(
+            exchange,
+            404,
+            error("no such endpoint; try /ui/, /status, /metrics, /healthz or /readyz"));
         return;
       }
       if (!"GET".equals(exchange.getRequestMethod())
@@ -114,6 +139,7 @@ public final class AdminHttpServer implements AutoCloseable {
         return;
       }
       switch (path) {
+        case "/metrics" -> metrics(exchange);
         case "/healthz" -> send(exchange, 200, JSON.createObjectNode().put("status", "ok"));
         case "/readyz" -> {
           Topology t = source.topology();
@@ -133,6 +159,22 @@ public final class AdminHttpServer implements AutoCloseable {
       }
     } finally {
       exchange.close();
+    }
+  }
+
+  private void metrics(HttpExchange exchange) throws IOException {
+    if (metrics == null) {
+      send(exchange, 404, error("metrics are off (server.metrics: false)"));
+      return;
+    }
+    Exposition e = metrics.scrape(exchange.getRequestHeaders().getFirst("accept"));
+    exchange.getResponseHeaders().set("content-type", e.contentType());
+    boolean head = "HEAD".equals(exchange.getRequestMethod());
+    exchange.sendResponseHeaders(200, head ? -1 : e.body().length);
+    if (!head) {
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(e.body());
+      }
     }
   }
 

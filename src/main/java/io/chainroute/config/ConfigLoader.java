@@ -147,7 +147,8 @@ public final class ConfigLoader {
         "unavailableWait",
         "maxHeldRequests",
         "shutdownGrace",
-        "adminTokenEnv");
+        "adminTokenEnv",
+        "metrics");
     String tokenEnv = o.string("adminTokenEnv", "");
     String token = "";
     if (!tokenEnv.isEmpty()) {
@@ -174,7 +175,8 @@ public final class ConfigLoader {
         (int) o.integer("maxHeldRequests", 10_000, 1, 1_000_000),
         o.duration("shutdownGrace", Duration.ofSeconds(10), Duration.ZERO, Duration.ofMinutes(10)),
         tokenEnv,
-        token.strip());
+        token.strip(),
+        o.bool("metrics", true));
   }
 
   private static EnvoyConfig envoy(Obj o) {

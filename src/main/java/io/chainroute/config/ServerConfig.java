@@ -20,6 +20,8 @@ import java.time.Duration;
  * @param adminTokenEnv name of the environment variable holding the admin token that authorizes
  *     {@code POST /config/reload}; empty: that endpoint is off (SIGHUP still reloads)
  * @param adminToken the admin token (a secret: never logged or shown; see {@link #toString()})
+ * @param metrics serve {@code GET /metrics} and keep the metrics (default); false turns both off
+ *     (the decision log stays)
  */
 public record ServerConfig(
     String bindAddress,
@@ -33,7 +35,8 @@ public record ServerConfig(
     int maxHeldRequests,
     Duration shutdownGrace,
     String adminTokenEnv,
-    String adminToken) {
+    String adminToken,
+    boolean metrics) {
 
   public ServerConfig {
     adminTokenEnv = adminTokenEnv == null ? "" : adminTokenEnv;

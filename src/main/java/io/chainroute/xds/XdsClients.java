@@ -28,6 +28,7 @@ public final class XdsClients implements DiscoveryServerCallbacks {
   private final Clock clock;
   private final Consumer<Node> onFirstRequest;
   private volatile Runnable onAck = () -> {};
+  private volatile XdsListener listener = XdsListener.NONE;
   private final Map<Long, Stream> streams = new ConcurrentHashMap<>();
 
   /**
@@ -59,6 +60,10 @@ public final class XdsClients implements DiscoveryServerCallbacks {
   /** Runs (on a gRPC thread) after each ACK; must not block. */
   void onAck(Runnable r) {
     onAck = r;
+  }
+
+  void listener(XdsListener l) {
+    listener = l;
   }
 
   List<Client> clients() {
@@ -98,6 +103,8 @@ public final class XdsClients implements DiscoveryServerCallbacks {
   public void onV3StreamRequest(long streamId, DiscoveryRequest request) {
     Stream s = streams.computeIfAbsent(streamId, id -> new Stream(clock.millis()));
     boolean first = false;
+    String nacked = null;
+    long ackedAfter = -1;
     synchronized (s) {
       if (s.nodeId == null && request.hasNode()) {
         Node node = request.getNode();
@@ -116,9 +123,19 @@ public final class XdsClients implements DiscoveryServerCallbacks {
             shortType(request.getTypeUrl()),
             t.sent,
             t.lastNack);
+        nacked = s.nodeId == null ? "" : s.nodeId;
       } else if (!request.getResponseNonce().isEmpty()) {
         t.acked = request.getVersionInfo();
+        if (t.sentAt >= 0 && t.acked.equals(t.sent)) {
+          ackedAfter = Math.max(0, clock.millis() - t.sentAt);
+          t.sentAt = -1; // one ACK per response sent
+        }
       }
+    }
+    if (nacked != null) {
+      listener.nacked(nacked, request.getTypeUrl());
+    } else if (ackedAfter >= 0) {
+      listener.acked(s.nodeId == null ? "" : s.nodeId, request.getTypeUrl(), ackedAfter);
     }
     if (!request.hasErrorDetail() && !request.getResponseNonce().isEmpty()) {
       onAck.run();
@@ -142,9 +159,11 @@ public final class XdsClients implements DiscoveryServerCallbacks {
       return;
     }
     synchronized (s) {
-      s.types.computeIfAbsent(response.getTypeUrl(), k -> new TypeEntry()).sent =
-          response.getVersionInfo();
+      TypeEntry t = s.types.computeIfAbsent(response.getTypeUrl(), k -> new TypeEntry());
+      t.sent = response.getVersionInfo();
+      t.sentAt = clock.millis();
     }
+    listener.pushed(response.getTypeUrl());
   }
 
   public static String shortType(String typeUrl) {
@@ -175,5 +194,7 @@ public final class XdsClients implements DiscoveryServerCallbacks {
     String acked = "";
     String lastNack = "";
     long lastNackAt;
+    // When the last response was sent; -1 once it was ACKed.
+    long sentAt = -1;
   }
 }

@@ -237,6 +237,11 @@ public final class XdsPublisher {
     return server.getAggregatedDiscoveryServiceImpl();
   }
 
+  /** Told of each response sent and each ACK and NACK; set before the xDS port opens. */
+  public void listener(XdsListener l) {
+    clients.listener(l);
+  }
+
   /** Connected Envoys and their ACK/NACK state. */
   public List<XdsClients.Client> clients() {
     return clients.clients();
