@@ -80,4 +80,15 @@ class ArchitectureTest {
           .check(CLASSES);
     }
   }
+
+  @Test
+  void theMetricsReadTheCoreAndNoEdge() {
+    noClasses()
+        .that()
+        .resideInAPackage("io.chainroute.metrics..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(WIRE_AND_EDGES)
+        .check(CLASSES);
+  }
 }

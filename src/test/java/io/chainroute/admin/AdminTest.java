@@ -510,6 +510,50 @@ class AdminTest {
     }
   }
 
+  @Test
+  void metricsAreServedInTheFormatAskedForWithoutCredentialsAnd404WhenOff() throws Exception {
+    FakeSource source = new FakeSource();
+    source.current = topology(1, EndpointStatus.HEALTHY);
+    io.chainroute.metrics.ChainrouteMetrics metrics =
+        new io.chainroute.metrics.ChainrouteMetrics(java.time.Clock.systemUTC(), true)
+            .watch(() -> source.current, List.of(chain), java.util.Map::of, () -> 1);
+    InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+    HttpClient http = HttpClient.newHttpClient();
+    try (AdminHttpServer server =
+        new AdminHttpServer(any, source, List::of, () -> null, "", metrics).start()) {
+      URI uri = URI.create("http://127.0.0.1:" + server.port() + "/metrics");
+      HttpResponse<String> text =
+          http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(text.statusCode()).isEqualTo(200);
+      assertThat(text.headers().firstValue("content-type").orElse(""))
+          .startsWith("text/plain; version=0.0.4");
+      assertThat(text.body())
+          .contains(
+              "chainroute_node_head{chain=\"eth\",node=\"keyed\"} 100",
+              "chainroute_node_health{chain=\"eth\",node=\"arc\",state=\"lagging\"} 1",
+              "jvm_memory_used_bytes")
+          .doesNotContain("s3cret", "APIKEY", "t0k", "hdr-val", "10.0.0.1");
+      HttpResponse<String> open =
+          http.send(
+              HttpRequest.newBuilder(uri)
+                  .header("accept", "application/openmetrics-text; version=1.0.0")
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(open.headers().firstValue("content-type").orElse(""))
+          .startsWith("application/openmetrics-text");
+      assertThat(open.body()).endsWith("# EOF\n");
+    }
+    try (AdminHttpServer off = new AdminHttpServer(any, source, List::of).start()) {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + off.port() + "/metrics"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(404);
+      assertThat(r.body()).contains("metrics are off");
+    }
+  }
+
   private AdminHttpServer pageServer() throws Exception {
     FakeSource source = new FakeSource();
     source.current = topology(1, EndpointStatus.HEALTHY);

@@ -44,9 +44,17 @@ class RequestPipelineTest {
     timer.shutdownNow();
   }
 
+  private final List<Decided> decided = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   private RequestPipeline pipeline(Duration unavailableWait) {
     return new RequestPipeline(
-        List.of(algo, eth), adapters, topology::get, topology::get, held, unavailableWait);
+        List.of(algo, eth),
+        adapters,
+        topology::get,
+        topology::get,
+        held,
+        unavailableWait,
+        decided::add);
   }
 
   private static NodeView node(NodeConfig n, long head, EndpointStatus s) {
@@ -176,5 +184,53 @@ class RequestPipelineTest {
             r ->
                 assertThat(new String(r.reply().body(), StandardCharsets.UTF_8))
                     .contains("too many requests waiting"));
+  }
+
+  @Test
+  void eachRequestsFateIsReportedOnceWithItsReason() {
+    set(EndpointStatus.HEALTHY, EndpointStatus.NONE, 10);
+    RequestPipeline p = pipeline(Duration.ofSeconds(5));
+    p.onBody(eth, "POST", call("eth_blockNumber", "[]"));
+    p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]"));
+    p.onBody(eth, "POST", call("eth_madeUp", "[]"));
+    p.onRequestLine(eth, "GET", "/eth", true);
+    assertThat(p.onRequestLine(eth, "POST", "/eth", false)).isEqualTo(Outcome.NEED_BODY);
+    assertThat(decided)
+        .extracting(Decided::method, Decided::reason, Decided::pool, Decided::head)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("eth_blockNumber", Reason.HEAD, Pool.HEAD, 1000L),
+            org.assertj.core.groups.Tuple.tuple(
+                "eth_getBalance", Reason.ARCHIVE_FALLBACK, Pool.HEAD, 1000L),
+            org.assertj.core.groups.Tuple.tuple("other", Reason.HEAD, Pool.HEAD, 1000L),
+            org.assertj.core.groups.Tuple.tuple("other", Reason.PASS, null, 1000L));
+    assertThat(decided.get(1).block()).isEqualTo(io.chainroute.chain.BlockRef.number(1));
+    assertThat(decided).allMatch(d -> !d.held() && !d.replied());
+  }
+
+  @Test
+  void aHeldRequestIsReportedWhenItsHoldEndsWithTheTimeItWaited() {
+    set(EndpointStatus.NONE, EndpointStatus.NONE, 10);
+    RequestPipeline p = pipeline(Duration.ofSeconds(5));
+    Outcome.Hold h = (Outcome.Hold) p.onBody(eth, "POST", call("eth_call", "[]"));
+    assertThat(decided).isEmpty();
+    p.hold(h, o -> {});
+    set(EndpointStatus.HEALTHY, EndpointStatus.NONE, 10);
+    held.onTopology(topology.get());
+    assertThat(decided)
+        .singleElement()
+        .satisfies(
+            d -> {
+              assertThat(d.reason()).isEqualTo(Reason.HEAD);
+              assertThat(d.method()).isEqualTo("eth_call");
+              assertThat(d.held()).isTrue();
+            });
+    // Refused at once by an edge that saw the bound: a 503, reported as not held.
+    Outcome refused = p.refused(h);
+    assertThat(decided).hasSize(2);
+    assertThat(decided.get(1).reason()).isEqualTo(Reason.HOLD_REFUSED);
+    assertThat(decided.get(1).held()).isFalse();
+    assertThat(decided.get(1).httpStatus()).isEqualTo(503);
+    assertThat(decided.get(1).errorCode()).isEqualTo("-32002");
+    assertThat(refused).isInstanceOf(Outcome.Respond.class);
   }
 }

@@ -7,6 +7,7 @@ import io.chainroute.chain.evm.EvmAdapter;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
 import io.chainroute.config.TestConfigs;
+import io.chainroute.height.NodeProber;
 import io.chainroute.height.NodeProber.Answered;
 import io.chainroute.height.NodeProber.Failed;
 import io.chainroute.height.NodeProber.Result;
@@ -146,5 +147,47 @@ class HttpNodeProberTest {
   void anUnknownHostFailsWithoutBeingContacted() throws Exception {
     assertThat(reason(probe("eth", keyed("http://no-such-host.invalid:8545"), -1)))
         .isEqualTo("host name does not resolve");
+  }
+
+  @Test
+  void aLongPollReportsThePlainStatusRoundTripAsLatencyNotTheWait() throws Exception {
+    // algod's wait-for-block-after answers when the next round is there (~3 s on mainnet): that
+    // wait is not the node's latency. The prober times a plain /v2/status first.
+    node.answer(
+        seen ->
+            seen.path().startsWith("/v2/status/wait-for-block-after/")
+                ? new FakeNode.Answer(200, "{\"last-round\":11}", Duration.ofMillis(800))
+                : new FakeNode.Answer(200, "{\"last-round\":10}"));
+    long start = System.nanoTime();
+    Answered a = (Answered) probe("algo", TestConfigs.node("n", node.url()).build(), 10);
+    long took = (System.nanoTime() - start) / 1000;
+    assertThat(a.reading().head()).isEqualTo(11);
+    assertThat(a.longPoll()).isTrue();
+    assertThat(took).isGreaterThanOrEqualTo(800_000);
+    assertThat(a.latencyMicros()).isBetween(0L, 400_000L);
+    assertThat(node.requests())
+        .extracting(FakeNode.Seen::path)
+        .containsExactly("/v2/status", "/v2/status/wait-for-block-after/10");
+  }
+
+  @Test
+  void aPlainProbesLatencyIsItsOwnRoundTrip() throws Exception {
+    node.answer(new FakeNode.Answer(200, "{\"last-round\":10}", Duration.ofMillis(150)));
+    Answered a = (Answered) probe("algo", TestConfigs.node("n", node.url()).build(), -1);
+    assertThat(a.longPoll()).isFalse();
+    assertThat(a.latencyMicros()).isGreaterThanOrEqualTo(150_000);
+    assertThat(node.requests()).hasSize(1);
+  }
+
+  @Test
+  void failuresCarryABoundedCause() throws Exception {
+    node.answer(new FakeNode.Answer(500, "oops"));
+    assertThat(((Failed) probe("eth", keyed(node.url()), -1)).cause())
+        .isEqualTo(NodeProber.Cause.BAD_ANSWER);
+    node.answer(new FakeNode.Answer(200, "[]", Duration.ofSeconds(3)));
+    assertThat(((Failed) probe("eth", keyed(node.url()), -1)).cause())
+        .isEqualTo(NodeProber.Cause.TIMEOUT);
+    assertThat(((Failed) probe("eth", keyed("http://no-such-host.invalid:8545"), -1)).cause())
+        .isEqualTo(NodeProber.Cause.DNS);
   }
 }

@@ -111,7 +111,9 @@ class RoutingPolicyTest {
   @Test
   void withoutAUsableArchiveNodeOldRequestsGoToTheHeadPoolForTheNodesOwnError() {
     ChainView noArchive = view(EndpointStatus.HEALTHY, EndpointStatus.NONE, EndpointStatus.NONE);
-    assertThat(decide(noArchive, state(5))).isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(noArchive, state(5))).isEqualTo(new Decision.Route(Pool.HEAD, false, true));
+    assertThat(decide(noArchive, Requirement.LATEST_READ))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, false));
   }
 
   @Test
