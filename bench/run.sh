@@ -7,7 +7,10 @@
 #   QUICK=1 bench/run.sh      about 5 minutes (shorter runs, 2 repeats, fewer head samples, no JMH)
 #
 # Knobs: SYSTEMS="plain direct json floor chainroute erpc proxyd" (add "capped" for chainroute with
-#        envoy.extProcMaxRequests: 256, the overload setting; not in the default set)  CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
+#        envoy.extProcMaxRequests: 256, the overload setting; add "nometrics" for chainroute with
+#        server.metrics: false, to measure what the metrics cost; neither in the default set)
+#        CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
+#        TOOLS=0 (skip .ci/install-tools when Envoy is already in .tools/)
 #        OPEN_CONNS=512 (open loop: vegeta's connections per target host)
 #        JMH=0|1  PROFILE=1 (JFR recording of chainroute into bench/.build/chainroute.jfr)
 #        RESULTS=path (default bench/RESULTS.md)
@@ -105,7 +108,9 @@ rpc_ok() { curl -sf -m 2 -H 'content-type: application/json' -d '{"jsonrpc":"2.0
 mkdir -p "$B/bin" "$LOGS"
 rm -rf "$R"; mkdir -p "$R"
 log "building (tools, chainroute jar, upstream, head probe, vegeta, eRPC, proxyd)"
-"$root/.ci/install-tools" >"$LOGS/install-tools.log" 2>&1 || { cat "$LOGS/install-tools.log"; exit 1; }
+if [[ "${TOOLS:-1}" != 0 ]]; then
+  "$root/.ci/install-tools" >"$LOGS/install-tools.log" 2>&1 || { cat "$LOGS/install-tools.log"; exit 1; }
+fi
 if [[ ! -f "$root/target/chainroute.jar" ]] || [[ -n "$(find "$root/src/main" "$root/pom.xml" -newer "$root/target/chainroute.jar" -print -quit)" ]]; then
   (cd "$root" && mvn -B -q package -DskipTests)
 fi
@@ -128,7 +133,7 @@ cat >"$R/env.json" <<JSON
  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)", "cores": $(nproc), "kernel": "Linux $(uname -r)",
  "envoy": "$("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1)", "java": "$(java -version 2>&1 | head -1 | tr -d '"')",
  "go": "$(go env GOVERSION)", "vegeta": "$VEGETA_VERSION", "clk_tck": $(getconf CLK_TCK),
- "load_cpu": "$LOAD_CPU", "sut_cpu": "$SUT_CPU", "dur": $DUR, "reps": $REPS, "open_dur": $OPEN_DUR, "open_conns": $OPEN_CONNS, "concs": "$CONCS"}
+ "load_cpu": "$LOAD_CPU", "sut_cpu": "$SUT_CPU", "systems": "$SYSTEMS", "dur": $DUR, "reps": $REPS, "open_dur": $OPEN_DUR, "open_conns": $OPEN_CONNS, "concs": "$CONCS"}
 JSON
 
 # ------------------------------------------------------------------------------------- upstreams
@@ -239,12 +244,16 @@ for sys in plain $SYSTEMS; do
       measure floor "$LB" "$ENVOY_PID" "$NULL_PID"
       curl -sf "$ADMIN/stats?filter=ext_proc" >"$R/floor-envoy-extproc.txt" || true
       stop "$ENVOY_PID" "$NULL_PID" ;;
-    chainroute | capped)
+    chainroute | capped | nometrics)
       # capped: the same, with envoy.extProcMaxRequests 256 (requests past it fail open; see notes)
+      # nometrics: the same, with server.metrics: false (no /metrics, no series kept)
       cfg="$here/chainroute.yaml"
       if [[ $sys == capped ]]; then
         cfg="$B/chainroute-capped.yaml"
         sed '/^envoy:/a\  extProcMaxRequests: 256' "$here/chainroute.yaml" >"$cfg"
+      elif [[ $sys == nometrics ]]; then
+        cfg="$B/chainroute-nometrics.yaml"
+        sed '/^server:/a\  metrics: false' "$here/chainroute.yaml" >"$cfg"
       fi
       (cd "$root" && bin/chainroute bootstrap --config "$cfg" --node-id bench --out "$B/envoy-$sys.yaml")
       jopts="${JAVA_OPTS:-}"

@@ -84,8 +84,9 @@ def latency(path):
 
 NAMES = {"direct": "(a) upstreams direct", "plain": "(b) plain Envoy", "json": "(c) Envoy + json_to_metadata",
          "floor": "(c2) Envoy + null ext_proc (floor)",
-         "chainroute": "(d) Envoy + chainroute", "capped": "(d2) Envoy + chainroute, extProcMaxRequests 256", "erpc": "(e) eRPC", "proxyd": "(f) proxyd"}
-ORDER = ["direct", "plain", "json", "floor", "chainroute", "capped", "erpc", "proxyd"]
+         "chainroute": "(d) Envoy + chainroute", "capped": "(d2) Envoy + chainroute, extProcMaxRequests 256",
+         "nometrics": "(d3) Envoy + chainroute, metrics off (server.metrics: false)", "erpc": "(e) eRPC", "proxyd": "(f) proxyd"}
+ORDER = ["direct", "plain", "json", "floor", "chainroute", "capped", "nometrics", "erpc", "proxyd"]
 
 
 def load(path, default=None):
@@ -264,6 +265,22 @@ def report(raw, out):
               100.0 * failed / (started + c.get("overflow", 0)) if started else 0, c.get("message_timeouts", 0), c.get("overflow", 0)))
         w("\nA request that fails open skips the processor and takes the route it would have without it (the head "
           "pool): served, but not routed by block.\n")
+    if "chainroute" in systems and "nometrics" in systems:
+        w("## What the metrics cost: (d) metrics on vs (d3) metrics off\n")
+        w("| concurrency | throughput on / off | change | SUT CPU µs/req on / off | change |")
+        w("|---|---|---|---|---|")
+        for c in concs:
+            a, b = med(("chainroute", c)), med(("nometrics", c))
+            ca, cb = med(("chainroute", c), cpu), med(("nometrics", c), cpu)
+            if a and b and ca and cb:
+                w("| c=%d | %.0f / %.0f | %+.1f%% | %.1f / %.1f | %+.1f%% |" % (c, a, b, (a / b - 1) * 100, ca, cb, (ca / cb - 1) * 100))
+        cal = {s: [read(os.path.join(raw, "%s-calib-%s" % (s, k))).strip() or "?" for k in ("before", "after")]
+               for s in ("chainroute", "nometrics")}
+        w("\nMedians over the repeats; the two systems run one after the other (order: %s), calibration loop %s → %s ms "
+          "(on) and %s → %s ms (off). Negative throughput change / positive CPU change is what the metrics cost; the "
+          "decision log (DEBUG off) runs in both.\n" % (
+              " then ".join(x for x in env.get("systems", "").split() if x in ("chainroute", "nometrics")) or "?",
+              cal["chainroute"][0], cal["chainroute"][1], cal["nometrics"][0], cal["nometrics"][1]))
     # targets
     w("## Targets from issue #4\n")
     w("| target | measured | verdict |")
