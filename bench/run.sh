@@ -6,9 +6,9 @@
 #   bench/run.sh              full run, about 25 minutes (two full runs on 2026-11-28: 25 and 27 min)
 #   QUICK=1 bench/run.sh      about 5 minutes (shorter runs, 2 repeats, fewer head samples, no JMH)
 #
-# Knobs: SYSTEMS="plain direct json floor chainroute erpc proxyd" (add "capped" for chainroute with
-#        envoy.extProcMaxRequests: 256, the overload setting; add "nometrics" for chainroute with
-#        server.metrics: false, to measure what the metrics cost; neither in the default set)
+# Knobs: SYSTEMS="plain direct json floor chainroute nometrics erpc proxyd" ("nometrics": chainroute with
+#        server.metrics: false, for what the metrics cost; add "capped" for chainroute with
+#        envoy.extProcMaxRequests: 256, the overload setting, not in the default set)
 #        CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
 #        TOOLS=0 (skip .ci/install-tools when Envoy is already in .tools/)
 #        OPEN_CONNS=512 (open loop: vegeta's connections per target host)
@@ -28,7 +28,7 @@ else
   DUR="${DUR:-10}" REPS="${REPS:-3}" OPEN_DUR="${OPEN_DUR:-15}" WARM="${WARM:-30}" HEAD_CYCLES="${HEAD_CYCLES:-10}" JMH="${JMH:-1}"
 fi
 CONCS="${CONCS:-16 64 256}"
-SYSTEMS="${SYSTEMS:-plain direct json floor chainroute erpc proxyd}"
+SYSTEMS="${SYSTEMS:-plain direct json floor chainroute nometrics erpc proxyd}"
 LOAD_CPU="${LOAD_CPU:-0}"
 SUT_CPU="${SUT_CPU:-1}"
 OPEN_CONNS="${OPEN_CONNS:-512}" # open loop: vegeta's connections per target host; past them requests wait (timed)

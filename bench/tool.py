@@ -234,12 +234,12 @@ def report(raw, out):
               head.get("lead_p50_ms", 0), head.get("catchup_p50_ms", 0), head.get("errors") or "none"))
     # jmh
     jmh = load(os.path.join(raw, "jmh.json"))
-    w("## JMH: `EvmAdapter#classify`\n")
+    w("## JMH: `EvmAdapter#classify`, and the pipeline with and without its listeners (`DecisionBenchmark`)\n")
     if jmh:
         w("| benchmark | ns/op | bytes allocated/op |")
         w("|---|---|---|")
         for b in jmh:
-            name = b["benchmark"].split(".")[-1]
+            name = ".".join(b["benchmark"].split(".")[-2:]).replace("ClassifyBenchmark.", "")
             sm = b["primaryMetric"]
             alloc = b.get("secondaryMetrics", {}).get("·gc.alloc.rate.norm") or b.get("secondaryMetrics", {}).get("gc.alloc.rate.norm")
             w("| %s | %.0f ± %.0f | %s |" % (name, sm["score"], sm["scoreError"] if sm["scoreError"] == sm["scoreError"] else 0,

@@ -9,4 +9,4 @@ out="${1:-$here/target/jmh.json}"
 cd "$here"
 mvn -B -q compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt >/dev/null
 java -cp "target/classes:$(cat target/cp.txt):$root/target/chainroute.jar" org.openjdk.jmh.Main \
-  ClassifyBenchmark -prof gc -rf json -rff "$out" ${JMH_ARGS:-}
+  "${JMH_INCLUDE:-ClassifyBenchmark|DecisionBenchmark}" -prof gc -rf json -rff "$out" ${JMH_ARGS:-}

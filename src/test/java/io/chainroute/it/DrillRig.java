@@ -70,6 +70,28 @@ final class DrillRig implements AutoCloseable {
     }
   }
 
+  /**
+   * One EVM chain {@code eth} at {@code /eth} over mining anvils: a block every {@code blockTime},
+   * polled every 250 ms, a block of lag allowed. {@code nodes}: one flow mapping per node, e.g.
+   * {@code { name: a, url: "http://..." }}.
+   */
+  static String anvilChain(Duration blockTime, List<String> nodes) {
+    StringBuilder list = new StringBuilder();
+    nodes.forEach(n -> list.append("      - ").append(n).append('\n'));
+    return """
+        chains:
+          - name: eth
+            protocol: evm
+            pathPrefix: /eth
+            maxLagBlocks: 1
+            pollInterval: 250ms
+            blockTime: %dms
+            probeTimeout: 500ms
+            nodes:
+        %s"""
+        .formatted(blockTime.toMillis(), list);
+  }
+
   /** The whole chainroute config: this rig's ports and the drill's chains. */
   String config(String chainsYaml) {
     return """

@@ -66,20 +66,11 @@ class MetricsIT {
         DrillRig.start(
             dir,
             "rig",
-            """
-            chains:
-              - name: eth
-                protocol: evm
-                pathPrefix: /eth
-                maxLagBlocks: 1
-                pollInterval: 250ms
-                blockTime: 1000ms
-                probeTimeout: 500ms
-                nodes:
-                  - { name: a, url: "%s" }
-                  - { name: b, url: "%s", archive: true }
-            """
-                .formatted(nodes.get(0).url(), nodes.get(1).url()));
+            DrillRig.anvilChain(
+                Duration.ofSeconds(1),
+                List.of(
+                    "{ name: a, url: \"%s\" }".formatted(nodes.get(0).url()),
+                    "{ name: b, url: \"%s\", archive: true }".formatted(nodes.get(1).url()))));
     rig.awaitServing("eth", "/eth", List.of("a", "b"));
 
     String headA = "chainroute_node_head{chain=\"eth\",node=\"a\"}";

@@ -76,28 +76,12 @@ class StatusPageIT {
     // their heads stay within a block of each other (maxLagBlocks: 1) however slow the starts were.
     long top = nodes.stream().mapToLong(AnvilProcess::blockNumber).max().orElseThrow() + 1;
     nodes.forEach(n -> n.mineTo(top));
-    StringBuilder list = new StringBuilder();
+    List<String> entries = new ArrayList<>();
     for (int i = 0; i < nodes.size(); i++) {
-      list.append(
-          "      - { name: %s, url: \"%s\", region: eu }\n"
-              .formatted((char) ('a' + i), nodes.get(i).url()));
+      entries.add(
+          "{ name: %s, url: \"%s\", region: eu }".formatted((char) ('a' + i), nodes.get(i).url()));
     }
-    rig =
-        DrillRig.start(
-            dir,
-            "rig",
-            """
-            chains:
-              - name: eth
-                protocol: evm
-                pathPrefix: /eth
-                maxLagBlocks: 1
-                pollInterval: 250ms
-                blockTime: %dms
-                probeTimeout: 500ms
-                nodes:
-            %s"""
-                .formatted(BLOCK.toMillis(), list));
+    rig = DrillRig.start(dir, "rig", DrillRig.anvilChain(BLOCK, entries));
     rig.awaitServing("eth", "/eth", List.of("a", "b", "c"));
     String page = rig.chainroute.adminUrl("/");
 
