@@ -4,9 +4,12 @@ import io.chainroute.config.Protocol;
 
 /**
  * Everything protocol-specific, behind one stateless, thread-safe interface: how to ask a node for
- * its head, how to read a client request into {@link Requirement}s, and which paths and headers the
- * proxy must treat apart ({@link #pathRoutes}, {@link #clientHeadersToDrop}). The engine (tracking,
- * routing, xDS) knows heights and pools, never a method name or a path template.
+ * its head (and, where the protocol pushes them, a {@link #headSource}), how to read a client
+ * request into {@link Requirement}s (including a wait for a height, answered with the adapter's own
+ * replies), and which paths and headers the proxy must treat apart ({@link #pathRoutes}, {@link
+ * #clientHeadersToDrop}). Implementations are registered in {@code
+ * io.chainroute.adapters.ChainAdapters}. The engine (tracking, routing, xDS) knows heights and
+ * pools, never a method name or a path template.
  */
 public interface ChainAdapter {
 
@@ -53,6 +56,22 @@ public interface ChainAdapter {
    */
   default java.util.List<PathRoute> pathRoutes() {
     return java.util.List.of();
+  }
+
+  /**
+   * A push source of head news for the chain's nodes, or null when the protocol has none or no node
+   * of the chain is set up for one (the tracker then relies on polling alone).
+   *
+   * @param http the client for its connections (shared with the probes)
+   * @param timer for its reconnects; single-threaded, never to be blocked
+   * @param wake rung per node with news
+   */
+  default HeadSource headSource(
+      io.chainroute.config.ChainConfig chain,
+      java.net.http.HttpClient http,
+      java.util.concurrent.ScheduledExecutorService timer,
+      HeadSource.Wake wake) {
+    return null;
   }
 
   /**

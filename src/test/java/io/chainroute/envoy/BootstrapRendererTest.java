@@ -36,7 +36,7 @@ class BootstrapRendererTest {
 
   /** The renderer with the product's adapters. */
   static String render(ChainrouteConfig config, String nodeId) {
-    return BootstrapRenderer.render(config, nodeId, io.chainroute.Sidecar::adapterFor);
+    return BootstrapRenderer.render(config, nodeId, io.chainroute.adapters.ChainAdapters::forChain);
   }
 
   private static Bootstrap parse(String yaml) throws Exception {
@@ -838,7 +838,8 @@ class BootstrapRendererTest {
   @Test
   void theRoutesAndHeadersAProtocolNeedsComeFromItsAdapterNotFromTheRenderer() throws Exception {
     ChainrouteConfig c = ConfigLoader.parse(CHAIN);
-    io.chainroute.chain.ChainAdapter evm = io.chainroute.Sidecar.adapterFor(c.chains().get(0));
+    io.chainroute.chain.ChainAdapter evm =
+        io.chainroute.adapters.ChainAdapters.forChain(c.chains().get(0));
     io.chainroute.chain.ChainAdapter withNeeds =
         new io.chainroute.chain.ChainAdapter() {
           @Override

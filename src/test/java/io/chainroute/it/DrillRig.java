@@ -51,7 +51,9 @@ final class DrillRig implements AutoCloseable {
     String config = config(chainsYaml);
     this.bootstrap =
         BootstrapRenderer.render(
-            ConfigLoader.parse(config), ENVOY_NODE_ID, io.chainroute.Sidecar::adapterFor);
+            ConfigLoader.parse(config),
+            ENVOY_NODE_ID,
+            io.chainroute.adapters.ChainAdapters::forChain);
     this.chainroute = ChainrouteProcess.start(dir, config, adminHttpPort);
     try {
       this.envoy = EnvoyProcess.start(dir, bootstrap, listenerPort, envoyAdminPort);
