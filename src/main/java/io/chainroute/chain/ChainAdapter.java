@@ -75,6 +75,23 @@ public interface ChainAdapter {
   }
 
   /**
+   * The body of an error the proxy writes itself for this protocol's requests (Envoy's local
+   * replies: no node available, a timeout, a limit reached), in the protocol's own error format.
+   *
+   * @param code a JSON-RPC style error code; a protocol without codes ignores it
+   * @param message fixed text (no secret, no '%')
+   * @param idJson spliced in verbatim where the protocol echoes the request's id: a proxy
+   *     placeholder or {@code null}; ignored by a protocol without ids (see {@link
+   *     #proxyErrorsEchoId})
+   */
+  String proxyErrorBody(int code, String message, String idJson);
+
+  /** True when the protocol's errors carry the request's id, which the proxy echoes when known. */
+  default boolean proxyErrorsEchoId() {
+    return false;
+  }
+
+  /**
    * Client request headers (lower case) dropped on every route of the chain before a request
    * reaches a node: credentials a client sent, where chainroute sends each node its own.
    */

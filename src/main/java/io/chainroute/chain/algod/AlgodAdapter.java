@@ -72,6 +72,12 @@ public final class AlgodAdapter implements ChainAdapter {
     return List.of(ConfigLoader.ALGOD_TOKEN_HEADER.toLowerCase(Locale.ROOT), "authorization");
   }
 
+  /** algod's {@code {"message": ...}}: no code, no id. */
+  @Override
+  public String proxyErrorBody(int code, String message, String idJson) {
+    return errorBody(message);
+  }
+
   @Override
   public HeadProbe headProbe(NodeConfig node, long lastHead) {
     // No headers of its own: the node's API token is one of its configured headers (tokenEnv),
@@ -248,8 +254,11 @@ public final class AlgodAdapter implements ChainAdapter {
 
   /** An algod error body: {@code {"message":"..."}}. */
   public static Reply error(int status, String message) {
-    String body = MAPPER.createObjectNode().put("message", message).toString();
-    return new Reply(status, JSON, body.getBytes(StandardCharsets.UTF_8));
+    return new Reply(status, JSON, errorBody(message).getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static String errorBody(String message) {
+    return MAPPER.createObjectNode().put("message", message).toString();
   }
 
   private static String message(byte[] body) {

@@ -50,6 +50,19 @@ public final class EvmAdapter implements ChainAdapter {
     return s.size() == 0 ? null : s;
   }
 
+  /** A JSON-RPC error object; the id is echoed when the proxy knows it. */
+  @Override
+  public String proxyErrorBody(int code, String message, String idJson) {
+    return new String(
+        JsonRpcErrors.error(idJson.getBytes(StandardCharsets.UTF_8), code, message, null),
+        StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public boolean proxyErrorsEchoId() {
+    return true;
+  }
+
   @Override
   public HeadProbe headProbe(io.chainroute.config.NodeConfig node, long lastHead) {
     return new HeadProbe("POST", "/", JSON, PROBE);
