@@ -27,37 +27,25 @@ class ArchitectureTest {
 
   @Test
   void theCoreHasNoGrpcProtobufOrEnvoyImports() {
-    noClasses()
-        .that()
-        .resideInAnyPackage(
-            "io.chainroute.config..",
-            "io.chainroute.chain..",
-            "io.chainroute.height..",
-            "io.chainroute.routing..",
-            "io.chainroute.jsonrpc..",
-            "io.chainroute.pipeline..")
-        .should()
-        .dependOnClassesThat()
-        .resideInAnyPackage(WIRE_AND_EDGES)
-        .orShould()
-        .dependOnClassesThat()
-        .resideInAPackage("io.chainroute.contract..")
-        .check(CLASSES);
+    forbid(
+        new String[] {
+          "io.chainroute.config..",
+          "io.chainroute.chain..",
+          "io.chainroute.height..",
+          "io.chainroute.routing..",
+          "io.chainroute.jsonrpc..",
+          "io.chainroute.pipeline.."
+        },
+        "io.chainroute.contract..");
   }
 
   @Test
   void theEnvoyContractIsPlainValuesThatEveryEdgeCanRead() {
-    noClasses()
-        .that()
-        .resideInAPackage("io.chainroute.contract..")
-        .should()
-        .dependOnClassesThat()
-        .resideInAnyPackage(WIRE_AND_EDGES)
-        .orShould()
-        .dependOnClassesThat()
-        .resideInAnyPackage(
-            "io.chainroute.config..", "io.chainroute.chain..", "io.chainroute.pipeline..")
-        .check(CLASSES);
+    forbid(
+        new String[] {"io.chainroute.contract.."},
+        "io.chainroute.config..",
+        "io.chainroute.chain..",
+        "io.chainroute.pipeline..");
   }
 
   /** The protocol packages: only the adapter registry (and the composition root) sees them. */
@@ -91,20 +79,7 @@ class ArchitectureTest {
   /** One protocol does not lean on another's adapter. */
   @Test
   void protocolPackagesDoNotDependOnEachOther() {
-    noClasses()
-        .that()
-        .resideInAPackage("io.chainroute.chain.evm..")
-        .should()
-        .dependOnClassesThat()
-        .resideInAPackage("io.chainroute.chain.algod..")
-        .check(CLASSES);
-    noClasses()
-        .that()
-        .resideInAPackage("io.chainroute.chain.algod..")
-        .should()
-        .dependOnClassesThat()
-        .resideInAPackage("io.chainroute.chain.evm..")
-        .check(CLASSES);
+    noneDependsOnAnother(PROTOCOLS);
   }
 
   /**
@@ -112,38 +87,48 @@ class ArchitectureTest {
    */
   @Test
   void adaptersUseTheSeamNotTheEngine() {
+    forbid(
+        PROTOCOLS,
+        "io.chainroute.height..",
+        "io.chainroute.pipeline..",
+        "io.chainroute.probe..",
+        "io.chainroute.routing..",
+        "io.chainroute.contract..",
+        "io.chainroute.adapters..");
+  }
+
+  @Test
+  void edgesDoNotDependOnEachOther() {
+    noneDependsOnAnother(
+        "io.chainroute.extproc..",
+        "io.chainroute.xds..",
+        "io.chainroute.admin..",
+        "io.chainroute.envoy..");
+  }
+
+  /**
+   * Classes in {@code packages} import neither the wire nor the edges nor {@code alsoForbidden}.
+   */
+  private static void forbid(String[] packages, String... alsoForbidden) {
     noClasses()
         .that()
-        .resideInAnyPackage(PROTOCOLS)
+        .resideInAnyPackage(packages)
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage(WIRE_AND_EDGES)
         .orShould()
         .dependOnClassesThat()
-        .resideInAnyPackage(
-            "io.chainroute.height..",
-            "io.chainroute.pipeline..",
-            "io.chainroute.probe..",
-            "io.chainroute.routing..",
-            "io.chainroute.contract..",
-            "io.chainroute.adapters..")
+        .resideInAnyPackage(alsoForbidden)
         .check(CLASSES);
   }
 
-  @Test
-  void edgesDoNotDependOnEachOther() {
-    String[] edges = {
-      "io.chainroute.extproc..",
-      "io.chainroute.xds..",
-      "io.chainroute.admin..",
-      "io.chainroute.envoy.."
-    };
-    for (String edge : edges) {
+  private static void noneDependsOnAnother(String... packages) {
+    for (String p : packages) {
       String[] others =
-          java.util.Arrays.stream(edges).filter(e -> !e.equals(edge)).toArray(String[]::new);
+          java.util.Arrays.stream(packages).filter(o -> !o.equals(p)).toArray(String[]::new);
       noClasses()
           .that()
-          .resideInAPackage(edge)
+          .resideInAPackage(p)
           .should()
           .dependOnClassesThat()
           .resideInAnyPackage(others)

@@ -89,14 +89,20 @@ class NewHeadsReconnectTest {
     return c;
   }
 
-  @Test
-  void theSubscriptionAndEveryHeadWakeTheNodeAndTheHandshakeCarriesItsHeaders() throws Exception {
+  /** A node whose subscription is live and has woken it once. */
+  private TinyWebSocketServer.Connection live() throws Exception {
     node = new TinyWebSocketServer();
     subscribe(node.url());
     TinyWebSocketServer.Connection c = subscribed();
-    assertThat(c.header("x-api-key")).isEqualTo("s3cret");
-    // Live: heads may have passed while it was down, so the node is probed at once.
     await().atMost(Duration.ofSeconds(5)).until(() -> wakes.size() == 1);
+    return c;
+  }
+
+  @Test
+  void theSubscriptionAndEveryHeadWakeTheNodeAndTheHandshakeCarriesItsHeaders() throws Exception {
+    // Live: heads may have passed while it was down, so the node is probed at once.
+    TinyWebSocketServer.Connection c = live();
+    assertThat(c.header("x-api-key")).isEqualTo("s3cret");
     c.sendText(HEAD);
     c.sendText(HEAD);
     await().atMost(Duration.ofSeconds(5)).until(() -> wakes.size() == 3);
@@ -160,10 +166,7 @@ class NewHeadsReconnectTest {
 
   @Test
   void aMessageFarLargerThanAHeaderDropsTheSocket() throws Exception {
-    node = new TinyWebSocketServer();
-    subscribe(node.url());
-    TinyWebSocketServer.Connection c = subscribed();
-    await().atMost(Duration.ofSeconds(5)).until(() -> wakes.size() == 1);
+    TinyWebSocketServer.Connection c = live();
     c.sendText("[\"" + "x".repeat(NewHeadsSubscriber.MAX_MESSAGE_CHARS) + "\"]");
     await().atMost(Duration.ofSeconds(5)).until(() -> timer.delaysMillis.size() == 1);
     // The oversized message woke nothing; the reconnect subscribes afresh.
@@ -173,10 +176,7 @@ class NewHeadsReconnectTest {
 
   @Test
   void closedItNeitherWakesNorReconnects() throws Exception {
-    node = new TinyWebSocketServer();
-    subscribe(node.url());
-    TinyWebSocketServer.Connection c = subscribed();
-    await().atMost(Duration.ofSeconds(5)).until(() -> wakes.size() == 1);
+    TinyWebSocketServer.Connection c = live();
     subscriber.close();
     c.sendClose(1001);
     await()
