@@ -45,16 +45,11 @@ class ChainrouteMetricsTest {
   }
 
   private void heads(long fullHead, Health fullHealth, EndpointStatus fullStatus) {
-    topology.set(
-        Topology.of(
-            1,
-            List.of(
-                new ChainView(
-                    eth,
-                    1000,
-                    List.of(
-                        node(full, fullHead, 1000 - fullHead, fullHealth, fullStatus),
-                        node(arc, 1000, 0, Health.SYNCED, EndpointStatus.HEALTHY))))));
+    List<NodeView> nodes =
+        List.of(
+            node(full, fullHead, 1000 - fullHead, fullHealth, fullStatus),
+            node(arc, 1000, 0, Health.SYNCED, EndpointStatus.HEALTHY));
+    topology.set(Topology.of(1, List.of(new ChainView(eth, 1000, nodes))));
   }
 
   /** Every sample of a text scrape: {@code name{labels}} to value. */
@@ -73,8 +68,19 @@ class ChainrouteMetricsTest {
   }
 
   private static Decided decided(Reason reason, Pool pool, String method, int status, String code) {
+    return held(reason, pool, method, status, code, 20_000, -1);
+  }
+
+  private static Decided held(
+      Reason reason,
+      Pool pool,
+      String method,
+      int status,
+      String code,
+      long classifyNanos,
+      long heldNanos) {
     return new Decided(
-        "eth", method, BlockRef.LATEST, reason, pool, 1000, 20_000, -1, status, code);
+        "eth", method, BlockRef.LATEST, reason, pool, 1000, classifyNanos, heldNanos, status, code);
   }
 
   @Test
@@ -134,17 +140,7 @@ class ChainrouteMetricsTest {
     metrics.decided(decided(Reason.UNAVAILABLE, null, "eth_call", 503, "-32002"));
     // A 503 after a hold is not "answered at once".
     metrics.decided(
-        new Decided(
-            "eth",
-            "eth_call",
-            BlockRef.LATEST,
-            Reason.UNAVAILABLE,
-            null,
-            -1,
-            1000,
-            3_000_000_000L,
-            503,
-            "-32002"));
+        held(Reason.UNAVAILABLE, null, "eth_call", 503, "-32002", 1000, 3_000_000_000L));
     Map<String, Double> s = scrape();
     assertThat(s)
         .containsEntry(

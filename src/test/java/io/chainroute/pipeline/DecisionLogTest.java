@@ -103,16 +103,18 @@ class DecisionLogTest {
 
   @Test
   void heldRequestsAndRepliesShowTheirWaitAndStatus() {
+    long waited = Duration.ofMillis(1500).toNanos();
+    Decided d = of(Reason.UNAVAILABLE, null);
     log.decided(
         new Decided(
-            "eth",
+            d.chain(),
             "eth_call",
             BlockRef.LATEST,
-            Reason.UNAVAILABLE,
+            d.reason(),
             null,
             -1,
             1,
-            Duration.ofMillis(1500).toNanos(),
+            waited,
             503,
             "-32002"));
     assertThat(sink.info)
@@ -148,18 +150,11 @@ class DecisionLogTest {
     NodeConfig full = TestConfigs.node("full", "http://user:s3cr3t-pass@10.0.0.1:8545").build();
     NodeConfig arc = TestConfigs.node("arc", "http://10.0.0.2:8545").archive().build();
     ChainConfig eth = TestConfigs.evm("eth").nodes(full, arc).build();
-    Topology t =
-        Topology.of(
-            1,
-            List.of(
-                new ChainView(
-                    eth,
-                    1000,
-                    List.of(
-                        new NodeView(
-                            full, 1000, 0, Health.SYNCED, "", EndpointStatus.HEALTHY, 1, 0, "x"),
-                        new NodeView(
-                            arc, 1000, 0, Health.SYNCED, "", EndpointStatus.NONE, 1, 0, "y")))));
+    List<NodeView> nodes =
+        List.of(
+            new NodeView(full, 1000, 0, Health.SYNCED, "", EndpointStatus.HEALTHY, 1, 0, "x"),
+            new NodeView(arc, 1000, 0, Health.SYNCED, "", EndpointStatus.NONE, 1, 0, "y"));
+    Topology t = Topology.of(1, List.of(new ChainView(eth, 1000, nodes)));
     Map<String, ChainAdapter> adapters = Map.of("eth", new EvmAdapter());
     RequestPipeline p =
         new RequestPipeline(
