@@ -8,7 +8,7 @@ import com.algorand.algosdk.v2.client.model.NodeStatusResponse;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.sim.AlgodSimulator;
+import io.chainroute.testing.algodsim.AlgodSimulator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
