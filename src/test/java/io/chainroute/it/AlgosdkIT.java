@@ -26,8 +26,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The Java algosdk as the client, through a real Envoy, with the algod chain served at the root
- * (algosdk cannot add a path prefix). The nodes start in fast catchup: the first request is sent
- * before any node is ready.
+ * (AlgodRoutingIT has algosdk under a path prefix). The nodes start in fast catchup: the first
+ * request is sent before any node is ready.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
