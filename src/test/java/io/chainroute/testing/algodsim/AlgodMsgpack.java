@@ -82,7 +82,7 @@ final class AlgodMsgpack {
     }
   }
 
-  /** {@code {"block": header}}, with header values that are strings or longs. */
+  /** {@code {"block": header}}, with header values that are strings, longs or bytes. */
   static byte[] block(SortedMap<String, Object> header) {
     try (MessageBufferPacker out = MessagePack.newDefaultBufferPacker()) {
       out.packMapHeader(1).packString("block").packMapHeader(header.size());
@@ -90,6 +90,8 @@ final class AlgodMsgpack {
         out.packString(e.getKey());
         if (e.getValue() instanceof Long l) {
           out.packLong(l);
+        } else if (e.getValue() instanceof byte[] b) {
+          out.packBinaryHeader(b.length).writePayload(b);
         } else {
           out.packString(String.valueOf(e.getValue()));
         }

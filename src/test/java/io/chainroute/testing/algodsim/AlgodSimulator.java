@@ -338,7 +338,9 @@ public final class AlgodSimulator implements AutoCloseable {
     long n = r.longValue();
     TreeMap<String, Object> header = new TreeMap<>();
     header.put("gen", GENESIS_ID);
-    header.put("prev", "blk-" + Long.toHexString(Math.max(0, n - 1)));
+    // A 32-byte hash, as SDKs that decode the block with a schema (algosdk 3.x) expect; JSON
+    // carries bytes as base64, as algod's JSON codec does.
+    header.put("prev", blockHash(Math.max(0, n - 1)));
     header.put("rnd", n);
     header.put("ts", 1_700_000_000L + n * 3);
     if (format.equals("json")) {
@@ -349,6 +351,10 @@ public final class AlgodSimulator implements AutoCloseable {
       ex.getResponseHeaders().set("X-Algorand-Struct", "block-v1");
       sendBytes(ex, 200, "application/msgpack", AlgodMsgpack.block(header));
     }
+  }
+
+  private static byte[] blockHash(long round) {
+    return AlgodMsgpack.sha512_256(("sim-block-" + round).getBytes(StandardCharsets.US_ASCII));
   }
 
   /**

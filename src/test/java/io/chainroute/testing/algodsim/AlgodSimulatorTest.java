@@ -296,7 +296,13 @@ class AlgodSimulatorTest {
     Value header = block.asMapValue().map().get(org.msgpack.value.ValueFactory.newString("block"));
     assertThat(header.asMapValue().map().get(org.msgpack.value.ValueFactory.newString("rnd")))
         .hasToString("4500");
-    // The same header as JSON.
-    assertThat(json(get("/v2/blocks/4500")).get("block").get("rnd").asLong()).isEqualTo(4500);
+    Value prev = header.asMapValue().map().get(org.msgpack.value.ValueFactory.newString("prev"));
+    assertThat(prev.isBinaryValue()).isTrue();
+    assertThat(prev.asBinaryValue().asByteArray()).hasSize(32);
+    // The same header as JSON, bytes in base64.
+    JsonNode jsonHeader = json(get("/v2/blocks/4500")).get("block");
+    assertThat(jsonHeader.get("rnd").asLong()).isEqualTo(4500);
+    assertThat(Base64.getDecoder().decode(jsonHeader.get("prev").asText()))
+        .isEqualTo(prev.asBinaryValue().asByteArray());
   }
 }
