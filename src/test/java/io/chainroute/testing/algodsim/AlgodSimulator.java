@@ -23,6 +23,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -103,25 +104,21 @@ public final class AlgodSimulator implements AutoCloseable {
     this.token = token == null ? "" : token;
     this.round = startRound;
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 4096);
-    pool =
-        Executors.newCachedThreadPool(
-            r -> {
-              Thread t = new Thread(r, "algod-sim-http");
-              t.setDaemon(true);
-              return t;
-            });
+    pool = Executors.newCachedThreadPool(daemon("algod-sim-http"));
     server.setExecutor(pool);
     server.createContext("/", this::handle);
-    ticker =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "algod-sim-rounds");
-              t.setDaemon(true);
-              return t;
-            });
+    ticker = Executors.newSingleThreadScheduledExecutor(daemon("algod-sim-rounds"));
     ticker.scheduleAtFixedRate(
         this::tick, roundTime.toNanos(), roundTime.toNanos(), TimeUnit.NANOSECONDS);
     server.start();
+  }
+
+  static ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   public int port() {

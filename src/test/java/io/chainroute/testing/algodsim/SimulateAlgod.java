@@ -86,12 +86,7 @@ public final class SimulateAlgod {
             + roundTime.toMillis()
             + " ms");
     if (stallAfter != null) {
-      Executors.newSingleThreadScheduledExecutor(
-              r -> {
-                Thread t = new Thread(r, "algod-sim-stall");
-                t.setDaemon(true);
-                return t;
-              })
+      Executors.newSingleThreadScheduledExecutor(AlgodSimulator.daemon("algod-sim-stall"))
           .schedule(
               () -> {
                 sim.stall();
