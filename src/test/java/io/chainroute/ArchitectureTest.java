@@ -71,12 +71,7 @@ class ArchitectureTest {
     noClasses()
         .that()
         .resideOutsideOfPackages(
-            "io.chainroute.adapters..",
-            "io.chainroute.chain.evm..",
-            "io.chainroute.chain.algod..",
-            // The algod simulator is leaving the product jar for the test fixtures (issue 17
-            // item 6, branch sim-fixture); until then it borrows AlgodAdapter's error texts.
-            "io.chainroute.sim..")
+            "io.chainroute.adapters..", "io.chainroute.chain.evm..", "io.chainroute.chain.algod..")
         // Main and Sidecar (package io.chainroute) get adapters from the registry too.
         .should()
         .dependOnClassesThat()
