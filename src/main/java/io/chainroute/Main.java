@@ -52,9 +52,6 @@ public final class Main {
     if (!rest.isEmpty() && !rest.get(0).startsWith("-")) {
       command = rest.remove(0);
     }
-    if (command.equals("simulate-algod")) {
-      return SimulateAlgod.run(rest);
-    }
     String configPath = null;
     String nodeId = "envoy";
     String out = null;
@@ -165,8 +162,6 @@ public final class Main {
   private static String usage() {
     return """
         usage: chainroute [run] --config FILE
-               chainroute bootstrap --config FILE [--node-id ID] [--out FILE]
-               chainroute simulate-algod --port N [--round-time 3s] [--archival] [--stall-after 30s]
-                                         [--start-round N] [--token-env NAME]   (tests and demo)""";
+               chainroute bootstrap --config FILE [--node-id ID] [--out FILE]""";
   }
 }

@@ -1,5 +1,6 @@
 package io.chainroute;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -13,6 +14,13 @@ class ArchitectureTest {
       new ClassFileImporter()
           .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
           .importPackages("io.chainroute");
+
+  /** The simulated algod, a test fixture (src/test/java): its rule reads the test classes too. */
+  private static final String ALGOD_SIM = "io.chainroute.testing.algodsim..";
+
+  /** The fixture's own unit tests (JUnit, AssertJ), left out of its rule. */
+  private static final java.util.regex.Pattern FIXTURE_TESTS =
+      java.util.regex.Pattern.compile(".*Test(\\$[^/]*)?\\.class");
 
   /** What neither the core nor the Envoy contract may import: gRPC, protobuf, Envoy, the edges. */
   private static final String[] WIRE_AND_EDGES = {
@@ -63,12 +71,7 @@ class ArchitectureTest {
     noClasses()
         .that()
         .resideOutsideOfPackages(
-            "io.chainroute.adapters..",
-            "io.chainroute.chain.evm..",
-            "io.chainroute.chain.algod..",
-            // The algod simulator is leaving the product jar for the test fixtures (issue 17
-            // item 6, branch sim-fixture); until then it borrows AlgodAdapter's error texts.
-            "io.chainroute.sim..")
+            "io.chainroute.adapters..", "io.chainroute.chain.evm..", "io.chainroute.chain.algod..")
         // Main and Sidecar (package io.chainroute) get adapters from the registry too.
         .should()
         .dependOnClassesThat()
@@ -139,5 +142,40 @@ class ArchitectureTest {
   @Test
   void theMetricsReadTheCoreAndNoEdge() {
     forbid(new String[] {"io.chainroute.metrics.."}, "io.chainroute.contract..");
+  }
+
+  @Test
+  void theSimulatedAlgodIsWrittenIndependentlyOfChainroutesAlgodAdapter() {
+    JavaClasses fixture =
+        new ClassFileImporter()
+            .withImportOption(location -> !location.matches(FIXTURE_TESTS))
+            .importPackages("io.chainroute.testing.algodsim");
+    noClasses()
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("io.chainroute.chain.algod..")
+        .because(
+            "the simulator is the oracle the algod-compatibility tests compare chainroute with")
+        .check(fixture);
+    // Self-contained, too: target/algod-sim.jar holds these classes, Jackson and msgpack only.
+    classes()
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage(
+            "java..",
+            "com.sun.net.httpserver..",
+            "com.fasterxml.jackson..",
+            "org.msgpack..",
+            ALGOD_SIM)
+        .check(fixture);
+  }
+
+  @Test
+  void noProductPackageDependsOnTestFixtures() {
+    noClasses()
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("io.chainroute.testing..")
+        .check(CLASSES);
   }
 }

@@ -294,7 +294,7 @@ public final class ConfigLoader {
           o.at("protocol"), "'" + protocolName + "'", "one of: " + Protocol.names());
     }
     String prefix = o.string("pathPrefix", "/" + name);
-    // "/" serves the chain at the root (SDKs such as algosdk cannot add a path prefix).
+    // "/" serves the chain at the root (for clients that take no path in their base URL).
     if (!prefix.equals("/") && !prefix.matches("/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*")) {
       throw new ConfigException(
           o.at("pathPrefix"),

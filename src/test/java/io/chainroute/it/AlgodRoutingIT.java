@@ -3,11 +3,12 @@ package io.chainroute.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.algorand.algosdk.v2.client.common.AlgodClient;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.sim.AlgodSimulator;
+import io.chainroute.testing.algodsim.AlgodSimulator;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -181,10 +182,41 @@ class AlgodRoutingIT {
     HttpResponse<String> big = get("/algo/v2/status/wait-for-block-after/18446744073709551616");
     assertThat(big.statusCode()).isEqualTo(400);
     assertThat(big.body()).endsWith("value out of range\"}");
+    // chainroute answers these itself; the simulator writes algod's bytes independently.
+    for (String round : new String[] {"abc", "-1", "1.5", "18446744073709551616"}) {
+      String path = "/v2/status/wait-for-block-after/" + round;
+      HttpResponse<String> direct =
+          HTTP.send(
+              HttpRequest.newBuilder(URI.create(a.url() + path))
+                  .header("X-Algo-API-Token", "token-a")
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> routed = get("/algo" + path);
+      assertThat(routed.body()).as(round).isEqualTo(direct.body());
+      assertThat(routed.statusCode()).as(round).isEqualTo(direct.statusCode());
+    }
   }
 
   @Test
   @Order(4)
+  void algosdkWithAPathPrefixInItsBaseUrlReachesTheChainUnderIt() throws Exception {
+    // The Java algosdk keeps the path of the URL it is given and appends its own.
+    AlgodClient client =
+        new AlgodClient("http://127.0.0.1/algo", envoy.listenerPort, "the-clients-token");
+    var status = client.GetStatus().execute();
+    assertThat(status.isSuccessful()).as(status.message()).isTrue();
+    assertThat(status.body().lastRound).isGreaterThan(5000);
+    // versionsCheck() and genesis() in algosdk: /versions and /genesis, which need no token.
+    var version = client.GetVersion().execute();
+    assertThat(version.isSuccessful()).as(version.message()).isTrue();
+    assertThat(version.body().genesis_id).isEqualTo(AlgodSimulator.GENESIS_ID);
+    HttpResponse<String> genesis = get("/algo/genesis");
+    assertThat(genesis.statusCode()).as(genesis.body()).isEqualTo(200);
+    assertThat(parse(genesis.body()).get("network").asText()).isEqualTo("sim");
+  }
+
+  @Test
+  @Order(5)
   void aThousandConcurrentWaitsAreHeldAndAllAnswered() throws Exception {
     long now = lastRound(get("/algo/v2/status"));
     HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -232,7 +264,7 @@ class AlgodRoutingIT {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void anOldBlockComesFromTheArchivalNode() throws Exception {
     long now = lastRound(get("/algo/v2/status"));
     HttpResponse<String> direct =
@@ -254,7 +286,7 @@ class AlgodRoutingIT {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void aStalledNodeStopsReceivingRequestsWithinOneRoundPlusOneSecond() throws Exception {
     b.stall();
     long stalledAt = System.nanoTime();
@@ -273,7 +305,7 @@ class AlgodRoutingIT {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void aDrainedNodeGetsNoNewRequestsAndUndrainRestoresItWithoutFailedRequests() throws Exception {
     io.grpc.ManagedChannel channel =
         io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", adminGrpcPort).usePlaintext().build();
@@ -305,7 +337,7 @@ class AlgodRoutingIT {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
   void withTheArchivalNodeDownTheClientSeesAlgodsOwn404() throws Exception {
     archive.close();
     await("archival node out")
@@ -322,7 +354,7 @@ class AlgodRoutingIT {
   }
 
   @Test
-  @Order(9)
+  @Order(10)
   void onShutdownAHeldWaitGetsAlgodsShutdownAnswer() throws Exception {
     long now = lastRound(get("/algo/v2/status"));
     CompletableFuture<HttpResponse<String>> wait =

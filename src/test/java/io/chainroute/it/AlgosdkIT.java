@@ -9,7 +9,7 @@ import com.algorand.algosdk.v2.client.model.NodeStatusResponse;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.sim.AlgodSimulator;
+import io.chainroute.testing.algodsim.AlgodSimulator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,8 +27,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The Java algosdk as the client, through a real Envoy, with the algod chain served at the root
- * (algosdk cannot add a path prefix). The nodes start in fast catchup: the first request is sent
- * before any node is ready.
+ * (AlgodRoutingIT has algosdk under a path prefix). The nodes start in fast catchup: the first
+ * request is sent before any node is ready.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)

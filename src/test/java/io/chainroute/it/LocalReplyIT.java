@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.sim.AlgodSimulator;
+import io.chainroute.testing.algodsim.AlgodSimulator;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

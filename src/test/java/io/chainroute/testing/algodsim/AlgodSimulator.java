@@ -1,11 +1,10 @@
-package io.chainroute.sim;
+package io.chainroute.testing.algodsim;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import io.chainroute.chain.Reply;
-import io.chainroute.chain.algod.AlgodAdapter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -15,18 +14,29 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A simulated Algorand algod (REST v2) for tests and the demo: no algod binary is available from
- * the registries. It reproduces the parts chainroute relies on, with status codes and error bodies
- * as shared/reference/protocols.md part A gives them: {@code /v2/status}, {@code
- * /v2/status/wait-for-block-after/{round}} (60 s wait), {@code /v2/blocks/{round}} (JSON and
- * msgpack, 1000-round retention unless archival), {@code /v2/transactions/params}, {@code
- * /v2/transactions/pending/{txid}}, {@code /health}, {@code /ready}, and API-token checks.
+ * A simulated Algorand algod (REST v2), a test fixture for the ITs and the demo: no algod binary is
+ * available from the registries. It reproduces the parts chainroute relies on, with status codes
+ * and error bodies written from algod's documented behaviour (shared/reference/protocols.md part A;
+ * texts in {@link AlgodErrors}), independent of chainroute's own algod adapter, so the tests that
+ * compare chainroute's answers with algod's compare two independent writings: {@code /v2/status},
+ * {@code /v2/status/wait-for-block-after/{round}} (60 s wait), {@code /v2/blocks/{round}} (JSON and
+ * msgpack, 1000-round retention unless archival), {@code /v2/transactions} (POST), {@code
+ * /v2/transactions/params}, {@code /v2/transactions/pending/{txid}}, {@code /versions}, {@code
+ * /genesis}, {@code /health}, {@code /ready}, and API-token checks (the last four routes need no
+ * token, A.4).
  *
  * <p>Controls for tests: {@link #stall}/{@link #resume} (stuck on a round), {@link #catchup} (fast
  * catchup: catchpoint set), {@link #stopAtUnsupportedRound}. The round advances every {@code
@@ -37,8 +47,24 @@ public final class AlgodSimulator implements AutoCloseable {
   /** algod's MaxTxnLife + 1: the blocks a non-archival node is guaranteed to serve. */
   public static final long DEFAULT_RETENTION = 1000;
 
+  /** The simulated network: genesis id "sim-v1" (network "sim", schema id "v1"). */
+  public static final String GENESIS_ID = "sim-v1";
+
+  static final String PROTOCOL = "https://github.com/algorandfoundation/specs/tree/sim-v1";
+  private static final String NEXT_PROTOCOL =
+      "https://github.com/algorandfoundation/specs/tree/sim-v2";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration WAIT = Duration.ofMinutes(1);
+  private static final byte[] GENESIS = genesis();
+
+  /**
+   * A stand-in for algod's genesis hash (SHA-512/256 of "GE" and the canonical msgpack genesis):
+   * SHA-512/256 of "GE" and the JSON served at /genesis. Distinct from every real network's.
+   */
+  static final String GENESIS_HASH =
+      Base64.getEncoder()
+          .encodeToString(
+              AlgodMsgpack.sha512_256("GE".getBytes(StandardCharsets.US_ASCII), GENESIS));
 
   private final HttpServer server;
   private final ExecutorService pool;
@@ -54,7 +80,7 @@ public final class AlgodSimulator implements AutoCloseable {
   private boolean unsupported;
 
   /** Node-local transaction pool and recently confirmed transactions: txid -> entry. */
-  private final java.util.Map<String, Pending> txPool = new java.util.LinkedHashMap<>();
+  private final Map<String, Pending> txPool = new LinkedHashMap<>();
 
   private static final class Pending {
     final byte[] signedTxn;
@@ -78,25 +104,21 @@ public final class AlgodSimulator implements AutoCloseable {
     this.token = token == null ? "" : token;
     this.round = startRound;
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 4096);
-    pool =
-        Executors.newCachedThreadPool(
-            r -> {
-              Thread t = new Thread(r, "algod-sim-http");
-              t.setDaemon(true);
-              return t;
-            });
+    pool = Executors.newCachedThreadPool(daemon("algod-sim-http"));
     server.setExecutor(pool);
     server.createContext("/", this::handle);
-    ticker =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "algod-sim-rounds");
-              t.setDaemon(true);
-              return t;
-            });
+    ticker = Executors.newSingleThreadScheduledExecutor(daemon("algod-sim-rounds"));
     ticker.scheduleAtFixedRate(
         this::tick, roundTime.toNanos(), roundTime.toNanos(), TimeUnit.NANOSECONDS);
     server.start();
+  }
+
+  static ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   public int port() {
@@ -176,18 +198,26 @@ public final class AlgodSimulator implements AutoCloseable {
         path = path.substring(0, path.length() - 1);
       }
       String query = uri.getRawQuery() == null ? "" : uri.getRawQuery();
-      if (path.equals("/health")) {
+      if (path.equals("/health") && get(ex)) {
         send(ex, 200, "application/json", "null");
         return;
       }
-      if (path.equals("/ready")) {
+      if (path.equals("/ready") && get(ex)) {
         synchronized (lock) {
           send(ex, unsupported ? 500 : catchup ? 503 : 200, "application/json", "null");
         }
         return;
       }
+      if (path.equals("/versions") && get(ex)) {
+        send(ex, 200, "application/json", versions());
+        return;
+      }
+      if (path.equals("/genesis") && get(ex)) {
+        sendBytes(ex, 200, "application/json", GENESIS);
+        return;
+      }
       if (!token.isEmpty() && !token.equals(tokenOf(ex))) {
-        error(ex, 401, "Invalid API Token");
+        error(ex, 401, AlgodErrors.INVALID_TOKEN);
         return;
       }
       if (path.equals("/v2/status") && get(ex)) {
@@ -203,7 +233,7 @@ public final class AlgodSimulator implements AutoCloseable {
       } else if (path.equals("/v2/transactions") && "POST".equals(ex.getRequestMethod())) {
         submit(ex);
       } else {
-        error(ex, 404, "Not Found");
+        error(ex, 404, AlgodErrors.NOT_FOUND);
       }
     }
   }
@@ -221,22 +251,18 @@ public final class AlgodSimulator implements AutoCloseable {
     return auth != null && auth.startsWith("Bearer ") ? auth.substring(7) : "";
   }
 
-  /** NodeStatusResponse (protocols.md A.1). */
+  /** NodeStatusResponse (protocols.md A.1), fields in name order as algod's model writes them. */
   String status() {
     synchronized (lock) {
       ObjectNode s = JSON.createObjectNode();
-      s.put("catchup-time", catchup ? 1_500_000_000L : 0L);
       if (catchup) {
         s.put("catchpoint", (round + 10_000) + "#SIMULATEDCATCHPOINT");
       }
+      s.put("catchup-time", catchup ? 1_500_000_000L : 0L);
       s.put("last-catchpoint", "");
       s.put("last-round", round);
-      s.put("last-version", "https://github.com/algorandfoundation/specs/tree/sim-v1");
-      s.put(
-          "next-version",
-          unsupported
-              ? "https://github.com/algorandfoundation/specs/tree/sim-v2"
-              : "https://github.com/algorandfoundation/specs/tree/sim-v1");
+      s.put("last-version", PROTOCOL);
+      s.put("next-version", unsupported ? NEXT_PROTOCOL : PROTOCOL);
       s.put("next-version-round", round + 1);
       s.put("next-version-supported", !unsupported);
       s.put("stopped-at-unsupported-round", unsupported);
@@ -246,22 +272,18 @@ public final class AlgodSimulator implements AutoCloseable {
   }
 
   /** WaitForBlock (protocols.md A.2), step by step. */
-  private void waitForBlock(HttpExchange ex, String roundText) throws IOException {
-    BigInteger r = AlgodAdapter.parseUint64(roundText);
+  private void waitForBlock(HttpExchange ex, String rawRound) throws IOException {
+    BigInteger r = round(ex, rawRound);
     if (r == null) {
-      reply(ex, AlgodAdapter.invalidRound(roundText));
       return;
     }
     synchronized (lock) {
       if (unsupported) {
-        error(
-            ex,
-            400,
-            "requested round would reach only after the protocol upgrade which isn't supported");
+        error(ex, 400, AlgodErrors.UNSUPPORTED_UPGRADE);
         return;
       }
       if (catchup) {
-        error(ex, 503, "operation not available during catchup");
+        error(ex, 503, AlgodErrors.CATCHUP);
         return;
       }
       // round+1 wraps to 0 for 2^64-1: it returns at once, as algod does.
@@ -276,7 +298,7 @@ public final class AlgodSimulator implements AutoCloseable {
           TimeUnit.NANOSECONDS.timedWait(lock, left);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
-          error(ex, 500, "operation aborted as server is shutting down");
+          error(ex, 500, AlgodErrors.SHUTTING_DOWN);
           return;
         }
       }
@@ -286,20 +308,18 @@ public final class AlgodSimulator implements AutoCloseable {
 
   private void block(HttpExchange ex, String rest, String query) throws IOException {
     int slash = rest.indexOf('/');
-    String roundText = slash < 0 ? rest : rest.substring(0, slash);
-    BigInteger r = AlgodAdapter.parseUint64(roundText);
+    BigInteger r = round(ex, slash < 0 ? rest : rest.substring(0, slash));
     if (r == null) {
-      reply(ex, AlgodAdapter.invalidRound(roundText));
       return;
     }
     String format = "json";
     for (String kv : query.split("&")) {
       if (kv.startsWith("format=")) {
-        format = kv.substring(7).toLowerCase(java.util.Locale.ROOT);
+        format = kv.substring(7).toLowerCase(Locale.ROOT);
       }
     }
     if (!format.equals("json") && !format.equals("msgpack") && !format.equals("msgp")) {
-      error(ex, 400, "failed to parse the format option");
+      error(ex, 400, AlgodErrors.BAD_FORMAT);
       return;
     }
     long oldest;
@@ -309,23 +329,59 @@ public final class AlgodSimulator implements AutoCloseable {
       oldest = archival ? 0 : Math.max(0, round - retention);
     }
     if (r.bitLength() > 63 || r.longValue() > latest || r.longValue() < oldest) {
-      error(ex, 404, "failed to retrieve information from the ledger");
+      error(ex, 404, AlgodErrors.NO_LEDGER_ENTRY);
       return;
     }
     long n = r.longValue();
+    TreeMap<String, Object> header = new TreeMap<>();
+    header.put("gen", GENESIS_ID);
+    // A 32-byte hash, as SDKs that decode the block with a schema (algosdk 3.x) expect; JSON
+    // carries bytes as base64, as algod's JSON codec does.
+    header.put("prev", blockHash(Math.max(0, n - 1)));
+    header.put("rnd", n);
+    header.put("ts", 1_700_000_000L + n * 3);
     if (format.equals("json")) {
-      ObjectNode header = JSON.createObjectNode();
-      header.put("gen", "sim-v1");
-      header.put("prev", "blk-" + Long.toHexString(Math.max(0, n - 1)));
-      header.put("rnd", n);
-      header.put("ts", 1_700_000_000L + n * 3);
       ObjectNode body = JSON.createObjectNode();
-      body.set("block", header);
+      body.set("block", JSON.valueToTree(header));
       send(ex, 200, "application/json", body.toString());
     } else {
       ex.getResponseHeaders().set("X-Algorand-Struct", "block-v1");
-      sendBytes(ex, 200, "application/msgpack", msgpackBlock(n));
+      sendBytes(ex, 200, "application/msgpack", AlgodMsgpack.block(header));
     }
+  }
+
+  private static byte[] blockHash(long round) {
+    return AlgodMsgpack.sha512_256(("sim-block-" + round).getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /**
+   * The {round} path parameter, percent-decoded as Go's router sees it; null after answering
+   * algod's 400 when it is not a uint64.
+   */
+  private static BigInteger round(HttpExchange ex, String rawSegment) throws IOException {
+    byte[] decoded = percentDecode(rawSegment);
+    BigInteger r = AlgodErrors.parseRound(new String(decoded, StandardCharsets.UTF_8));
+    if (r == null) {
+      error(ex, 400, AlgodErrors.invalidRound(decoded));
+    }
+    return r;
+  }
+
+  /** %XX escapes to bytes; anything else (a malformed escape included) as it is. */
+  static byte[] percentDecode(String raw) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] b = raw.getBytes(StandardCharsets.UTF_8);
+    for (int i = 0; i < b.length; i++) {
+      int hi = i + 2 < b.length && b[i] == '%' ? Character.digit(b[i + 1], 16) : -1;
+      int lo = hi < 0 ? -1 : Character.digit(b[i + 2], 16);
+      if (lo >= 0) {
+        out.write(hi * 16 + lo);
+        i += 2;
+      } else {
+        out.write(b[i]);
+      }
+    }
+    return out.toByteArray();
   }
 
   /** POST /v2/transactions: a msgpack SignedTxn (group); answers the first transaction's id. */
@@ -333,116 +389,131 @@ public final class AlgodSimulator implements AutoCloseable {
     byte[] body = ex.getRequestBody().readAllBytes();
     synchronized (lock) {
       if (catchup) {
-        error(ex, 503, "operation not available during catchup");
+        error(ex, 503, AlgodErrors.CATCHUP);
         return;
       }
     }
     if (body.length == 0) {
-      error(ex, 400, "empty txgroup");
+      error(ex, 400, AlgodErrors.EMPTY_TXGROUP);
       return;
     }
-    String first = null;
+    List<AlgodMsgpack.Submitted> group;
     try {
-      int p = 0;
-      while (p < body.length) {
-        int end = Msgpack.skip(body, p);
-        int[] txn = Msgpack.find(body, p, "txn");
-        if (txn == null) {
-          throw new IllegalArgumentException("no txn field");
-        }
-        java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-512/256");
-        sha.update("TX".getBytes(StandardCharsets.US_ASCII));
-        sha.update(body, txn[0], txn[1] - txn[0]);
-        String id = Msgpack.base32(sha.digest());
-        synchronized (lock) {
-          txPool.put(id, new Pending(java.util.Arrays.copyOfRange(body, p, end)));
-        }
-        first = first == null ? id : first;
-        p = end;
-      }
-    } catch (RuntimeException | java.security.NoSuchAlgorithmException e) {
-      error(ex, 400, "msgpack decode error [pos 0]: " + e.getMessage());
+      group = AlgodMsgpack.readGroup(body);
+    } catch (IllegalArgumentException e) {
+      // algod's text here is its msgpack decoder's; the simulator's decoder words it its own way.
+      error(ex, 400, "msgpack decode error: " + e.getMessage());
       return;
     }
-    send(ex, 200, "application/json", JSON.createObjectNode().put("txId", first).toString());
+    synchronized (lock) {
+      for (AlgodMsgpack.Submitted s : group) {
+        txPool.put(s.txId(), new Pending(s.signedTxn()));
+      }
+    }
+    send(
+        ex,
+        200,
+        "application/json",
+        JSON.createObjectNode().put("txId", group.get(0).txId()).toString());
   }
 
   /** GET /v2/transactions/pending/{txid}: this node's pool only (algod's pool is node-local). */
   private void pending(HttpExchange ex, String txid, String query) throws IOException {
     Pending p;
+    long confirmed;
     synchronized (lock) {
       p = txPool.get(txid);
+      confirmed = p == null ? 0 : p.confirmedRound;
     }
     if (p == null) {
-      error(
-          ex,
-          404,
-          "could not find the transaction in the transaction pool or in the last 1000 confirmed rounds");
+      error(ex, 404, AlgodErrors.TXN_NOT_FOUND);
       return;
     }
     if (query.contains("format=msgpack")) {
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      out.write(p.confirmedRound > 0 ? 0x83 : 0x82);
-      if (p.confirmedRound > 0) {
-        Msgpack.str(out, "confirmed-round");
-        Msgpack.uint(out, p.confirmedRound);
-      }
-      Msgpack.str(out, "pool-error");
-      Msgpack.str(out, "");
-      Msgpack.str(out, "txn");
-      out.writeBytes(p.signedTxn);
-      sendBytes(ex, 200, "application/msgpack", out.toByteArray());
+      sendBytes(ex, 200, "application/msgpack", AlgodMsgpack.pending(confirmed, p.signedTxn));
       return;
     }
     // JSON: the simulator does not re-encode the transaction itself as JSON.
     ObjectNode r = JSON.createObjectNode();
-    if (p.confirmedRound > 0) {
-      r.put("confirmed-round", p.confirmedRound);
+    if (confirmed > 0) {
+      r.put("confirmed-round", confirmed);
     }
     r.put("pool-error", "");
     send(ex, 200, "application/json", r.toString());
   }
 
-  /** {"block":{"rnd":n}} in msgpack. */
-  static byte[] msgpackBlock(long n) {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    b.write(0x81);
-    b.write(0xa5);
-    b.writeBytes("block".getBytes(StandardCharsets.US_ASCII));
-    b.write(0x81);
-    b.write(0xa3);
-    b.writeBytes("rnd".getBytes(StandardCharsets.US_ASCII));
-    b.write(0xcf);
-    for (int i = 7; i >= 0; i--) {
-      b.write((int) (n >>> (8 * i)) & 0xff);
-    }
-    return b.toByteArray();
-  }
-
   private void params(HttpExchange ex) throws IOException {
     synchronized (lock) {
       if (catchup) {
-        error(ex, 503, "operation not available during catchup");
+        error(ex, 503, AlgodErrors.CATCHUP);
         return;
       }
       ObjectNode p = JSON.createObjectNode();
-      p.put("consensus-version", "https://github.com/algorandfoundation/specs/tree/sim-v1");
+      p.put("consensus-version", PROTOCOL);
       p.put("fee", 0);
-      p.put("genesis-hash", "SGO1GKSzyE7IEPItTxCByw9x8FmnrCDexi9/cOUJOiI=");
-      p.put("genesis-id", "sim-v1");
+      p.put("genesis-hash", GENESIS_HASH);
+      p.put("genesis-id", GENESIS_ID);
       p.put("last-round", round);
       p.put("min-fee", 1000);
       send(ex, 200, "application/json", p.toString());
     }
   }
 
-  /** algod's error body, built where chainroute builds its own algod errors. */
-  private static void error(HttpExchange ex, int status, String message) throws IOException {
-    reply(ex, AlgodAdapter.error(status, message));
+  /**
+   * GET /versions (protocols.md A.1): the node's identity, {@code genesis_id}, {@code
+   * genesis_hash_b64}, {@code build} and the API versions served.
+   */
+  static String versions() {
+    ObjectNode build = JSON.createObjectNode();
+    build.put("branch", "sim");
+    build.put("build_number", 0);
+    build.put("channel", "sim");
+    build.put("commit_hash", "0000000");
+    build.put("major", 4);
+    build.put("minor", 0);
+    ObjectNode v = JSON.createObjectNode();
+    v.set("build", build);
+    v.put("genesis_hash_b64", GENESIS_HASH);
+    v.put("genesis_id", GENESIS_ID);
+    v.putArray("versions").add("v2");
+    return v.toString();
   }
 
-  private static void reply(HttpExchange ex, Reply r) throws IOException {
-    sendBytes(ex, r.httpStatus(), r.contentType(), r.body());
+  /**
+   * GET /genesis: the network's genesis file (alloc, fees, id, network, proto, rwd, timestamp):
+   * network "sim", schema id "v1", three allocations (rewards pool, fee sink, one wallet).
+   */
+  private static byte[] genesis() {
+    String rewards = simAddress("rewards-pool");
+    String feeSink = simAddress("fee-sink");
+    ObjectNode g = JSON.createObjectNode();
+    ArrayNode alloc = g.putArray("alloc");
+    alloc.add(allocation(rewards, "RewardsPool", 125_000_000_000_000L, 2));
+    alloc.add(allocation(feeSink, "FeeSink", 100_000L, 2));
+    alloc.add(allocation(simAddress("wallet-1"), "Wallet1", 10_000_000_000_000_000L, 1));
+    g.put("fees", feeSink);
+    g.put("id", "v1");
+    g.put("network", "sim");
+    g.put("proto", PROTOCOL);
+    g.put("rwd", rewards);
+    g.put("timestamp", 1_700_000_000L);
+    return g.toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static ObjectNode allocation(String addr, String comment, long microAlgos, int status) {
+    ObjectNode a = JSON.createObjectNode();
+    a.put("addr", addr);
+    a.put("comment", comment);
+    a.putObject("state").put("algo", microAlgos).put("onl", status);
+    return a;
+  }
+
+  private static String simAddress(String seed) {
+    return AlgodMsgpack.address(AlgodMsgpack.sha512_256(seed.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  private static void error(HttpExchange ex, int status, String message) throws IOException {
+    sendBytes(ex, status, "application/json", AlgodErrors.body(message));
   }
 
   private static void send(HttpExchange ex, int status, String type, String body)

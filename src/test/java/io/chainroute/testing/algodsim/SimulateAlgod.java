@@ -1,6 +1,5 @@
-package io.chainroute;
+package io.chainroute.testing.algodsim;
 
-import io.chainroute.sim.AlgodSimulator;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -9,10 +8,28 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code chainroute simulate-algod}: runs one simulated algod node until the process is stopped.
+ * {@code bin/simulate-algod} ({@code java -jar target/algod-sim.jar}): runs one simulated algod
+ * node until the process is stopped (SIGINT or SIGTERM). Exit codes: 1 when the port cannot be
+ * bound, 2 for a bad command line.
+ *
+ * <pre>
+ * simulate-algod --port N [--round-time 3s] [--archival] [--stall-after 30s] [--start-round N]
+ *                [--token-env NAME]
+ * </pre>
  */
-final class SimulateAlgod {
+public final class SimulateAlgod {
+  private static final String USAGE =
+      "usage: simulate-algod --port N [--round-time 3s] [--archival] [--stall-after 30s]"
+          + " [--start-round N] [--token-env NAME]";
+
   private SimulateAlgod() {}
+
+  public static void main(String[] args) {
+    int code = run(List.of(args));
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
 
   static int run(List<String> args) {
     int port = -1;
@@ -34,23 +51,22 @@ final class SimulateAlgod {
             String name = args.get(++i);
             token = System.getenv(name);
             if (token == null || token.isEmpty()) {
-              System.err.println(
-                  "chainroute simulate-algod: environment variable " + name + " is not set");
+              System.err.println("simulate-algod: environment variable " + name + " is not set");
               return 2;
             }
           }
           default -> {
-            System.err.println("chainroute simulate-algod: unknown argument: " + a);
+            System.err.println("simulate-algod: unknown argument: " + a + "\n" + USAGE);
             return 2;
           }
         }
       } catch (IndexOutOfBoundsException | IllegalArgumentException e) {
-        System.err.println("chainroute simulate-algod: bad or missing value for " + a);
+        System.err.println("simulate-algod: bad or missing value for " + a);
         return 2;
       }
     }
     if (port < 0) {
-      System.err.println("chainroute simulate-algod: --port N is required");
+      System.err.println("simulate-algod: --port N is required\n" + USAGE);
       return 2;
     }
     AlgodSimulator sim;
@@ -59,8 +75,7 @@ final class SimulateAlgod {
           new AlgodSimulator(
               port, roundTime, startRound, archival, AlgodSimulator.DEFAULT_RETENTION, token);
     } catch (IOException e) {
-      System.err.println(
-          "chainroute simulate-algod: port " + port + " is not available: " + e.getMessage());
+      System.err.println("simulate-algod: port " + port + " is not available: " + e.getMessage());
       return 1;
     }
     System.out.println(
@@ -71,12 +86,7 @@ final class SimulateAlgod {
             + roundTime.toMillis()
             + " ms");
     if (stallAfter != null) {
-      Executors.newSingleThreadScheduledExecutor(
-              r -> {
-                Thread t = new Thread(r, "algod-sim-stall");
-                t.setDaemon(true);
-                return t;
-              })
+      Executors.newSingleThreadScheduledExecutor(AlgodSimulator.daemon("algod-sim-stall"))
           .schedule(
               () -> {
                 sim.stall();
