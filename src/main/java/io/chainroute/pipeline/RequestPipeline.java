@@ -202,8 +202,7 @@ public final class RequestPipeline {
   }
 
   /**
-   * False when a hold now would be refused (an edge then answers {@link Outcome.Hold#onRefused} at
-   * once).
+   * False when a hold now would be refused (an edge then answers with {@link #refused} at once).
    */
   public boolean canHold() {
     return held.canHold();
