@@ -288,7 +288,7 @@ class EnvoyObservabilityIT {
               assertThat(prometheus.scalar(FULL_HEAD)).isPresent();
             });
     double head = prometheus.scalar(FULL_HEAD).getAsDouble();
-    assertThat(head).isEqualTo(full.blockNumber());
+    assertThat(head).isEqualTo((double) full.blockNumber());
     full.mine(5);
     archive.mine(5);
     await("Prometheus sees the full node's head rise by 5")
