@@ -220,6 +220,18 @@ class EnvoyObservabilityIT {
                 + "envoy_http_conn_manager_prefix=\"rpc\"}");
   }
 
+  @Test
+  @Order(2)
+  void everyEnvoySeriesTheAlertRulesNameIsOneEnvoyExports() throws IOException {
+    String stats = envoy.admin("/stats/prometheus");
+    java.util.Set<String> names = AlertRulesTest.seriesNames(AlertRulesTest.RULES, "envoy_");
+    assertThat(names).contains("envoy_http_ext_proc_failure_mode_allowed");
+    for (String name : names) {
+      // A label (envoy_cluster_name) or a series: either way Envoy's exposition has it.
+      assertThat(stats).as(name).contains(name);
+    }
+  }
+
   private static final String HEAD_REQUESTS =
       "sum(envoy_cluster_upstream_rq{envoy_cluster_name=\"eth-it-head\"})";
 
