@@ -119,15 +119,7 @@ class EnvoyObservabilityIT {
 
   @AfterAll
   void stopEverything() {
-    for (AutoCloseable c : new AutoCloseable[] {prometheus, envoy, sidecar, full, archive}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception e) {
-        // keep closing the rest
-      }
-    }
+    Ports.closeAll(prometheus, envoy, sidecar, full, archive);
   }
 
   private static String balanceAt(String block) {
@@ -232,21 +224,26 @@ class EnvoyObservabilityIT {
     }
   }
 
+  /** Once Prometheus has scraped {@code job} and {@code promql} has one sample: its value. */
+  private double scraped(String job, String promql) {
+    await("Prometheus scraped " + job)
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(250))
+        .untilAsserted(
+            () -> {
+              assertThat(prometheus.targetHealth()).containsEntry(job, "up");
+              assertThat(prometheus.scalar(promql)).isPresent();
+            });
+    return prometheus.scalar(promql).getAsDouble();
+  }
+
   private static final String HEAD_REQUESTS =
       "sum(envoy_cluster_upstream_rq{envoy_cluster_name=\"eth-it-head\"})";
 
   @Test
   @Order(3)
   void aRealPrometheusScrapesEnvoyAndSeesItsUpstreamRequestCountRise() {
-    await("Prometheus scraped Envoy")
-        .atMost(Duration.ofSeconds(20))
-        .pollInterval(Duration.ofMillis(250))
-        .untilAsserted(
-            () -> {
-              assertThat(prometheus.targetHealth()).containsEntry("envoy", "up");
-              assertThat(prometheus.scalar(HEAD_REQUESTS)).isPresent();
-            });
-    double before = prometheus.scalar(HEAD_REQUESTS).getAsDouble();
+    double before = scraped("envoy", HEAD_REQUESTS);
     for (int i = 0; i < 25; i++) {
       assertThat(Rpc.post(envoy.url("/eth"), Rpc.call("eth_blockNumber", "[]")).status())
           .isEqualTo(200);
@@ -291,15 +288,7 @@ class EnvoyObservabilityIT {
   void aRealPrometheusScrapesChainroutesSeriesAndSeesANodesHeadRiseAndRoutedRequestsCount() {
     // Remove once chainroute serves /metrics (branch metrics is merged): then this must run.
     assumeTrue(chainrouteServesMetrics(), "chainroute has no /metrics yet (branch metrics)");
-    await("Prometheus scraped chainroute")
-        .atMost(Duration.ofSeconds(20))
-        .pollInterval(Duration.ofMillis(250))
-        .untilAsserted(
-            () -> {
-              assertThat(prometheus.targetHealth()).containsEntry("chainroute", "up");
-              assertThat(prometheus.scalar(FULL_HEAD)).isPresent();
-            });
-    double head = prometheus.scalar(FULL_HEAD).getAsDouble();
+    double head = scraped("chainroute", FULL_HEAD);
     assertThat(head).isEqualTo((double) full.blockNumber());
     full.mine(5);
     archive.mine(5);
