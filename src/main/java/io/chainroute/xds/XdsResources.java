@@ -19,6 +19,7 @@ import io.chainroute.routing.PoolPlan;
 import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
+import io.envoyproxy.envoy.config.cluster.v3.TrackClusterStats;
 import io.envoyproxy.envoy.config.cluster.v3.UpstreamConnectionOptions;
 import io.envoyproxy.envoy.config.common.mutation_rules.v3.HeaderMutation;
 import io.envoyproxy.envoy.config.core.v3.Address;
@@ -139,6 +140,9 @@ public final class XdsResources {
                                 .setMinRetryConcurrency(UInt32Value.of(minRetryConcurrency(limit))))
                         .setTrackRemaining(true)))
         .setOutlierDetection(outlierDetection())
+        // Requests, errors and latency per node in Envoy's /stats/prometheus (labelled with the
+        // cluster and the endpoint's address and host name, which is the node's config name).
+        .setTrackClusterStats(TrackClusterStats.newBuilder().setPerEndpointStats(true))
         .setUpstreamConnectionOptions(
             UpstreamConnectionOptions.newBuilder()
                 // A node host that vanished (no RST) is noticed on a pooled or long-waiting
