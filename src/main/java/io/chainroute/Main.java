@@ -1,5 +1,6 @@
 package io.chainroute;
 
+import io.chainroute.adapters.ChainAdapters;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigException;
 import io.chainroute.config.ConfigLoader;
@@ -107,7 +108,7 @@ public final class Main {
         }
       }
       case "bootstrap" -> {
-        String yaml = BootstrapRenderer.render(config, nodeId, Sidecar::adapterFor);
+        String yaml = BootstrapRenderer.render(config, nodeId, ChainAdapters::forChain);
         if (out == null) {
           System.out.print(yaml);
           return 0;

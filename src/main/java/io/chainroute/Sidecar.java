@@ -1,10 +1,11 @@
 package io.chainroute;
 
+import io.chainroute.adapters.ChainAdapters;
 import io.chainroute.admin.AdminGrpcService;
 import io.chainroute.admin.AdminHttpServer;
 import io.chainroute.admin.EnvoyConnection;
 import io.chainroute.chain.ChainAdapter;
-import io.chainroute.chain.evm.EvmAdapter;
+import io.chainroute.chain.HeadSource;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigException;
@@ -13,7 +14,6 @@ import io.chainroute.config.ServerConfig;
 import io.chainroute.extproc.ExtProcService;
 import io.chainroute.height.HeightTracker;
 import io.chainroute.probe.HttpNodeProber;
-import io.chainroute.probe.NewHeadsSubscriber;
 import io.chainroute.xds.XdsClients;
 import io.chainroute.xds.XdsPublisher;
 import io.grpc.Server;
@@ -48,9 +48,10 @@ public final class Sidecar implements AutoCloseable {
   private final HeightTracker tracker;
   private final HttpClient http;
   private final ScheduledExecutorService xdsLoop;
-  private final ScheduledExecutorService wsTimer;
-  // Replaced by a reload; guarded by this.
-  private NewHeadsSubscriber newHeads;
+  private final ScheduledExecutorService pushTimer;
+  // Each chain's head push source, if its adapter offers one; replaced by a reload. Guarded by
+  // this.
+  private final Map<String, HeadSource> headSources = new LinkedHashMap<>();
   private ChainrouteConfig running;
   private java.nio.file.Path configFile;
   private final XdsPublisher publisher;
@@ -66,7 +67,7 @@ public final class Sidecar implements AutoCloseable {
     running = config;
     Clock clock = Clock.systemUTC();
     for (ChainConfig chain : config.chains()) {
-      adapters.put(chain.name(), adapterFor(chain));
+      adapters.put(chain.name(), ChainAdapters.forChain(chain));
     }
     ScheduledExecutorService heightLoop =
         Executors.newSingleThreadScheduledExecutor(daemon("chainroute-height"));
@@ -88,12 +89,17 @@ public final class Sidecar implements AutoCloseable {
             heightLoop,
             System::nanoTime,
             clock);
-    // newHeads subscriptions (nodes with a wsUrl) wake the tracker; closed before the tracker's
-    // loop.
-    wsTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-newheads"));
-    newHeads = new NewHeadsSubscriber(http, config.chains(), tracker::wake, wsTimer);
-    closers.add(() -> newHeadsNow().close());
-    closers.add(wsTimer::shutdownNow);
+    // Head pushes (where a chain's adapter offers them) wake the tracker; closed before the
+    // tracker's loop.
+    pushTimer = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-headpush"));
+    for (ChainConfig chain : config.chains()) {
+      HeadSource source = headSource(chain);
+      if (source != null) {
+        headSources.put(chain.name(), source);
+      }
+    }
+    closers.add(this::closeHeadSources);
+    closers.add(pushTimer::shutdownNow);
     publisher =
         new XdsPublisher(
             config.chains(),
@@ -138,7 +144,7 @@ public final class Sidecar implements AutoCloseable {
             .plusSeconds(1);
     s.tracker.firstRound().thenRun(s.publisher::startPublishing);
     s.xdsLoop.schedule(s.publisher::startPublishing, firstRound.toMillis(), TimeUnit.MILLISECONDS);
-    s.newHeadsNow().start();
+    s.startHeadSources();
     ServerConfig sc = config.server();
     log.info(
         "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{}",
@@ -209,8 +215,18 @@ public final class Sidecar implements AutoCloseable {
     }
   }
 
-  private synchronized NewHeadsSubscriber newHeadsNow() {
-    return newHeads;
+  private HeadSource headSource(ChainConfig chain) {
+    return adapters
+        .get(chain.name())
+        .headSource(chain, http, pushTimer, node -> tracker.wake(chain.name(), node));
+  }
+
+  private synchronized void startHeadSources() {
+    headSources.values().forEach(HeadSource::start);
+  }
+
+  private synchronized void closeHeadSources() {
+    headSources.values().forEach(HeadSource::close);
   }
 
   /** The file {@link #reload()} re-reads (SIGHUP, {@code POST /config/reload}). */
@@ -266,10 +282,21 @@ public final class Sidecar implements AutoCloseable {
       log.error("Configuration reload failed while applying. error={}", e.toString());
       return new ConfigReload.Outcome(false, "could not apply: " + e);
     }
-    if (!wsNodes(running).equals(wsNodes(next))) {
-      newHeads.close();
-      newHeads = new NewHeadsSubscriber(http, next.chains(), tracker::wake, wsTimer);
-      newHeads.start();
+    for (int c = 0; c < next.chains().size(); c++) {
+      ChainConfig chain = next.chains().get(c);
+      if (chain.nodes().equals(running.chains().get(c).nodes())) {
+        continue;
+      }
+      // The chain's nodes changed: its head pushes start afresh with the new node set.
+      HeadSource old = headSources.remove(chain.name());
+      if (old != null) {
+        old.close();
+      }
+      HeadSource source = headSource(chain);
+      if (source != null) {
+        headSources.put(chain.name(), source);
+        source.start();
+      }
     }
     String note =
         ConfigReload.envoyChanged(running, next)
@@ -286,18 +313,6 @@ public final class Sidecar implements AutoCloseable {
         note);
     return new ConfigReload.Outcome(
         true, "applied: " + after + " nodes in " + next.chains().size() + " chains" + note);
-  }
-
-  private static List<String> wsNodes(ChainrouteConfig c) {
-    List<String> out = new ArrayList<>();
-    for (ChainConfig chain : c.chains()) {
-      for (io.chainroute.config.NodeConfig n : chain.nodes()) {
-        if (n.wsUrl() != null) {
-          out.add(chain.name() + "/" + n.name() + "/" + n.wsUrl());
-        }
-      }
-    }
-    return out;
   }
 
   /** Connected Envoys, as the admin edge shows them. */
@@ -339,14 +354,6 @@ public final class Sidecar implements AutoCloseable {
       t = t.getCause();
     }
     return t.getMessage();
-  }
-
-  /** The adapter of the chain's protocol. */
-  public static ChainAdapter adapterFor(ChainConfig chain) {
-    return switch (chain.protocol()) {
-      case EVM -> new EvmAdapter();
-      case ALGORAND -> new io.chainroute.chain.algod.AlgodAdapter();
-    };
   }
 
   public HeightTracker tracker() {

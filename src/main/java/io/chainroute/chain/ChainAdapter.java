@@ -4,9 +4,12 @@ import io.chainroute.config.Protocol;
 
 /**
  * Everything protocol-specific, behind one stateless, thread-safe interface: how to ask a node for
- * its head, how to read a client request into {@link Requirement}s, and which paths and headers the
- * proxy must treat apart ({@link #pathRoutes}, {@link #clientHeadersToDrop}). The engine (tracking,
- * routing, xDS) knows heights and pools, never a method name or a path template.
+ * its head (and, where the protocol pushes them, a {@link #headSource}), how to read a client
+ * request into {@link Requirement}s (including a wait for a height, answered with the adapter's own
+ * replies), and which paths and headers the proxy must treat apart ({@link #pathRoutes}, {@link
+ * #clientHeadersToDrop}). Implementations are registered in {@code
+ * io.chainroute.adapters.ChainAdapters}. The engine (tracking, routing, xDS) knows heights and
+ * pools, never a method name or a path template.
  */
 public interface ChainAdapter {
 
@@ -53,6 +56,39 @@ public interface ChainAdapter {
    */
   default java.util.List<PathRoute> pathRoutes() {
     return java.util.List.of();
+  }
+
+  /**
+   * A push source of head news for the chain's nodes, or null when the protocol has none or no node
+   * of the chain is set up for one (the tracker then relies on polling alone).
+   *
+   * @param http the client for its connections (shared with the probes)
+   * @param timer for its reconnects; single-threaded, never to be blocked
+   * @param wake rung per node with news
+   */
+  default HeadSource headSource(
+      io.chainroute.config.ChainConfig chain,
+      java.net.http.HttpClient http,
+      java.util.concurrent.ScheduledExecutorService timer,
+      HeadSource.Wake wake) {
+    return null;
+  }
+
+  /**
+   * The body of an error the proxy writes itself for this protocol's requests (Envoy's local
+   * replies: no node available, a timeout, a limit reached), in the protocol's own error format.
+   *
+   * @param code a JSON-RPC style error code; a protocol without codes ignores it
+   * @param message fixed text (no secret, no '%')
+   * @param idJson spliced in verbatim where the protocol echoes the request's id: a proxy
+   *     placeholder or {@code null}; ignored by a protocol without ids (see {@link
+   *     #proxyErrorsEchoId})
+   */
+  String proxyErrorBody(int code, String message, String idJson);
+
+  /** True when the protocol's errors carry the request's id, which the proxy echoes when known. */
+  default boolean proxyErrorsEchoId() {
+    return false;
   }
 
   /**

@@ -25,21 +25,26 @@ public sealed interface Classification {
   record Answer(Reply reply) implements Classification {}
 
   /**
-   * Answer once a synced node of the chain reaches {@code minHead}, with that node's own status
-   * (algod's {@code wait-for-block-after}; any protocol with a "wait for height" call fits): held
-   * by the request pipeline, costing no thread.
+   * Answer once a synced node of the chain reaches {@code minHead} (a protocol's "wait for a
+   * height" call, such as algod's {@code wait-for-block-after}): held by the request pipeline,
+   * costing no thread. The pipeline only watches heights; every answer is the adapter's, built from
+   * the {@link AdapterState} it kept for the node the pipeline picked (the synced, usable node with
+   * the highest head and a kept state).
    *
    * @param minHead the height a synced node must reach
-   * @param timeout answer anyway after this long
-   * @param statusReply builds the answer from the chosen node's last raw probe answer
-   * @param noNodeReply the answer when no synced node exists (e.g. all catching up)
-   * @param shutdownReply the answer when chainroute shuts down while holding it
+   * @param timeout how long to hold it
+   * @param reached the answer from the state of a node at {@code minHead} or above
+   * @param timedOut the answer once {@code timeout} passed: from the freshest synced node's state,
+   *     or from null when there is none
+   * @param catchingUp the answer at once when every node of the chain is catching up
+   * @param shutdownReply the answer when chainroute shuts down while holding it, or cannot hold it
    */
   record WaitForHeight(
       long minHead,
       java.time.Duration timeout,
-      java.util.function.Function<byte[], Reply> statusReply,
-      Reply noNodeReply,
+      java.util.function.Function<AdapterState, Reply> reached,
+      java.util.function.Function<AdapterState, Reply> timedOut,
+      Reply catchingUp,
       Reply shutdownReply)
       implements Classification {}
 

@@ -6,17 +6,11 @@ package io.chainroute.chain;
  * @param head the node's current height
  * @param syncing true while the node is still catching up with its peers
  * @param detail a short human-readable note for /status (e.g. sync progress); never a secret
- * @param raw the node's answer as received, for protocols that relay it (algod's status body);
- *     empty when not kept
+ * @param state what the adapter keeps from this answer for its own later use (see {@link
+ *     AdapterState}); null when it keeps nothing
  */
-public record ProbeReading(long head, boolean syncing, String detail, byte[] raw) {
-  private static final byte[] NONE = new byte[0];
-
-  public ProbeReading {
-    raw = raw == null ? NONE : raw;
-  }
-
+public record ProbeReading(long head, boolean syncing, String detail, AdapterState state) {
   public ProbeReading(long head, boolean syncing, String detail) {
-    this(head, syncing, detail, NONE);
+    this(head, syncing, detail, null);
   }
 }

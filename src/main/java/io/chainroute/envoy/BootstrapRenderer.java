@@ -283,7 +283,7 @@ public final class BootstrapRenderer {
                 io.envoyproxy.envoy.config.core.v3.HttpProtocolOptions.newBuilder()
                     .setIdleTimeout(duration(DOWNSTREAM_IDLE_TIMEOUT)))
             .setDelayedCloseTimeout(duration(1000))
-            .setLocalReplyConfig(LocalReplies.config(config))
+            .setLocalReplyConfig(LocalReplies.config(config, chains))
             .setRouteConfig(ChainRoutes.config(config.envoy(), chains))
             // A gzip-encoded body is decoded first, so ext_proc and the buffer see JSON.
             .addHttpFilters(decompressorFilter())
@@ -410,7 +410,7 @@ public final class BootstrapRenderer {
             // route sends the request to the head pool it last knew.
             .setFailureModeAllow(true)
             .setMessageTimeout(duration(envoy.messageTimeout()))
-            // chainroute may hold a request (algod wait-for-block-after: 60 s; graceful startup)
+            // chainroute may hold a request (a wait for a height: up to 60 s; graceful startup)
             // and extends the timeout of that one message with override_message_timeout, up to
             // this.
             .setMaxMessageTimeout(duration(LONGEST_HOLD))

@@ -4,10 +4,9 @@ import static io.chainroute.envoy.BootstrapRenderer.LIMIT_EXCEEDED;
 import static io.chainroute.envoy.BootstrapRenderer.RESOURCE_UNAVAILABLE;
 
 import com.google.protobuf.BoolValue;
-import io.chainroute.config.ChainConfig;
 import io.chainroute.config.ChainrouteConfig;
-import io.chainroute.config.Protocol;
 import io.chainroute.contract.EnvoyContract;
+import io.chainroute.jsonrpc.JsonRpcErrors;
 import io.envoyproxy.envoy.config.accesslog.v3.AccessLogFilter;
 import io.envoyproxy.envoy.config.accesslog.v3.AndFilter;
 import io.envoyproxy.envoy.config.accesslog.v3.ComparisonFilter;
@@ -26,6 +25,7 @@ import io.envoyproxy.envoy.type.matcher.v3.MetadataMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.ValueMatcher;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -35,8 +35,8 @@ import java.util.regex.Pattern;
 /**
  * The HCM's {@code local_reply_config}: Envoy's own error replies (no healthy node, connect failure
  * or reset, timeout, circuit breaker, rate limit, overload, 413, 408) rewritten into the protocol
- * of the chain the request was for: a JSON-RPC error object for EVM chains, algod's {@code
- * {"message": ...}} for Algorand chains. Status codes stay Envoy's. Pure.
+ * of the chain the request was for, in the error format its adapter writes ({@link
+ * io.chainroute.chain.ChainAdapter#proxyErrorBody}). Status codes stay Envoy's. Pure.
  *
  * <p>local_reply_config is one per listener, so each chain gets its own mappers, selected by the
  * request path. After the router rewrote the path (the chain prefix is stripped before a request
@@ -46,10 +46,11 @@ import java.util.regex.Pattern;
  * fallback.
  *
  * <p>The JSON-RPC {@code id}: chainroute hands Envoy each single request's id as dynamic metadata
- * ({@code chainroute.id}); a twin of each EVM mapper matches when it is there and echoes it, the
- * plain one answers {@code "id":null} (chainroute down, a batch, or a reply before ext_proc read
- * the body: 413, overload). Bodies are fixed strings otherwise (chain name and limits only), never
- * a node address or credential.
+ * ({@code chainroute.id}); for a protocol whose errors carry the id ({@link
+ * io.chainroute.chain.ChainAdapter#proxyErrorsEchoId}) a twin of each mapper matches when it is
+ * there and echoes it, the plain one answers {@code "id":null} (chainroute down, a batch, or a
+ * reply before ext_proc read the body: 413, overload). Bodies are fixed strings otherwise (chain
+ * name and limits only), never a node address or credential.
  */
 final class LocalReplies {
   private LocalReplies() {}
@@ -93,33 +94,46 @@ final class LocalReplies {
         new Kind(List.of(), 408, LIMIT_EXCEEDED, "request not received in time%s"));
   }
 
-  static LocalReplyConfig config(ChainrouteConfig config) {
-    List<ChainConfig> chains = new ArrayList<>(config.chains());
+  /** The error format of requests no chain serves: plain JSON-RPC. */
+  private static final ErrorFormat JSON_RPC =
+      (code, message, idJson) ->
+          new String(
+              JsonRpcErrors.error(idJson.getBytes(StandardCharsets.UTF_8), code, message, null),
+              StandardCharsets.UTF_8);
+
+  /** How one chain's errors are written (its adapter's {@code proxyErrorBody}). */
+  @FunctionalInterface
+  private interface ErrorFormat {
+    String body(int code, String message, String idJson);
+  }
+
+  static LocalReplyConfig config(ChainrouteConfig config, List<BootstrapRenderer.Chain> chainList) {
+    List<BootstrapRenderer.Chain> chains = new ArrayList<>(chainList);
     // Longer prefixes first (a regex per chain matches exactly its own paths anyway); "/" last.
     chains.sort(
-        Comparator.comparing((ChainConfig c) -> c.pathPrefix().equals("/"))
-            .thenComparing(c -> -c.pathPrefix().length()));
+        Comparator.comparing(BootstrapRenderer.Chain::root)
+            .thenComparing(c -> -c.config().pathPrefix().length()));
     LocalReplyConfig.Builder out = LocalReplyConfig.newBuilder();
     boolean rootChain = false;
-    for (ChainConfig chain : chains) {
-      boolean root = chain.pathPrefix().equals("/");
+    for (BootstrapRenderer.Chain chain : chains) {
+      boolean root = chain.root();
       rootChain |= root;
+      String prefix = root ? null : chain.config().pathPrefix();
+      ErrorFormat format = chain.adapter()::proxyErrorBody;
       for (Kind kind : kinds(config)) {
-        String forChain = " for chain '" + chain.name() + "'";
-        if (chain.protocol() == Protocol.EVM) {
+        String forChain = " for chain '" + chain.config().name() + "'";
+        if (chain.adapter().proxyErrorsEchoId()) {
           // First the twin that echoes the request's id (when ext_proc handed it over), then the
           // one with "id":null.
-          out.addMappers(
-              mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, true));
+          out.addMappers(mapper(kind, prefix, format, forChain, true));
         }
-        out.addMappers(
-            mapper(kind, root ? null : chain.pathPrefix(), chain.protocol(), forChain, false));
+        out.addMappers(mapper(kind, prefix, format, forChain, false));
       }
     }
     if (!rootChain) {
       // A path no chain serves (e.g. an overloaded Envoy refusing a request for /nothing).
       for (Kind kind : kinds(config)) {
-        out.addMappers(mapper(kind, null, Protocol.EVM, "", false));
+        out.addMappers(mapper(kind, null, JSON_RPC, "", false));
       }
     }
     return out.build();
@@ -129,7 +143,7 @@ final class LocalReplies {
    * @param echoId match only when ext_proc left the request's id in metadata, and echo it
    */
   private static ResponseMapper mapper(
-      Kind kind, String prefix, Protocol protocol, String forChain, boolean echoId) {
+      Kind kind, String prefix, ErrorFormat format, String forChain, boolean echoId) {
     List<AccessLogFilter> filters = new ArrayList<>();
     if (prefix != null) {
       filters.add(pathFilter(prefix));
@@ -181,9 +195,8 @@ final class LocalReplies {
                 .setTextFormatSource(
                     DataSource.newBuilder()
                         .setInlineString(
-                            body(
-                                protocol,
-                                kind,
+                            format.body(
+                                kind.code(),
                                 String.format(Locale.ROOT, kind.message(), forChain),
                                 echoId ? ECHO_ID : "null")))
                 .setContentType("application/json"))
@@ -197,23 +210,6 @@ final class LocalReplies {
           + ":"
           + EnvoyContract.METADATA_ID
           + ")%";
-
-  /**
-   * The body; {@code message} holds no '%' (chain names are [a-z0-9-]), so the only format operator
-   * is the id's.
-   */
-  static String body(Protocol protocol, Kind kind, String message, String id) {
-    String quoted = "\"" + message.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
-    return protocol == Protocol.ALGORAND
-        ? "{\"message\":" + quoted + "}"
-        : "{\"jsonrpc\":\"2.0\",\"id\":"
-            + id
-            + ",\"error\":{\"code\":"
-            + kind.code()
-            + ",\"message\":"
-            + quoted
-            + "}}";
-  }
 
   /**
    * Requests under {@code prefix} (path_separated_prefix semantics: the prefix itself, or followed

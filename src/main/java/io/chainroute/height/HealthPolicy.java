@@ -86,7 +86,7 @@ public final class HealthPolicy {
               s.latencyMicros(),
               s.lastAdvancedWallMillis(),
               s.address(),
-              s.raw()));
+              s.adapterState()));
     }
     return new ChainView(chain, head, views);
   }

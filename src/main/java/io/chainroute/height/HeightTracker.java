@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Probes every node on its chain's interval and keeps the current {@link Topology}. A push source
- * (a node's newHeads subscription) can {@link #wake} a node: it is probed at once instead of at its
- * next poll, so a new head reaches the topology in one probe round trip.
+ * (a {@link io.chainroute.chain.HeadSource} its chain's adapter offers) can {@link #wake} a node:
+ * it is probed at once instead of at its next poll, so a new head reaches the topology in one probe
+ * round trip.
  *
  * <p>Threading: all node state is owned by one loop thread (the injected single-threaded
  * scheduler); probes run elsewhere and hand their results back to it. {@link #topology()} is a
@@ -378,7 +379,8 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     if (unprobed.remove(key)) {
       completeFirstRoundIfDone();
     }
-    // A long poll (algod wait-for-block-after) returns when there is news, and a wake during the
+    // A long poll (the adapter's probe waits for the next height) returns when there is news, and a
+    // wake during the
     // probe may mean a head newer than the one just read: ask again at once.
     boolean again = woken.remove(key); // always consume the wake
     again = again || (result instanceof NodeProber.Answered a && a.longPoll());

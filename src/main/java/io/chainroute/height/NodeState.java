@@ -15,8 +15,8 @@ import io.chainroute.config.NodeConfig;
  * @param backwardJumps how many times the node reported a lower head than before
  * @param address the node's IP address as last resolved, or null
  * @param drained taken out of every pool by an operator (kept out until undrained)
- * @param raw the node's last probe answer as received (see {@link
- *     io.chainroute.chain.ProbeReading#raw})
+ * @param adapterState what the adapter kept from the node's last answer (opaque here; see {@link
+ *     io.chainroute.chain.AdapterState}), or null
  */
 public record NodeState(
     NodeConfig config,
@@ -29,15 +29,14 @@ public record NodeState(
     long latencyMicros,
     int backwardJumps,
     String address,
-    byte[] raw,
+    io.chainroute.chain.AdapterState adapterState,
     boolean drained) {
 
   public static NodeState initial(NodeConfig config) {
-    return new NodeState(
-        config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, new byte[0], false);
+    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, null, false);
   }
 
-  /** The state after a successful probe, keeping its raw answer. */
+  /** The state after a successful probe, keeping what the adapter kept from it. */
   public NodeState answered(
       io.chainroute.chain.ProbeReading r, long latency, String addr, long nowNanos, long nowWall) {
     NodeState s = answered(r.head(), r.syncing(), r.detail(), latency, addr, nowNanos, nowWall);
@@ -52,7 +51,7 @@ public record NodeState(
         s.latencyMicros,
         s.backwardJumps,
         s.address,
-        r.raw(),
+        r.state(),
         s.drained);
   }
 
@@ -82,7 +81,7 @@ public record NodeState(
         latency,
         backwardJumps + (backwards ? 1 : 0),
         addr != null ? addr : address,
-        raw,
+        adapterState,
         drained);
   }
 
@@ -99,7 +98,7 @@ public record NodeState(
         latencyMicros,
         backwardJumps,
         address,
-        raw,
+        adapterState,
         d);
   }
 
@@ -116,7 +115,7 @@ public record NodeState(
         latencyMicros,
         backwardJumps,
         address,
-        raw,
+        adapterState,
         drained);
   }
 }

@@ -5,6 +5,9 @@ import io.chainroute.config.NodeConfig;
 /**
  * One node as the rest of chainroute sees it: immutable, derived from {@link NodeState} by {@link
  * HealthPolicy}.
+ *
+ * @param adapterState what the chain's adapter kept from the node's last answer, opaque here (see
+ *     {@link io.chainroute.chain.AdapterState}); null when none
  */
 public record NodeView(
     NodeConfig config,
@@ -16,7 +19,7 @@ public record NodeView(
     long latencyMicros,
     long lastAdvancedWallMillis,
     String address,
-    byte[] raw) {
+    io.chainroute.chain.AdapterState adapterState) {
 
   public NodeView(
       NodeConfig config,
@@ -38,7 +41,7 @@ public record NodeView(
         latencyMicros,
         lastAdvancedWallMillis,
         address,
-        new byte[0]);
+        null);
   }
 
   public String name() {

@@ -14,9 +14,9 @@ import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
- * Requests chainroute holds instead of answering at once: algod {@code wait-for-block-after} calls
- * and requests that arrive while a chain has no usable node (graceful startup). A held request
- * costs one small object and one timer entry, no thread.
+ * Requests chainroute holds instead of answering at once: waits for a height (a protocol's long
+ * poll for the next block) and requests that arrive while a chain has no usable node (graceful
+ * startup). A held request costs one small object and one timer entry, no thread.
  *
  * <p>Each held request is finished exactly once, by whichever comes first: a topology in which its
  * condition holds ({@link #onTopology}, called on the tracker's loop thread), its timeout (on the
@@ -44,8 +44,8 @@ public final class HeldRequests {
   /**
    * Which topology a held request waits on. A request held for a usable node waits for {@link
    * #ROUTABLE}: the topology every Envoy has ACKed, so the node is in Envoy's endpoints when the
-   * request is routed. A request held for a height (algod waits) is answered by chainroute from the
-   * node's own status and waits for {@link #LATEST}: the tracker's newest view.
+   * request is routed. A request held for a height is answered by chainroute from the node's own
+   * status and waits for {@link #LATEST}: the tracker's newest view.
    */
   public enum Source {
     LATEST,

@@ -26,9 +26,9 @@ import java.util.function.Supplier;
  *   <li><b>chain</b> by path prefix ({@link #chainFor}); none: {@link Outcome.Pass};
  *   <li><b>classify</b> with the chain's adapter, from the request line ({@link #onRequestLine}),
  *       else from the body ({@link #onBody});
- *   <li><b>answer</b> what the adapter answers itself (bad input), or <b>wait for a height</b>
- *       (algod {@code wait-for-block-after}): at once when a synced node has it, else held on the
- *       tracker's newest topology;
+ *   <li><b>answer</b> what the adapter answers itself (bad input), or <b>wait for a height</b> (a
+ *       protocol's long poll for the next block): at once when a synced node has it, else held on
+ *       the tracker's newest topology, answered with the adapter's replies;
  *   <li><b>route</b> with {@link RoutingPolicy} on the topology every Envoy has ACKed (a chosen
  *       pool always has endpoints in Envoy);
  *   <li><b>no usable node</b>: hold for one up to {@code unavailableWait} (graceful startup), else
@@ -90,8 +90,8 @@ public final class RequestPipeline {
   }
 
   /**
-   * Decides from the request line alone when the protocol can (algod routes on the path), or says
-   * the body is needed (a POST), or passes it on (any other method: JSON-RPC is POST).
+   * Decides from the request line alone when the protocol can (it routes on the path), or says the
+   * body is needed (a POST), or passes it on (any other method: JSON-RPC is POST).
    *
    * @param path the full request path, chain prefix included
    * @param endOfStream the request has no body
@@ -210,13 +210,12 @@ public final class RequestPipeline {
     ChainView view = latest.get().chain(chain.name());
     NodeView best = freshestSynced(view);
     if (best != null && best.head() >= w.minHead()) {
-      return new Outcome.Respond(w.statusReply().apply(best.raw()));
+      return new Outcome.Respond(w.reached().apply(best.adapterState()));
     }
     if (best == null
         && !view.nodes().isEmpty()
         && view.nodes().stream().allMatch(n -> n.health() == Health.SYNCING)) {
-      // Every node is catching up: the protocol's "not now" at once (algod: 503).
-      return new Outcome.Respond(w.noNodeReply());
+      return new Outcome.Respond(w.catchingUp());
     }
     Outcome shutdown = new Outcome.Respond(w.shutdownReply());
     return new Outcome.Hold(
@@ -226,18 +225,17 @@ public final class RequestPipeline {
           NodeView n = freshestSynced(v);
           return n != null && n.head() >= w.minHead();
         },
-        v -> new Outcome.Respond(w.statusReply().apply(freshestSynced(v).raw())),
+        v -> new Outcome.Respond(w.reached().apply(freshestSynced(v).adapterState())),
         w.timeout(),
         v -> {
-          // After the wait, the current status, whatever the height (as algod does).
           NodeView n = v == null ? null : freshestSynced(v);
-          return new Outcome.Respond(n != null ? w.statusReply().apply(n.raw()) : w.noNodeReply());
+          return new Outcome.Respond(w.timedOut().apply(n == null ? null : n.adapterState()));
         },
         shutdown,
         shutdown);
   }
 
-  /** The synced node with the highest head and a kept status answer, or null. */
+  /** The synced node with the highest head and a kept adapter state, or null. */
   static NodeView freshestSynced(ChainView view) {
     NodeView best = null;
     if (view == null) {
@@ -246,7 +244,7 @@ public final class RequestPipeline {
     for (NodeView n : view.nodes()) {
       if (n.health() == Health.SYNCED
           && n.status().usable()
-          && n.raw().length > 0
+          && n.adapterState() != null
           && (best == null || n.head() > best.head())) {
         best = n;
       }

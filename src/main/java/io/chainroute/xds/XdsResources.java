@@ -173,7 +173,7 @@ public final class XdsResources {
         .setSplitExternalLocalOriginErrors(true)
         .setConsecutiveLocalOriginFailure(UInt32Value.of(2))
         .setEnforcingConsecutiveLocalOriginFailure(UInt32Value.of(100))
-        // 502/503/504 from the node itself (e.g. algod during catchup, a node's own proxy).
+        // 502/503/504 from the node itself (a node busy catching up, a node's own proxy).
         .setConsecutiveGatewayFailure(UInt32Value.of(3))
         .setEnforcingConsecutiveGatewayFailure(UInt32Value.of(100))
         // JSON-RPC errors are HTTP 200; five 5xx in a row is a sick node, not a bad request.
@@ -205,9 +205,9 @@ public final class XdsResources {
    * HTTP/1.1 to nodes, idle pooled connections closed after 30 s (before the 60-120 s keep-alive of
    * common node servers and proxies closes one under a request).
    *
-   * <p>Node headers (config {@code headers:}, algod's {@code tokenEnv}): for each header name any
-   * node of the chain has, an upstream header_mutation filter (run after Envoy picked the host)
-   * first removes the client's copy, then sets the value from the chosen endpoint's {@code
+   * <p>Node headers (config {@code headers:} and its {@code tokenEnv} shorthand): for each header
+   * name any node of the chain has, an upstream header_mutation filter (run after Envoy picked the
+   * host) first removes the client's copy, then sets the value from the chosen endpoint's {@code
    * chainroute.headers.<name>} metadata. Envoy skips a header whose value formats to "", so a node
    * configured without that header gets none, and no node ever sees another node's key or the
    * client's. Route-level headers cannot do this: they are evaluated before the host is chosen.

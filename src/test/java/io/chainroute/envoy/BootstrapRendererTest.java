@@ -37,7 +37,7 @@ class BootstrapRendererTest {
 
   /** The renderer with the product's adapters. */
   static String render(ChainrouteConfig config, String nodeId) {
-    return BootstrapRenderer.render(config, nodeId, io.chainroute.Sidecar::adapterFor);
+    return BootstrapRenderer.render(config, nodeId, io.chainroute.adapters.ChainAdapters::forChain);
   }
 
   private static Bootstrap parse(String yaml) throws Exception {
@@ -914,7 +914,8 @@ class BootstrapRendererTest {
   @Test
   void theRoutesAndHeadersAProtocolNeedsComeFromItsAdapterNotFromTheRenderer() throws Exception {
     ChainrouteConfig c = ConfigLoader.parse(CHAIN);
-    io.chainroute.chain.ChainAdapter evm = io.chainroute.Sidecar.adapterFor(c.chains().get(0));
+    io.chainroute.chain.ChainAdapter evm =
+        io.chainroute.adapters.ChainAdapters.forChain(c.chains().get(0));
     io.chainroute.chain.ChainAdapter withNeeds =
         new io.chainroute.chain.ChainAdapter() {
           @Override
@@ -949,6 +950,11 @@ class BootstrapRendererTest {
           public List<String> clientHeadersToDrop() {
             return List.of("x-api-key");
           }
+
+          @Override
+          public String proxyErrorBody(int code, String message, String idJson) {
+            return "{\"problem\":" + code + "}";
+          }
         };
     Bootstrap b = parse(BootstrapRenderer.render(c, "e", chain -> withNeeds));
     List<Route> routes = hcm(b).getRouteConfig().getVirtualHosts(0).getRoutesList();
@@ -981,6 +987,15 @@ class BootstrapRendererTest {
         .extracting(cl -> cl.getName())
         .as("a held route brings the hold cluster, whatever the protocol")
         .contains(EnvoyContract.EXTPROC_HOLD_CLUSTER);
+    // Envoy's own errors for the chain are in the adapter's format, without an id twin (the
+    // adapter does not echo ids); the fallback for other paths stays plain JSON-RPC.
+    List<ResponseMapper> mappers = hcm(b).getLocalReplyConfig().getMappersList();
+    int kinds = LocalReplies.kinds(c).size();
+    assertThat(mappers).hasSize(2 * kinds);
+    assertThat(mappers.subList(0, kinds))
+        .allSatisfy(m -> assertThat(body(m).has("problem")).isTrue());
+    assertThat(mappers.subList(kinds, 2 * kinds))
+        .allSatisfy(m -> assertThat(body(m).path("jsonrpc").asText()).isEqualTo("2.0"));
   }
 
   @Test

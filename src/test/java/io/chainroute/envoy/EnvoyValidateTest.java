@@ -100,7 +100,8 @@ class EnvoyValidateTest {
       assertThat(config.envoy().maxRequestsPerSecond()).isEqualTo(rate);
       assertThat(
               validate(
-                  BootstrapRenderer.render(config, "envoy", io.chainroute.Sidecar::adapterFor)))
+                  BootstrapRenderer.render(
+                      config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
           .contains("OK");
     }
   }
@@ -142,7 +143,8 @@ class EnvoyValidateTest {
         (ObjectNode)
             new YAMLMapper()
                 .readTree(
-                    BootstrapRenderer.render(config, "envoy", io.chainroute.Sidecar::adapterFor));
+                    BootstrapRenderer.render(
+                        config, "envoy", io.chainroute.adapters.ChainAdapters::forChain));
     ArrayNode statics = (ArrayNode) root.get("static_resources").get("clusters");
     for (Cluster c : clusters) {
       statics.add(json.readTree(printer.print(c)));

@@ -56,7 +56,8 @@ class AlgodWaitTest {
   private static NodeView node(NodeConfig n, long head, Health h) {
     EndpointStatus s = h == Health.SYNCED ? EndpointStatus.HEALTHY : EndpointStatus.NONE;
     byte[] raw = ("{\"last-round\":" + head + "}").getBytes(StandardCharsets.UTF_8);
-    return new NodeView(n, head, 0, h, "", s, 1, 0, n.host(), raw);
+    return new NodeView(
+        n, head, 0, h, "", s, 1, 0, n.host(), new AlgodAdapter().readHeadProbe(200, raw).state());
   }
 
   private void set(long version, NodeView... nodes) {

@@ -332,8 +332,10 @@ class AlgodRoutingIT {
                 .timeout(Duration.ofSeconds(60))
                 .build(),
             HttpResponse.BodyHandlers.ofString());
-    Thread.sleep(500);
-    assertThat(wait).as("held").isNotDone();
+    await("held")
+        .during(Duration.ofMillis(500))
+        .atMost(Duration.ofSeconds(2))
+        .until(() -> !wait.isDone());
     long start = System.nanoTime();
     sidecar.close();
     HttpResponse<String> r = wait.get(10, java.util.concurrent.TimeUnit.SECONDS);

@@ -1,6 +1,7 @@
 package io.chainroute.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.algorand.algosdk.v2.client.common.AlgodClient;
 import com.algorand.algosdk.v2.client.common.Response;
@@ -116,8 +117,10 @@ class AlgosdkIT {
                 throw new IllegalStateException(e);
               }
             });
-    Thread.sleep(1500);
-    assertThat(early).as("held while every node is catching up").isNotDone();
+    await("held while every node is catching up")
+        .during(Duration.ofMillis(1500))
+        .atMost(Duration.ofSeconds(3))
+        .until(() -> !early.isDone());
     nodes.forEach(n -> n.catchup(false));
     Response<NodeStatusResponse> r = early.get(20, TimeUnit.SECONDS);
     assertThat(r.isSuccessful()).as(r.message()).isTrue();

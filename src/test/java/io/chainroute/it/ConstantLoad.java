@@ -18,6 +18,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * An open-loop load generator: requests leave on the clock ({@code rate} per second, whether or not
@@ -98,22 +100,26 @@ final class ConstantLoad implements AutoCloseable {
    * drill goes on and reports it.
    */
   long awaitSteady(Duration maxLatency, Duration atMost) {
-    long deadline = System.nanoTime() + atMost.toNanos();
     long window = TimeUnit.SECONDS.toNanos(1);
-    while (System.nanoTime() < deadline) {
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
-      long to = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(200);
-      if (to - window < startNanos) {
-        continue;
-      }
-      Snapshot last = snapshot().sentBetween(to - window, to);
-      if (last.sent() >= rate * 9L / 10
-          && last.failures().isEmpty()
-          && last.maxLatencyMillis() <= maxLatency.toMillis()) {
-        return msSinceStart(System.nanoTime());
-      }
+    try {
+      Awaitility.await("steady load")
+          .atMost(atMost)
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () -> {
+                long to = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(200);
+                if (to - window < startNanos) {
+                  return false;
+                }
+                Snapshot last = snapshot().sentBetween(to - window, to);
+                return last.sent() >= rate * 9L / 10
+                    && last.failures().isEmpty()
+                    && last.maxLatencyMillis() <= maxLatency.toMillis();
+              });
+    } catch (ConditionTimeoutException e) {
+      return -1;
     }
-    return -1;
+    return msSinceStart(System.nanoTime());
   }
 
   private void send() {
@@ -191,12 +197,18 @@ final class ConstantLoad implements AutoCloseable {
     LockSupport.unpark(sender);
     try {
       sender.join(5_000);
-      long deadline = System.nanoTime() + timeout.toNanos() + TimeUnit.SECONDS.toNanos(2);
-      while (inFlight.get() > 0 && System.nanoTime() < deadline) {
-        Thread.sleep(10);
-      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return;
+    }
+    try {
+      Awaitility.await("requests in flight end")
+          .atMost(timeout.plusSeconds(2))
+          .pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(10))
+          .until(() -> inFlight.get() == 0);
+    } catch (ConditionTimeoutException e) {
+      // A request its client never timed out: the figures say so (it is still in flight).
     }
   }
 

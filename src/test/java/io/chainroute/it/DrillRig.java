@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * What every fault drill stands on: chainroute as a child process and a real Envoy from the
@@ -51,7 +52,9 @@ final class DrillRig implements AutoCloseable {
     String config = config(chainsYaml);
     this.bootstrap =
         BootstrapRenderer.render(
-            ConfigLoader.parse(config), ENVOY_NODE_ID, io.chainroute.Sidecar::adapterFor);
+            ConfigLoader.parse(config),
+            ENVOY_NODE_ID,
+            io.chainroute.adapters.ChainAdapters::forChain);
     this.chainroute = ChainrouteProcess.start(dir, config, adminHttpPort);
     try {
       this.envoy = EnvoyProcess.start(dir, bootstrap, listenerPort, envoyAdminPort);
@@ -214,20 +217,25 @@ final class DrillRig implements AutoCloseable {
   static long[] firstTimes(Duration atMost, BooleanSupplier... conditions) {
     long[] at = new long[conditions.length];
     java.util.Arrays.fill(at, -1);
-    long deadline = System.nanoTime() + atMost.toNanos();
-    int pending = conditions.length;
-    while (pending > 0) {
-      long now = System.nanoTime();
-      for (int i = 0; i < conditions.length; i++) {
-        if (at[i] < 0 && holds(conditions[i])) {
-          at[i] = now;
-          pending--;
-        }
-      }
-      if (pending == 0 || now > deadline) {
-        break;
-      }
-      sleep(Duration.ofMillis(20));
+    try {
+      Awaitility.await()
+          .atMost(atMost)
+          .pollDelay(Duration.ZERO)
+          .pollInterval(Duration.ofMillis(20))
+          .until(
+              () -> {
+                long now = System.nanoTime();
+                boolean all = true;
+                for (int i = 0; i < conditions.length; i++) {
+                  if (at[i] < 0 && holds(conditions[i])) {
+                    at[i] = now;
+                  }
+                  all &= at[i] >= 0;
+                }
+                return all;
+              });
+    } catch (ConditionTimeoutException notAll) {
+      // Those that never held stay -1.
     }
     return at;
   }

@@ -41,7 +41,7 @@ final class EnvoyProcess implements AutoCloseable {
     return start(
         dir,
         io.chainroute.envoy.BootstrapRenderer.render(
-            config, nodeId, io.chainroute.Sidecar::adapterFor),
+            config, nodeId, io.chainroute.adapters.ChainAdapters::forChain),
         listenerPort,
         adminPort);
   }

@@ -81,7 +81,12 @@ class PipelineFuzzTest {
         1,
         0,
         n.host(),
-        ("{\"last-round\":" + head + ",\"catchup-time\":0}").getBytes(StandardCharsets.UTF_8));
+        new AlgodAdapter()
+            .readHeadProbe(
+                200,
+                ("{\"last-round\":" + head + ",\"catchup-time\":0}")
+                    .getBytes(StandardCharsets.UTF_8))
+            .state());
   }
 
   @FuzzTest(maxDuration = "30s")

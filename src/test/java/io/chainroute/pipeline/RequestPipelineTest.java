@@ -62,7 +62,9 @@ class RequestPipelineTest {
         1,
         0,
         n.host(),
-        ("{\"last-round\":" + head + "}").getBytes(StandardCharsets.UTF_8));
+        new AlgodAdapter()
+            .readHeadProbe(200, ("{\"last-round\":" + head + "}").getBytes(StandardCharsets.UTF_8))
+            .state());
   }
 
   private void set(EndpointStatus fullStatus, EndpointStatus arcStatus, long algodHead) {

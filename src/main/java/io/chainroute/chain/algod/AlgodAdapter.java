@@ -2,6 +2,7 @@ package io.chainroute.chain.algod;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.chainroute.chain.AdapterState;
 import io.chainroute.chain.BlockRef;
 import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.Classification;
@@ -40,6 +41,16 @@ public final class AlgodAdapter implements ChainAdapter {
   private static final Reply SHUTTING_DOWN =
       error(500, "operation aborted as server is shutting down");
 
+  /**
+   * A node's last {@code /v2/status} body as it sent it: what a held wait is answered with (algod
+   * answers a wait with its own status).
+   */
+  record Status(byte[] body) implements AdapterState {
+    Reply reply() {
+      return new Reply(200, JSON, body);
+    }
+  }
+
   @Override
   public Protocol protocol() {
     return Protocol.ALGORAND;
@@ -59,6 +70,12 @@ public final class AlgodAdapter implements ChainAdapter {
   @Override
   public List<String> clientHeadersToDrop() {
     return List.of(ConfigLoader.ALGOD_TOKEN_HEADER.toLowerCase(Locale.ROOT), "authorization");
+  }
+
+  /** algod's {@code {"message": ...}}: no code, no id. */
+  @Override
+  public String proxyErrorBody(int code, String message, String idJson) {
+    return errorBody(message);
   }
 
   @Override
@@ -95,17 +112,18 @@ public final class AlgodAdapter implements ChainAdapter {
       throw new ProbeException("/v2/status answer has no last-round");
     }
     long round = s.get("last-round").asLong();
+    Status status = new Status(body);
     if (s.path("stopped-at-unsupported-round").asBoolean(false)) {
-      return new ProbeReading(round, true, "stopped at an unsupported round", body);
+      return new ProbeReading(round, true, "stopped at an unsupported round", status);
     }
     String catchpoint = s.path("catchpoint").asText("");
     if (!catchpoint.isEmpty()) {
-      return new ProbeReading(round, true, "fast catchup to " + catchpoint, body);
+      return new ProbeReading(round, true, "fast catchup to " + catchpoint, status);
     }
     if (s.path("catchup-time").asLong(0) > 0) {
-      return new ProbeReading(round, true, "catching up", body);
+      return new ProbeReading(round, true, "catching up", status);
     }
-    return new ProbeReading(round, false, "", body);
+    return new ProbeReading(round, false, "", status);
   }
 
   @Override
@@ -162,8 +180,21 @@ public final class AlgodAdapter implements ChainAdapter {
         round.equals(MAX_UINT64)
             ? 0
             : round.add(BigInteger.ONE).min(BigInteger.valueOf(Long.MAX_VALUE)).longValue();
+    // Answered with the status of a synced node at minHead or above; after algod's 60 s with the
+    // current status whatever its round (as algod does), or the catchup error when no node is
+    // synced; at once with that error while every node catches up.
     return new Classification.WaitForHeight(
-        minHead, WAIT_TIMEOUT, body -> new Reply(200, JSON, body), CATCHUP, SHUTTING_DOWN);
+        minHead,
+        WAIT_TIMEOUT,
+        AlgodAdapter::statusReply,
+        AlgodAdapter::statusReply,
+        CATCHUP,
+        SHUTTING_DOWN);
+  }
+
+  /** A node's status as the answer to a wait; the catchup error when there is none. */
+  static Reply statusReply(AdapterState state) {
+    return state instanceof Status s ? s.reply() : CATCHUP;
   }
 
   private static Classification forward(Requirement r) {
@@ -223,8 +254,11 @@ public final class AlgodAdapter implements ChainAdapter {
 
   /** An algod error body: {@code {"message":"..."}}. */
   public static Reply error(int status, String message) {
-    String body = MAPPER.createObjectNode().put("message", message).toString();
-    return new Reply(status, JSON, body.getBytes(StandardCharsets.UTF_8));
+    return new Reply(status, JSON, errorBody(message).getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static String errorBody(String message) {
+    return MAPPER.createObjectNode().put("message", message).toString();
   }
 
   private static String message(byte[] body) {

@@ -5,18 +5,22 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.chainroute.chain.BlockRef;
 import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.Classification;
+import io.chainroute.chain.HeadSource;
 import io.chainroute.chain.ProbeReading;
 import io.chainroute.chain.Reply;
 import io.chainroute.chain.Requirement;
+import io.chainroute.config.ChainConfig;
 import io.chainroute.config.Protocol;
 import io.chainroute.jsonrpc.JsonRpcCall;
 import io.chainroute.jsonrpc.JsonRpcErrors;
 import io.chainroute.jsonrpc.JsonRpcMessage;
 import io.chainroute.jsonrpc.JsonRpcParser;
 import java.io.IOException;
+import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * EVM JSON-RPC: heads from {@code eth_blockNumber} + {@code eth_syncing}; requests classified with
@@ -36,6 +40,27 @@ public final class EvmAdapter implements ChainAdapter {
   @Override
   public Protocol protocol() {
     return Protocol.EVM;
+  }
+
+  /** newHeads subscriptions for the chain's nodes that have a {@code wsUrl}; null when none has. */
+  @Override
+  public HeadSource headSource(
+      ChainConfig chain, HttpClient http, ScheduledExecutorService timer, HeadSource.Wake wake) {
+    NewHeadsSubscriber s = new NewHeadsSubscriber(http, chain, wake, timer);
+    return s.size() == 0 ? null : s;
+  }
+
+  /** A JSON-RPC error object; the id is echoed when the proxy knows it. */
+  @Override
+  public String proxyErrorBody(int code, String message, String idJson) {
+    return new String(
+        JsonRpcErrors.error(idJson.getBytes(StandardCharsets.UTF_8), code, message, null),
+        StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public boolean proxyErrorsEchoId() {
+    return true;
   }
 
   @Override

@@ -8,6 +8,7 @@ import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.Classification;
 import io.chainroute.chain.DataKind;
 import io.chainroute.chain.ProbeReading;
+import io.chainroute.chain.Reply;
 import io.chainroute.chain.Requirement;
 import io.chainroute.config.NodeConfig;
 import io.chainroute.config.TestConfigs;
@@ -72,14 +73,17 @@ class AlgodAdapterTest {
             w -> {
               assertThat(w.minHead()).isEqualTo(42);
               assertThat(w.timeout()).isEqualTo(AlgodAdapter.WAIT_TIMEOUT);
-              assertThat(
-                      w.statusReply()
-                          .apply("{\"last-round\":42}".getBytes(StandardCharsets.UTF_8))
-                          .httpStatus())
-                  .isEqualTo(200);
-              assertThat(body(w.noNodeReply()))
+              // The status of the node that reached the round, as that node sent it.
+              Reply reached = w.reached().apply(read("{\"last-round\":42}").state());
+              assertThat(reached.httpStatus()).isEqualTo(200);
+              assertThat(body(reached)).isEqualTo("{\"last-round\":42}");
+              // After the wait: the current status whatever its round, or catchup with no node.
+              assertThat(body(w.timedOut().apply(read("{\"last-round\":41}").state())))
+                  .isEqualTo("{\"last-round\":41}");
+              assertThat(w.timedOut().apply(null)).isEqualTo(w.catchingUp());
+              assertThat(body(w.catchingUp()))
                   .isEqualTo("{\"message\":\"operation not available during catchup\"}");
-              assertThat(w.noNodeReply().httpStatus()).isEqualTo(503);
+              assertThat(w.catchingUp().httpStatus()).isEqualTo(503);
               assertThat(body(w.shutdownReply()))
                   .isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
               assertThat(w.shutdownReply().httpStatus()).isEqualTo(500);
@@ -144,11 +148,14 @@ class AlgodAdapterTest {
 
   @Test
   void statusAnswersSayWhetherTheNodeCanServe() {
-    ProbeReading ok =
-        read("{\"last-round\":100,\"catchup-time\":0,\"stopped-at-unsupported-round\":false}");
+    String body = "{\"last-round\":100,\"catchup-time\":0,\"stopped-at-unsupported-round\":false}";
+    ProbeReading ok = read(body);
     assertThat(ok.head()).isEqualTo(100);
     assertThat(ok.syncing()).isFalse();
-    assertThat(ok.raw()).isNotEmpty();
+    // The body is kept as it came: a held wait is answered with it.
+    assertThat(new String(AlgodAdapter.statusReply(ok.state()).body(), StandardCharsets.UTF_8))
+        .isEqualTo(body);
+    assertThat(AlgodAdapter.statusReply(null).httpStatus()).isEqualTo(503);
     assertThat(
             read("{\"last-round\":100,\"catchup-time\":5000000,\"stopped-at-unsupported-round\":false}")
                 .syncing())

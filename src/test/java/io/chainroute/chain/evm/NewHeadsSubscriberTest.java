@@ -1,8 +1,8 @@
-package io.chainroute.probe;
+package io.chainroute.chain.evm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.chainroute.probe.NewHeadsSubscriber.Kind;
+import io.chainroute.chain.evm.NewHeadsSubscriber.Kind;
 import org.junit.jupiter.api.Test;
 
 /**

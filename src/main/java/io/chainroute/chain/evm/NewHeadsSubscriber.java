@@ -1,7 +1,8 @@
-package io.chainroute.probe;
+package io.chainroute.chain.evm;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.chainroute.chain.HeadSource;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
 import java.io.IOException;
@@ -13,25 +14,24 @@ import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Holds an {@code eth_subscribe("newHeads")} WebSocket open to every node that has a {@code wsUrl}
- * and turns each notification into a wake of that node (the tracker probes it at once). The
- * subscription is a doorbell, not a data source: heights, sync state and health still come from the
- * probe, so a node that pushes nonsense cannot publish a head; polling goes on at the chain's
- * interval as the fallback when the socket is down.
+ * The EVM {@link HeadSource}: holds an {@code eth_subscribe("newHeads")} WebSocket open to every
+ * node of one chain that has a {@code wsUrl} and turns each notification into a wake of that node
+ * (the tracker probes it at once). The subscription is a doorbell, not a data source: heights, sync
+ * state and health still come from the probe, so a node that pushes nonsense cannot publish a head;
+ * polling goes on at the chain's interval as the fallback when the socket is down.
  *
- * <p>Reconnects with a doubling backoff (1 s to 30 s) and wakes the node after each (re)subscribe,
- * as heads may have passed while the socket was down. Logs name the chain and node only, never the
- * URL (it may hold a key).
+ * <p>Reconnects with a doubling backoff (1 s to 30 s; the longest at once after the node refused
+ * the subscription) and wakes the node after each (re)subscribe, as heads may have passed while the
+ * socket was down. Logs name the chain and node only, never the URL (it may hold a key).
  *
  * <p>Threading: the JDK WebSocket delivers one listener call at a time per socket; reconnects run
  * on the given scheduler. {@code wake} must be thread-safe and must not block.
  */
-public final class NewHeadsSubscriber implements AutoCloseable {
+public final class NewHeadsSubscriber implements HeadSource {
   private static final Logger log = LoggerFactory.getLogger(NewHeadsSubscriber.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String SUBSCRIBE =
@@ -44,23 +44,33 @@ public final class NewHeadsSubscriber implements AutoCloseable {
 
   private final HttpClient client;
   private final ScheduledExecutorService timer;
-  private final BiConsumer<String, String> wake;
+  private final Wake wake;
+  private final Duration firstBackoff;
+  private final Duration maxBackoff;
   private final List<Subscription> subscriptions = new ArrayList<>();
   private volatile boolean closed;
 
   public NewHeadsSubscriber(
+      HttpClient client, ChainConfig chain, Wake wake, ScheduledExecutorService timer) {
+    this(client, chain, wake, timer, FIRST_BACKOFF, MAX_BACKOFF);
+  }
+
+  /** With other backoff bounds (tests). */
+  NewHeadsSubscriber(
       HttpClient client,
-      List<ChainConfig> chains,
-      BiConsumer<String, String> wake,
-      ScheduledExecutorService timer) {
+      ChainConfig chain,
+      Wake wake,
+      ScheduledExecutorService timer,
+      Duration firstBackoff,
+      Duration maxBackoff) {
     this.client = client;
     this.timer = timer;
     this.wake = wake;
-    for (ChainConfig c : chains) {
-      for (NodeConfig n : c.nodes()) {
-        if (n.wsUrl() != null) {
-          subscriptions.add(new Subscription(c.name(), n));
-        }
+    this.firstBackoff = firstBackoff;
+    this.maxBackoff = maxBackoff;
+    for (NodeConfig n : chain.nodes()) {
+      if (n.wsUrl() != null) {
+        subscriptions.add(new Subscription(chain.name(), n));
       }
     }
   }
@@ -70,6 +80,7 @@ public final class NewHeadsSubscriber implements AutoCloseable {
     return subscriptions.size();
   }
 
+  @Override
   public void start() {
     subscriptions.forEach(Subscription::connect);
   }
@@ -125,7 +136,7 @@ public final class NewHeadsSubscriber implements AutoCloseable {
     private final NodeConfig node;
     private final StringBuilder partial = new StringBuilder();
     private WebSocket socket;
-    private Duration backoff = FIRST_BACKOFF;
+    private Duration backoff = firstBackoff;
     private boolean live;
     private boolean lostLogged;
 
@@ -209,10 +220,10 @@ public final class NewHeadsSubscriber implements AutoCloseable {
 
     private void handle(WebSocket ws, String message) {
       switch (classify(message)) {
-        case HEAD -> wake.accept(chain, node.name());
+        case HEAD -> wake.node(node.name());
         case SUBSCRIBED -> {
           live = true;
-          backoff = FIRST_BACKOFF;
+          backoff = firstBackoff;
           if (lostLogged) {
             log.info("newHeads subscription back. chain={} node={}", chain, node.name());
             lostLogged = false;
@@ -220,11 +231,11 @@ public final class NewHeadsSubscriber implements AutoCloseable {
             log.info("newHeads subscription active. chain={} node={}", chain, node.name());
           }
           // Heads may have passed while the socket was down.
-          wake.accept(chain, node.name());
+          wake.node(node.name());
         }
         case REFUSED -> {
           // Retrying soon will not help; keep polling and try again at the longest backoff.
-          backoff = MAX_BACKOFF;
+          backoff = maxBackoff;
           ws.abort();
           lost("the node refused eth_subscribe(newHeads)");
         }
@@ -269,9 +280,7 @@ public final class NewHeadsSubscriber implements AutoCloseable {
       live = false;
       Duration wait = backoff;
       backoff =
-          backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0
-              ? MAX_BACKOFF
-              : backoff.multipliedBy(2);
+          backoff.multipliedBy(2).compareTo(maxBackoff) > 0 ? maxBackoff : backoff.multipliedBy(2);
       timer.schedule(this::connect, wait.toMillis(), TimeUnit.MILLISECONDS);
     }
   }
