@@ -84,7 +84,8 @@ class EnvoyValidateTest {
       ChainrouteConfig config = ConfigLoader.parse(yaml);
       assertThat(
               validate(
-                  BootstrapRenderer.render(config, "envoy", io.chainroute.Sidecar::adapterFor)))
+                  BootstrapRenderer.render(
+                      config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
           .as(setting)
           .contains("OK");
     }
