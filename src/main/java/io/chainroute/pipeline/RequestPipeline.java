@@ -180,7 +180,7 @@ public final class RequestPipeline {
   private Outcome forward(ChainConfig chain, Classification.Forward f) {
     Decision d = RoutingPolicy.decide(f.requirements(), routable.get().chain(chain.name()));
     if (d instanceof Decision.Route r) {
-      return new Outcome.Route(r.pool(), r.write(), f.echoId());
+      return new Outcome.Route(r, f.echoId());
     }
     String unavailable = ((Decision.Unavailable) d).message();
     Outcome now = unavailable(f, unavailable);
@@ -194,7 +194,7 @@ public final class RequestPipeline {
         v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route,
         v ->
             RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r
-                ? new Outcome.Route(r.pool(), r.write(), f.echoId())
+                ? new Outcome.Route(r, f.echoId())
                 : now,
         unavailableWait,
         v -> unavailable(f, unavailable + " (waited " + unavailableWait.toMillis() + " ms)"),

@@ -14,6 +14,7 @@ import io.chainroute.height.Health;
 import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.routing.Pool;
+import io.chainroute.routing.RouteReason;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -102,9 +103,9 @@ class RequestPipelineTest {
     assertThat(p.onRequestLine(eth, "POST", "/eth", false)).isEqualTo(Outcome.NEED_BODY);
     assertThat(p.onRequestLine(eth, "GET", "/eth", true)).isEqualTo(Outcome.PASS);
     assertThat(p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]")))
-        .isEqualTo(new Outcome.Route(Pool.ARCHIVE, false, "7"));
+        .isEqualTo(new Outcome.Route(Pool.ARCHIVE, false, "7", RouteReason.ARCHIVE));
     assertThat(p.onBody(eth, "POST", call("eth_sendRawTransaction", "[\"0x00\"]")))
-        .isEqualTo(new Outcome.Route(Pool.HEAD, true, "7"));
+        .isEqualTo(new Outcome.Route(Pool.HEAD, true, "7", RouteReason.WRITE));
     Outcome bad = p.onBody(eth, "POST", "{nope".getBytes(StandardCharsets.UTF_8));
     assertThat(bad)
         .isInstanceOfSatisfying(
@@ -130,7 +131,8 @@ class RequestPipelineTest {
     assertThat(answers).isEmpty();
     set(EndpointStatus.HEALTHY, EndpointStatus.NONE, 10);
     held.onTopology(topology.get());
-    assertThat(answers).containsExactly(new Outcome.Route(Pool.HEAD, false, "7"));
+    assertThat(answers)
+        .containsExactly(new Outcome.Route(Pool.HEAD, false, "7", RouteReason.RECENT));
   }
 
   @Test
