@@ -192,7 +192,9 @@ public final class ConfigLoader {
         "readTryTimeout",
         "maxHeapBytes",
         "maxDownstreamConnections",
-        "maxRequestsPerSecond");
+        "maxRequestsPerSecond",
+        "adminAddress",
+        "accessLog");
     return new EnvoyConfig(
         o.port("listenerPort", 10000),
         o.port("adminPort", 9901),
@@ -223,10 +225,48 @@ public final class ConfigLoader {
         // 0 = off; the right value is the deployment's measured capacity (docs/overload.md).
         (int)
             o.integer(
-                "maxRequestsPerSecond",
-                EnvoyConfig.DEFAULT_MAX_REQUESTS_PER_SECOND,
-                0,
-                10_000_000));
+                "maxRequestsPerSecond", EnvoyConfig.DEFAULT_MAX_REQUESTS_PER_SECOND, 0, 10_000_000),
+        ipAddress(o, "adminAddress", "127.0.0.1"),
+        accessLog(o));
+  }
+
+  /** An IP address literal (Envoy binds a socket address, not a host name). */
+  private static String ipAddress(Obj o, String key, String dflt) {
+    String v = o.string(key, dflt);
+    if (!IPV4.matcher(v).matches() && !IPV6.matcher(v).matches()) {
+      throw new ConfigException(
+          o.at(key), "'" + v + "'", "an IP address such as 127.0.0.1, 0.0.0.0 or ::1");
+    }
+    return v;
+  }
+
+  private static final Pattern IPV4 =
+      Pattern.compile(
+          "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}"
+              + "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])");
+  private static final Pattern IPV6 = Pattern.compile("[0-9a-fA-F:.]*:[0-9a-fA-F:.]*");
+
+  /** {@code off} (or false), {@code stdout} (the default), or an absolute file path. */
+  private static String accessLog(Obj o) {
+    JsonNode n = o.node.get("accessLog");
+    String expect = "off, stdout or an absolute file path such as /var/log/envoy/access.log";
+    if (n != null && n.isBoolean() && !n.booleanValue()) {
+      return EnvoyConfig.ACCESS_LOG_OFF;
+    }
+    if (n != null && !n.isNull() && !n.isTextual()) {
+      throw new ConfigException(o.at("accessLog"), describe(n), expect);
+    }
+    String v = o.string("accessLog", "stdout").strip();
+    return switch (v) {
+      case "off" -> EnvoyConfig.ACCESS_LOG_OFF;
+      case "stdout" -> EnvoyConfig.ACCESS_LOG_STDOUT;
+      default -> {
+        if (!v.startsWith("/") || v.chars().anyMatch(Character::isISOControl)) {
+          throw new ConfigException(o.at("accessLog"), "'" + v + "'", expect);
+        }
+        yield v;
+      }
+    };
   }
 
   private static List<ChainConfig> chains(

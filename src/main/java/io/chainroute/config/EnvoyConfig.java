@@ -31,6 +31,11 @@ import java.time.Duration;
  *     runs. 0 (the default) turns it off: the right value is the measured capacity of the
  *     deployment (bench/overload.sh, or the rate at which p99 starts to climb), which chainroute
  *     cannot know
+ * @param adminAddress the address Envoy's admin listens on ({@code 127.0.0.1} by default): where
+ *     Prometheus scrapes {@code /stats/prometheus}. The admin API has no authentication and can
+ *     stop Envoy; bind it beyond loopback only on a private network
+ * @param accessLog where Envoy writes one JSON line per request: a file path ({@link
+ *     #ACCESS_LOG_STDOUT} for Envoy's standard output), or {@link #ACCESS_LOG_OFF} for none
  */
 public record EnvoyConfig(
     int listenerPort,
@@ -44,7 +49,15 @@ public record EnvoyConfig(
     Duration readTryTimeout,
     long maxHeapBytes,
     int maxDownstreamConnections,
-    int maxRequestsPerSecond) {
+    int maxRequestsPerSecond,
+    String adminAddress,
+    String accessLog) {
+  /** {@code accessLog: stdout} in the configuration. */
+  public static final String ACCESS_LOG_STDOUT = "/dev/stdout";
+
+  /** {@code accessLog: off} in the configuration: Envoy writes no access log. */
+  public static final String ACCESS_LOG_OFF = "";
+
   /**
    * 4096: a bound on chainroute's open ext_proc streams, not a load-shedding knob. Every request
    * inside ext_proc holds one stream, including a client that sent its headers and trickles the
@@ -86,6 +99,15 @@ public record EnvoyConfig(
       throw new IllegalArgumentException(
           "maxRequestsPerSecond: " + maxRequestsPerSecond + " (expected: 0 (off) or more)");
     }
+    if (!accessLog.isEmpty() && !accessLog.startsWith("/")) {
+      throw new IllegalArgumentException(
+          "accessLog: '" + accessLog + "' (expected: an absolute path, stdout or off)");
+    }
+  }
+
+  /** Envoy writes an access log line per request. */
+  public boolean accessLogOn() {
+    return !accessLog.isEmpty();
   }
 
   /** Defaults for everything (tests and callers that have no configuration file). */
@@ -102,6 +124,8 @@ public record EnvoyConfig(
         DEFAULT_READ_TRY_TIMEOUT,
         DEFAULT_MAX_HEAP_BYTES,
         DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
-        DEFAULT_MAX_REQUESTS_PER_SECOND);
+        DEFAULT_MAX_REQUESTS_PER_SECOND,
+        "127.0.0.1",
+        ACCESS_LOG_STDOUT);
   }
 }

@@ -31,13 +31,29 @@ public final class EnvoyContract {
       List.of(POOL_HEADER, WRITE_HEADER, UPSTREAM_HEADER);
 
   /**
-   * The metadata namespace chainroute writes: dynamic metadata from ext_proc ({@link #METADATA_ID})
-   * and endpoint metadata over EDS ({@link #METADATA_NODE_HEADERS}).
+   * The metadata namespace chainroute writes: dynamic metadata from ext_proc ({@link #METADATA_ID},
+   * {@link #METADATA_POOL}, {@link #METADATA_REASON}), route metadata in the bootstrap ({@link
+   * #METADATA_CHAIN}) and endpoint metadata over EDS ({@link #METADATA_NODE_HEADERS}).
    */
   public static final String METADATA_NAMESPACE = "chainroute";
 
   /** Dynamic metadata key: the request's JSON-RPC id as JSON text, echoed in Envoy's own errors. */
   public static final String METADATA_ID = "id";
+
+  /** Dynamic metadata key: the pool chainroute chose ({@link Pool#id()}), for the access log. */
+  public static final String METADATA_POOL = "pool";
+
+  /**
+   * Dynamic metadata key: why chainroute chose that pool ({@code RouteReason#id()}: {@code recent},
+   * {@code archive}, {@code no_archive}, {@code write}), for the access log.
+   */
+  public static final String METADATA_REASON = "reason";
+
+  /**
+   * Route metadata key: the chain a route serves, so the access log names the chain even when
+   * ext_proc failed open.
+   */
+  public static final String METADATA_CHAIN = "chain";
 
   /**
    * Endpoint metadata key: a struct of the node's configured header values (name to value), set on

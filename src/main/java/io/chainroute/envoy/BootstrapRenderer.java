@@ -60,6 +60,7 @@ import io.envoyproxy.envoy.config.overload.v3.ScaleTimersOverloadActionConfig;
 import io.envoyproxy.envoy.config.overload.v3.ScaledTrigger;
 import io.envoyproxy.envoy.config.overload.v3.ThresholdTrigger;
 import io.envoyproxy.envoy.config.overload.v3.Trigger;
+import io.envoyproxy.envoy.extensions.access_loggers.file.v3.FileAccessLog;
 import io.envoyproxy.envoy.extensions.compression.gzip.decompressor.v3.Gzip;
 import io.envoyproxy.envoy.extensions.filters.http.buffer.v3.Buffer;
 import io.envoyproxy.envoy.extensions.filters.http.decompressor.v3.Decompressor;
@@ -145,6 +146,7 @@ public final class BootstrapRenderer {
                   LocalRateLimit.getDescriptor(),
                   ExternalProcessor.getDescriptor(),
                   ExtProcPerRoute.getDescriptor(),
+                  FileAccessLog.getDescriptor(),
                   Router.getDescriptor(),
                   PreviousHostsPredicate.getDescriptor(),
                   PreviousPrioritiesConfig.getDescriptor(),
@@ -180,7 +182,8 @@ public final class BootstrapRenderer {
         .setNode(node)
         .setAdmin(
             Admin.newBuilder()
-                .setAddress(socket("127.0.0.1", envoy.adminPort()))
+                // Prometheus scrapes /stats/prometheus here (README "Metrics").
+                .setAddress(socket(envoy.adminAddress(), envoy.adminPort()))
                 // Stats and /ready stay reachable when the client connection limit is reached.
                 .setIgnoreGlobalConnLimit(true))
         .setDynamicResources(
@@ -289,6 +292,10 @@ public final class BootstrapRenderer {
             // sent before the body was read would make Envoy close the connection (one reconnect
             // per rejection, measured).
             .addHttpFilters(bufferFilter(maxRequestBytes));
+    var accessLog = AccessLog.config(envoy);
+    if (accessLog != null) {
+      hcm.addAccessLog(accessLog);
+    }
     if (envoy.maxRequestsPerSecond() > 0) {
       // Then the limit, before ext_proc: a rejection costs no ext_proc stream, no node call.
       hcm.addHttpFilters(rateLimitFilter(envoy.maxRequestsPerSecond()));

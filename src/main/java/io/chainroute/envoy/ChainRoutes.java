@@ -13,7 +13,9 @@ import static io.chainroute.envoy.BootstrapRenderer.headerValue;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.BoolValue;
+import com.google.protobuf.Struct;
 import com.google.protobuf.UInt32Value;
+import com.google.protobuf.Value;
 import io.chainroute.chain.PathRoute;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.EnvoyConfig;
@@ -23,6 +25,7 @@ import io.chainroute.routing.Pool;
 import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
+import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.config.route.v3.DirectResponseAction;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
 import io.envoyproxy.envoy.config.route.v3.HedgePolicy;
@@ -234,6 +237,18 @@ final class ChainRoutes {
       retry.setPerTryTimeout(duration(readTryTimeout));
       action.setHedgePolicy(HedgePolicy.newBuilder().setHedgeOnPerTryTimeout(true));
     }
-    return Route.newBuilder().setMatch(match).setRoute(action.setRetryPolicy(retry));
+    return Route.newBuilder()
+        .setMatch(match)
+        .setRoute(action.setRetryPolicy(retry))
+        // The access log's chain (AccessLog), whether or not ext_proc answered.
+        .setMetadata(
+            Metadata.newBuilder()
+                .putFilterMetadata(
+                    EnvoyContract.METADATA_NAMESPACE,
+                    Struct.newBuilder()
+                        .putFields(
+                            EnvoyContract.METADATA_CHAIN,
+                            Value.newBuilder().setStringValue(chain.name()).build())
+                        .build()));
   }
 }

@@ -3,6 +3,8 @@ package io.chainroute.extproc;
 import static io.chainroute.contract.EnvoyContract.HEADER_PREFIX;
 import static io.chainroute.contract.EnvoyContract.METADATA_ID;
 import static io.chainroute.contract.EnvoyContract.METADATA_NAMESPACE;
+import static io.chainroute.contract.EnvoyContract.METADATA_POOL;
+import static io.chainroute.contract.EnvoyContract.METADATA_REASON;
 import static io.chainroute.contract.EnvoyContract.POOL_HEADER;
 import static io.chainroute.contract.EnvoyContract.WRITE_HEADER;
 import static io.chainroute.contract.EnvoyContract.WRITE_VALUE;
@@ -170,25 +172,8 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         CommonResponse routed =
             CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
         // Routed on the request line: the body (msgpack, x-binary) passes through unread.
-        ProcessingResponse response =
-            headersPhase ? headersResponse(routed, NO_BODY) : bodyResponse(routed);
-        if (r.echoId() == null) {
-          return response;
-        }
-        // The id, for Envoy's own error replies on this request (local_reply_config echoes it).
-        return response.toBuilder()
-            .setDynamicMetadata(
-                Struct.newBuilder()
-                    .putFields(
-                        METADATA_NAMESPACE,
-                        Value.newBuilder()
-                            .setStructValue(
-                                Struct.newBuilder()
-                                    .putFields(
-                                        METADATA_ID,
-                                        Value.newBuilder().setStringValue(r.echoId()).build()))
-                            .build()))
-            .build();
+        return (headersPhase ? headersResponse(routed, NO_BODY) : bodyResponse(routed))
+            .toBuilder().setDynamicMetadata(decisionMetadata(r)).build();
       }
       if (o instanceof Outcome.Respond r) {
         return immediate(r.reply());
@@ -247,6 +232,27 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         out.onCompleted();
       }
     }
+  }
+
+  /**
+   * The decision as dynamic metadata in chainroute's namespace: the pool and reason (Envoy's access
+   * log) and the request's id, if any (Envoy's own error replies echo it, see LocalReplies).
+   */
+  private static Struct decisionMetadata(Outcome.Route r) {
+    Struct.Builder fields =
+        Struct.newBuilder()
+            .putFields(METADATA_POOL, string(r.pool().id()))
+            .putFields(METADATA_REASON, string(r.reason().id()));
+    if (r.echoId() != null) {
+      fields.putFields(METADATA_ID, string(r.echoId()));
+    }
+    return Struct.newBuilder()
+        .putFields(METADATA_NAMESPACE, Value.newBuilder().setStructValue(fields).build())
+        .build();
+  }
+
+  private static Value string(String s) {
+    return Value.newBuilder().setStringValue(s).build();
   }
 
   private static ProcessingResponse headersResponse(CommonResponse common, ProcessingMode mode) {

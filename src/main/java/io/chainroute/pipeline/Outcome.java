@@ -2,7 +2,9 @@ package io.chainroute.pipeline;
 
 import io.chainroute.chain.Reply;
 import io.chainroute.height.ChainView;
+import io.chainroute.routing.Decision;
 import io.chainroute.routing.Pool;
+import io.chainroute.routing.RouteReason;
 import java.time.Duration;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -16,18 +18,12 @@ public sealed interface Outcome {
   /**
    * Send it to a node of {@code pool}; a write is never retried once it may have reached a node.
    * {@code echoId} (the request's id as JSON text, or null) lets the proxy echo it in errors it
-   * writes itself (Envoy's local replies).
+   * writes itself (Envoy's local replies). {@code reason}: why this pool (metrics, access logs).
    */
-  record Route(Pool pool, boolean write, String echoId, Reason reason) implements Outcome {
-    public Route(Pool pool, boolean write) {
-      this(pool, write, null);
-    }
-
-    /**
-     * Routed for its data: the reason is the pool's ({@link Reason#HEAD}, {@link Reason#ARCHIVE}).
-     */
-    public Route(Pool pool, boolean write, String echoId) {
-      this(pool, write, echoId, pool == Pool.ARCHIVE ? Reason.ARCHIVE : Reason.HEAD);
+  record Route(Pool pool, boolean write, String echoId, RouteReason reason) implements Outcome {
+    /** The policy's decision for a request whose id is {@code echoId} (or null). */
+    public Route(Decision.Route d, String echoId) {
+      this(d.pool(), d.write(), echoId, d.reason());
     }
   }
 

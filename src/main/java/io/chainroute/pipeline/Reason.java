@@ -1,16 +1,21 @@
 package io.chainroute.pipeline;
 
+import io.chainroute.routing.RouteReason;
+
 /**
  * Why a request got the fate it got: the {@code reason} of the decision log and of {@code
- * chainroute_requests_total}. A small fixed set, so it can be a metric label.
+ * chainroute_requests_total}. A small fixed set, so it can be a metric label. A routed request's
+ * reason is the policy's {@link RouteReason}, with the same spelling as Envoy's access log.
  */
 public enum Reason {
-  /** Routed to the head pool: the data is at or near the head (or the call has no height). */
-  HEAD("head"),
-  /** Routed to the archive pool: an old height, {@code earliest}, a hash in a windowed kind. */
+  /** Routed to the head pool: data every synced node keeps ({@link RouteReason#RECENT}). */
+  RECENT("recent"),
+  /** Routed to the archive pool: data older than a full node keeps. */
   ARCHIVE("archive"),
   /** Needed the archive pool, which had no usable node: sent to the head pool instead. */
-  ARCHIVE_FALLBACK("archive_fallback"),
+  NO_ARCHIVE("no_archive"),
+  /** A write: the head pool, never retried blindly. */
+  WRITE("write"),
   /** chainroute answered it itself: bad input the protocol answers without a node. */
   ANSWERED("answered"),
   /** A wait for a height (algod wait-for-block-after), answered from a node's own status. */
@@ -34,15 +39,25 @@ public enum Reason {
     this.label = label;
   }
 
+  /** A routed request's reason. */
+  public static Reason of(RouteReason r) {
+    return switch (r) {
+      case RECENT -> RECENT;
+      case ARCHIVE -> ARCHIVE;
+      case NO_ARCHIVE -> NO_ARCHIVE;
+      case WRITE -> WRITE;
+    };
+  }
+
   /** The value of the {@code reason} label and log field. */
   public String label() {
     return label;
   }
 
-  /** Worth an INFO line in the decision log (rate-limited): everything but plain head routing. */
+  /** Worth an INFO line in the decision log (rate-limited): archive routing, fallback, 503s. */
   public boolean unusual() {
     return this == ARCHIVE
-        || this == ARCHIVE_FALLBACK
+        || this == NO_ARCHIVE
         || this == UNAVAILABLE
         || this == HOLD_REFUSED
         || this == SHUTDOWN;

@@ -239,7 +239,7 @@ public final class RequestPipeline {
     int status = 0;
     String code = "";
     if (o instanceof Outcome.Route r) {
-      reason = r.reason();
+      reason = Reason.of(r.reason());
       pool = r.pool();
     } else if (o instanceof Outcome.Respond r) {
       reason = r.reason();
@@ -293,18 +293,10 @@ public final class RequestPipeline {
     };
   }
 
-  private static Outcome.Route route(Decision.Route r, Classification.Forward f) {
-    Reason reason =
-        r.archiveFallback()
-            ? Reason.ARCHIVE_FALLBACK
-            : r.pool() == Pool.ARCHIVE ? Reason.ARCHIVE : Reason.HEAD;
-    return new Outcome.Route(r.pool(), r.write(), f.echoId(), reason);
-  }
-
   private Outcome forward(ChainConfig chain, Classification.Forward f, Read read) {
     Decision d = RoutingPolicy.decide(f.requirements(), routable.get().chain(chain.name()));
     if (d instanceof Decision.Route r) {
-      return route(r, f);
+      return new Outcome.Route(r, f.echoId());
     }
     String unavailable = ((Decision.Unavailable) d).message();
     Outcome now = unavailable(f, unavailable, Reason.UNAVAILABLE);
@@ -318,7 +310,7 @@ public final class RequestPipeline {
         v -> RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route,
         v ->
             RoutingPolicy.decide(f.requirements(), v) instanceof Decision.Route r
-                ? route(r, f)
+                ? new Outcome.Route(r, f.echoId())
                 : now,
         unavailableWait,
         v ->

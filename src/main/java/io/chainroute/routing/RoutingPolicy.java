@@ -32,10 +32,12 @@ public final class RoutingPolicy {
       archive |= needsArchive(r, view.config(), view.head());
     }
     if (archive && view.archiveUsable()) {
-      return new Decision.Route(Pool.ARCHIVE, write);
+      return new Decision.Route(Pool.ARCHIVE, write, RouteReason.ARCHIVE);
     }
     if (view.headUsable()) {
-      return new Decision.Route(Pool.HEAD, write, archive);
+      RouteReason reason =
+          archive ? RouteReason.NO_ARCHIVE : write ? RouteReason.WRITE : RouteReason.RECENT;
+      return new Decision.Route(Pool.HEAD, write, reason);
     }
     return new Decision.Unavailable("no synced node available for chain '" + view.name() + "'");
   }

@@ -58,6 +58,48 @@ class ConfigLoaderTest {
         .hasMessageStartingWith("envoy.maxRequestsPerSecond");
   }
 
+  @Test
+  void envoysAccessLogGoesToStdoutByDefaultAndCanGoToAFileOrBeTurnedOff() {
+    assertThat(ConfigLoader.parse(MINIMAL).envoy().accessLog()).isEqualTo("/dev/stdout");
+    assertThat(ConfigLoader.parse(MINIMAL).envoy().accessLogOn()).isTrue();
+    assertThat(
+            ConfigLoader.parse("envoy: { accessLog: /var/log/envoy/access.log }\n" + MINIMAL)
+                .envoy()
+                .accessLog())
+        .isEqualTo("/var/log/envoy/access.log");
+    for (String off : new String[] {"off", "\"off\"", "false"}) {
+      assertThat(ConfigLoader.parse("envoy: { accessLog: " + off + " }\n" + MINIMAL).envoy())
+          .as(off)
+          .satisfies(e -> assertThat(e.accessLogOn()).isFalse());
+    }
+    assertThatThrownBy(() -> ConfigLoader.parse("envoy: { accessLog: logs/a.log }\n" + MINIMAL))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("envoy.accessLog: 'logs/a.log'")
+        .hasMessageContaining("off, stdout or an absolute file path");
+    assertThatThrownBy(() -> ConfigLoader.parse("envoy: { accessLog: 3 }\n" + MINIMAL))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("envoy.accessLog: 3");
+  }
+
+  @Test
+  void envoysAdminStaysOnLoopbackUnlessAnotherIpAddressIsGiven() {
+    assertThat(ConfigLoader.parse(MINIMAL).envoy().adminAddress()).isEqualTo("127.0.0.1");
+    assertThat(
+            ConfigLoader.parse("envoy: { adminAddress: 0.0.0.0 }\n" + MINIMAL)
+                .envoy()
+                .adminAddress())
+        .isEqualTo("0.0.0.0");
+    assertThat(
+            ConfigLoader.parse("envoy: { adminAddress: \"::1\" }\n" + MINIMAL)
+                .envoy()
+                .adminAddress())
+        .isEqualTo("::1");
+    assertThatThrownBy(() -> ConfigLoader.parse("envoy: { adminAddress: envoy-admin }\n" + MINIMAL))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("envoy.adminAddress: 'envoy-admin'")
+        .hasMessageContaining("an IP address");
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource(
       delimiter = '|',

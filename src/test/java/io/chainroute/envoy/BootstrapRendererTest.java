@@ -16,6 +16,7 @@ import io.envoyproxy.envoy.config.overload.v3.ScaleTimersOverloadActionConfig;
 import io.envoyproxy.envoy.config.route.v3.RetryPolicy;
 import io.envoyproxy.envoy.config.route.v3.Route;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.envoyproxy.envoy.extensions.access_loggers.file.v3.FileAccessLog;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit;
@@ -160,6 +161,81 @@ class BootstrapRendererTest {
         .doesNotContain("reset");
     assertThat(rc.getVirtualHosts(0).getResponseHeadersToAdd(0).getHeader().getValue())
         .isEqualTo("%UPSTREAM_HOST%");
+  }
+
+  private static final String ONE_CHAIN =
+      """
+      chains:
+        - { name: eth, protocol: evm, nodes: [ { name: a, url: "http://10.0.0.1:8545" } ] }
+      """;
+
+  @Test
+  void everyRequestGetsAJsonAccessLineWithChainroutesDecisionAndTheNodeThatAnswered()
+      throws Exception {
+    Bootstrap b = parse(render(ConfigLoader.parse(ONE_CHAIN), "envoy"));
+    HttpConnectionManager h = hcm(b);
+    assertThat(h.getAccessLogList()).hasSize(1);
+    FileAccessLog log = h.getAccessLog(0).getTypedConfig().unpack(FileAccessLog.class);
+    assertThat(log.getPath()).as("stdout by default").isEqualTo("/dev/stdout");
+    var json = log.getLogFormat().getJsonFormat().getFieldsMap();
+    assertThat(json.keySet())
+        .contains(
+            "chain",
+            "pool",
+            "reason",
+            "upstream_host",
+            "code",
+            "flags",
+            "duration_ms",
+            "bytes_in",
+            "bytes_out");
+    assertThat(json.get("pool").getStringValue()).isEqualTo("%DYNAMIC_METADATA(chainroute:pool)%");
+    assertThat(json.get("reason").getStringValue())
+        .isEqualTo("%DYNAMIC_METADATA(chainroute:reason)%");
+    assertThat(json.get("chain").getStringValue()).isEqualTo("%METADATA(ROUTE:chainroute:chain)%");
+    assertThat(json.get("upstream_host").getStringValue()).isEqualTo("%UPSTREAM_HOST%");
+    assertThat(json.values())
+        .as("no path, header or body: they can carry keys and signed transactions")
+        .noneSatisfy(v -> assertThat(v.getStringValue()).containsAnyOf(":PATH", "BODY", "(AUTH"));
+    // The processor may write the pool and reason: ext_proc accepts chainroute's namespace.
+    ExternalProcessor ep = h.getHttpFilters(2).getTypedConfig().unpack(ExternalProcessor.class);
+    assertThat(ep.getMetadataOptions().getReceivingNamespaces().getUntypedList())
+        .contains(EnvoyContract.METADATA_NAMESPACE);
+    // Every chain route names its chain for the log, the write and fail-open routes too.
+    List<Route> chainRoutes =
+        h.getRouteConfig().getVirtualHosts(0).getRoutesList().stream()
+            .filter(r -> r.hasRoute())
+            .toList();
+    assertThat(chainRoutes).hasSizeGreaterThanOrEqualTo(4);
+    assertThat(chainRoutes)
+        .allSatisfy(
+            r ->
+                assertThat(
+                        r.getMetadata()
+                            .getFilterMetadataOrThrow(EnvoyContract.METADATA_NAMESPACE)
+                            .getFieldsOrThrow(EnvoyContract.METADATA_CHAIN)
+                            .getStringValue())
+                    .isEqualTo("eth"));
+  }
+
+  @Test
+  void theAccessLogCanGoToAFileOrBeTurnedOffAndTheAdminAddressIsConfigurable() throws Exception {
+    Bootstrap file =
+        parse(
+            render(
+                ConfigLoader.parse(
+                    "envoy: { accessLog: /var/log/envoy/rpc.log, adminAddress: 10.0.0.7 }\n"
+                        + ONE_CHAIN),
+                "envoy"));
+    assertThat(hcm(file).getAccessLog(0).getTypedConfig().unpack(FileAccessLog.class).getPath())
+        .isEqualTo("/var/log/envoy/rpc.log");
+    assertThat(file.getAdmin().getAddress().getSocketAddress().getAddress()).isEqualTo("10.0.0.7");
+    Bootstrap off =
+        parse(render(ConfigLoader.parse("envoy: { accessLog: off }\n" + ONE_CHAIN), "e"));
+    assertThat(hcm(off).getAccessLogList()).isEmpty();
+    assertThat(off.getAdmin().getAddress().getSocketAddress().getAddress())
+        .as("loopback by default")
+        .isEqualTo("127.0.0.1");
   }
 
   @Test

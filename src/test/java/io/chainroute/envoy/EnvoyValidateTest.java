@@ -75,6 +75,23 @@ class EnvoyValidateTest {
   }
 
   @Test
+  void anAccessLogFileAndAnAccessLogTurnedOffAreValidForTheRealEnvoy() throws Exception {
+    for (String setting :
+        new String[] {"accessLog: " + dir.resolve("access.log"), "accessLog: off"}) {
+      String yaml =
+          Files.readString(Path.of("config/demo.yaml"))
+              .replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  " + setting + "\n");
+      ChainrouteConfig config = ConfigLoader.parse(yaml);
+      assertThat(
+              validate(
+                  BootstrapRenderer.render(
+                      config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
+          .as(setting)
+          .contains("OK");
+    }
+  }
+
+  @Test
   void theRateLimitFilterIsValidForTheRealEnvoy() throws Exception {
     for (int rate : new int[] {5, 14, 698}) {
       String yaml =

@@ -9,6 +9,7 @@ import io.chainroute.chain.evm.EvmAdapter;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.NodeConfig;
 import io.chainroute.config.TestConfigs;
+import io.chainroute.contract.EnvoyContract;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
@@ -267,6 +268,37 @@ class ExtProcServiceTest {
             + call("eth_getBalance", "[\"0xabc\",\"0x1\"]")
             + "]";
     assertThat(setHeader(batch.body(body), "x-chainroute-pool")).isEqualTo("archive");
+  }
+
+  /** chainroute's fields of the response's dynamic metadata (its namespace), as strings. */
+  private static java.util.Map<String, String> decision(ProcessingResponse r) {
+    java.util.Map<String, String> out = new java.util.TreeMap<>();
+    r.getDynamicMetadata()
+        .getFieldsOrThrow(EnvoyContract.METADATA_NAMESPACE)
+        .getStructValue()
+        .getFieldsMap()
+        .forEach((k, v) -> out.put(k, v.getStringValue()));
+    return out;
+  }
+
+  @Test
+  void everyRouteCarriesThePoolAndReasonAsDynamicMetadataForEnvoysAccessLog() throws Exception {
+    Stream old = new Stream();
+    old.headers("POST", "/eth", false);
+    assertThat(decision(old.body(call("eth_getBalance", "[\"0xabc\",\"0x1\"]"))))
+        .containsEntry(EnvoyContract.METADATA_POOL, "archive")
+        .containsEntry(EnvoyContract.METADATA_REASON, "archive")
+        .containsEntry(EnvoyContract.METADATA_ID, "1");
+    Stream latest = new Stream();
+    latest.headers("POST", "/eth", false);
+    assertThat(decision(latest.body(call("eth_blockNumber", "[]"))))
+        .containsEntry(EnvoyContract.METADATA_POOL, "head")
+        .containsEntry(EnvoyContract.METADATA_REASON, "recent");
+    Stream write = new Stream();
+    write.headers("POST", "/eth", false);
+    assertThat(decision(write.body(call("eth_sendRawTransaction", "[\"0x02f8\"]"))))
+        .containsEntry(EnvoyContract.METADATA_POOL, "head")
+        .containsEntry(EnvoyContract.METADATA_REASON, "write");
   }
 
   @Test

@@ -183,7 +183,10 @@ class AlgodRoutingIT {
     assertThat(big.statusCode()).isEqualTo(400);
     assertThat(big.body()).endsWith("value out of range\"}");
     // chainroute answers these itself; the simulator writes algod's bytes independently.
-    for (String round : new String[] {"abc", "-1", "1.5", "18446744073709551616"}) {
+    for (String round :
+        new String[] {
+          "abc", "-1", "1.5", "18446744073709551616", "%3C", "a%22b", "%C3%A9", "%31%30x"
+        }) {
       String path = "/v2/status/wait-for-block-after/" + round;
       HttpResponse<String> direct =
           HTTP.send(

@@ -75,7 +75,7 @@ class MetricsIT {
 
     String headA = "chainroute_node_head{chain=\"eth\",node=\"a\"}";
     String blockNumbers =
-        "chainroute_requests_total{chain=\"eth\",method=\"eth_blockNumber\",pool=\"head\",reason=\"head\"}";
+        "chainroute_requests_total{chain=\"eth\",method=\"eth_blockNumber\",pool=\"head\",reason=\"recent\"}";
     String archived =
         "chainroute_requests_total{chain=\"eth\",method=\"eth_getBalance\",pool=\"archive\",reason=\"archive\"}";
     String parseErrors = "chainroute_replies_total{chain=\"eth\",code=\"-32700\",status=\"200\"}";

@@ -55,6 +55,19 @@ final class Ports {
     }
   }
 
+  /** Closes each one that is not null, in order, going on past any that fails. */
+  static void closeAll(AutoCloseable... all) {
+    for (AutoCloseable c : all) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception e) {
+        // keep closing the rest
+      }
+    }
+  }
+
   private static final java.util.Set<Integer> GIVEN =
       java.util.concurrent.ConcurrentHashMap.newKeySet();
 

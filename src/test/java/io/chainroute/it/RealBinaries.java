@@ -6,11 +6,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Finds the real Envoy, anvil, geth and Chromium binaries the integration tests run: {@code
- * ENVOY_BIN} / {@code ANVIL_BIN} / {@code GETH_BIN} / {@code CHROMIUM_BIN}, else {@code
- * .tools/bin/} ({@code .tools/geth/geth} for geth, Debian's {@code chromium} on the {@code PATH})
- * as installed by {@code .ci/install-tools}. Under {@code CI=true} a missing binary fails the test
- * run; elsewhere the test is skipped with the reason.
+ * Finds the real Envoy, anvil, geth, Chromium and Prometheus binaries the integration tests run:
+ * {@code ENVOY_BIN} / {@code ANVIL_BIN} / {@code GETH_BIN} / {@code CHROMIUM_BIN} / {@code
+ * PROMETHEUS_BIN}, else {@code .tools/bin/} ({@code .tools/geth/geth} for geth, Debian's {@code
+ * chromium} and {@code prometheus} on the {@code PATH}) as installed by {@code .ci/install-tools}.
+ * Under {@code CI=true} a missing binary fails the test run; elsewhere the test is skipped with the
+ * reason.
  */
 final class RealBinaries {
   private RealBinaries() {}
@@ -31,6 +32,16 @@ final class RealBinaries {
   /** Debian's {@code chromium} package, for the status page in a real headless browser. */
   static Path chromium() {
     return find("CHROMIUM_BIN", "chromium", onPath("chromium"));
+  }
+
+  /** Debian's {@code prometheus} server, scraping Envoy and chainroute in an IT. */
+  static Path prometheus() {
+    return find("PROMETHEUS_BIN", "prometheus", onPath("prometheus"));
+  }
+
+  /** Debian's {@code promtool} (package {@code prometheus}): checks and unit-tests alert rules. */
+  static Path promtool() {
+    return find("PROMTOOL_BIN", "promtool", onPath("promtool"));
   }
 
   /** The first executable {@code name} on the {@code PATH}, else {@code /usr/bin/name}. */

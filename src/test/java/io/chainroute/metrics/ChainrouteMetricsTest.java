@@ -133,8 +133,8 @@ class ChainrouteMetricsTest {
   @Test
   void eachDecisionCountsOnceByPoolReasonAndMethod() {
     heads(1000, Health.SYNCED, EndpointStatus.HEALTHY);
-    metrics.decided(decided(Reason.HEAD, Pool.HEAD, "eth_blockNumber", 0, ""));
-    metrics.decided(decided(Reason.HEAD, Pool.HEAD, "eth_blockNumber", 0, ""));
+    metrics.decided(decided(Reason.RECENT, Pool.HEAD, "eth_blockNumber", 0, ""));
+    metrics.decided(decided(Reason.RECENT, Pool.HEAD, "eth_blockNumber", 0, ""));
     metrics.decided(decided(Reason.ARCHIVE, Pool.ARCHIVE, "eth_getBalance", 0, ""));
     metrics.decided(decided(Reason.ANSWERED, null, "other", 200, "-32700"));
     metrics.decided(decided(Reason.UNAVAILABLE, null, "eth_call", 503, "-32002"));
@@ -144,7 +144,7 @@ class ChainrouteMetricsTest {
     Map<String, Double> s = scrape();
     assertThat(s)
         .containsEntry(
-            "chainroute_requests_total{chain=\"eth\",method=\"eth_blockNumber\",pool=\"head\",reason=\"head\"}",
+            "chainroute_requests_total{chain=\"eth\",method=\"eth_blockNumber\",pool=\"head\",reason=\"recent\"}",
             2.0)
         .containsEntry(
             "chainroute_requests_total{chain=\"eth\",method=\"eth_getBalance\",pool=\"archive\",reason=\"archive\"}",

@@ -66,18 +66,18 @@ class DecisionLogTest {
 
   @Test
   void aHeadRouteIsOneDebugLineWithTheDecisionsFields() {
-    log.decided(of(Reason.HEAD, Pool.HEAD));
+    log.decided(of(Reason.RECENT, Pool.HEAD));
     assertThat(sink.info).isEmpty();
     assertThat(sink.debug)
         .containsExactly(
-            "Routing decision. chain=eth method=eth_getBalance block=12 pool=head reason=head"
+            "Routing decision. chain=eth method=eth_getBalance block=12 pool=head reason=recent"
                 + " head=1000");
   }
 
   @Test
   void withDebugOffRoutineDecisionsWriteNothing() {
     sink.debugOn = false;
-    log.decided(of(Reason.HEAD, Pool.HEAD));
+    log.decided(of(Reason.RECENT, Pool.HEAD));
     assertThat(sink.debug).isEmpty();
     assertThat(sink.info).isEmpty();
   }
@@ -91,12 +91,12 @@ class DecisionLogTest {
     // The ones over the limit still go to DEBUG.
     assertThat(sink.debug).hasSize(7);
     nanos.addAndGet(Duration.ofMillis(999).toNanos());
-    log.decided(of(Reason.ARCHIVE_FALLBACK, Pool.HEAD));
+    log.decided(of(Reason.NO_ARCHIVE, Pool.HEAD));
     assertThat(sink.info).hasSize(3);
     nanos.addAndGet(Duration.ofMillis(1).toNanos());
-    log.decided(of(Reason.ARCHIVE_FALLBACK, Pool.HEAD));
+    log.decided(of(Reason.NO_ARCHIVE, Pool.HEAD));
     assertThat(sink.info).hasSize(4);
-    assertThat(sink.info.get(3)).contains("reason=archive_fallback").endsWith(" suppressed=8");
+    assertThat(sink.info.get(3)).contains("reason=no_archive").endsWith(" suppressed=8");
     log.decided(of(Reason.UNAVAILABLE, null));
     assertThat(sink.info.get(4)).doesNotContain("suppressed");
   }
@@ -205,7 +205,7 @@ class DecisionLogTest {
         .anySatisfy(l -> assertThat(l).contains("method=other"))
         .anySatisfy(l -> assertThat(l).contains("method=batch block=1"))
         // The archive has no usable node: the hash-addressed state read falls back to head.
-        .anySatisfy(l -> assertThat(l).contains("block=hash pool=head reason=archive_fallback"))
+        .anySatisfy(l -> assertThat(l).contains("block=hash pool=head reason=no_archive"))
         .anySatisfy(l -> assertThat(l).contains("reason=answered").contains("code=-32700"));
   }
 }

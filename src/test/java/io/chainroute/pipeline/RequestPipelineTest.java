@@ -14,6 +14,7 @@ import io.chainroute.height.Health;
 import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.routing.Pool;
+import io.chainroute.routing.RouteReason;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -110,9 +111,9 @@ class RequestPipelineTest {
     assertThat(p.onRequestLine(eth, "POST", "/eth", false)).isEqualTo(Outcome.NEED_BODY);
     assertThat(p.onRequestLine(eth, "GET", "/eth", true)).isEqualTo(Outcome.PASS);
     assertThat(p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]")))
-        .isEqualTo(new Outcome.Route(Pool.ARCHIVE, false, "7"));
+        .isEqualTo(new Outcome.Route(Pool.ARCHIVE, false, "7", RouteReason.ARCHIVE));
     assertThat(p.onBody(eth, "POST", call("eth_sendRawTransaction", "[\"0x00\"]")))
-        .isEqualTo(new Outcome.Route(Pool.HEAD, true, "7"));
+        .isEqualTo(new Outcome.Route(Pool.HEAD, true, "7", RouteReason.WRITE));
     Outcome bad = p.onBody(eth, "POST", "{nope".getBytes(StandardCharsets.UTF_8));
     assertThat(bad)
         .isInstanceOfSatisfying(
@@ -138,7 +139,8 @@ class RequestPipelineTest {
     assertThat(answers).isEmpty();
     set(EndpointStatus.HEALTHY, EndpointStatus.NONE, 10);
     held.onTopology(topology.get());
-    assertThat(answers).containsExactly(new Outcome.Route(Pool.HEAD, false, "7"));
+    assertThat(answers)
+        .containsExactly(new Outcome.Route(Pool.HEAD, false, "7", RouteReason.RECENT));
   }
 
   @Test
@@ -200,10 +202,10 @@ class RequestPipelineTest {
     assertThat(decided)
         .extracting(Decided::method, Decided::reason, Decided::pool, Decided::head)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("eth_blockNumber", Reason.HEAD, Pool.HEAD, 1000L),
+            org.assertj.core.groups.Tuple.tuple("eth_blockNumber", Reason.RECENT, Pool.HEAD, 1000L),
             org.assertj.core.groups.Tuple.tuple(
-                "eth_getBalance", Reason.ARCHIVE_FALLBACK, Pool.HEAD, 1000L),
-            org.assertj.core.groups.Tuple.tuple("other", Reason.HEAD, Pool.HEAD, 1000L),
+                "eth_getBalance", Reason.NO_ARCHIVE, Pool.HEAD, 1000L),
+            org.assertj.core.groups.Tuple.tuple("other", Reason.RECENT, Pool.HEAD, 1000L),
             org.assertj.core.groups.Tuple.tuple("other", Reason.PASS, null, 1000L));
     assertThat(decided.get(1).block()).isEqualTo(io.chainroute.chain.BlockRef.number(1));
     assertThat(decided).allMatch(d -> !d.held() && !d.replied());
@@ -222,7 +224,7 @@ class RequestPipelineTest {
         .singleElement()
         .satisfies(
             d -> {
-              assertThat(d.reason()).isEqualTo(Reason.HEAD);
+              assertThat(d.reason()).isEqualTo(Reason.RECENT);
               assertThat(d.method()).isEqualTo("eth_call");
               assertThat(d.held()).isTrue();
             });

@@ -51,7 +51,7 @@ class RoutingPolicyTest {
   @Test
   void latestGoesToTheHeadPool() {
     assertThat(decide(allUp, Requirement.LATEST_READ))
-        .isEqualTo(new Decision.Route(Pool.HEAD, false));
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
   }
 
   @Test
@@ -59,13 +59,14 @@ class RoutingPolicyTest {
     // Window 128, margin 4: head-123 is safely inside a full node's state; head-124 … head-127 are
     // inside too, but one or two blocks of drift between chainroute's view and the node's head
     // would push them out ("missing trie node"), so they go to the archive.
-    assertThat(decide(allUp, state(10_000 - 123))).isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(allUp, state(10_000 - 123)))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
     assertThat(decide(allUp, state(10_000 - 124)))
-        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false, RouteReason.ARCHIVE));
     assertThat(decide(allUp, state(10_000 - 127)))
-        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false, RouteReason.ARCHIVE));
     assertThat(decide(allUp, state(10_000 - 128)))
-        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false, RouteReason.ARCHIVE));
     ChainConfig noMargin =
         TestConfigs.evm("eth")
             .fullNodeLogBlocks(1000)
@@ -73,47 +74,49 @@ class RoutingPolicyTest {
             .archiveMarginBlocks(0)
             .build();
     ChainView exact = new ChainView(noMargin, 10_000, allUp.nodes());
-    assertThat(decide(exact, state(10_000 - 127))).isEqualTo(new Decision.Route(Pool.HEAD, false));
+    assertThat(decide(exact, state(10_000 - 127)))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
     assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.EARLIEST)))
-        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false, RouteReason.ARCHIVE));
     assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.HASH)))
-        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false, RouteReason.ARCHIVE));
     assertThat(decide(allUp, Requirement.read(DataKind.STATE, BlockRef.FINALIZED)))
-        .isEqualTo(new Decision.Route(Pool.HEAD, false));
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
   }
 
   @Test
   void logsHaveTheirOwnWindowAndTracesAlwaysNeedArchive() {
     assertThat(decide(allUp, Requirement.read(DataKind.LOGS, BlockRef.number(10_000 - 500))))
-        .isEqualTo(new Decision.Route(Pool.HEAD, false));
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
     assertThat(decide(allUp, Requirement.read(DataKind.LOGS, BlockRef.number(10_000 - 1000))))
-        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false, RouteReason.ARCHIVE));
     assertThat(decide(allUp, Requirement.read(DataKind.TRACE, BlockRef.LATEST)))
-        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false, RouteReason.ARCHIVE));
   }
 
   @Test
   void blocksAndNodeLocalCallsNeverNeedArchive() {
     assertThat(decide(allUp, Requirement.read(DataKind.NONE, BlockRef.number(1))))
-        .isEqualTo(new Decision.Route(Pool.HEAD, false));
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
     assertThat(decide(allUp, Requirement.read(DataKind.NODE_LOCAL, BlockRef.EARLIEST)))
-        .isEqualTo(new Decision.Route(Pool.HEAD, false));
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
   }
 
   @Test
   void aBatchGoesToArchiveIfAnyCallNeedsItAndCarriesTheWriteFlag() {
     assertThat(decide(allUp, Requirement.LATEST_READ, state(5)))
-        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false));
+        .isEqualTo(new Decision.Route(Pool.ARCHIVE, false, RouteReason.ARCHIVE));
     assertThat(decide(allUp, Requirement.LATEST_READ, Requirement.WRITE))
-        .isEqualTo(new Decision.Route(Pool.HEAD, true));
+        .isEqualTo(new Decision.Route(Pool.HEAD, true, RouteReason.WRITE));
   }
 
   @Test
   void withoutAUsableArchiveNodeOldRequestsGoToTheHeadPoolForTheNodesOwnError() {
     ChainView noArchive = view(EndpointStatus.HEALTHY, EndpointStatus.NONE, EndpointStatus.NONE);
-    assertThat(decide(noArchive, state(5))).isEqualTo(new Decision.Route(Pool.HEAD, false, true));
+    assertThat(decide(noArchive, state(5)))
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.NO_ARCHIVE));
     assertThat(decide(noArchive, Requirement.LATEST_READ))
-        .isEqualTo(new Decision.Route(Pool.HEAD, false, false));
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
   }
 
   @Test
@@ -125,7 +128,7 @@ class RoutingPolicyTest {
     ChainView degradedOnly =
         view(EndpointStatus.DEGRADED, EndpointStatus.NONE, EndpointStatus.NONE);
     assertThat(decide(degradedOnly, Requirement.LATEST_READ))
-        .isEqualTo(new Decision.Route(Pool.HEAD, false));
+        .isEqualTo(new Decision.Route(Pool.HEAD, false, RouteReason.RECENT));
   }
 
   @Test

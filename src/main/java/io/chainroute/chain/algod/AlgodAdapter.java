@@ -135,7 +135,7 @@ public final class AlgodAdapter implements ChainAdapter {
       path = path.substring(0, path.length() - 1);
     }
     if (path.startsWith(WAIT_PREFIX) && "GET".equals(method)) {
-      return await(path.substring(WAIT_PREFIX.length()));
+      return await(percentDecode(path.substring(WAIT_PREFIX.length())));
     }
     if ("POST".equals(method)
         && (path.equals("/v2/transactions") || path.equals("/v2/transactions/async"))) {
@@ -148,7 +148,7 @@ public final class AlgodAdapter implements ChainAdapter {
     }
     String round = roundSegment(path);
     if (round != null) {
-      long r = parseRound(round);
+      long r = parseRound(new String(percentDecode(round), StandardCharsets.UTF_8));
       if (r >= 0) {
         return forward(Requirement.read(DataKind.STATE, BlockRef.number(r)), label(path));
       }
@@ -207,10 +207,10 @@ public final class AlgodAdapter implements ChainAdapter {
     return slash < 0 ? rest : rest.substring(0, slash);
   }
 
-  private static Classification await(String roundText) {
-    BigInteger round = parseUint64(roundText);
+  private static Classification await(byte[] roundBytes) {
+    BigInteger round = parseUint64(new String(roundBytes, StandardCharsets.UTF_8));
     if (round == null) {
-      return new Classification.Answer(invalidRound(roundText));
+      return new Classification.Answer(invalidRound(roundBytes));
     }
     // round = 2^64-1 makes algod's round+1 wrap to 0: it answers at once.
     long minHead =
@@ -247,16 +247,35 @@ public final class AlgodAdapter implements ChainAdapter {
 
   /**
    * algod's 400 for a {round} path parameter that {@link #parseUint64} rejects (protocols.md A.2:
-   * oapi-codegen's binding error, serialised by echo).
+   * oapi-codegen's binding error, serialised by echo). {@code roundBytes} is the segment after
+   * percent-decoding: Go's router binds decoded path parameters.
    */
-  public static Reply invalidRound(String roundText) {
-    String reason = roundText.matches("[0-9]+") ? "value out of range" : "invalid syntax";
+  public static Reply invalidRound(byte[] roundBytes) {
+    String text = new String(roundBytes, StandardCharsets.UTF_8);
+    String reason = text.matches("[0-9]+") ? "value out of range" : "invalid syntax";
     return error(
         400,
         "Invalid format for parameter round: error binding string parameter: strconv.ParseUint: parsing "
-            + quoteGo(roundText)
+            + quoteGo(roundBytes)
             + ": "
             + reason);
+  }
+
+  /** A path segment with its {@code %XX} escapes decoded; a malformed escape stays as it is. */
+  static byte[] percentDecode(String segment) {
+    byte[] raw = segment.getBytes(StandardCharsets.UTF_8);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(raw.length);
+    for (int i = 0; i < raw.length; i++) {
+      int hi = i + 2 < raw.length && raw[i] == '%' ? Character.digit(raw[i + 1], 16) : -1;
+      int lo = hi >= 0 ? Character.digit(raw[i + 2], 16) : -1;
+      if (lo >= 0) {
+        out.write(hi * 16 + lo);
+        i += 2;
+      } else {
+        out.write(raw[i]);
+      }
+    }
+    return out.toByteArray();
   }
 
   /** strconv.ParseUint(s, 10, 64): digits only, at most 2^64-1; null otherwise. */
@@ -273,20 +292,59 @@ public final class AlgodAdapter implements ChainAdapter {
     return v == null || v.bitLength() > 63 ? -1 : v.longValue();
   }
 
-  /** Go's %q for the ASCII inputs a path can carry. */
-  static String quoteGo(String s) {
-    StringBuilder b = new StringBuilder("\"");
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '"' || c == '\\') {
-        b.append('\\').append(c);
-      } else if (c < 0x20 || c == 0x7f) {
-        b.append(String.format("\\x%02x", (int) c));
+  /**
+   * Go's {@code strconv.Quote} of raw bytes: printable characters as they are, {@code \a \b \f \n
+   * \r \t \v} short, other control characters and bytes that are not UTF-8 as {@code \xNN}.
+   */
+  static String quoteGo(byte[] b) {
+    StringBuilder out = new StringBuilder("\"");
+    int i = 0;
+    while (i < b.length) {
+      int c = b[i] & 0xff;
+      int len = c < 0x80 ? 1 : utf8Length(b, i);
+      if (len == 1) {
+        out.append(c < 0x80 ? goEscape((char) c) : String.format("\\x%02x", c));
+        i++;
+      } else if (len == 0) {
+        out.append(String.format("\\x%02x", c));
+        i++;
       } else {
-        b.append(c);
+        out.append(new String(b, i, len, StandardCharsets.UTF_8));
+        i += len;
       }
     }
-    return b.append('"').toString();
+    return out.append('"').toString();
+  }
+
+  private static String goEscape(char c) {
+    return switch (c) {
+      case '"' -> "\\\"";
+      case '\\' -> "\\\\";
+      case 0x07 -> "\\a";
+      case '\b' -> "\\b";
+      case '\f' -> "\\f";
+      case '\n' -> "\\n";
+      case '\r' -> "\\r";
+      case '\t' -> "\\t";
+      case 0x0b -> "\\v";
+      default -> c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c);
+    };
+  }
+
+  /** The length (2 to 4) of the valid UTF-8 sequence at {@code i}, or 0. */
+  private static int utf8Length(byte[] b, int i) {
+    int c = b[i] & 0xff;
+    int len =
+        c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    if (len == 0 || i + len > b.length) {
+      return 0;
+    }
+    for (int k = 1; k < len; k++) {
+      if ((b[i + k] & 0xc0) != 0x80) {
+        return 0;
+      }
+    }
+    return new String(b, i, len, StandardCharsets.UTF_8).indexOf('\ufffd') >= 0 ? 0 : len;
   }
 
   /** An algod error body: {@code {"message":"..."}}. */
@@ -294,8 +352,27 @@ public final class AlgodAdapter implements ChainAdapter {
     return new Reply(status, JSON, errorBody(message).getBytes(StandardCharsets.UTF_8));
   }
 
+  /** {@code {"message":...}} as Go's encoding/json writes it (echo leaves HTML escaping on). */
   private static String errorBody(String message) {
-    return MAPPER.createObjectNode().put("message", message).toString();
+    StringBuilder out = new StringBuilder("{\"message\":\"");
+    for (int i = 0; i < message.length(); i++) {
+      char c = message.charAt(i);
+      switch (c) {
+        case '"' -> out.append("\\\"");
+        case '\\' -> out.append("\\\\");
+        case '\n' -> out.append("\\n");
+        case '\r' -> out.append("\\r");
+        case '\t' -> out.append("\\t");
+        default -> {
+          if (c < 0x20 || c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029') {
+            out.append(String.format("\\u%04x", (int) c));
+          } else {
+            out.append(c);
+          }
+        }
+      }
+    }
+    return out.append("\"}").toString();
   }
 
   private static String message(byte[] body) {

@@ -128,6 +128,51 @@ class AlgodAdapterTest {
             });
   }
 
+  /**
+   * Go's router binds the decoded path parameter and echo writes JSON with HTML escaping: the texts
+   * algod gives for escaped rounds (protocols.md A.2; the simulator's test checks the same).
+   */
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      quoteCharacter = '`',
+      textBlock =
+          """
+          %3C      | \\"\\u003c\\": invalid syntax
+          a%22b    | \\"a\\\\\\"b\\": invalid syntax
+          %0A      | \\"\\\\n\\": invalid syntax
+          %FF      | \\"\\\\xff\\": invalid syntax
+          %C3%A9   | \\"é\\": invalid syntax
+          %2        | \\"%2\\": invalid syntax
+          """)
+  void escapedRoundsAreDecodedQuotedAndEscapedAsAlgodDoes(String round, String quoted) {
+    Classification c =
+        adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/" + round);
+    assertThat(c)
+        .isInstanceOfSatisfying(
+            Classification.Answer.class,
+            a ->
+                assertThat(body(a.reply()))
+                    .isEqualTo(
+                        "{\"message\":\"Invalid format for parameter round: error binding string"
+                            + " parameter: strconv.ParseUint: parsing "
+                            + quoted
+                            + "\"}"));
+  }
+
+  @Test
+  void anEscapedRoundIsARoundForWaitsAndForRouting() {
+    assertThat(adapter.classifyRequestLine("GET", "/v2/status/wait-for-block-after/%31%30"))
+        .isInstanceOfSatisfying(
+            Classification.WaitForHeight.class, w -> assertThat(w.minHead()).isEqualTo(11));
+    assertThat(adapter.classifyRequestLine("GET", "/v2/blocks/%31%30"))
+        .isInstanceOfSatisfying(
+            Classification.Forward.class,
+            f ->
+                assertThat(f.requirements())
+                    .containsExactly(Requirement.read(DataKind.STATE, BlockRef.number(10))));
+  }
+
   @Test
   void theProbeLongPollsOnceTheHeadIsKnownAndLeavesTheTokenToTheNodesHeaders() {
     NodeConfig node =

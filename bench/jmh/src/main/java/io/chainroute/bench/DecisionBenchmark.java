@@ -58,7 +58,7 @@ public class DecisionBenchmark {
           .getBytes(StandardCharsets.UTF_8);
   private static final Decided DECIDED =
       new Decided(
-          "eth", "eth_getBalance", BlockRef.LATEST, Reason.HEAD, Pool.HEAD, 1000, 5_000, -1, 0, "");
+          "eth", "eth_getBalance", BlockRef.LATEST, Reason.RECENT, Pool.HEAD, 1000, 5_000, -1, 0, "");
 
   private ScheduledExecutorService timer;
   private ChainConfig eth;
