@@ -2,7 +2,6 @@ package io.chainroute.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.Sidecar;
@@ -10,10 +9,6 @@ import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -260,33 +255,11 @@ class EnvoyObservabilityIT {
         .hasValue(0.0);
   }
 
-  /** chainroute's admin {@code /metrics} exists (branch metrics); until then its queries wait. */
-  private boolean chainrouteServesMetrics() {
-    try {
-      HttpResponse<String> r =
-          HttpClient.newHttpClient()
-              .send(
-                  HttpRequest.newBuilder(
-                          URI.create("http://127.0.0.1:" + adminHttpPort + "/metrics"))
-                      .timeout(Duration.ofSeconds(5))
-                      .build(),
-                  HttpResponse.BodyHandlers.ofString());
-      return r.statusCode() == 200 && r.body().contains("chainroute_");
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
-    }
-  }
-
   private static final String FULL_HEAD = "chainroute_node_head{chain=\"eth-it\",node=\"full\"}";
 
   @Test
   @Order(4)
   void aRealPrometheusScrapesChainroutesSeriesAndSeesANodesHeadRiseAndRoutedRequestsCount() {
-    // Remove once chainroute serves /metrics (branch metrics is merged): then this must run.
-    assumeTrue(chainrouteServesMetrics(), "chainroute has no /metrics yet (branch metrics)");
     double head = scraped("chainroute", FULL_HEAD);
     assertThat(head).isEqualTo((double) full.blockNumber());
     full.mine(5);
