@@ -119,6 +119,13 @@ Each response names the node that answered in x-chainroute-upstream (8545 full-1
   curl -s http://127.0.0.1:8081/status
   curl -s -X POST http://127.0.0.1:8081/nodes/algorand-local/algod-1/drain    # .../undrain to put it back
 
+  # Prometheus metrics (docs/metrics.md): watch full-2-stalls leave the head pool here too
+  curl -s http://127.0.0.1:8081/metrics | grep -E '^chainroute_(node_health|chain_pool_members)' | grep -v ' 0.0\$'
+  # Envoy's own stats; with Debian's prometheus installed, scrape both with the alert rules loaded
+  # and import deploy/grafana/chainroute.json into Grafana:
+  #   prometheus --config.file=deploy/prometheus/prometheus-demo.yml --storage.tsdb.path=.demo/prometheus
+  curl -s http://127.0.0.1:9901/stats/prometheus | grep '^envoy_cluster_upstream_rq{'
+
 Logs: .demo/   Press Ctrl-C (or kill -INT / kill -TERM $$) to stop everything.
 TXT
 
@@ -132,6 +139,6 @@ while true; do
     rpc 8547 anvil_mine '["0x1"]' >/dev/null || true
   elif [[ $stalled == false ]]; then
     stalled=true
-    echo "full-2-stalls (:8547) stopped advancing; chainroute takes it out of the head pool (see /status)."
+    echo "full-2-stalls (:8547) stopped advancing; chainroute takes it out of the head pool (see /status, /ui/ and /metrics)."
   fi
 done

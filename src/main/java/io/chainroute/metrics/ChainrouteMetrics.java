@@ -201,6 +201,11 @@ public final class ChainrouteMetrics implements DecisionListener {
       unavailable.labelValues(c.name());
       heldWait.labelValues(c.name());
       classification.labelValues(c.name());
+      for (var node : c.nodes()) {
+        for (NodeProber.Cause cause : NodeProber.Cause.values()) {
+          probeErrors.labelValues(c.name(), node.name(), cause.label());
+        }
+      }
     }
     nodeGauge(
         topology,
@@ -384,6 +389,8 @@ public final class ChainrouteMetrics implements DecisionListener {
 
   public void xdsAcked(String envoy, String typeUrl, long millis) {
     xdsAcks.labelValues(envoy).inc();
+    // An Envoy's NACK count starts at zero with its first ACK, so rate() and alerts see it.
+    xdsNacks.labelValues(envoy);
     xdsAckLatency.observe(millis / 1000.0);
   }
 

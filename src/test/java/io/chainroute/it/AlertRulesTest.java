@@ -86,6 +86,14 @@ class AlertRulesTest {
     assertThat(promtool("check", "rules", RULES.getFileName().toString())).contains("SUCCESS");
   }
 
+  /** The demo's Prometheus config (deploy/prometheus/prometheus-demo.yml) loads these rules. */
+  @Test
+  void theDemosPrometheusConfigIsValidAndLoadsTheRules() throws Exception {
+    assertThat(promtool("check", "config", "prometheus-demo.yml"))
+        .contains("SUCCESS: 1 rule files found")
+        .contains("is valid prometheus config file syntax");
+  }
+
   @Test
   void everyAlertFiresAndStaysQuietWhereItsUnitTestsSay() throws Exception {
     assertThat(promtool("test", "rules", TESTS.getFileName().toString())).contains("SUCCESS");

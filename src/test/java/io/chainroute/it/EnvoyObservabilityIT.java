@@ -282,4 +282,48 @@ class EnvoyObservabilityIT {
         .isGreaterThanOrEqualTo(1);
     assertThat(prometheus.query("chainroute_xds_connected_envoys")).isNotEmpty();
   }
+
+  /**
+   * Issue 10 item 4: the Grafana dashboard and the alert rules read only series that a live scrape
+   * of this chainroute and this Envoy exposes (a family's {@code # TYPE} line counts: a counter
+   * whose labels have not been seen yet has no sample but is a series Prometheus will get).
+   */
+  @Test
+  @Order(5)
+  void theDashboardAndTheAlertRulesNameOnlySeriesALiveScrapeHas() throws IOException {
+    // One reply chainroute makes itself (a parse error), so its replies series exists.
+    Rpc.Reply bad = Rpc.post(envoy.url("/eth"), "{not json");
+    assertThat(bad.json().path("error").path("code").asInt()).as(bad.body()).isEqualTo(-32700);
+    java.util.Set<String> live = new java.util.TreeSet<>();
+    exposed(Rpc.get("http://127.0.0.1:" + adminHttpPort + "/metrics"), live);
+    exposed(envoy.admin("/stats/prometheus"), live);
+    List<String> prefixes = List.of("chainroute_", "envoy_");
+    java.util.Set<String> wanted = new java.util.TreeSet<>();
+    for (String expr :
+        io.chainroute.testing.PromQlNames.dashboardExpressions(
+            Path.of("deploy/grafana/chainroute.json"))) {
+      wanted.addAll(io.chainroute.testing.PromQlNames.in(expr, prefixes));
+    }
+    assertThat(wanted).hasSizeGreaterThan(15);
+    for (String expr : AlertRulesTest.alertExpressions().values()) {
+      wanted.addAll(io.chainroute.testing.PromQlNames.in(expr, prefixes));
+    }
+    assertThat(live).containsAll(wanted);
+  }
+
+  /** The series names of one exposition: samples, and each {@code # TYPE} family's names. */
+  private static void exposed(String exposition, java.util.Set<String> out) {
+    for (String line : exposition.split("\n")) {
+      if (line.startsWith("# TYPE ")) {
+        String[] f = line.split(" ");
+        out.add(f[2]);
+        if (f[3].equals("histogram")) {
+          out.addAll(List.of(f[2] + "_bucket", f[2] + "_sum", f[2] + "_count"));
+        }
+      } else if (!line.isEmpty() && !line.startsWith("#")) {
+        int end = line.indexOf('{');
+        out.add(line.substring(0, end > 0 ? end : line.indexOf(' ')));
+      }
+    }
+  }
 }
