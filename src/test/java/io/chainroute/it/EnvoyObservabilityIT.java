@@ -311,6 +311,28 @@ class EnvoyObservabilityIT {
     assertThat(live).containsAll(wanted);
   }
 
+  /**
+   * Last, as it ends the full node: Prometheus sees a killed node's health move from synced to
+   * unreachable, and the head pool lose its member.
+   */
+  @Test
+  @Order(6)
+  void aRealPrometheusSeesAKilledNodesHealthChange() {
+    String synced = "chainroute_node_health{chain=\"eth-it\",node=\"full\",state=\"synced\"}";
+    String unreachable =
+        "chainroute_node_health{chain=\"eth-it\",node=\"full\",state=\"unreachable\"}";
+    assertThat(scraped("chainroute", synced)).isEqualTo(1.0);
+    full.kill();
+    await("Prometheus sees the killed node unreachable")
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(250))
+        .untilAsserted(
+            () -> {
+              assertThat(prometheus.scalar(unreachable)).hasValue(1.0);
+              assertThat(prometheus.scalar(synced)).hasValue(0.0);
+            });
+  }
+
   /** The series names of one exposition: samples, and each {@code # TYPE} family's names. */
   private static void exposed(String exposition, java.util.Set<String> out) {
     for (String line : exposition.split("\n")) {
