@@ -11,7 +11,7 @@ import java.util.Map;
 /**
  * The one place that knows every protocol's adapter: a new protocol is registered here with one
  * line (see docs/adding-a-protocol.md). The rest of chainroute sees {@link ChainAdapter} only.
- * Adapters are stateless and thread-safe, so one instance serves every chain of its protocol.
+ * Adapters are stateless and thread-safe; a chain with rules of its own gets its own instance.
  */
 public final class ChainAdapters {
   private static final Map<Protocol, ChainAdapter> BY_PROTOCOL = new EnumMap<>(Protocol.class);
@@ -38,8 +38,8 @@ public final class ChainAdapters {
     return a;
   }
 
-  /** The adapter of the chain's protocol. */
+  /** The adapter of the chain's protocol, set up with the chain's own rules. */
   public static ChainAdapter forChain(ChainConfig chain) {
-    return forProtocol(chain.protocol());
+    return forProtocol(chain.protocol()).forChain(chain);
   }
 }

@@ -32,6 +32,14 @@ public interface ChainAdapter {
   ProbeReading readHeadProbe(int httpStatus, byte[] body);
 
   /**
+   * This adapter set up for one chain (its config's per-chain rules, such as EVM's method policy);
+   * the adapter itself when the protocol has none. Called once per chain at start.
+   */
+  default ChainAdapter forChain(io.chainroute.config.ChainConfig chain) {
+    return this;
+  }
+
+  /**
    * Reads a client request from its request line alone, for protocols that route on the path
    * (algod). Returns null when the body is needed ({@link #classify} is called with it).
    *

@@ -38,7 +38,8 @@ public record ChainConfig(
     Duration blockTime,
     Duration probeTimeout,
     List<NodeConfig> nodes,
-    long archiveMarginBlocks) {
+    long archiveMarginBlocks,
+    MethodRules methods) {
   /** Default {@code archiveMarginBlocks}. */
   public static final long DEFAULT_ARCHIVE_MARGIN_BLOCKS = 4;
 
@@ -69,6 +70,36 @@ public record ChainConfig(
         DEFAULT_ARCHIVE_MARGIN_BLOCKS);
   }
 
+  /** A chain without method rules (the protocol's defaults apply). */
+  public ChainConfig(
+      String name,
+      Protocol protocol,
+      String pathPrefix,
+      long maxLagBlocks,
+      long degradedLagBlocks,
+      long fullNodeStateBlocks,
+      long fullNodeLogBlocks,
+      Duration pollInterval,
+      Duration blockTime,
+      Duration probeTimeout,
+      List<NodeConfig> nodes,
+      long archiveMarginBlocks) {
+    this(
+        name,
+        protocol,
+        pathPrefix,
+        maxLagBlocks,
+        degradedLagBlocks,
+        fullNodeStateBlocks,
+        fullNodeLogBlocks,
+        pollInterval,
+        blockTime,
+        probeTimeout,
+        nodes,
+        archiveMarginBlocks,
+        MethodRules.NONE);
+  }
+
   public ChainConfig {
     if (archiveMarginBlocks < 0) {
       throw new IllegalArgumentException(
@@ -78,5 +109,6 @@ public record ChainConfig(
     Objects.requireNonNull(protocol, "protocol");
     Objects.requireNonNull(pathPrefix, "pathPrefix");
     nodes = List.copyOf(nodes);
+    Objects.requireNonNull(methods, "methods");
   }
 }

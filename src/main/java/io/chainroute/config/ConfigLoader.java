@@ -322,6 +322,7 @@ public final class ConfigLoader {
         "blockTime",
         "probeTimeout",
         "archiveMarginBlocks",
+        "methods",
         "nodes");
     String name = o.name("name");
     String protocolName = o.string("protocol", null);
@@ -367,6 +368,7 @@ public final class ConfigLoader {
         o.duration(
             "probeTimeout", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(1));
     List<NodeConfig> nodes = nodes(o, env, algorand);
+    MethodRules methods = methods(o.obj("methods"), algorand);
     return new ChainConfig(
         name,
         protocol,
@@ -379,7 +381,49 @@ public final class ConfigLoader {
         blockTime,
         probeTimeout,
         nodes,
-        margin);
+        margin,
+        methods);
+  }
+
+  private static final Pattern METHOD_PATTERN = Pattern.compile("[A-Za-z0-9_]*\\*|[A-Za-z0-9_]+");
+
+  /** {@code methods: {allow: [...], deny: [...]}}: JSON-RPC names or prefixes ending in '*'. */
+  private static MethodRules methods(Obj o, boolean algorand) {
+    if (o.node.isEmpty()) {
+      return MethodRules.NONE;
+    }
+    if (algorand) {
+      throw new ConfigException(
+          o.path, "method rules on an algorand chain", "no 'methods' (JSON-RPC chains only)");
+    }
+    o.allow("allow", "deny");
+    return new MethodRules(methodList(o, "allow"), methodList(o, "deny"));
+  }
+
+  private static List<String> methodList(Obj o, String key) {
+    JsonNode n = o.node.get(key);
+    if (n == null || n.isNull()) {
+      return List.of();
+    }
+    if (!n.isArray()) {
+      throw new ConfigException(o.at(key), describe(n), "a list of method names or prefixes");
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n.size(); i++) {
+      JsonNode m = n.get(i);
+      if (!m.isTextual() || !METHOD_PATTERN.matcher(m.asText()).matches()) {
+        throw new ConfigException(
+            o.at(key) + "[" + i + "]",
+            describe(m),
+            "a method name (letters, digits, '_') or a prefix ending in '*', e.g. debug_*");
+      }
+      if (out.contains(m.asText())) {
+        throw new ConfigException(
+            o.at(key) + "[" + i + "]", "'" + m.asText() + "' twice", "each once");
+      }
+      out.add(m.asText());
+    }
+    return out;
   }
 
   private static List<NodeConfig> nodes(

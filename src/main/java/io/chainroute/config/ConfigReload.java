@@ -65,6 +65,12 @@ public final class ConfigReload {
             "changed while running",
             "'" + was.pathPrefix() + "' (the Envoy bootstrap routes it)");
       }
+      if (!was.methods().equals(is.methods())) {
+        throw new ConfigException(
+            path + ".methods",
+            "changed while running",
+            "the running rules (a restart applies them)");
+      }
     }
   }
 

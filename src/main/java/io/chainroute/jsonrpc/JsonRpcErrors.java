@@ -11,6 +11,8 @@ import java.util.List;
 public final class JsonRpcErrors {
   public static final int PARSE_ERROR = -32700;
   public static final int INVALID_REQUEST = -32600;
+  public static final int METHOD_NOT_FOUND = -32601;
+  public static final int SERVER_ERROR = -32000;
   public static final int RESOURCE_UNAVAILABLE = -32002;
 
   private static final byte[] NULL_ID = "null".getBytes(StandardCharsets.US_ASCII);
@@ -33,6 +35,20 @@ public final class JsonRpcErrors {
         out.write(',');
       }
       write(out, rawIds.get(i), code, message, data);
+    }
+    out.write(']');
+    return out.toByteArray();
+  }
+
+  /** A batch answer from responses built here, in order. */
+  public static byte[] array(List<byte[]> responses) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(2 + 96 * responses.size());
+    out.write('[');
+    for (int i = 0; i < responses.size(); i++) {
+      if (i > 0) {
+        out.write(',');
+      }
+      out.writeBytes(responses.get(i));
     }
     out.write(']');
     return out.toByteArray();

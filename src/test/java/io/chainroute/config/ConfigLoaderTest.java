@@ -42,6 +42,40 @@ class ConfigLoaderTest {
     assertThat(c.envoy().maxRequestsPerSecond()).as("rate limit off").isZero();
   }
 
+  private static String withMethods(String methods) {
+    return MINIMAL.replace("protocol: evm\n", "protocol: evm\n    methods: " + methods + "\n");
+  }
+
+  @Test
+  void aChainsMethodRulesAreReadAndBadOnesRefusedWithTheirPath() {
+    assertThat(ConfigLoader.parse(MINIMAL).chains().get(0).methods()).isEqualTo(MethodRules.NONE);
+    assertThat(
+            ConfigLoader.parse(withMethods("{ allow: [debug_*], deny: [\"*\", eth_sign] }"))
+                .chains()
+                .get(0)
+                .methods())
+        .isEqualTo(new MethodRules(List.of("debug_*"), List.of("*", "eth_sign")));
+    assertThatThrownBy(() -> ConfigLoader.parse(withMethods("{ allow: [\"debug_*_x\"] }")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("chains[0].methods.allow[0]: 'debug_*_x'")
+        .hasMessageContaining("a prefix ending in '*'");
+    assertThatThrownBy(() -> ConfigLoader.parse(withMethods("{ allow: debug_* }")))
+        .hasMessageStartingWith("chains[0].methods.allow");
+    assertThatThrownBy(() -> ConfigLoader.parse(withMethods("{ permit: [a] }")))
+        .hasMessageStartingWith("chains[0].methods.permit: unknown key");
+    assertThatThrownBy(() -> ConfigLoader.parse(withMethods("{ deny: [a, a] }")))
+        .hasMessageStartingWith("chains[0].methods.deny[1]");
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    MINIMAL
+                        .replace("protocol: evm", "protocol: algorand")
+                        .replace(
+                            "protocol: algorand\n",
+                            "protocol: algorand\n    methods: { allow: [a] }\n")))
+        .hasMessageStartingWith("chains[0].methods");
+  }
+
   @Test
   void theRateLimitIsReadFromTheEnvoySectionAndRefusedBelowZeroWithItsPath() {
     assertThat(

@@ -40,6 +40,7 @@ public final class TestConfigs {
     private Duration blockTime;
     private Duration probeTimeout = Duration.ofSeconds(2);
     private long archiveMarginBlocks = ChainConfig.DEFAULT_ARCHIVE_MARGIN_BLOCKS;
+    private MethodRules methods = MethodRules.NONE;
     private final List<NodeConfig> nodes = new ArrayList<>();
 
     private Chain(String name, Protocol protocol, long stateBlocks, Duration blockTime) {
@@ -97,6 +98,11 @@ public final class TestConfigs {
       return this;
     }
 
+    public Chain methods(MethodRules rules) {
+      this.methods = rules;
+      return this;
+    }
+
     public Chain nodes(NodeConfig... more) {
       nodes.addAll(List.of(more));
       return this;
@@ -120,7 +126,8 @@ public final class TestConfigs {
           blockTime,
           probeTimeout,
           nodes,
-          archiveMarginBlocks);
+          archiveMarginBlocks,
+          methods);
     }
   }
 

@@ -91,6 +91,16 @@ class EvmRoutingIT {
               - { name: full, url: "%s" }
               - { name: archive, url: "%s", archive: true }
               - { name: spare, url: "%s" }
+          # The same archive node under a chain that lets anvil's test controls through.
+          - name: eth-dev
+            protocol: evm
+            pathPrefix: /dev
+            pollInterval: 100ms
+            blockTime: 500ms
+            probeTimeout: 500ms
+            methods: { allow: [anvil_setBalance] }
+            nodes:
+              - { name: dev, url: "%s" }
         """
             .formatted(
                 Ports.free(),
@@ -102,7 +112,8 @@ class EvmRoutingIT {
                 PRUNE,
                 full.url(),
                 archive.url(),
-                spare.url());
+                spare.url(),
+                archive.url());
     ChainrouteConfig config = ConfigLoader.parse(yaml);
     sidecar = Sidecar.start(config);
     adminChannel =
@@ -374,6 +385,37 @@ class EvmRoutingIT {
               envoy.url("/eth"), Rpc.call("eth_blockNumber", "[]"), "x-chainroute-pool", "archive");
       assertThat(forced.upstream()).isIn(full.address(), spare.address());
     }
+  }
+
+  /**
+   * Issue 14 item 8: a method that changes a node (anvil's test control) is refused by chainroute
+   * with -32601 and the node is untouched; a chain whose config allows it passes it on.
+   */
+  @Test
+  @Order(5)
+  void nodeControlsAreRefusedUnlessTheChainAllowsThem() {
+    String target = "0x00000000000000000000000000000000000c0de1";
+    String set = Rpc.call("anvil_setBalance", "[\"" + target + "\",\"0x1234\"]");
+    Rpc.Reply refused = Rpc.post(envoy.url("/eth"), set);
+    assertThat(refused.json().path("error").path("code").asInt())
+        .as(refused.body())
+        .isEqualTo(-32601);
+    assertThat(refused.json().path("error").path("message").asText())
+        .isEqualTo("the method anvil_setBalance does not exist/is not available");
+    String balance = Rpc.call("eth_getBalance", "[\"" + target + "\",\"latest\"]");
+    for (AnvilProcess n : nodes()) {
+      assertThat(n.rpc("eth_getBalance", "[\"" + target + "\",\"latest\"]").path("result").asText())
+          .as("no node ran it")
+          .isEqualTo("0x0");
+    }
+    await("the eth-dev chain serves")
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () -> Rpc.post(envoy.url("/dev"), Rpc.call("eth_blockNumber", "[]")).status() == 200);
+    Rpc.Reply allowed = Rpc.post(envoy.url("/dev"), set);
+    assertThat(allowed.json().has("error")).as(allowed.body()).isFalse();
+    assertThat(Rpc.post(envoy.url("/dev"), balance).json().path("result").asText())
+        .isEqualTo("0x1234");
   }
 
   @Test

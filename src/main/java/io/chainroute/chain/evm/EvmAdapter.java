@@ -32,6 +32,23 @@ public final class EvmAdapter implements ChainAdapter {
 
   static final String JSON = "application/json";
   private static final ObjectMapper MAPPER = new ObjectMapper();
+  private final MethodPolicy methods;
+
+  /** An adapter with the default method policy. */
+  public EvmAdapter() {
+    this(MethodPolicy.defaults());
+  }
+
+  EvmAdapter(MethodPolicy methods) {
+    this.methods = methods;
+  }
+
+  @Override
+  public ChainAdapter forChain(ChainConfig chain) {
+    MethodPolicy policy = MethodPolicy.of(chain.methods());
+    return policy == methods ? this : new EvmAdapter(policy);
+  }
+
   private static final byte[] PROBE =
       ("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_blockNumber\",\"params\":[]},"
               + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_syncing\",\"params\":[]}]")
@@ -138,6 +155,9 @@ public final class EvmAdapter implements ChainAdapter {
                 call.invalidReason()));
       }
       byte[] id = call.rawId();
+      if (methods.refused(call.method())) {
+        return answer(refusal(call));
+      }
       return new Classification.Forward(
           List.of(requirement(call)),
           (status, code, msg) -> new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)),
@@ -148,6 +168,9 @@ public final class EvmAdapter implements ChainAdapter {
     }
     // A batch is forwarded whole: the node answers invalid elements itself, in order.
     List<JsonRpcCall> calls = ((JsonRpcMessage.Batch) message).calls();
+    if (calls.stream().anyMatch(c -> c.valid() && methods.refused(c.method()))) {
+      return answer(refusedBatch(calls));
+    }
     List<Requirement> requirements = new ArrayList<>(calls.size());
     List<byte[]> ids = new ArrayList<>(calls.size());
     for (JsonRpcCall call : calls) {
@@ -166,6 +189,43 @@ public final class EvmAdapter implements ChainAdapter {
             new Reply(status, JSON, JsonRpcErrors.batchError(ids, code, msg, null)),
         null,
         "batch");
+  }
+
+  /** The error a node without the method's API gives (geth's text), the id echoed. */
+  private static byte[] refusal(JsonRpcCall call) {
+    return JsonRpcErrors.error(
+        call.rawId(),
+        JsonRpcErrors.METHOD_NOT_FOUND,
+        "the method " + call.method() + " does not exist/is not available",
+        null);
+  }
+
+  /**
+   * A batch with a refused method never reaches a node (it cannot be split here): the refused calls
+   * get -32601, the others a -32000 saying they were not run, invalid ones -32600, and
+   * notifications nothing (JSON-RPC 2.0 section 6).
+   */
+  private byte[] refusedBatch(List<JsonRpcCall> calls) {
+    List<byte[]> out = new ArrayList<>(calls.size());
+    for (JsonRpcCall c : calls) {
+      if (!c.valid()) {
+        out.add(
+            JsonRpcErrors.error(
+                c.rawId(), JsonRpcErrors.INVALID_REQUEST, "Invalid Request", c.invalidReason()));
+      } else if (methods.refused(c.method())) {
+        if (!c.notification()) {
+          out.add(refusal(c));
+        }
+      } else if (!c.notification()) {
+        out.add(
+            JsonRpcErrors.error(
+                c.rawId(),
+                JsonRpcErrors.SERVER_ERROR,
+                "not executed: the batch has a method this endpoint does not serve",
+                null));
+      }
+    }
+    return out.isEmpty() ? new byte[0] : JsonRpcErrors.array(out);
   }
 
   private static Classification answer(byte[] body) {

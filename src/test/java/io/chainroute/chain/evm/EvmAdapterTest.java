@@ -12,6 +12,7 @@ import io.chainroute.chain.DataKind;
 import io.chainroute.chain.ProbeReading;
 import io.chainroute.chain.Requirement;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,18 +23,25 @@ class EvmAdapterTest {
   private static final String HASH = "0x" + "ab".repeat(32);
   private final EvmAdapter adapter = new EvmAdapter();
 
+  /** Every method allowed: classification alone, the method policy aside. */
+  private final EvmAdapter open =
+      new EvmAdapter(
+          MethodPolicy.of(new io.chainroute.config.MethodRules(List.of("*"), List.of())));
+
   private Classification classify(String body) {
     return adapter.classify("POST", body.getBytes(StandardCharsets.UTF_8));
   }
 
   private Requirement single(String method, String params) {
     Classification c =
-        classify(
-            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\""
-                + method
-                + "\",\"params\":"
-                + params
-                + "}");
+        open.classify(
+            "POST",
+            ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\""
+                    + method
+                    + "\",\"params\":"
+                    + params
+                    + "}")
+                .getBytes(StandardCharsets.UTF_8));
     assertThat(c).isInstanceOf(Classification.Forward.class);
     return ((Classification.Forward) c).requirements().get(0);
   }
@@ -253,5 +261,56 @@ class EvmAdapterTest {
     assertThat(EvmAdapter.parseQuantity("0x0000000000000000000g")).isEqualTo(-1);
     assertThat(EvmAdapter.parseQuantity("0x")).isEqualTo(-1);
     assertThat(EvmAdapter.parseQuantity("12")).isEqualTo(-1);
+  }
+
+  private static String answered(Classification c) {
+    assertThat(c).isInstanceOf(Classification.Answer.class);
+    return new String(((Classification.Answer) c).reply().body(), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aRefusedMethodIsAnsweredMethodNotFoundWithItsIdAndNeverForwarded() {
+    assertThat(
+            answered(
+                classify(
+                    "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"anvil_setBalance\",\"params\":[]}")))
+        .isEqualTo(
+            "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"error\":{\"code\":-32601,"
+                + "\"message\":\"the method anvil_setBalance does not exist/is not available\"}}");
+  }
+
+  @Test
+  void aBatchWithARefusedMethodIsAnsweredWholeAndNoElementRuns() {
+    String body =
+        answered(
+            classify(
+                "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_blockNumber\"},"
+                    + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"evm_mine\"},"
+                    + "{\"jsonrpc\":\"2.0\",\"method\":\"evm_mine\"},"
+                    + "{\"id\":4}]"));
+    assertThat(body)
+        .startsWith("[{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32000,")
+        .contains("{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32601,")
+        .contains("\"id\":4,\"error\":{\"code\":-32600,");
+    assertThat(body.split("\"error\"", -1))
+        .as("three answers: the notification gets none")
+        .hasSize(4);
+  }
+
+  @Test
+  void aChainsRulesReachTheAdapterItGets() {
+    ChainAdapter open =
+        adapter.forChain(
+            io.chainroute.config.TestConfigs.evm("dev")
+                .methods(new io.chainroute.config.MethodRules(List.of("anvil_*"), List.of()))
+                .build());
+    assertThat(
+            open.classify(
+                "POST",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"anvil_mine\"}"
+                    .getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(Classification.Forward.class);
+    assertThat(adapter.forChain(io.chainroute.config.TestConfigs.evm("plain").build()))
+        .isSameAs(adapter);
   }
 }
