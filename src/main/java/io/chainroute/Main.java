@@ -85,7 +85,10 @@ public final class Main {
     }
     ChainrouteConfig config;
     try {
-      config = ConfigLoader.load(Path.of(configPath));
+      config =
+          "bootstrap".equals(command)
+              ? ConfigLoader.loadForBootstrap(Path.of(configPath))
+              : ConfigLoader.load(Path.of(configPath));
     } catch (ConfigException e) {
       System.err.println("chainroute: invalid configuration " + configPath + ": " + e.getMessage());
       return 2;

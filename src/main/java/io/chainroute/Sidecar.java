@@ -244,7 +244,9 @@ public final class Sidecar implements AutoCloseable {
             "admin gRPC",
             NettyServerBuilder.forAddress(
                     new InetSocketAddress(sc.bindAddress(), sc.adminGrpcPort()))
-                .addService(adminGrpc),
+                .addService(
+                    adminGrpc.guarded(
+                        new InetSocketAddress(sc.bindAddress(), 0).getAddress(), sc.adminToken())),
             sc.adminGrpcPort()));
     try {
       adminHttp =

@@ -98,6 +98,30 @@ class MainTest {
   }
 
   @Test
+  void theBootstrapNeedsNoSecretButRunRefusesAnOpenAdminWithoutAToken() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("CHAINROUTE_ADMIN_TOKEN") == null);
+    // config/docker.yaml names CHAINROUTE_ADMIN_TOKEN, unset here: rendering needs no secret.
+    Run bootstrap = run("bootstrap", "--config", "config/docker.yaml");
+    assertThat(bootstrap.code()).as(bootstrap.err()).isZero();
+    assertThat(bootstrap.out()).doesNotContain("unset-when-rendering");
+    Run docker = run("run", "--config", "config/docker.yaml");
+    assertThat(docker.code()).isEqualTo(2);
+    assertThat(docker.err()).contains("environment variable CHAINROUTE_ADMIN_TOKEN is not set");
+    Path open = dir.resolve("open.yaml");
+    Files.writeString(
+        open,
+        """
+        server: { bindAddress: 0.0.0.0 }
+        chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://127.0.0.1:1" } ] } ]
+        """);
+    Run r = run("run", "--config", open.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err())
+        .contains(
+            "server.adminTokenEnv: not set while server.bindAddress is 0.0.0.0 (not loopback)");
+  }
+
+  @Test
   void aPortInUseIsAClearStartupFailure() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       Path config = dir.resolve("c.yaml");

@@ -20,12 +20,25 @@ import java.util.function.Consumer;
  */
 public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase
     implements AutoCloseable {
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(AdminGrpcService.class);
   private final TopologySource source;
   private final java.util.Set<Watch> watches = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
   public AdminGrpcService(TopologySource source) {
     this.source = source;
+  }
+
+  /**
+   * The service behind the admin's access rules ({@link AdminAccess}): {@code DrainNode} and {@code
+   * UndrainNode} need {@code authorization: Bearer <token>} metadata when a token is configured,
+   * and reads too when {@code bind} is not loopback.
+   *
+   * @throws IllegalStateException when {@code bind} is not loopback and {@code adminToken} is empty
+   */
+  public io.grpc.ServerServiceDefinition guarded(java.net.InetAddress bind, String adminToken) {
+    return io.grpc.ServerInterceptors.intercept(this, new AdminAccess(bind, adminToken).grpc());
   }
 
   @Override
@@ -53,6 +66,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
       io.chainroute.admin.v1.DrainNodeRequest r,
       boolean drained,
       StreamObserver<io.chainroute.admin.v1.Node> out) {
+    String client = AdminAccess.CLIENT.get();
     source
         .setDrained(r.getChain(), r.getNode(), drained)
         .whenComplete(
@@ -72,6 +86,13 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
                         .asRuntimeException());
                 return;
               }
+              // Names from the request are logged only once they matched a configured node.
+              log.info(
+                  "Node {} over gRPC. chain={} node={} client={}",
+                  drained ? "drained" : "undrained",
+                  view.config().name(),
+                  n.name(),
+                  client == null ? "unknown" : client);
               out.onNext(TopologyProtos.node(n));
               out.onCompleted();
             });

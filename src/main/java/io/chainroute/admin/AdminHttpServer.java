@@ -34,7 +34,8 @@ public final class AdminHttpServer implements AutoCloseable {
   private final io.chainroute.height.TopologySource source;
   private final Supplier<List<EnvoyConnection>> envoys;
   private final Supplier<io.chainroute.config.ConfigReload.Outcome> reload;
-  private final byte[] adminToken;
+  private final boolean reloadOn;
+  private final AdminAccess access;
   private final ChainrouteMetrics metrics;
 
   public AdminHttpServer(
@@ -54,7 +55,10 @@ public final class AdminHttpServer implements AutoCloseable {
    * @param source the topology /status and /readyz show, and where {@code POST
    *     /nodes/{chain}/{node}/drain|undrain} goes
    * @param reload re-reads and applies the configuration file ({@code POST /config/reload})
-   * @param adminToken the bearer token {@code POST /config/reload} needs; empty turns it off
+   * @param adminToken the bearer token admin changes (drain, undrain, reload) need, and reads too
+   *     when the admin is not bound to loopback ({@link AdminAccess}); empty: changes are allowed
+   *     on a loopback bind only, and {@code POST /config/reload} is off
+   * @throws IllegalStateException when {@code bind} is not loopback and {@code adminToken} is empty
    */
   public AdminHttpServer(
       InetSocketAddress bind,
@@ -81,7 +85,8 @@ public final class AdminHttpServer implements AutoCloseable {
     this.source = source;
     this.envoys = envoys;
     this.reload = reload;
-    this.adminToken = adminToken.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    this.reloadOn = !adminToken.isEmpty();
+    this.access = new AdminAccess(bind.getAddress(), adminToken);
     this.server = HttpServer.create(bind, 16);
     this.executor =
         Executors.newFixedThreadPool(
@@ -110,6 +115,16 @@ public final class AdminHttpServer implements AutoCloseable {
     // would go to a closed exchange and the client would see a dropped connection instead.
     try {
       String path = exchange.getRequestURI().getPath();
+      AdminAccess.Verdict v =
+          access.http(
+              exchange.getRequestHeaders().getFirst("host"),
+              exchange.getRequestHeaders().getFirst("origin"),
+              exchange.getRequestHeaders().getFirst("authorization"),
+              kind(exchange.getRequestMethod(), path));
+      if (!v.ok()) {
+        refuse(exchange, v);
+        return;
+      }
       if (path.startsWith("/nodes/")) {
         drain(exchange, path);
         return;
@@ -160,6 +175,33 @@ public final class AdminHttpServer implements AutoCloseable {
     } finally {
       exchange.close();
     }
+  }
+
+  /**
+   * What a request does, for {@link AdminAccess}: a POST to a drain or reload path changes things;
+   * anything else there gets its 405 or 404 as a read would.
+   */
+  private static AdminAccess.Kind kind(String method, String path) {
+    if ("POST".equals(method) && (path.startsWith("/nodes/") || path.equals("/config/reload"))) {
+      return AdminAccess.Kind.MUTATION;
+    }
+    if (path.equals("/healthz") || path.equals("/readyz") || StatusPage.owns(path)) {
+      return AdminAccess.Kind.PROBE;
+    }
+    return AdminAccess.Kind.READ;
+  }
+
+  /** A refused request: 401 (with the Bearer challenge) or 403, logged with the client address. */
+  private static void refuse(HttpExchange exchange, AdminAccess.Verdict v) throws IOException {
+    log.warn(
+        "Admin request refused. status={} method={} client={}",
+        v.httpStatus(),
+        exchange.getRequestMethod(),
+        AdminAccess.client(exchange.getRemoteAddress()));
+    if (v.httpStatus() == 401) {
+      exchange.getResponseHeaders().set("www-authenticate", "Bearer");
+    }
+    send(exchange, v.httpStatus(), error(v.message()));
   }
 
   private void metrics(HttpExchange exchange) throws IOException {
@@ -214,7 +256,17 @@ public final class AdminHttpServer implements AutoCloseable {
     view.nodes().stream()
         .filter(n -> n.name().equals(parts[3]))
         .findFirst()
-        .ifPresent(n -> body.put("health", n.health().name()).put("status", n.status().name()));
+        .ifPresent(
+            n -> {
+              // Names from the path are logged only once they matched a configured node.
+              log.info(
+                  "Node {} over HTTP. chain={} node={} client={}",
+                  drain ? "drained" : "undrained",
+                  view.config().name(),
+                  n.name(),
+                  AdminAccess.client(exchange.getRemoteAddress()));
+              body.put("health", n.health().name()).put("status", n.status().name());
+            });
     send(exchange, 200, body);
   }
 
@@ -229,25 +281,12 @@ public final class AdminHttpServer implements AutoCloseable {
       send(exchange, 405, error("method not allowed; use POST"));
       return;
     }
-    if (adminToken.length == 0) {
+    // The token itself was checked with every mutation (handle); without one, reload is off.
+    if (!reloadOn) {
       send(
           exchange,
           403,
           error("reload over HTTP is off: set server.adminTokenEnv (SIGHUP always reloads)"));
-      return;
-    }
-    String auth = exchange.getRequestHeaders().getFirst("authorization");
-    byte[] given =
-        auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
-            ? auth.substring(7).strip().getBytes(java.nio.charset.StandardCharsets.UTF_8)
-            : new byte[0];
-    if (!java.security.MessageDigest.isEqual(given, adminToken)) {
-      log.warn(
-          "Admin reload refused: bad or missing token. client={}",
-          exchange.getRemoteAddress().getAddress().getHostAddress());
-      exchange.getResponseHeaders().set("www-authenticate", "Bearer");
-      send(
-          exchange, 401, error("a valid 'Authorization: Bearer <admin token>' header is required"));
       return;
     }
     log.info(

@@ -67,13 +67,29 @@ public final class ConfigLoader {
   private ConfigLoader() {}
 
   public static ChainrouteConfig load(Path file) {
-    String text;
+    return parse(read(file));
+  }
+
+  private static String read(Path file) {
     try {
-      text = Files.readString(file);
+      return Files.readString(file);
     } catch (IOException e) {
       throw new ConfigException(file + ": cannot read the configuration file: " + e.getMessage());
     }
-    return parse(text);
+  }
+
+  /**
+   * Loads a file to render its Envoy bootstrap, which holds no secret: the environment variables it
+   * names (node headers, the admin token) need not be set, an unset one reads as a placeholder.
+   * Everything else is checked as {@link #load} checks it.
+   */
+  public static ChainrouteConfig loadForBootstrap(Path file) {
+    return parse(
+        read(file),
+        name -> {
+          String v = System.getenv(name);
+          return v == null || v.isBlank() ? "unset-when-rendering-the-bootstrap" : v;
+        });
   }
 
   public static ChainrouteConfig parse(String yaml) {
@@ -160,8 +176,18 @@ public final class ConfigLoader {
             "the name of a set variable holding the admin token");
       }
     }
+    String bindAddress = o.string("bindAddress", "127.0.0.1");
+    if (token.isEmpty() && !loopback(bindAddress)) {
+      throw new ConfigException(
+          o.at("adminTokenEnv"),
+          "not set while server.bindAddress is "
+              + bindAddress
+              + " (not loopback): anyone who reaches the admin ports could drain every node",
+          "the name of a set environment variable holding the admin token (admin changes need"
+              + " 'Authorization: Bearer <token>'), or a loopback server.bindAddress");
+    }
     return new ServerConfig(
-        o.string("bindAddress", "127.0.0.1"),
+        bindAddress,
         o.port("xdsPort", 18000),
         o.port("extProcPort", 18001),
         o.port("adminHttpPort", 8081),
@@ -177,6 +203,16 @@ public final class ConfigLoader {
         tokenEnv,
         token.strip(),
         o.bool("metrics", true));
+  }
+
+  /** A loopback address or name, judged from the text alone (no lookup): 127.0.0.0/8, ::1. */
+  static boolean loopback(String address) {
+    String a = address.strip().toLowerCase(java.util.Locale.ROOT);
+    return a.equals("localhost")
+        || (IPV4.matcher(a).matches() && a.startsWith("127."))
+        || a.equals("::1")
+        || a.equals("[::1]")
+        || a.equals("0:0:0:0:0:0:0:1");
   }
 
   private static EnvoyConfig envoy(Obj o) {

@@ -504,7 +504,12 @@ class AdminTest {
       s.setSoTimeout(5_000);
       s.getOutputStream()
           .write(
-              (method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+              (method
+                      + " "
+                      + target
+                      + " HTTP/1.1\r\nHost: 127.0.0.1:"
+                      + port
+                      + "\r\nConnection: close\r\n\r\n")
                   .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
       return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     }
@@ -673,5 +678,225 @@ class AdminTest {
         .as("data reaches the DOM as text only")
         .doesNotContain("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(")
         .doesNotContain("new Function", "http://", "https://");
+  }
+
+  // ------------------------------------------------------------------------ admin access
+
+  private static final String TOKEN = "adm1n-t0ken-9f3";
+
+  /** One raw HTTP/1.1 request (the JDK client will not send a chosen Host): status and body. */
+  private static String[] request(int port, String method, String path, String... headers)
+      throws Exception {
+    try (java.net.Socket s = new java.net.Socket(InetAddress.getLoopbackAddress(), port)) {
+      s.setSoTimeout(5000);
+      StringBuilder req = new StringBuilder(method + " " + path + " HTTP/1.1\r\n");
+      for (String h : headers) {
+        req.append(h).append("\r\n");
+      }
+      req.append("Content-Length: 0\r\nConnection: close\r\n\r\n");
+      s.getOutputStream().write(req.toString().getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      String status = answer.substring(9, 12);
+      return new String[] {status, answer.substring(answer.indexOf("\r\n\r\n") + 4)};
+    }
+  }
+
+  private FakeSource healthySource() {
+    FakeSource source = new FakeSource();
+    source.current = topology(1, EndpointStatus.HEALTHY);
+    return source;
+  }
+
+  /** An admin on loopback with {@code token} ("" for none). */
+  private static AdminHttpServer loopbackAdmin(FakeSource source, String token) throws Exception {
+    return new AdminHttpServer(
+            new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+            source,
+            List::of,
+            () -> null,
+            token)
+        .start();
+  }
+
+  private static EndpointStatus keyedStatus(FakeSource source) {
+    return source.current.chain("eth").nodes().get(0).status();
+  }
+
+  @Test
+  void aDrainNeedsTheTokenAndAWrongOrMissingOneIs401WithNothingChanged() throws Exception {
+    FakeSource source = healthySource();
+    java.io.ByteArrayOutputStream logs = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream err = System.err;
+    try (AdminHttpServer server = loopbackAdmin(source, TOKEN)) {
+      int port = server.port();
+      String host = "Host: 127.0.0.1:" + port;
+      System.setErr(new java.io.PrintStream(logs, true, StandardCharsets.UTF_8));
+      for (String[] auth :
+          new String[][] {
+            {},
+            {"Authorization: Bearer wrong"},
+            {"Authorization: Basic " + TOKEN},
+            {"Authorization: Bearer " + TOKEN + "x"}
+          }) {
+        String[] headers = new String[auth.length + 1];
+        headers[0] = host;
+        System.arraycopy(auth, 0, headers, 1, auth.length);
+        String[] r = request(port, "POST", "/nodes/eth/keyed/drain", headers);
+        assertThat(r[0]).as(String.join(",", auth)).isEqualTo("401");
+        assertThat(JSON.readTree(r[1]).get("error").asText())
+            .contains("Authorization: Bearer <admin token>")
+            .doesNotContain(TOKEN);
+        assertThat(keyedStatus(source)).as("nothing changed").isEqualTo(EndpointStatus.HEALTHY);
+      }
+      String[] ok =
+          request(port, "POST", "/nodes/eth/keyed/drain", host, "Authorization: bearer " + TOKEN);
+      assertThat(ok[0]).as(ok[1]).isEqualTo("200");
+      assertThat(keyedStatus(source)).isEqualTo(EndpointStatus.NONE);
+      // Reads stay open on loopback.
+      assertThat(request(port, "GET", "/status", host)[0]).isEqualTo("200");
+    } finally {
+      System.setErr(err);
+    }
+    String log = logs.toString(StandardCharsets.UTF_8);
+    assertThat(log)
+        .contains("Node drained over HTTP. chain=eth node=keyed client=127.0.0.1")
+        .contains("Admin request refused. status=401 method=POST client=127.0.0.1")
+        .doesNotContain(TOKEN);
+  }
+
+  @Test
+  void aForeignHostOrOriginIsRefused403SoNoPageCanDrainANode() throws Exception {
+    FakeSource source = healthySource();
+    try (AdminHttpServer server = loopbackAdmin(source, "")) {
+      int port = server.port();
+      String own = "127.0.0.1:" + port;
+      // The cross-site form: text/plain, another Origin. No token is configured here.
+      String[] csrf =
+          request(
+              port,
+              "POST",
+              "/nodes/eth/keyed/drain",
+              "Host: " + own,
+              "Origin: http://evil.example",
+              "Content-Type: text/plain");
+      assertThat(csrf[0]).isEqualTo("403");
+      assertThat(JSON.readTree(csrf[1]).get("error").asText()).contains("cross-origin");
+      assertThat(request(port, "POST", "/nodes/eth/keyed/drain", "Host: " + own, "Origin: null")[0])
+          .isEqualTo("403");
+      // DNS rebinding: a page on evil.example whose name now points at 127.0.0.1.
+      String[] rebound =
+          request(port, "POST", "/nodes/eth/keyed/drain", "Host: evil.example:" + port);
+      assertThat(rebound[0]).isEqualTo("403");
+      assertThat(JSON.readTree(rebound[1]).get("error").asText()).contains("DNS rebinding");
+      assertThat(request(port, "GET", "/status", "Host: evil.example:" + port)[0]).isEqualTo("403");
+      assertThat(request(port, "GET", "/ui/", "Host: evil.example")[0]).isEqualTo("403");
+      assertThat(request(port, "GET", "/status")[0]).as("no Host at all").isEqualTo("403");
+      assertThat(keyedStatus(source)).as("nothing changed").isEqualTo(EndpointStatus.HEALTHY);
+
+      // The admin's own names and origin: allowed (no token configured, loopback bind).
+      assertThat(request(port, "GET", "/status", "Host: localhost:" + port)[0]).isEqualTo("200");
+      assertThat(request(port, "GET", "/status", "Host: [::1]:" + port)[0]).isEqualTo("200");
+      assertThat(request(port, "GET", "/status", "Host: " + own, "Origin: http://" + own)[0])
+          .isEqualTo("200");
+      String[] drained =
+          request(port, "POST", "/nodes/eth/keyed/drain", "Host: " + own, "Origin: http://" + own);
+      assertThat(drained[0]).as(drained[1]).isEqualTo("200");
+      assertThat(keyedStatus(source)).isEqualTo(EndpointStatus.NONE);
+    }
+  }
+
+  @Test
+  void offLoopbackReadsNeedTheTokenTooAndNoTokenThereIsRefusedAtStart() throws Exception {
+    InetAddress wildcard = InetAddress.getByName("0.0.0.0");
+    InetAddress lan = InetAddress.getByName("10.1.2.3");
+    AdminAccess any = new AdminAccess(wildcard, TOKEN, "chainroute-host");
+    String bearer = "Bearer " + TOKEN;
+    assertThat(any.http("10.9.9.9:8081", null, null, AdminAccess.Kind.READ).httpStatus())
+        .isEqualTo(401);
+    assertThat(any.http("10.9.9.9:8081", null, bearer, AdminAccess.Kind.READ).ok()).isTrue();
+    assertThat(any.http("chainroute-host:8081", null, bearer, AdminAccess.Kind.MUTATION).ok())
+        .isTrue();
+    assertThat(any.http("other-name:8081", null, bearer, AdminAccess.Kind.READ).httpStatus())
+        .isEqualTo(403);
+    assertThat(any.http("10.9.9.9:8081", null, null, AdminAccess.Kind.PROBE).ok())
+        .as("/healthz, /readyz stay open")
+        .isTrue();
+    AdminAccess specific = new AdminAccess(lan, TOKEN, "");
+    assertThat(specific.http("10.1.2.3:8081", null, bearer, AdminAccess.Kind.READ).ok()).isTrue();
+    assertThat(specific.http("10.1.2.4:8081", null, bearer, AdminAccess.Kind.READ).httpStatus())
+        .as("not the bind address")
+        .isEqualTo(403);
+    assertThat(specific.http("127.0.0.1:8081", null, bearer, AdminAccess.Kind.READ).ok()).isTrue();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new AdminAccess(wildcard, "", "h"))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("server.adminTokenEnv");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                io.chainroute.config.ConfigLoader.parse(
+                    "server: { bindAddress: 0.0.0.0 }\n"
+                        + "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\" } ] } ]"))
+        .isInstanceOf(io.chainroute.config.ConfigException.class)
+        .hasMessageStartingWith(
+            "server.adminTokenEnv: not set while server.bindAddress is 0.0.0.0");
+    assertThat(
+            io.chainroute.config.ConfigLoader.parse(
+                    "server: { bindAddress: 0.0.0.0, adminTokenEnv: ADM }\n"
+                        + "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\" } ] } ]",
+                    v -> v.equals("ADM") ? TOKEN : null)
+                .server()
+                .bindAddress())
+        .isEqualTo("0.0.0.0");
+    // Loopback without a token: changes allowed (the operator's own machine).
+    AdminAccess local = new AdminAccess(InetAddress.getLoopbackAddress(), "", "");
+    assertThat(local.http("127.0.0.1:8081", null, null, AdminAccess.Kind.MUTATION).ok()).isTrue();
+    assertThat(local.tokenMatches("Bearer ")).isFalse();
+  }
+
+  @Test
+  void grpcDrainNeedsTheTokenInItsMetadata() throws Exception {
+    FakeSource source = healthySource();
+    String name = InProcessServerBuilder.generateName();
+    Server server =
+        InProcessServerBuilder.forName(name)
+            .addService(
+                new AdminGrpcService(source).guarded(InetAddress.getLoopbackAddress(), TOKEN))
+            .build()
+            .start();
+    ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+    try {
+      var stub = AdminServiceGrpc.newBlockingStub(channel);
+      var request =
+          io.chainroute.admin.v1.DrainNodeRequest.newBuilder()
+              .setChain("eth")
+              .setNode("keyed")
+              .build();
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> stub.drainNode(request))
+          .hasMessageStartingWith("UNAUTHENTICATED")
+          .hasMessageContaining("Bearer <admin token>");
+      io.grpc.Metadata wrong = new io.grpc.Metadata();
+      io.grpc.Metadata.Key<String> auth =
+          io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER);
+      wrong.put(auth, "Bearer nope");
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () ->
+                  stub.withInterceptors(
+                          io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(wrong))
+                      .drainNode(request))
+          .hasMessageStartingWith("UNAUTHENTICATED");
+      assertThat(keyedStatus(source)).as("nothing changed").isEqualTo(EndpointStatus.HEALTHY);
+      // Reads stay open on loopback.
+      assertThat(stub.getTopology(GetTopologyRequest.getDefaultInstance()).getChainsCount())
+          .isEqualTo(1);
+      io.grpc.Metadata right = new io.grpc.Metadata();
+      right.put(auth, "Bearer " + TOKEN);
+      var drained =
+          stub.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(right))
+              .drainNode(request);
+      assertThat(drained.getHealth()).isEqualTo(io.chainroute.admin.v1.Health.HEALTH_DRAINED);
+      assertThat(keyedStatus(source)).isEqualTo(EndpointStatus.NONE);
+    } finally {
+      channel.shutdownNow();
+      server.shutdownNow();
+    }
   }
 }

@@ -21,8 +21,12 @@ class DockerComposeTest {
   static final ComposeContainer COMPOSE =
       new ComposeContainer(new File("docker-compose.yml"))
           .withBuild(true)
+          // The compose file refuses to start without it (config/docker.yaml binds 0.0.0.0).
+          .withEnv("CHAINROUTE_ADMIN_TOKEN", "compose-test-token")
           .withExposedService(
               "envoy", 10000, Wait.forListeningPort().withStartupTimeout(Duration.ofMinutes(5)))
+          // Reached through Testcontainers' ambassador inside the compose network: the compose
+          // file publishes only Envoy's listener (ComposeFileTest).
           .withExposedService(
               "chainroute",
               8081,
