@@ -230,7 +230,8 @@ public final class ConfigLoader {
         "maxDownstreamConnections",
         "maxRequestsPerSecond",
         "adminAddress",
-        "accessLog");
+        "accessLog",
+        "listenerAddress");
     return new EnvoyConfig(
         o.port("listenerPort", 10000),
         o.port("adminPort", 9901),
@@ -263,7 +264,8 @@ public final class ConfigLoader {
             o.integer(
                 "maxRequestsPerSecond", EnvoyConfig.DEFAULT_MAX_REQUESTS_PER_SECOND, 0, 10_000_000),
         ipAddress(o, "adminAddress", "127.0.0.1"),
-        accessLog(o));
+        accessLog(o),
+        ipAddress(o, "listenerAddress", "127.0.0.1"));
   }
 
   /** An IP address literal (Envoy binds a socket address, not a host name). */

@@ -36,6 +36,9 @@ import java.time.Duration;
  *     stop Envoy; bind it beyond loopback only on a private network
  * @param accessLog where Envoy writes one JSON line per request: a file path ({@link
  *     #ACCESS_LOG_STDOUT} for Envoy's standard output), or {@link #ACCESS_LOG_OFF} for none
+ * @param listenerAddress the address Envoy's RPC listener binds ({@code 127.0.0.1} by default, so a
+ *     first run serves this machine only); {@code 0.0.0.0} serves every interface, as a container
+ *     needs (its port is then published, or not, by the container runtime)
  */
 public record EnvoyConfig(
     int listenerPort,
@@ -51,7 +54,8 @@ public record EnvoyConfig(
     int maxDownstreamConnections,
     int maxRequestsPerSecond,
     String adminAddress,
-    String accessLog) {
+    String accessLog,
+    String listenerAddress) {
   /** {@code accessLog: stdout} in the configuration. */
   public static final String ACCESS_LOG_STDOUT = "/dev/stdout";
 
@@ -126,6 +130,7 @@ public record EnvoyConfig(
         DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
         DEFAULT_MAX_REQUESTS_PER_SECOND,
         "127.0.0.1",
-        ACCESS_LOG_STDOUT);
+        ACCESS_LOG_STDOUT,
+        "127.0.0.1");
   }
 }

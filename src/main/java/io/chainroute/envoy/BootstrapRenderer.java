@@ -304,7 +304,7 @@ public final class BootstrapRenderer {
         .addHttpFilters(filter("envoy.filters.http.router", Router.getDefaultInstance()));
     return Listener.newBuilder()
         .setName("rpc")
-        .setAddress(socket("0.0.0.0", envoy.listenerPort()))
+        .setAddress(socket(envoy.listenerAddress(), envoy.listenerPort()))
         // Bodies above this get 413 from Envoy; chainroute's gRPC inbound limit is sized to match.
         .setPerConnectionBufferLimitBytes(UInt32Value.of(maxRequestBytes))
         .addFilterChains(

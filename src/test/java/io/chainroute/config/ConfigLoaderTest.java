@@ -134,6 +134,20 @@ class ConfigLoaderTest {
         .hasMessageContaining("an IP address");
   }
 
+  @Test
+  void envoysListenerBindsLoopbackUnlessAnotherIpAddressIsGiven() {
+    assertThat(ConfigLoader.parse(MINIMAL).envoy().listenerAddress()).isEqualTo("127.0.0.1");
+    assertThat(
+            ConfigLoader.parse("envoy: { listenerAddress: 0.0.0.0 }\n" + MINIMAL)
+                .envoy()
+                .listenerAddress())
+        .isEqualTo("0.0.0.0");
+    assertThatThrownBy(() -> ConfigLoader.parse("envoy: { listenerAddress: my-host }\n" + MINIMAL))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("envoy.listenerAddress: 'my-host'")
+        .hasMessageContaining("an IP address");
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource(
       delimiter = '|',

@@ -240,6 +240,24 @@ class BootstrapRendererTest {
   }
 
   @Test
+  void theListenerBindsLoopbackByDefaultAndTheConfiguredAddressOtherwise() throws Exception {
+    Bootstrap dflt = parse(render(ConfigLoader.parse(ONE_CHAIN), "e"));
+    assertThat(dflt.getStaticResources().getListeners(0).getAddress().getSocketAddress())
+        .extracting(a -> a.getAddress(), a -> a.getPortValue())
+        .containsExactly("127.0.0.1", 10000);
+    Bootstrap all =
+        parse(render(ConfigLoader.parse("envoy: { listenerAddress: 0.0.0.0 }\n" + ONE_CHAIN), "e"));
+    assertThat(
+            all.getStaticResources().getListeners(0).getAddress().getSocketAddress().getAddress())
+        .isEqualTo("0.0.0.0");
+    // The checked-in bootstraps: the demo's serves this machine, the container's every interface.
+    assertThat(Files.readString(Path.of("envoy/bootstrap.yaml")))
+        .contains("address: 127.0.0.1\n        port_value: 10000");
+    assertThat(Files.readString(Path.of("envoy/bootstrap-docker.yaml")))
+        .contains("address: 0.0.0.0\n        port_value: 10000");
+  }
+
+  @Test
   void upstreamHeaderIsOffByDefaultAndRegionIsSentAsTheNodeLocality() throws Exception {
     ChainrouteConfig c =
         ConfigLoader.parse(
