@@ -161,7 +161,7 @@ final class AdminAccess {
     if (h.equals("localhost")) {
       return true;
     }
-    if (IPV4.matcher(h).matches() || IPV6.matcher(h).matches()) {
+    if ((IPV4.matcher(h).matches() && octets(h)) || IPV6.matcher(h).matches()) {
       InetAddress a = literal(h);
       if (a == null) {
         return false;
@@ -169,6 +169,16 @@ final class AdminAccess {
       return a.isLoopbackAddress() || a.equals(bind) || bind.isAnyLocalAddress();
     }
     return bind.isAnyLocalAddress() && h.equals(hostName);
+  }
+
+  /** Every part of a dotted quad is at most 255 (else the JDK would look it up as a name). */
+  private static boolean octets(String h) {
+    for (String part : h.split("\\.")) {
+      if (Integer.parseInt(part) > 255) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** An IP literal parsed without any name lookup, or null. */

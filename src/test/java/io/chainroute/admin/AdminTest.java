@@ -818,6 +818,9 @@ class AdminTest {
         .isTrue();
     assertThat(any.http("other-name:8081", null, bearer, AdminAccess.Kind.READ).httpStatus())
         .isEqualTo(403);
+    assertThat(any.http("999.1.1.1:8081", null, bearer, AdminAccess.Kind.READ).httpStatus())
+        .as("not an IP literal (and never looked up)")
+        .isEqualTo(403);
     assertThat(any.http("10.9.9.9:8081", null, null, AdminAccess.Kind.PROBE).ok())
         .as("/healthz, /readyz stay open")
         .isTrue();
