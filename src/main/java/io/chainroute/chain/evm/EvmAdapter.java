@@ -225,7 +225,16 @@ public final class EvmAdapter implements ChainAdapter {
                 null));
       }
     }
-    return out.isEmpty() ? new byte[0] : JsonRpcErrors.array(out);
+    if (out.isEmpty()) {
+      // Only notifications: JSON-RPC would answer nothing, but an HTTP client needs to learn why
+      // nothing ran, so the refusals are answered (with id null).
+      for (JsonRpcCall c : calls) {
+        if (c.valid() && methods.refused(c.method())) {
+          out.add(refusal(c));
+        }
+      }
+    }
+    return JsonRpcErrors.array(out);
   }
 
   private static Classification answer(byte[] body) {

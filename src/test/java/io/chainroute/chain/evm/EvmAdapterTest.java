@@ -298,6 +298,19 @@ class EvmAdapterTest {
   }
 
   @Test
+  void aBatchOfRefusedNotificationsIsStillToldWhyNothingRan() {
+    String body =
+        answered(
+            classify(
+                "[{\"jsonrpc\":\"2.0\",\"method\":\"evm_mine\"},"
+                    + "{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\"}]"));
+    assertThat(body)
+        .isEqualTo(
+            "[{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32601,"
+                + "\"message\":\"the method evm_mine does not exist/is not available\"}}]");
+  }
+
+  @Test
   void aChainsRulesReachTheAdapterItGets() {
     ChainAdapter open =
         adapter.forChain(
