@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The admin HTTP endpoints: {@code GET /status}, {@code /healthz}, {@code /readyz}, {@code
  * /metrics} (Prometheus text, OpenMetrics when asked; docs/metrics.md), and the live status page
- * over {@code /status} at {@code /ui/} ({@link StatusPage}).
+ * over {@code /status} at {@code /ui/} ({@link StatusPage}). Every request passes {@link
+ * AdminAccess} first (Host, Origin, the admin token).
  *
  * <p>Threading: two daemon threads serve requests; handlers only read immutable snapshots from the
  * suppliers. Lifecycle: {@link #start}, then {@link #close}.
