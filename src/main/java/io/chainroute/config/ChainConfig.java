@@ -25,6 +25,7 @@ import java.util.Objects;
  *     window also go to the archive pool: a full node's head may be a block or two behind or ahead
  *     of chainroute's view (a geth full node keeps exactly head-127 … head, and answers {@code
  *     missing trie node} for head-128), so a request near the edge errs toward the archive
+ * @param methods the chain's own method rules ({@link MethodRules#NONE}: the protocol's defaults)
  */
 public record ChainConfig(
     String name,
@@ -42,63 +43,6 @@ public record ChainConfig(
     MethodRules methods) {
   /** Default {@code archiveMarginBlocks}. */
   public static final long DEFAULT_ARCHIVE_MARGIN_BLOCKS = 4;
-
-  public ChainConfig(
-      String name,
-      Protocol protocol,
-      String pathPrefix,
-      long maxLagBlocks,
-      long degradedLagBlocks,
-      long fullNodeStateBlocks,
-      long fullNodeLogBlocks,
-      Duration pollInterval,
-      Duration blockTime,
-      Duration probeTimeout,
-      List<NodeConfig> nodes) {
-    this(
-        name,
-        protocol,
-        pathPrefix,
-        maxLagBlocks,
-        degradedLagBlocks,
-        fullNodeStateBlocks,
-        fullNodeLogBlocks,
-        pollInterval,
-        blockTime,
-        probeTimeout,
-        nodes,
-        DEFAULT_ARCHIVE_MARGIN_BLOCKS);
-  }
-
-  /** A chain without method rules (the protocol's defaults apply). */
-  public ChainConfig(
-      String name,
-      Protocol protocol,
-      String pathPrefix,
-      long maxLagBlocks,
-      long degradedLagBlocks,
-      long fullNodeStateBlocks,
-      long fullNodeLogBlocks,
-      Duration pollInterval,
-      Duration blockTime,
-      Duration probeTimeout,
-      List<NodeConfig> nodes,
-      long archiveMarginBlocks) {
-    this(
-        name,
-        protocol,
-        pathPrefix,
-        maxLagBlocks,
-        degradedLagBlocks,
-        fullNodeStateBlocks,
-        fullNodeLogBlocks,
-        pollInterval,
-        blockTime,
-        probeTimeout,
-        nodes,
-        archiveMarginBlocks,
-        MethodRules.NONE);
-  }
 
   public ChainConfig {
     if (archiveMarginBlocks < 0) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
+import io.chainroute.testing.PromQlNames;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -15,6 +16,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -211,7 +214,7 @@ class EnvoyObservabilityIT {
   @Order(2)
   void everyEnvoySeriesTheAlertRulesNameIsOneEnvoyExports() throws IOException {
     String stats = envoy.admin("/stats/prometheus");
-    java.util.Set<String> names = AlertRulesTest.ruleSeries("envoy_");
+    Set<String> names = AlertRulesTest.ruleSeries("envoy_");
     assertThat(names).contains("envoy_http_ext_proc_failure_mode_allowed");
     for (String name : names) {
       assertThat(stats).as(name).contains("\n" + name + "{");
@@ -294,19 +297,18 @@ class EnvoyObservabilityIT {
     // One reply chainroute makes itself (a parse error), so its replies series exists.
     Rpc.Reply bad = Rpc.post(envoy.url("/eth"), "{not json");
     assertThat(bad.json().path("error").path("code").asInt()).as(bad.body()).isEqualTo(-32700);
-    java.util.Set<String> live = new java.util.TreeSet<>();
+    Set<String> live = new TreeSet<>();
     exposed(Rpc.get("http://127.0.0.1:" + adminHttpPort + "/metrics"), live);
     exposed(envoy.admin("/stats/prometheus"), live);
     List<String> prefixes = List.of("chainroute_", "envoy_");
-    java.util.Set<String> wanted = new java.util.TreeSet<>();
+    Set<String> wanted = new TreeSet<>();
     for (String expr :
-        io.chainroute.testing.PromQlNames.dashboardExpressions(
-            Path.of("deploy/grafana/chainroute.json"))) {
-      wanted.addAll(io.chainroute.testing.PromQlNames.in(expr, prefixes));
+        PromQlNames.dashboardExpressions(Path.of("deploy/grafana/chainroute.json"))) {
+      wanted.addAll(PromQlNames.in(expr, prefixes));
     }
     assertThat(wanted).hasSizeGreaterThan(15);
     for (String expr : AlertRulesTest.alertExpressions().values()) {
-      wanted.addAll(io.chainroute.testing.PromQlNames.in(expr, prefixes));
+      wanted.addAll(PromQlNames.in(expr, prefixes));
     }
     assertThat(live).containsAll(wanted);
   }
@@ -334,7 +336,7 @@ class EnvoyObservabilityIT {
   }
 
   /** The series names of one exposition: samples, and each {@code # TYPE} family's names. */
-  private static void exposed(String exposition, java.util.Set<String> out) {
+  private static void exposed(String exposition, Set<String> out) {
     for (String line : exposition.split("\n")) {
       if (line.startsWith("# TYPE ")) {
         String[] f = line.split(" ");

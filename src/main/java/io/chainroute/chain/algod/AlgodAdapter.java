@@ -14,6 +14,7 @@ import io.chainroute.chain.Requirement;
 import io.chainroute.config.ConfigLoader;
 import io.chainroute.config.NodeConfig;
 import io.chainroute.config.Protocol;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -264,7 +265,7 @@ public final class AlgodAdapter implements ChainAdapter {
   /** A path segment with its {@code %XX} escapes decoded; a malformed escape stays as it is. */
   static byte[] percentDecode(String segment) {
     byte[] raw = segment.getBytes(StandardCharsets.UTF_8);
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(raw.length);
+    ByteArrayOutputStream out = new ByteArrayOutputStream(raw.length);
     for (int i = 0; i < raw.length; i++) {
       int hi = i + 2 < raw.length && raw[i] == '%' ? Character.digit(raw[i + 1], 16) : -1;
       int lo = hi >= 0 ? Character.digit(raw[i + 2], 16) : -1;
@@ -303,7 +304,7 @@ public final class AlgodAdapter implements ChainAdapter {
       int c = b[i] & 0xff;
       int len = c < 0x80 ? 1 : utf8Length(b, i);
       if (len == 1) {
-        out.append(c < 0x80 ? goEscape((char) c) : String.format("\\x%02x", c));
+        out.append(goEscape((char) c));
         i++;
       } else if (len == 0) {
         out.append(String.format("\\x%02x", c));
