@@ -174,7 +174,7 @@ class AlgodWaitTest {
     s.headers("GET", "/algo/v2/status/wait-for-block-after/100");
     ProcessingResponse r = s.next();
     assertThat(r.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
-    assertThat(body(r)).isEqualTo("{\"message\":\"operation not available during catchup\"}");
+    assertThat(body(r)).isEqualTo("{\"message\":\"operation not available during catchup\"}\n");
 
     set(3, node(a, 100, Health.SYNCED), node(b, 100, Health.SYNCED));
     Stream waiting = new Stream();
@@ -184,7 +184,7 @@ class AlgodWaitTest {
     ProcessingResponse down = waiting.next();
     assertThat(down.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(500);
     assertThat(body(down))
-        .isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
+        .isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}\n");
   }
 
   @Test

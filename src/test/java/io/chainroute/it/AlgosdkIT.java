@@ -3,18 +3,23 @@ package io.chainroute.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.algorand.algosdk.account.Account;
+import com.algorand.algosdk.transaction.SignedTransaction;
+import com.algorand.algosdk.transaction.Transaction;
+import com.algorand.algosdk.util.Encoder;
 import com.algorand.algosdk.v2.client.common.AlgodClient;
 import com.algorand.algosdk.v2.client.common.Response;
 import com.algorand.algosdk.v2.client.model.NodeStatusResponse;
+import com.algorand.algosdk.v2.client.model.PendingTransactionResponse;
 import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
-import io.chainroute.testing.algodsim.AlgodSimulator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -26,16 +31,17 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * The Java algosdk as the client, through a real Envoy, with the algod chain served at the root
- * (AlgodRoutingIT has algosdk under a path prefix). The nodes start in fast catchup: the first
- * request is sent before any node is ready.
+ * The Java algosdk as the client, through a real Envoy, to a private network of real algod nodes
+ * ({@link AlgodNet}) with the chain served at the root (AlgodRoutingIT has algosdk under a path
+ * prefix). The network is started once (algod writes each node's API token at its first start),
+ * then stopped: chainroute starts while every node is down, and the first request is sent before
+ * any node is up again.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class AlgosdkIT {
-  private static final Duration ROUND = Duration.ofSeconds(1);
   private Path dir;
-  private List<AlgodSimulator> nodes;
+  private AlgodNet net;
   private Sidecar sidecar;
   private EnvoyProcess envoy;
   private AlgodClient client;
@@ -44,28 +50,25 @@ class AlgosdkIT {
   void start() throws Exception {
     RealBinaries.envoy();
     dir = Files.createTempDirectory("chainroute-algosdk-it");
-    nodes =
-        List.of(
-            new AlgodSimulator(0, ROUND, 7000, false, 1000, "t1"),
-            new AlgodSimulator(0, ROUND, 7000, false, 1000, "t2"),
-            new AlgodSimulator(0, ROUND, 7000, true, 1000, "t3"));
-    nodes.forEach(n -> n.catchup(true));
+    net = AlgodNet.start(dir);
+    net.stopAll();
     int listener = Ports.free();
     int envoyAdmin = Ports.free();
     String yaml =
         """
-        server: { xdsPort: %d, extProcPort: %d, adminHttpPort: %d, adminGrpcPort: %d, xdsCoalesce: 20ms, unavailableWait: 20s }
+        server: { xdsPort: %d, extProcPort: %d, adminHttpPort: %d, adminGrpcPort: %d, xdsCoalesce: 20ms, unavailableWait: 30s }
         envoy: { listenerPort: %d, adminPort: %d, exposeUpstreamHeader: true }
         chains:
           - name: algorand
             protocol: algorand
             pathPrefix: /
-            blockTime: 1s
+            blockTime: 3s
             pollInterval: 200ms
+            probeTimeout: 1s
             nodes:
-              - { name: n1, url: "%s", tokenEnv: T1 }
-              - { name: n2, url: "%s", tokenEnv: T2 }
-              - { name: n3, url: "%s", archive: true, tokenEnv: T3 }
+              - { name: relay, url: "%s", tokenEnv: T1 }
+              - { name: follower, url: "%s", tokenEnv: T2 }
+              - { name: archive, url: "%s", archive: true, tokenEnv: T3 }
         """
             .formatted(
                 Ports.free(),
@@ -74,11 +77,13 @@ class AlgosdkIT {
                 Ports.free(),
                 listener,
                 envoyAdmin,
-                nodes.get(0).url(),
-                nodes.get(1).url(),
-                nodes.get(2).url());
-    ChainrouteConfig config =
-        ConfigLoader.parse(yaml, Map.of("T1", "t1", "T2", "t2", "T3", "t3")::get);
+                net.relay().url(),
+                net.follower().url(),
+                net.archive().url());
+    Map<String, String> tokens =
+        Map.of(
+            "T1", net.relay().token(), "T2", net.follower().token(), "T3", net.archive().token());
+    ChainrouteConfig config = ConfigLoader.parse(yaml, tokens::get);
     sidecar = Sidecar.start(config);
     envoy = EnvoyProcess.start(dir, config, "algosdk-it", listener, envoyAdmin);
     // The client's own token is not what the nodes want: chainroute swaps in each node's token.
@@ -87,15 +92,7 @@ class AlgosdkIT {
 
   @AfterAll
   void stop() {
-    if (envoy != null) {
-      envoy.close();
-    }
-    if (sidecar != null) {
-      sidecar.close();
-    }
-    if (nodes != null) {
-      nodes.forEach(AlgodSimulator::close);
-    }
+    Ports.closeAll(envoy, sidecar, net);
   }
 
   private long lastRound() throws Exception {
@@ -106,7 +103,7 @@ class AlgosdkIT {
 
   @Test
   @Order(1)
-  void aRequestSentBeforeAnyNodeIsReadySucceedsOnceOneIs() throws Exception {
+  void aRequestSentWhileEveryNodeIsDownSucceedsOnceOneIsUpAndSynced() throws Exception {
     long sent = System.nanoTime();
     CompletableFuture<Response<NodeStatusResponse>> early =
         CompletableFuture.supplyAsync(
@@ -117,15 +114,22 @@ class AlgosdkIT {
                 throw new IllegalStateException(e);
               }
             });
-    await("held while every node is catching up")
+    await("held while every node is down")
         .during(Duration.ofMillis(1500))
         .atMost(Duration.ofSeconds(3))
         .until(() -> !early.isDone());
-    nodes.forEach(n -> n.catchup(false));
-    Response<NodeStatusResponse> r = early.get(20, TimeUnit.SECONDS);
+    long startedAt = System.nanoTime();
+    net.startAll();
+    Response<NodeStatusResponse> r = early.get(30, TimeUnit.SECONDS);
+    long answered = System.nanoTime();
+    DrillRig.report(
+        "algod-graceful-startup",
+        "heldMs=%d answeredAfterNetworkStartMs=%d"
+            .formatted(DrillRig.ms(sent, answered), DrillRig.ms(startedAt, answered)));
     assertThat(r.isSuccessful()).as(r.message()).isTrue();
     assertThat(r.body().catchpoint).isNullOrEmpty();
-    assertThat(Duration.ofNanos(System.nanoTime() - sent)).isGreaterThan(Duration.ofMillis(1500));
+    assertThat(r.body().lastRound).isPositive();
+    assertThat(Duration.ofNanos(answered - sent)).isGreaterThan(Duration.ofMillis(1500));
   }
 
   @Test
@@ -139,31 +143,17 @@ class AlgosdkIT {
 
   @Test
   @Order(3)
-  void waitForBlockSurvivesTheLeadingNodeStalling() throws Exception {
+  void blocksComeAsAlgosdkDecodesThem() throws Exception {
     long now = lastRound();
-    AlgodSimulator leader =
-        nodes.stream().max(java.util.Comparator.comparingLong(AlgodSimulator::round)).orElseThrow();
-    CompletableFuture<Response<NodeStatusResponse>> wait =
-        CompletableFuture.supplyAsync(
-            () -> {
-              try {
-                return client.WaitForBlock(now + 2).execute();
-              } catch (Exception e) {
-                throw new IllegalStateException(e);
-              }
-            });
-    leader.stall();
-    Response<NodeStatusResponse> r = wait.get(15, TimeUnit.SECONDS);
-    assertThat(r.isSuccessful()).as(r.message()).isTrue();
-    assertThat(r.body().lastRound).isGreaterThan(now + 2);
-    long others =
-        nodes.stream()
-            .filter(n -> n != leader)
-            .mapToLong(AlgodSimulator::round)
-            .max()
-            .orElseThrow();
-    leader.advanceTo(others);
-    leader.resume();
+    // algosdk asks for msgpack and decodes the real block (with its certificate).
+    var block = client.GetBlock(now).execute();
+    assertThat(block.isSuccessful()).as(block.message()).isTrue();
+    assertThat(((Number) block.body().block.get("rnd")).longValue()).isEqualTo(now);
+    assertThat(block.body().block.get("gen")).isEqualTo(AlgodNet.GENESIS_ID);
+    assertThat(block.body().cert).isNotEmpty();
+    var hash = client.GetBlockHash(now).execute();
+    assertThat(hash.isSuccessful()).as(hash.message()).isTrue();
+    assertThat(hash.body().blockHash).isNotBlank();
   }
 
   @Test
@@ -172,7 +162,7 @@ class AlgosdkIT {
     var params = client.TransactionParams().execute();
     assertThat(params.isSuccessful()).as(params.message()).isTrue();
     assertThat(params.body().lastRound).isGreaterThanOrEqualTo(lastRound() - 1);
-    assertThat(params.body().genesisId).isEqualTo("sim-v1");
+    assertThat(params.body().genesisId).isEqualTo(AlgodNet.GENESIS_ID);
   }
 
   @Test
@@ -186,45 +176,65 @@ class AlgosdkIT {
 
   @Test
   @Order(6)
-  void aSignedTransactionReachesANodeAndItsPendingLookupSucceeds() throws Exception {
-    com.algorand.algosdk.account.Account sender = new com.algorand.algosdk.account.Account();
+  void aPaymentFromTheNetworksWalletIsSentAndFoundPendingAndConfirmedThroughChainroute()
+      throws Exception {
+    // The genesis account's key, from the relay's kmd wallet (goal account export).
+    Account sender = new Account(net.fundedMnemonic());
+    Account receiver = new Account();
+    long amount = 1_234_567;
     var params = client.TransactionParams().execute();
     assertThat(params.isSuccessful()).as(params.message()).isTrue();
-    com.algorand.algosdk.transaction.Transaction tx =
-        com.algorand.algosdk.transaction.Transaction.PaymentTransactionBuilder()
+    Transaction tx =
+        Transaction.PaymentTransactionBuilder()
             .sender(sender.getAddress())
-            .receiver(sender.getAddress())
-            .amount(0)
+            .receiver(receiver.getAddress())
+            .amount(amount)
             .suggestedParams(params.body())
             .build();
-    com.algorand.algosdk.transaction.SignedTransaction signed = sender.signTransaction(tx);
-    byte[] bytes = com.algorand.algosdk.util.Encoder.encodeToMsgPack(signed);
-    var posted = client.RawTransaction().rawtxn(bytes).execute();
+    SignedTransaction signed = sender.signTransaction(tx);
+    var posted = client.RawTransaction().rawtxn(Encoder.encodeToMsgPack(signed)).execute();
     assertThat(posted.isSuccessful()).as(posted.message()).isTrue();
-    assertThat(posted.body().txId).isEqualTo(signed.transactionID);
+    String txId = posted.body().txId;
+    assertThat(txId).isEqualTo(signed.transactionID);
 
-    // The pool is node-local, so lookups that land elsewhere would 404; Envoy retries a miss on the
-    // other nodes. None of these lookups may fail.
+    // The pool is node-local: a lookup that lands on a node without it is retried (Envoy) on the
+    // others. None of these lookups may fail, pending or confirmed.
     long confirmed = 0;
-    for (int i = 0; i < 15; i++) {
-      var pending = client.PendingTransactionInformation(posted.body().txId).execute();
-      assertThat(pending.isSuccessful()).as("lookup %d: %s", i, pending.message()).isTrue();
-      assertThat(pending.body().poolError).isEmpty();
-      if (pending.body().confirmedRound != null) {
-        confirmed = pending.body().confirmedRound;
+    boolean sawPending = false;
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (confirmed == 0 && System.nanoTime() < deadline) {
+      Response<PendingTransactionResponse> p = client.PendingTransactionInformation(txId).execute();
+      assertThat(p.isSuccessful()).as("pending lookup: %s", p.message()).isTrue();
+      assertThat(p.body().poolError).isEmpty();
+      if (p.body().confirmedRound != null && p.body().confirmedRound > 0) {
+        confirmed = p.body().confirmedRound;
+      } else {
+        sawPending = true;
+        DrillRig.sleep(Duration.ofMillis(100));
       }
     }
-    long seenConfirmed = confirmed;
-    org.awaitility.Awaitility.await("confirmed")
-        .atMost(Duration.ofSeconds(5))
-        .until(
-            () -> {
-              Long r =
-                  client.PendingTransactionInformation(posted.body().txId)
-                      .execute()
-                      .body()
-                      .confirmedRound;
-              return seenConfirmed > 0 || (r != null && r > 0);
-            });
+    assertThat(confirmed).as("confirmed within 20 s").isPositive();
+    assertThat(sawPending).as("seen pending before it was confirmed").isTrue();
+    // Once confirmed, every node knows the transaction and the receiver's balance.
+    long round = confirmed;
+    Set<String> nodesAsked = new HashSet<>();
+    for (AlgodNet.Node n : net.nodes()) {
+      await(n.name + " has round " + round)
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> n.lastRound() >= round);
+      var direct = n.get("/v2/transactions/pending/" + txId);
+      assertThat(direct.statusCode()).as(n.name).isEqualTo(200);
+      assertThat(Rpc.JSON.readTree(direct.body()).get("confirmed-round").asLong()).isEqualTo(round);
+      nodesAsked.add(n.name);
+    }
+    assertThat(nodesAsked).hasSize(3);
+    for (int i = 0; i < 10; i++) {
+      var lookup = client.PendingTransactionInformation(txId).execute();
+      assertThat(lookup.isSuccessful()).as(lookup.message()).isTrue();
+      assertThat(lookup.body().confirmedRound).isEqualTo(round);
+      var account = client.AccountInformation(receiver.getAddress()).execute();
+      assertThat(account.isSuccessful()).as(account.message()).isTrue();
+      assertThat(account.body().amount).isEqualTo(amount);
+    }
   }
 }

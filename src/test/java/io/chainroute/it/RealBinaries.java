@@ -6,12 +6,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Finds the real Envoy, anvil, geth, Chromium and Prometheus binaries the integration tests run:
- * {@code ENVOY_BIN} / {@code ANVIL_BIN} / {@code GETH_BIN} / {@code CHROMIUM_BIN} / {@code
- * PROMETHEUS_BIN}, else {@code .tools/bin/} ({@code .tools/geth/geth} for geth, Debian's {@code
- * chromium} and {@code prometheus} on the {@code PATH}) as installed by {@code .ci/install-tools}.
- * Under {@code CI=true} a missing binary fails the test run; elsewhere the test is skipped with the
- * reason.
+ * Finds the real Envoy, anvil, geth, algod, Chromium and Prometheus binaries the integration tests
+ * run: {@code ENVOY_BIN} / {@code ANVIL_BIN} / {@code GETH_BIN} / {@code ALGOD_DIR} / {@code
+ * CHROMIUM_BIN} / {@code PROMETHEUS_BIN}, else {@code .tools/bin/} ({@code .tools/geth/geth} for
+ * geth, {@code .tools/algod/} for algod, Debian's {@code chromium} and {@code prometheus} on the
+ * {@code PATH}) as installed by {@code .ci/install-tools}. Under {@code CI=true} a missing binary
+ * fails the test run; elsewhere the test is skipped with the reason.
  */
 final class RealBinaries {
   private RealBinaries() {}
@@ -27,6 +27,22 @@ final class RealBinaries {
   /** geth 1.13.15, built by {@code .ci/install-tools}: real nodes that sync one chain over p2p. */
   static Path geth() {
     return find("GETH_BIN", "geth", Path.of(".tools", "geth", "geth"));
+  }
+
+  /**
+   * The directory with {@code algod}, {@code goal} and {@code kmd} (go-algorand, built by {@code
+   * .ci/install-tools}): private networks of real algod nodes on one chain.
+   */
+  static Path algodDir() {
+    String fromEnv = System.getenv("ALGOD_DIR");
+    Path dir =
+        fromEnv != null && !fromEnv.isBlank()
+            ? Path.of(fromEnv)
+            : Path.of(".tools", "algod").toAbsolutePath();
+    for (String b : new String[] {"algod", "goal", "kmd"}) {
+      require(dir.resolve(b), b, "ALGOD_DIR");
+    }
+    return dir;
   }
 
   /** Debian's {@code chromium} package, for the status page in a real headless browser. */
@@ -62,6 +78,10 @@ final class RealBinaries {
   private static Path find(String env, String name, Path installed) {
     String fromEnv = System.getenv(env);
     Path p = fromEnv != null && !fromEnv.isBlank() ? Path.of(fromEnv) : installed.toAbsolutePath();
+    return require(p, name, env);
+  }
+
+  private static Path require(Path p, String name, String env) {
     boolean ok = Files.isExecutable(p);
     String why = name + " not found at " + p + " (run .ci/install-tools or set " + env + ")";
     if (!ok && "true".equalsIgnoreCase(System.getenv("CI"))) {

@@ -348,9 +348,12 @@ public final class AlgodAdapter implements ChainAdapter {
     return new String(b, i, len, StandardCharsets.UTF_8).indexOf('\ufffd') >= 0 ? 0 : len;
   }
 
-  /** An algod error body: {@code {"message":"..."}}. */
+  /**
+   * An algod error body: {@code {"message":"..."}} and a newline, as echo writes it (Go's {@code
+   * json.Encoder} ends every value with one; seen on algod v4.7.4).
+   */
   public static Reply error(int status, String message) {
-    return new Reply(status, JSON, errorBody(message).getBytes(StandardCharsets.UTF_8));
+    return new Reply(status, JSON, (errorBody(message) + "\n").getBytes(StandardCharsets.UTF_8));
   }
 
   /** {@code {"message":...}} as Go's encoding/json writes it (echo leaves HTML escaping on). */

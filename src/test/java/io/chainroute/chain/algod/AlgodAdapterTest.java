@@ -82,10 +82,10 @@ class AlgodAdapterTest {
                   .isEqualTo("{\"last-round\":41}");
               assertThat(w.timedOut().apply(null)).isEqualTo(w.catchingUp());
               assertThat(body(w.catchingUp()))
-                  .isEqualTo("{\"message\":\"operation not available during catchup\"}");
+                  .isEqualTo("{\"message\":\"operation not available during catchup\"}\n");
               assertThat(w.catchingUp().httpStatus()).isEqualTo(503);
               assertThat(body(w.shutdownReply()))
-                  .isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}");
+                  .isEqualTo("{\"message\":\"operation aborted as server is shutting down\"}\n");
               assertThat(w.shutdownReply().httpStatus()).isEqualTo(500);
             });
     // 2^64-1: algod's round+1 wraps to 0 and it answers at once.
@@ -124,7 +124,7 @@ class AlgodAdapterTest {
                           + round
                           + "\\\": "
                           + reason
-                          + "\"}");
+                          + "\"}\n");
             });
   }
 
@@ -157,7 +157,7 @@ class AlgodAdapterTest {
                         "{\"message\":\"Invalid format for parameter round: error binding string"
                             + " parameter: strconv.ParseUint: parsing "
                             + quoted
-                            + "\"}"));
+                            + "\"}\n"));
   }
 
   @Test

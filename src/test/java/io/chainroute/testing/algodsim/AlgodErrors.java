@@ -11,8 +11,8 @@ import java.nio.charset.StandardCharsets;
  * <p>A body is {@code {"message":"<text>"}} as echo writes it through Go's {@code encoding/json}
  * (A.0): {@code "} and {@code \} escaped, {@code \b \f \n \r \t} short, other control characters
  * and {@code < > &} (Go escapes HTML by default) and U+2028/U+2029 as lowercase {@code \}{@code
- * u00XX}. protocols.md gives the bodies without the newline that Go's {@code json.Encoder} appends;
- * the fixture follows protocols.md there.
+ * u00XX}, then the newline Go's {@code json.Encoder} appends (protocols.md gives the bodies without
+ * it; a real algod v4.7.4 ends every JSON body with one).
  */
 public final class AlgodErrors {
   public static final String NOT_FOUND = "Not Found";
@@ -34,7 +34,7 @@ public final class AlgodErrors {
 
   /** The error body algod (echo) writes for {@code message}. */
   public static byte[] body(String message) {
-    return ("{\"message\":" + goJsonString(message) + "}").getBytes(StandardCharsets.UTF_8);
+    return ("{\"message\":" + goJsonString(message) + "}\n").getBytes(StandardCharsets.UTF_8);
   }
 
   /**

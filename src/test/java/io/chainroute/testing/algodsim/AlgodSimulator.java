@@ -516,9 +516,10 @@ public final class AlgodSimulator implements AutoCloseable {
     sendBytes(ex, status, "application/json", AlgodErrors.body(message));
   }
 
+  /** A JSON body as echo writes it ({@code json.Encoder}: the value, then a newline). */
   private static void send(HttpExchange ex, int status, String type, String body)
       throws IOException {
-    sendBytes(ex, status, type, body.getBytes(StandardCharsets.UTF_8));
+    sendBytes(ex, status, type, (body + "\n").getBytes(StandardCharsets.UTF_8));
   }
 
   private static void sendBytes(HttpExchange ex, int status, String type, byte[] body)

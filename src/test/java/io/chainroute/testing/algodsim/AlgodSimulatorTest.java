@@ -70,8 +70,9 @@ class AlgodSimulatorTest {
     return HTTP.send(r, HttpResponse.BodyHandlers.ofByteArray());
   }
 
+  /** {@code body} and the newline that ends every JSON body algod writes. */
   private static void assertAnswer(HttpResponse<byte[]> r, int status, String body) {
-    assertThat(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo(body);
+    assertThat(new String(r.body(), StandardCharsets.UTF_8)).isEqualTo(body + "\n");
     assertThat(r.statusCode()).isEqualTo(status);
     assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
   }
