@@ -150,8 +150,12 @@ class AlgodRoutingIT {
   }
 
   private HttpResponse<String> get(String path, String... headers) throws Exception {
-    HttpRequest.Builder r =
-        HttpRequest.newBuilder(URI.create(envoy.url(path))).timeout(Duration.ofSeconds(70));
+    return get(Duration.ofSeconds(70), path, headers);
+  }
+
+  private HttpResponse<String> get(Duration timeout, String path, String... headers)
+      throws Exception {
+    HttpRequest.Builder r = HttpRequest.newBuilder(URI.create(envoy.url(path))).timeout(timeout);
     for (int i = 0; i < headers.length; i += 2) {
       r.header(headers[i], headers[i + 1]);
     }
@@ -322,6 +326,7 @@ class AlgodRoutingIT {
       await("the chain moves on without the follower")
           .atMost(Duration.ofSeconds(20))
           .until(() -> net.relay().lastRound() >= behindFrom + 3);
+      long behind = net.relay().lastRound() - behindFrom;
       long startedAt = System.nanoTime();
       follower.start();
       long back = DrillRig.firstTime(Duration.ofSeconds(40), () -> servesHead(follower));
@@ -331,7 +336,7 @@ class AlgodRoutingIT {
           "outOfPoolMs=%d roundsBehindAtRestart=%d rejoinAfterStartMs=%d %s"
               .formatted(
                   DrillRig.ms(stoppedAt, out),
-                  net.relay().lastRound() - behindFrom,
+                  behind,
                   DrillRig.ms(startedAt, back),
                   drill.figures()));
       assertThat(out).as("out of the head pool").isPositive();
@@ -432,6 +437,14 @@ class AlgodRoutingIT {
    * exists that reached a node below it.
    */
   static final class RoundConsistency implements AutoCloseable {
+    private static final int STATUS_READERS = 3;
+
+    /**
+     * A follow-up that reaches a hung node gets no answer: given up after this, counted among the
+     * other failures, so one hung request does not stop the count.
+     */
+    private static final Duration FOLLOW_UP_TIMEOUT = Duration.ofSeconds(2);
+
     private final AlgodRoutingIT it;
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final AtomicLong told = new AtomicLong();
@@ -450,7 +463,9 @@ class AlgodRoutingIT {
     static RoundConsistency start(AlgodRoutingIT it) {
       RoundConsistency c = new RoundConsistency(it);
       c.threads.add(new Thread(c::waits, "algod-waits"));
-      c.threads.add(new Thread(c::statusReads, "algod-status"));
+      for (int i = 0; i < STATUS_READERS; i++) {
+        c.threads.add(new Thread(c::statusReads, "algod-status-" + i));
+      }
       c.threads.forEach(Thread::start);
       return c;
     }
@@ -482,7 +497,7 @@ class AlgodRoutingIT {
     private void statusReads() {
       while (running.get()) {
         try {
-          HttpResponse<String> s = it.get("/algo/v2/status");
+          HttpResponse<String> s = it.get(FOLLOW_UP_TIMEOUT, "/algo/v2/status");
           note(s);
           if (s.statusCode() != 200) {
             otherFailures.incrementAndGet();
@@ -499,7 +514,7 @@ class AlgodRoutingIT {
     }
 
     private void followUp(long n, String path) throws Exception {
-      HttpResponse<String> b = it.get(path);
+      HttpResponse<String> b = it.get(FOLLOW_UP_TIMEOUT, path);
       note(b);
       followUps.incrementAndGet();
       if (b.statusCode() == 404) {

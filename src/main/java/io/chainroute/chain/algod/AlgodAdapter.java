@@ -131,11 +131,14 @@ public final class AlgodAdapter implements ChainAdapter {
   public Classification classifyRequestLine(String method, String pathAndQuery) {
     int q = pathAndQuery.indexOf('?');
     String path = q < 0 ? pathAndQuery : pathAndQuery.substring(0, q);
-    // algod removes a trailing slash before routing (middleware.RemoveTrailingSlash).
-    while (path.length() > 1 && path.endsWith("/")) {
+    // algod removes one trailing slash before routing (echo's middleware.RemoveTrailingSlash):
+    // wait-for-block-after/abc// is parsed as "abc/".
+    if (path.length() > 1 && path.endsWith("/")) {
       path = path.substring(0, path.length() - 1);
     }
-    if (path.startsWith(WAIT_PREFIX) && "GET".equals(method)) {
+    // A malformed %-escape anywhere in the path is refused by Go's HTTP server before algod
+    // routes it (400, text/plain): such a request goes to a node, which answers that at once.
+    if (path.startsWith(WAIT_PREFIX) && "GET".equals(method) && !malformedEscape(path)) {
       return await(percentDecode(path.substring(WAIT_PREFIX.length())));
     }
     if ("POST".equals(method)
@@ -260,6 +263,18 @@ public final class AlgodAdapter implements ChainAdapter {
             + quoteGo(roundBytes)
             + ": "
             + reason);
+  }
+
+  /** A {@code %} not followed by two hex digits (Go's url.ParseRequestURI refuses the request). */
+  static boolean malformedEscape(String path) {
+    for (int i = path.indexOf('%'); i >= 0; i = path.indexOf('%', i + 1)) {
+      if (i + 2 >= path.length()
+          || Character.digit(path.charAt(i + 1), 16) < 0
+          || Character.digit(path.charAt(i + 2), 16) < 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A path segment with its {@code %XX} escapes decoded; a malformed escape stays as it is. */

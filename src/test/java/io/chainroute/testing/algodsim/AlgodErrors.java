@@ -16,6 +16,13 @@ import java.nio.charset.StandardCharsets;
  */
 public final class AlgodErrors {
   public static final String NOT_FOUND = "Not Found";
+  public static final String METHOD_NOT_ALLOWED = "Method Not Allowed";
+  public static final String NO_VALID_TXID = "no valid transaction ID was specified";
+
+  /** A submitted body that is not a msgpack map or array (algod v4.7.4 for e.g. "garbage"). */
+  public static final String NOT_A_STRUCT =
+      "msgpack decode error [pos 1]: only encoded map or array can be decoded into a struct";
+
   public static final String INVALID_TOKEN = "Invalid API Token";
   public static final String CATCHUP = "operation not available during catchup";
   public static final String SHUTTING_DOWN = "operation aborted as server is shutting down";

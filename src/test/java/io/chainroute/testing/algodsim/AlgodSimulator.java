@@ -194,10 +194,29 @@ public final class AlgodSimulator implements AutoCloseable {
     try (ex) {
       URI uri = ex.getRequestURI();
       String path = uri.getRawPath();
-      while (path.length() > 1 && path.endsWith("/")) {
+      // echo's RemoveTrailingSlash removes one.
+      if (path.length() > 1 && path.endsWith("/")) {
         path = path.substring(0, path.length() - 1);
       }
       String query = uri.getRawQuery() == null ? "" : uri.getRawQuery();
+      // echo routes before any middleware of a route runs: an unknown path is 404 and a known
+      // one asked with another method 405 (OPTIONS: 204), with or without a token.
+      String allowed = allowedMethod(path);
+      if (allowed == null) {
+        error(ex, 404, AlgodErrors.NOT_FOUND);
+        return;
+      }
+      if (!allowed.equals(ex.getRequestMethod())) {
+        ex.getResponseHeaders().set("Allow", "OPTIONS, " + allowed);
+        if ("OPTIONS".equals(ex.getRequestMethod())) {
+          ex.sendResponseHeaders(204, -1);
+        } else if ("HEAD".equals(ex.getRequestMethod())) {
+          ex.sendResponseHeaders(405, -1);
+        } else {
+          error(ex, 405, AlgodErrors.METHOD_NOT_ALLOWED);
+        }
+        return;
+      }
       if (path.equals("/health") && get(ex)) {
         send(ex, 200, "application/json", "null");
         return;
@@ -238,6 +257,32 @@ public final class AlgodSimulator implements AutoCloseable {
     }
   }
 
+  /**
+   * The method of the simulated route a path matches ({@code GET} or {@code POST}); null when it
+   * matches none. A {@code {round}} or {@code {txid}} at the end takes the rest of the path, as
+   * echo's router gives it.
+   */
+  static String allowedMethod(String path) {
+    if (path.equals("/v2/transactions")) {
+      return "POST";
+    }
+    boolean known =
+        switch (path) {
+          case "/health",
+              "/ready",
+              "/versions",
+              "/genesis",
+              "/v2/status",
+              "/v2/transactions/params" ->
+              true;
+          default ->
+              path.startsWith("/v2/status/wait-for-block-after/")
+                  || path.startsWith("/v2/blocks/")
+                  || path.startsWith("/v2/transactions/pending/");
+        };
+    return known ? "GET" : null;
+  }
+
   private static boolean get(HttpExchange ex) {
     return "GET".equals(ex.getRequestMethod());
   }
@@ -255,8 +300,19 @@ public final class AlgodSimulator implements AutoCloseable {
   String status() {
     synchronized (lock) {
       ObjectNode s = JSON.createObjectNode();
-      if (catchup) {
-        s.put("catchpoint", (round + 10_000) + "#SIMULATEDCATCHPOINT");
+      // algod writes every catchpoint field, empty or zero when no fast catchup runs.
+      s.put("catchpoint", catchup ? (round + 10_000) + "#SIMULATEDCATCHPOINT" : "");
+      for (String field :
+          List.of(
+              "acquired-blocks",
+              "processed-accounts",
+              "processed-kvs",
+              "total-accounts",
+              "total-blocks",
+              "total-kvs",
+              "verified-accounts",
+              "verified-kvs")) {
+        s.put("catchpoint-" + field, 0);
       }
       s.put("catchup-time", catchup ? 1_500_000_000L : 0L);
       s.put("last-catchpoint", "");
@@ -308,6 +364,11 @@ public final class AlgodSimulator implements AutoCloseable {
 
   private void block(HttpExchange ex, String rest, String query) throws IOException {
     int slash = rest.indexOf('/');
+    String sub = slash < 0 ? "" : rest.substring(slash + 1);
+    if (!sub.isEmpty() && !sub.equals("hash") && !sub.equals("txids")) {
+      error(ex, 404, AlgodErrors.NOT_FOUND);
+      return;
+    }
     BigInteger r = round(ex, slash < 0 ? rest : rest.substring(0, slash));
     if (r == null) {
       return;
@@ -333,6 +394,19 @@ public final class AlgodSimulator implements AutoCloseable {
       return;
     }
     long n = r.longValue();
+    if (sub.equals("hash")) {
+      send(
+          ex,
+          200,
+          "application/json",
+          JSON.createObjectNode().put("blockHash", AlgodMsgpack.base32(blockHash(n))).toString());
+      return;
+    }
+    if (sub.equals("txids")) {
+      // Simulated blocks carry no transactions.
+      send(ex, 200, "application/json", "{\"blockTxids\":[]}");
+      return;
+    }
     TreeMap<String, Object> header = new TreeMap<>();
     header.put("gen", GENESIS_ID);
     // A 32-byte hash, as SDKs that decode the block with a schema (algosdk 3.x) expect; JSON
@@ -341,13 +415,31 @@ public final class AlgodSimulator implements AutoCloseable {
     header.put("rnd", n);
     header.put("ts", 1_700_000_000L + n * 3);
     if (format.equals("json")) {
+      // algod's own JSON codec here (not echo's): indented by two spaces, no newline at the end,
+      // a block hash as "blk-" and its base32.
+      TreeMap<String, Object> json = new TreeMap<>(header);
+      json.put("prev", "blk-" + AlgodMsgpack.base32(blockHash(Math.max(0, n - 1))));
       ObjectNode body = JSON.createObjectNode();
-      body.set("block", JSON.valueToTree(header));
-      send(ex, 200, "application/json", body.toString());
+      body.set("block", JSON.valueToTree(json));
+      sendBytes(ex, 200, "application/json", indented(body));
     } else {
       ex.getResponseHeaders().set("X-Algorand-Struct", "block-v1");
       sendBytes(ex, 200, "application/msgpack", AlgodMsgpack.block(header));
     }
+  }
+
+  /** JSON indented as Go's codec indents it: two spaces, {@code "key": value}. */
+  private static byte[] indented(ObjectNode body) throws IOException {
+    com.fasterxml.jackson.core.util.DefaultPrettyPrinter printer =
+        new com.fasterxml.jackson.core.util.DefaultPrettyPrinter()
+            .withSeparators(
+                com.fasterxml.jackson.core.util.Separators.createDefaultInstance()
+                    .withObjectFieldValueSpacing(
+                        com.fasterxml.jackson.core.util.Separators.Spacing.AFTER));
+    printer.indentArraysWith(
+        com.fasterxml.jackson.core.util.DefaultIndenter.SYSTEM_LINEFEED_INSTANCE);
+    printer.indentObjectsWith(new com.fasterxml.jackson.core.util.DefaultIndenter("  ", "\n"));
+    return JSON.writer(printer).writeValueAsBytes(body);
   }
 
   private static byte[] blockHash(long round) {
@@ -397,6 +489,12 @@ public final class AlgodSimulator implements AutoCloseable {
       error(ex, 400, AlgodErrors.EMPTY_TXGROUP);
       return;
     }
+    int first = body[0] & 0xff;
+    boolean mapOrArray = (first >= 0x80 && first <= 0x9f) || (first >= 0xdc && first <= 0xdf);
+    if (!mapOrArray) {
+      error(ex, 400, AlgodErrors.NOT_A_STRUCT);
+      return;
+    }
     List<AlgodMsgpack.Submitted> group;
     try {
       group = AlgodMsgpack.readGroup(body);
@@ -419,6 +517,10 @@ public final class AlgodSimulator implements AutoCloseable {
 
   /** GET /v2/transactions/pending/{txid}: this node's pool only (algod's pool is node-local). */
   private void pending(HttpExchange ex, String txid, String query) throws IOException {
+    if (!txid.matches("[A-Z2-7]{52}")) {
+      error(ex, 400, AlgodErrors.NO_VALID_TXID);
+      return;
+    }
     Pending p;
     long confirmed;
     synchronized (lock) {
@@ -480,8 +582,8 @@ public final class AlgodSimulator implements AutoCloseable {
   }
 
   /**
-   * GET /genesis: the network's genesis file (alloc, fees, id, network, proto, rwd, timestamp):
-   * network "sim", schema id "v1", three allocations (rewards pool, fee sink, one wallet).
+   * GET /genesis: the network's genesis file (alloc, fees, id, network, proto, rwd): network "sim",
+   * schema id "v1", three allocations (rewards pool, fee sink, one wallet).
    */
   private static byte[] genesis() {
     String rewards = simAddress("rewards-pool");
@@ -496,8 +598,8 @@ public final class AlgodSimulator implements AutoCloseable {
     g.put("network", "sim");
     g.put("proto", PROTOCOL);
     g.put("rwd", rewards);
-    g.put("timestamp", 1_700_000_000L);
-    return g.toString().getBytes(StandardCharsets.UTF_8);
+    // A private network's genesis has timestamp 0, which algod leaves out.
+    return (g.toString() + "\n").getBytes(StandardCharsets.UTF_8);
   }
 
   private static ObjectNode allocation(String addr, String comment, long microAlgos, int status) {
