@@ -423,7 +423,10 @@ public final class AlgodSimulator implements AutoCloseable {
       body.set("block", JSON.valueToTree(json));
       sendBytes(ex, 200, "application/json", indented(body));
     } else {
-      ex.getResponseHeaders().set("X-Algorand-Struct", "block-v1");
+      // The struct header marks a whole block (with its certificate), not header-only=true.
+      if (!query.contains("header-only=true")) {
+        ex.getResponseHeaders().set("X-Algorand-Struct", "block-v1");
+      }
       sendBytes(ex, 200, "application/msgpack", AlgodMsgpack.block(header));
     }
   }
