@@ -18,6 +18,7 @@ import io.chainroute.metrics.ChainrouteMetrics;
 import io.chainroute.pipeline.DecisionListener;
 import io.chainroute.pipeline.DecisionLog;
 import io.chainroute.probe.HttpNodeProber;
+import io.chainroute.probe.NodeClients;
 import io.chainroute.xds.XdsClients;
 import io.chainroute.xds.XdsListener;
 import io.chainroute.xds.XdsPublisher;
@@ -51,7 +52,7 @@ public final class Sidecar implements AutoCloseable {
   private final List<AutoCloseable> closers = new ArrayList<>();
   private final Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
   private final HeightTracker tracker;
-  private final HttpClient http;
+  private final NodeClients http;
   private final ScheduledExecutorService xdsLoop;
   private final ScheduledExecutorService pushTimer;
   // Each chain's head push source, if its adapter offers one; replaced by a reload. Guarded by
@@ -70,7 +71,7 @@ public final class Sidecar implements AutoCloseable {
   private final java.util.concurrent.CountDownLatch closed =
       new java.util.concurrent.CountDownLatch(1);
 
-  private Sidecar(ChainrouteConfig config) {
+  private Sidecar(ChainrouteConfig config, HttpNodeProber.Resolver resolver) {
     running = config;
     Clock clock = Clock.systemUTC();
     for (ChainConfig chain : config.chains()) {
@@ -85,15 +86,21 @@ public final class Sidecar implements AutoCloseable {
     closers.add(xdsLoop::shutdownNow);
     closers.add(probeIo::shutdownNow);
     http =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(2))
-            .executor(probeIo)
-            .build();
+        new NodeClients(
+            tls -> {
+              HttpClient.Builder b =
+                  HttpClient.newBuilder()
+                      .version(HttpClient.Version.HTTP_1_1)
+                      .connectTimeout(Duration.ofSeconds(2))
+                      .executor(probeIo);
+              return (tls == null ? b : b.sslContext(tls)).build();
+            });
+    // Every CA bundle is parsed now: a bad one stops the start, not a probe later.
+    config.chains().forEach(c -> c.nodes().forEach(http::apply));
     tracker =
         new HeightTracker(
             config.chains(),
-            metered(new HttpNodeProber(http, adapters, probeIo)),
+            metered(new HttpNodeProber(http, adapters, probeIo, resolver)),
             heightLoop,
             System::nanoTime,
             clock);
@@ -172,7 +179,16 @@ public final class Sidecar implements AutoCloseable {
 
   /** Binds every port and starts probing; on failure closes whatever it opened. */
   public static Sidecar start(ChainrouteConfig config) throws IOException {
-    Sidecar s = new Sidecar(config);
+    return start(config, HttpNodeProber.Resolver.SYSTEM);
+  }
+
+  /**
+   * Starts with the given host resolver for the addresses published to Envoy (tests: a DNS change
+   * without editing the system's DNS).
+   */
+  public static Sidecar start(ChainrouteConfig config, HttpNodeProber.Resolver resolver)
+      throws IOException {
+    Sidecar s = new Sidecar(config, resolver);
     try {
       s.bind(config);
     } catch (IOException | RuntimeException e) {
@@ -319,6 +335,11 @@ public final class Sidecar implements AutoCloseable {
       ConfigReload.check(running, next);
     } catch (ConfigException e) {
       return refused(e);
+    }
+    try {
+      next.chains().forEach(c -> c.nodes().forEach(http::apply));
+    } catch (IllegalArgumentException e) {
+      return refused(new ConfigException(e.getMessage()));
     }
     try {
       // Clusters first (a node token may add the upstream filter), then the nodes: the tracker's

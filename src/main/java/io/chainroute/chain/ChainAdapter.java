@@ -70,13 +70,13 @@ public interface ChainAdapter {
    * A push source of head news for the chain's nodes, or null when the protocol has none or no node
    * of the chain is set up for one (the tracker then relies on polling alone).
    *
-   * @param http the client for its connections (shared with the probes)
+   * @param http the client for each node's connections (the probes', with the node's CA bundle)
    * @param timer for its reconnects; single-threaded, never to be blocked
    * @param wake rung per node with news
    */
   default HeadSource headSource(
       io.chainroute.config.ChainConfig chain,
-      java.net.http.HttpClient http,
+      java.util.function.Function<io.chainroute.config.NodeConfig, java.net.http.HttpClient> http,
       java.util.concurrent.ScheduledExecutorService timer,
       HeadSource.Wake wake) {
     return null;

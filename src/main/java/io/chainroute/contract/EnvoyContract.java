@@ -61,6 +61,25 @@ public final class EnvoyContract {
    */
   public static final String METADATA_NODE_HEADERS = "headers";
 
+  /**
+   * Endpoint metadata keys: the node URL's raw path, raw query and authority ({@code host[:port]}),
+   * for nodes whose requests Envoy rewrites after picking them ({@link #NODE_REQUEST_FILTER}). The
+   * path and query are secrets (a hosted provider's key).
+   */
+  public static final String METADATA_NODE_PATH = "path";
+
+  public static final String METADATA_NODE_QUERY = "query";
+  public static final String METADATA_NODE_AUTHORITY = "authority";
+
+  /**
+   * Endpoint metadata under Envoy's {@code envoy.transport_socket_match}: {@code {node: <name>}}
+   * picks the node's own TLS socket (its SNI and certificate check) from the cluster's matches.
+   */
+  public static final String TLS_MATCH_KEY = "node";
+
+  /** The upstream Lua filter that sets the chosen node's path, query and Host. */
+  public static final String NODE_REQUEST_FILTER = "chainroute.node_request";
+
   /** The upstream HTTP filter on node clusters that sets the chosen node's headers. */
   public static final String NODE_HEADERS_FILTER = "chainroute.node_headers";
 

@@ -62,7 +62,10 @@ public final class EvmAdapter implements ChainAdapter {
   /** newHeads subscriptions for the chain's nodes that have a {@code wsUrl}; null when none has. */
   @Override
   public HeadSource headSource(
-      ChainConfig chain, HttpClient http, ScheduledExecutorService timer, HeadSource.Wake wake) {
+      ChainConfig chain,
+      java.util.function.Function<io.chainroute.config.NodeConfig, HttpClient> http,
+      ScheduledExecutorService timer,
+      HeadSource.Wake wake) {
     NewHeadsSubscriber s = new NewHeadsSubscriber(http, chain, wake, timer);
     return s.size() == 0 ? null : s;
   }
