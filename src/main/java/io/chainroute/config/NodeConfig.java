@@ -31,10 +31,6 @@ public record NodeConfig(
   public NodeConfig {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(url, "url");
-    if (url.getRawUserInfo() != null) {
-      throw new IllegalArgumentException(
-          "node " + name + ": user info is passed as a header, not kept in the URL");
-    }
     if ((tls(url) || (wsUrl != null && "wss".equals(wsUrl.getScheme()))) && ca == null) {
       throw new IllegalArgumentException("node " + name + " uses TLS and needs a CA bundle");
     }
