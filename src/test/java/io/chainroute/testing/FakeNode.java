@@ -30,6 +30,8 @@ public final class FakeNode implements AutoCloseable {
 
   /** One request as the node received it; header names lowercase, first value of each. */
   /**
+   * One request the node received.
+   *
    * @param query the raw query, or null for none
    */
   public record Seen(
