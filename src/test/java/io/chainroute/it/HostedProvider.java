@@ -80,29 +80,36 @@ final class HostedProvider implements AutoCloseable {
             key.equals(revocable)
                 ? ", runtime_fraction: { default_value: { numerator: 100 }, runtime_key: key_valid }"
                 : "";
-        pathRoutes.append(
-            """
-                          - match: { path: "/v2/%s"%s }
-                            route: { cluster: %s, prefix_rewrite: "/" }
-                          - match: { path: "/ws/%s"%s }
-                            route: { cluster: %s, prefix_rewrite: "/", upgrade_configs: [ { upgrade_type: websocket } ] }
-            """
-                .formatted(key, runtime, cluster, key, runtime, cluster));
+        pathRoutes
+            .append(ROUTE_INDENT)
+            .append("- match: { path: \"/v2/%s\"%s }\n".formatted(key, runtime))
+            .append(ROUTE_INDENT)
+            .append("  route: { cluster: %s, prefix_rewrite: \"/\" }\n".formatted(cluster))
+            .append(ROUTE_INDENT)
+            .append("- match: { path: \"/ws/%s\"%s }\n".formatted(key, runtime))
+            .append(ROUTE_INDENT)
+            .append(
+                ("  route: { cluster: %s, prefix_rewrite: \"/\","
+                        + " upgrade_configs: [ { upgrade_type: websocket } ] }\n")
+                    .formatted(cluster));
       }
-      String headerRoute =
-          """
-                          - match: { prefix: "/", headers: [ { name: x-api-key, string_match: { exact: "%s" } } ] }
-                            route: { cluster: %s }
-                          - match: { prefix: "/", headers: [ { name: authorization, string_match: { exact: "%s" } } ] }
-                            route: { cluster: %s }
-          """
-              .formatted(headerKey, headerCluster, basic, headerCluster);
+      StringBuilder headerRoute = new StringBuilder();
+      for (String[] h : new String[][] {{"x-api-key", headerKey}, {"authorization", basic}}) {
+        headerRoute
+            .append(ROUTE_INDENT)
+            .append(
+                "- match: { prefix: \"/\", headers: [ { name: %s, string_match: { exact: \"%s\" } } ] }\n"
+                    .formatted(h[0], h[1]))
+            .append(ROUTE_INDENT)
+            .append("  route: { cluster: %s }\n".formatted(headerCluster));
+      }
       listeners.append(listener(ip, pathPort, pathRoutes.toString(), dir));
-      listeners.append(listener(ip, headerPort, headerRoute, dir));
+      listeners.append(listener(ip, headerPort, headerRoute.toString(), dir));
     }
     String yaml =
         """
         admin: { address: { socket_address: { address: 127.0.0.1, port_value: %d } } }
+        layered_runtime: { layers: [ { name: admin, admin_layer: {} } ] }
         static_resources:
           listeners:
         %s
@@ -119,6 +126,9 @@ final class HostedProvider implements AutoCloseable {
     return new HostedProvider(
         ca, pathPort, headerPort, admin, EnvoyProcess.start(sub, yaml, pathPort, admin));
   }
+
+  /** Where a route starts in {@link #listener}'s YAML. */
+  private static final String ROUTE_INDENT = " ".repeat(14);
 
   private static String listener(String ip, int port, String routes, Path dir) {
     return """

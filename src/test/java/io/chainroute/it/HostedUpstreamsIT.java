@@ -102,7 +102,7 @@ class HostedUpstreamsIT {
             protocol: evm
             pathPrefix: /revoked
             pollInterval: 1m
-            blockTime: 1h
+            blockTime: 60m
             caFile: "%s"
             nodes:
               - { name: soon-revoked, url: "https://%s/v2/%s" }
