@@ -17,6 +17,7 @@ import io.chainroute.height.NodeProber;
 import io.chainroute.metrics.ChainrouteMetrics;
 import io.chainroute.pipeline.DecisionListener;
 import io.chainroute.pipeline.DecisionLog;
+import io.chainroute.probe.HttpNodeCalls;
 import io.chainroute.probe.HttpNodeProber;
 import io.chainroute.xds.XdsClients;
 import io.chainroute.xds.XdsListener;
@@ -228,7 +229,8 @@ public final class Sidecar implements AutoCloseable {
                             publisher::applied,
                             held,
                             sc.unavailableWait(),
-                            decisionListener())))
+                            decisionListener(),
+                            new HttpNodeCalls(http))))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).

@@ -83,6 +83,7 @@ final class ChainRoutes {
         routes.add(pathRoute(c, p, envoy));
       }
       Duration readTry = envoy.readTryTimeout();
+      routes.add(nodeRoute(c));
       routes.add(route(c, head, SAFE_RETRY_ON, exact(WRITE_HEADER, WRITE_VALUE), null));
       routes.add(
           route(
@@ -124,6 +125,30 @@ final class ChainRoutes {
         .setValidateClusters(BoolValue.of(false))
         .addVirtualHosts(vhost)
         .build();
+  }
+
+  /**
+   * State that lives on one node (an EVM filter): the node's own cluster, named by the header
+   * ext_proc sets ({@code cluster_header}). Retried only where the request cannot have reached the
+   * node, and only on that node: no other node has the state.
+   */
+  private static Route.Builder nodeRoute(ChainConfig chain) {
+    Route.Builder r =
+        route(
+            chain,
+            EnvoyContract.nodeCluster(chain.name(), Pool.HEAD),
+            SAFE_RETRY_ON,
+            HeaderMatcher.newBuilder()
+                .setName(EnvoyContract.NODE_HEADER)
+                .setStringMatch(
+                    StringMatcher.newBuilder()
+                        .setPrefix(EnvoyContract.nodeCluster(chain.name(), "")))
+                .build(),
+            null);
+    RouteAction.Builder action = r.getRouteBuilder();
+    action.setClusterHeader(EnvoyContract.NODE_HEADER);
+    action.getRetryPolicyBuilder().clearRetryHostPredicate().clearRetryPriority();
+    return r;
   }
 
   /** A path the chain's adapter routes apart, to the head pool. */

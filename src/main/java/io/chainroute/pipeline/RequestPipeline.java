@@ -90,6 +90,23 @@ public final class RequestPipeline {
       HeldRequests held,
       Duration unavailableWait,
       DecisionListener listener) {
+    this(
+        chains, adaptersByChain, latest, routable, held, unavailableWait, listener, NodeCalls.NONE);
+  }
+
+  /**
+   * @param calls how chainroute sends a request to a node itself (read-your-writes: {@link
+   *     NodeBound}); {@link NodeCalls#NONE} routes every request through Envoy
+   */
+  public RequestPipeline(
+      List<ChainConfig> chains,
+      Map<String, ChainAdapter> adaptersByChain,
+      Supplier<Topology> latest,
+      Supplier<Topology> routable,
+      HeldRequests held,
+      Duration unavailableWait,
+      DecisionListener listener,
+      NodeCalls calls) {
     this.listener = listener;
     this.chains = List.copyOf(chains);
     this.adapters = Map.copyOf(adaptersByChain);
@@ -97,7 +114,10 @@ public final class RequestPipeline {
     this.routable = routable;
     this.held = held;
     this.unavailableWait = unavailableWait;
+    this.nodeBound = new NodeBound(calls, routable);
   }
+
+  private final NodeBound nodeBound;
 
   /**
    * The chain whose path prefix matches ({@code /eth} matches {@code /eth}, {@code /eth/..}, {@code
@@ -198,7 +218,11 @@ public final class RequestPipeline {
   }
 
   private static long heldFor(Outcome.Hold h) {
-    return Math.max(0, System.nanoTime() - h.request().decidedNanos());
+    return heldFor(h.request());
+  }
+
+  private static long heldFor(Read read) {
+    return Math.max(0, System.nanoTime() - read.decidedNanos());
   }
 
   /**
@@ -221,7 +245,19 @@ public final class RequestPipeline {
     if (c instanceof Classification.Forward f) {
       return report(read, forward(chain, f, read), -1);
     }
-    return report(read, waitForHeight(chain, (Classification.WaitForHeight) c, read), -1);
+    if (c instanceof Classification.WaitForHeight w) {
+      return report(read, waitForHeight(chain, w, read), -1);
+    }
+    Outcome bound = nodeBound.decide(chain, c);
+    if (bound == null) {
+      return report(read, forward(chain, NodeBound.otherwise(c), read), -1);
+    }
+    if (bound instanceof Outcome.Later later) {
+      // Reported when the nodes answered: that is the request's fate.
+      return new Outcome.Later(
+          later.outcome().thenApply(o -> report(read, o, heldFor(read))), later.timeout());
+    }
+    return report(read, bound, -1);
   }
 
   /**
@@ -231,6 +267,7 @@ public final class RequestPipeline {
   private Outcome report(Read read, Outcome o, long heldNanos) {
     if (listener == DecisionListener.NONE
         || o instanceof Outcome.Hold
+        || o instanceof Outcome.Later
         || o instanceof Outcome.NeedBody) {
       return o;
     }
@@ -241,6 +278,8 @@ public final class RequestPipeline {
     if (o instanceof Outcome.Route r) {
       reason = Reason.of(r.reason());
       pool = r.pool();
+    } else if (o instanceof Outcome.ToNode n) {
+      reason = n.reason();
     } else if (o instanceof Outcome.Respond r) {
       reason = r.reason();
       status = r.reply().httpStatus();

@@ -12,6 +12,8 @@ import io.chainroute.config.NodeHeader;
 import io.chainroute.contract.EnvoyContract;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
+import io.chainroute.height.Health;
+import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.routing.Pool;
 import io.chainroute.routing.PoolMember;
@@ -76,6 +78,10 @@ public final class XdsResources {
       List<String> headers = nodeHeaderKeys(chain);
       for (Pool pool : Pool.values()) {
         out.add(cluster(EnvoyContract.nodeCluster(chain.name(), pool), envoy, headers));
+      }
+      for (NodeConfig node : chain.nodes()) {
+        // One node alone, for state that lives there (EVM filters): see nodeAssignment.
+        out.add(cluster(EnvoyContract.nodeCluster(chain.name(), node.name()), envoy, headers));
       }
     }
     return out;
@@ -298,8 +304,25 @@ public final class XdsResources {
                 EnvoyContract.nodeCluster(view.config().name(), pool),
                 PoolPlan.members(view, pool, envoyRegion)));
       }
+      for (NodeView n : view.nodes()) {
+        out.add(nodeAssignment(view.config().name(), n));
+      }
     }
     return out;
+  }
+
+  /**
+   * A node's own cluster: the node HEALTHY while it answers, whether or not it is at the head (a
+   * node a block behind still holds its filters); empty when it does not. chainroute sends a
+   * request here only while the node answers and answers the rest itself (the node's own "filter
+   * not found"), so an empty cluster is a race of one probe interval.
+   */
+  static ClusterLoadAssignment nodeAssignment(String chain, NodeView n) {
+    List<PoolMember> members =
+        n.address() != null && n.health() != Health.UNREACHABLE && n.health() != Health.UNKNOWN
+            ? List.of(new PoolMember(n, EndpointStatus.HEALTHY, 0))
+            : List.of();
+    return assignment(EnvoyContract.nodeCluster(chain, n.name()), members);
   }
 
   static ClusterLoadAssignment assignment(String cluster, List<PoolMember> members) {
