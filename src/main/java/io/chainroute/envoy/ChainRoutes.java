@@ -50,9 +50,9 @@ import java.util.regex.Pattern;
 
 /**
  * The listener's route table. Per chain, in order: the paths its adapter asks for ({@link
- * io.chainroute.chain.ChainAdapter#pathRoutes}), writes, the archive pool, the head pool, and the
- * fallback for requests ext_proc did not route; a 404 catch-all last. Protocol-neutral: paths and
- * dropped headers come from the adapter. Pure.
+ * io.chainroute.chain.ChainAdapter#pathRoutes}), writes, the archive pool, the head pool, one node
+ * (state that lives there), and the fallback for requests ext_proc did not route; a 404 catch-all
+ * last. Protocol-neutral: paths and dropped headers come from the adapter. Pure.
  */
 final class ChainRoutes {
   private ChainRoutes() {}
@@ -83,7 +83,6 @@ final class ChainRoutes {
         routes.add(pathRoute(c, p, envoy));
       }
       Duration readTry = envoy.readTryTimeout();
-      routes.add(nodeRoute(c));
       routes.add(route(c, head, SAFE_RETRY_ON, exact(WRITE_HEADER, WRITE_VALUE), null));
       routes.add(
           route(
@@ -93,6 +92,7 @@ final class ChainRoutes {
               exact(POOL_HEADER, Pool.ARCHIVE.id()),
               readTry));
       routes.add(route(c, head, READ_RETRY_ON, exact(POOL_HEADER, Pool.HEAD.id()), readTry));
+      routes.add(nodeRoute(c));
       // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
       // retry only where the request cannot have reached a node (it may be a write).
       routes.add(route(c, head, SAFE_RETRY_ON, null, null));

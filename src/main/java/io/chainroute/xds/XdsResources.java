@@ -71,7 +71,10 @@ public final class XdsResources {
     return clusters(chains, EnvoyConfig.defaults());
   }
 
-  /** The cluster set: {@code <chain>-head} and {@code <chain>-archive} for every chain. */
+  /**
+   * The cluster set: {@code <chain>-head} and {@code <chain>-archive} for every chain, then {@code
+   * <chain>-node-<node>} for every node.
+   */
   public static List<Cluster> clusters(List<ChainConfig> chains, EnvoyConfig envoy) {
     List<Cluster> out = new ArrayList<>();
     for (ChainConfig chain : chains) {
@@ -79,6 +82,9 @@ public final class XdsResources {
       for (Pool pool : Pool.values()) {
         out.add(cluster(EnvoyContract.nodeCluster(chain.name(), pool), envoy, headers));
       }
+    }
+    for (ChainConfig chain : chains) {
+      List<String> headers = nodeHeaderKeys(chain);
       for (NodeConfig node : chain.nodes()) {
         // One node alone, for state that lives there (EVM filters): see nodeAssignment.
         out.add(cluster(EnvoyContract.nodeCluster(chain.name(), node.name()), envoy, headers));
@@ -304,6 +310,8 @@ public final class XdsResources {
                 EnvoyContract.nodeCluster(view.config().name(), pool),
                 PoolPlan.members(view, pool, envoyRegion)));
       }
+    }
+    for (ChainView view : topology.chains().values()) {
       for (NodeView n : view.nodes()) {
         out.add(nodeAssignment(view.config().name(), n));
       }

@@ -167,7 +167,8 @@ class XdsPublisherTest {
     FakeEnvoy envoy = new FakeEnvoy("eu");
     envoy.request(CDS, "", "", List.of());
     DiscoveryResponse cds = envoy.next();
-    assertThat(cds.getResourcesList()).hasSize(2);
+    // head and archive, then one cluster per node (a, b, arc).
+    assertThat(cds.getResourcesList()).hasSize(2 + 3);
     envoy.request(CDS, cds.getVersionInfo(), cds.getNonce(), List.of());
     envoy.request(EDS, "", "", List.of("eth-head", "eth-archive"));
     DiscoveryResponse eds = envoy.next();
@@ -287,7 +288,7 @@ class XdsPublisherTest {
 
     DiscoveryResponse after = again.next();
     assertThat(after.getVersionInfo()).isNotEqualTo(before.getVersionInfo());
-    assertThat(after.getResourcesList()).hasSize(4);
+    assertThat(after.getResourcesList()).hasSize(2 + 3 + 2 + 1);
   }
 
   @Test
@@ -325,6 +326,6 @@ class XdsPublisherTest {
         .isNull();
 
     publisher.startPublishing();
-    assertThat(envoy.next().getResourcesList()).hasSize(2);
+    assertThat(envoy.next().getResourcesList()).hasSize(2 + 3);
   }
 }

@@ -143,7 +143,7 @@ final class ReadYourWrites {
       return null;
     }
     String tagged = first.asText();
-    if (tagged.length() <= 2 + 1 + NodeTag.LENGTH || !isHex(tagged)) {
+    if (tagged.length() < 2 + 1 + NodeTag.LENGTH || !isHex(tagged)) {
       return null;
     }
     String own = tagged.substring(0, tagged.length() - NodeTag.LENGTH);
