@@ -80,6 +80,12 @@ public final class EvmAdapter implements ChainAdapter {
     return true;
   }
 
+  /** geth's error for a filter id it does not hold (see ReadYourWrites). */
+  @Override
+  public NodeStateGone nodeStateGone() {
+    return new NodeStateGone(JsonRpcErrors.SERVER_ERROR, ReadYourWrites.FILTER_NOT_FOUND);
+  }
+
   @Override
   public HeadProbe headProbe(io.chainroute.config.NodeConfig node, long lastHead) {
     return new HeadProbe("POST", "/", JSON, PROBE);
