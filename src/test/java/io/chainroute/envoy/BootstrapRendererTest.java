@@ -820,9 +820,48 @@ class BootstrapRendererTest {
                 .asText())
         .contains("'long'");
     // No protocol-neutral fallback: the root chain answers everything else. EVM chains have a twin
-    // of each mapper that echoes the request's id: 1 algod chain + 2 EVM chains x 2.
+    // of each mapper that echoes the request's id: 1 algod chain + 2 EVM chains x 2, and each EVM
+    // chain two for requests to one node whose node is gone.
     assertThat(h.getLocalReplyConfig().getMappersCount())
-        .isEqualTo(5 * LocalReplies.kinds(demo()).size());
+        .isEqualTo(5 * LocalReplies.kinds(demo()).size() + 2 * 2);
+  }
+
+  @Test
+  void aFilterCallThatCannotReachItsNodeGetsTheNodesOwnFilterNotFoundWithHttp200()
+      throws Exception {
+    HttpConnectionManager h = hcm(parse(render(demo(), "envoy")));
+    java.util.Map<String, String> toNode =
+        java.util.Map.of(
+            ":path",
+            "/",
+            "x-envoy-original-path",
+            "/eth",
+            "x-chainroute-node",
+            "eth-local-node-full-1",
+            "@id",
+            "");
+    ResponseMapper gone = match(h, toNode, java.util.Set.of("UF", "URX"), 503);
+    assertThat(gone.getStatusCode().getValue()).isEqualTo(200);
+    com.fasterxml.jackson.databind.JsonNode body =
+        new ObjectMapper()
+            .readTree(
+                gone.getBodyFormatOverride()
+                    .getTextFormatSource()
+                    .getInlineString()
+                    .replace("%DYNAMIC_METADATA(chainroute:id)%", "7"));
+    assertThat(body.get("error").get("message").asText()).isEqualTo("filter not found");
+    assertThat(body.get("error").get("code").asInt()).isEqualTo(-32000);
+    assertThat(body.get("id").asInt()).isEqualTo(7);
+    // Any other request keeps Envoy's 503.
+    ResponseMapper other =
+        match(
+            h,
+            java.util.Map.of(":path", "/", "x-envoy-original-path", "/eth"),
+            java.util.Set.of("UF"),
+            503);
+    assertThat(other.hasStatusCode()).isFalse();
+    assertThat(body(other).get("error").get("message").asText())
+        .contains("no node could be reached");
   }
 
   @Test
