@@ -837,7 +837,7 @@ class BootstrapRendererTest {
             "x-envoy-original-path",
             "/eth",
             "x-chainroute-node",
-            "eth-local-node-full-1",
+            "eth-local-node-sealer-1",
             "@id",
             "");
     ResponseMapper gone = match(h, toNode, java.util.Set.of("UF", "URX"), 503);
