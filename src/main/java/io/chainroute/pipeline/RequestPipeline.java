@@ -218,11 +218,7 @@ public final class RequestPipeline {
   }
 
   private static long heldFor(Outcome.Hold h) {
-    return heldFor(h.request());
-  }
-
-  private static long heldFor(Read read) {
-    return Math.max(0, System.nanoTime() - read.decidedNanos());
+    return Math.max(0, System.nanoTime() - h.request().decidedNanos());
   }
 
   /**
@@ -253,9 +249,10 @@ public final class RequestPipeline {
       return report(read, forward(chain, NodeBound.otherwise(c), read), -1);
     }
     if (bound instanceof Outcome.Later later) {
-      // Reported when the nodes answered: that is the request's fate.
+      // Reported when the nodes answered: that is the request's fate (not a hold: it waited for
+      // nodes to answer, not for a usable node).
       return new Outcome.Later(
-          later.outcome().thenApply(o -> report(read, o, heldFor(read))), later.timeout());
+          later.outcome().thenApply(o -> report(read, o, -1)), later.timeout());
     }
     return report(read, bound, -1);
   }

@@ -133,6 +133,7 @@ class NodeBoundTest {
     answers.get("arc").complete(error("arc", "nonce too low"));
     assertThat(body(o)).contains("\"result\":\"0xhash\"").contains("\"id\":7");
     assertThat(decided).extracting(Decided::reason).containsExactly(Reason.BROADCAST);
+    assertThat(decided.get(0).held()).as("not a hold for a usable node").isFalse();
   }
 
   @Test
