@@ -76,25 +76,19 @@ public final class RequestPipeline {
       Supplier<Topology> routable,
       HeldRequests held,
       Duration unavailableWait) {
-    this(chains, adaptersByChain, latest, routable, held, unavailableWait, DecisionListener.NONE);
+    this(
+        chains,
+        adaptersByChain,
+        latest,
+        routable,
+        held,
+        unavailableWait,
+        DecisionListener.NONE,
+        NodeCalls.NONE);
   }
 
   /**
    * @param listener told of each request's fate once (see the class comment)
-   */
-  public RequestPipeline(
-      List<ChainConfig> chains,
-      Map<String, ChainAdapter> adaptersByChain,
-      Supplier<Topology> latest,
-      Supplier<Topology> routable,
-      HeldRequests held,
-      Duration unavailableWait,
-      DecisionListener listener) {
-    this(
-        chains, adaptersByChain, latest, routable, held, unavailableWait, listener, NodeCalls.NONE);
-  }
-
-  /**
    * @param calls how chainroute sends a request to a node itself (read-your-writes: {@link
    *     NodeBound}); {@link NodeCalls#NONE} routes every request through Envoy
    */

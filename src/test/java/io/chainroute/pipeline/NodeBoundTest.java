@@ -85,12 +85,15 @@ class NodeBoundTest {
   }
 
   private static byte[] call(String method, String params) {
-    return ("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\""
-            + method
-            + "\",\"params\":"
-            + params
-            + "}")
-        .getBytes(StandardCharsets.UTF_8);
+    return RequestPipelineTest.call(method, params);
+  }
+
+  /** a and arc synced, b in {@code health} and out of every pool. */
+  private void bIs(Health health) {
+    set(
+        node(a, Health.SYNCED, EndpointStatus.HEALTHY),
+        node(b, health, EndpointStatus.NONE),
+        node(arc, Health.SYNCED, EndpointStatus.HEALTHY));
   }
 
   private static NodeReply ok(String node, String result) {
@@ -217,10 +220,7 @@ class NodeBoundTest {
 
   @Test
   void aCallOnAFilterWhoseNodeIsGoneGetsTheNodesOwnFilterNotFound() {
-    set(
-        node(a, Health.SYNCED, EndpointStatus.HEALTHY),
-        node(b, Health.UNREACHABLE, EndpointStatus.NONE),
-        node(arc, Health.SYNCED, EndpointStatus.HEALTHY));
+    bIs(Health.UNREACHABLE);
     String id = "0xabc123" + NodeTag.of("b");
     Outcome o =
         pipeline(calls).onBody(eth, "POST", call("eth_uninstallFilter", "[\"" + id + "\"]"));
@@ -235,10 +235,7 @@ class NodeBoundTest {
 
   @Test
   void aLaggingNodeStillHoldsItsFilters() {
-    set(
-        node(a, Health.SYNCED, EndpointStatus.HEALTHY),
-        node(b, Health.STALLED, EndpointStatus.NONE),
-        node(arc, Health.SYNCED, EndpointStatus.HEALTHY));
+    bIs(Health.STALLED);
     String id = "0x1" + NodeTag.of("b");
     assertThat(pipeline(calls).onBody(eth, "POST", call("eth_getFilterLogs", "[\"" + id + "\"]")))
         .isInstanceOf(Outcome.ToNode.class);
