@@ -183,6 +183,93 @@ class NodeHeadersIT {
         .doesNotContain("one-s3cret", "two-s3cret");
   }
 
+  private HttpResponse<String> send(String method, String params) throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(URI.create(envoy.url("/eth")))
+            .header("content-type", "application/json")
+            .header("Authorization", "Bearer the-clients-own")
+            .header("X-API-Key", "the-clients-key")
+            .timeout(Duration.ofSeconds(10))
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\""
+                        + method
+                        + "\",\"params\":"
+                        + params
+                        + "}"))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void transactionsChainrouteSendsItselfAndCallsOnAFilterCarryEachNodesOwnHeaderOnly()
+      throws Exception {
+    HttpResponse<String> tx = send("eth_sendRawTransaction", "[\"0x02f8\"]");
+    assertThat(tx.statusCode()).isEqualTo(200);
+    assertThat(tx.body()).contains("\"id\":9").contains("\"result\":\"0x1\"");
+    Predicate<FakeNode.Seen> isTx = s -> s.body().contains("eth_sendRawTransaction");
+    // Every node of the head pool got it once, from chainroute, with its own header only.
+    assertThat(one.requests())
+        .filteredOn(isTx)
+        .hasSize(1)
+        .allSatisfy(
+            s ->
+                assertThat(s.headers())
+                    .containsEntry("authorization", AUTH_ONE)
+                    .doesNotContainKey("x-api-key"));
+    assertThat(two.requests())
+        .filteredOn(isTx)
+        .hasSize(1)
+        .allSatisfy(
+            s ->
+                assertThat(s.headers())
+                    .containsEntry("x-api-key", KEY_TWO)
+                    .doesNotContainKey("authorization"));
+    assertThat(plain.requests())
+        .filteredOn(isTx)
+        .hasSize(1)
+        .allSatisfy(s -> assertThat(s.headers()).doesNotContainKeys("authorization", "x-api-key"));
+
+    // A filter: created on one node by chainroute, polled on that node through Envoy.
+    String id = Rpc.JSON.readTree(send("eth_newBlockFilter", "[]").body()).get("result").asText();
+    assertThat(id).startsWith("0x1").hasSize(3 + io.chainroute.chain.NodeTag.LENGTH);
+    String tag = id.substring(3);
+    FakeNode holder = null;
+    String holderName = null;
+    for (Map.Entry<String, FakeNode> e :
+        Map.of("one", one, "two", two, "plain", plain).entrySet()) {
+      if (io.chainroute.chain.NodeTag.of(e.getKey()).equals(tag)) {
+        holder = e.getValue();
+        holderName = e.getKey();
+      }
+    }
+    assertThat(holder).as("the id names a node").isNotNull();
+    for (int i = 0; i < 5; i++) {
+      HttpResponse<String> r = send("eth_getFilterChanges", "[\"" + id + "\"]");
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).contains("\"id\":9");
+    }
+    Predicate<FakeNode.Seen> isPoll = s -> s.body().contains("eth_getFilterChanges");
+    assertThat(holder.requests())
+        .filteredOn(isPoll)
+        .as("all polls on %s, with its own id", holderName)
+        .hasSize(5)
+        .allSatisfy(s -> assertThat(s.body()).contains("[\"0x1\"]"));
+    for (FakeNode n : List.of(one, two, plain)) {
+      if (n != holder) {
+        assertThat(n.requests()).filteredOn(isPoll).isEmpty();
+      }
+    }
+    FakeNode.Seen poll = holder.requests().stream().filter(isPoll).findFirst().orElseThrow();
+    if (holder == one) {
+      assertThat(poll.headers()).containsEntry("authorization", AUTH_ONE);
+    } else if (holder == two) {
+      assertThat(poll.headers()).containsEntry("x-api-key", KEY_TWO);
+    } else {
+      assertThat(poll.headers()).doesNotContainKeys("authorization", "x-api-key");
+    }
+  }
+
   /** Writes to both streams (the copy is a ByteArrayOutputStream: its writes are synchronized). */
   private static final class Tee extends OutputStream {
     private final OutputStream a;
