@@ -22,6 +22,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The pipeline's stage for requests whose answer depends on which node saw them (read-your-writes,
@@ -39,6 +41,8 @@ import java.util.function.Supplier;
  * <p>Threading: any thread; never blocks. Answers complete on the {@link NodeCalls} threads.
  */
 final class NodeBound {
+  private static final Logger log = LoggerFactory.getLogger(NodeBound.class);
+
   /** How long a broadcast still waits for the other nodes once one answered HTTP 200. */
   static final Duration GRACE = Duration.ofMillis(500);
 
@@ -48,6 +52,8 @@ final class NodeBound {
   private final NodeCalls calls;
   private final Supplier<Topology> routable;
   private final AtomicInteger next = new AtomicInteger();
+  private final RateLimit warnLimit =
+      new RateLimit(1, Duration.ofSeconds(1).toNanos(), System::nanoTime);
 
   NodeBound(NodeCalls calls, Supplier<Topology> routable) {
     this.calls = calls;
@@ -126,10 +132,44 @@ final class NodeBound {
                   synchronized (arrived) {
                     replies = new ArrayList<>(arrived);
                   }
+                  warnUnanswered(chain, targets, replies);
                   return (Outcome)
                       new Outcome.Respond(b.combine().apply(replies), Reason.BROADCAST);
                 });
     return new Outcome.Later(answer, timeout.plus(GRACE));
+  }
+
+  /**
+   * A node that did not take a broadcast write is a node clients may not find their transaction on:
+   * one WARN line a second at most, naming the nodes and why (no URL, no header).
+   */
+  private void warnUnanswered(ChainConfig chain, List<NodeView> targets, List<NodeReply> replies) {
+    if (replies.size() == targets.size() && replies.stream().allMatch(NodeReply::answered)) {
+      return;
+    }
+    StringBuilder missing = new StringBuilder();
+    for (NodeView n : targets) {
+      NodeReply r =
+          replies.stream().filter(x -> x.node().equals(n.name())).findFirst().orElse(null);
+      if (r == null || !r.answered()) {
+        missing
+            .append(missing.length() == 0 ? "" : ",")
+            .append(n.name())
+            .append('(')
+            .append(r == null ? "no answer in time" : r.failure())
+            .append(')');
+      }
+    }
+    long suppressed = warnLimit.tryAcquire();
+    if (suppressed >= 0) {
+      log.warn(
+          "A broadcast write did not reach every node of the head pool. chain={} nodes={}"
+              + " unanswered={}{}",
+          chain.name(),
+          targets.size(),
+          missing,
+          suppressed > 0 ? " suppressed=" + suppressed : "");
+    }
   }
 
   private Outcome create(ChainConfig chain, ChainView view, Classification.CreateOnNode c) {
