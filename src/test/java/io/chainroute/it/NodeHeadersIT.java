@@ -120,6 +120,10 @@ class NodeHeadersIT {
   }
 
   private HttpResponse<String> call(int id) throws Exception {
+    return post("{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"eth_chainId\"}");
+  }
+
+  private HttpResponse<String> post(String body) throws Exception {
     return HTTP.send(
         HttpRequest.newBuilder(URI.create(envoy.url("/eth")))
             .header("content-type", "application/json")
@@ -127,9 +131,7 @@ class NodeHeadersIT {
             .header("Authorization", "Bearer the-clients-own")
             .header("X-API-Key", "the-clients-key")
             .timeout(Duration.ofSeconds(10))
-            .POST(
-                HttpRequest.BodyPublishers.ofString(
-                    "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"eth_chainId\"}"))
+            .POST(HttpRequest.BodyPublishers.ofString(body))
             .build(),
         HttpResponse.BodyHandlers.ofString());
   }
@@ -184,21 +186,8 @@ class NodeHeadersIT {
   }
 
   private HttpResponse<String> send(String method, String params) throws Exception {
-    return HTTP.send(
-        HttpRequest.newBuilder(URI.create(envoy.url("/eth")))
-            .header("content-type", "application/json")
-            .header("Authorization", "Bearer the-clients-own")
-            .header("X-API-Key", "the-clients-key")
-            .timeout(Duration.ofSeconds(10))
-            .POST(
-                HttpRequest.BodyPublishers.ofString(
-                    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\""
-                        + method
-                        + "\",\"params\":"
-                        + params
-                        + "}"))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return post(
+        "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"" + method + "\",\"params\":" + params + "}");
   }
 
   @Test
@@ -209,26 +198,12 @@ class NodeHeadersIT {
     assertThat(tx.body()).contains("\"id\":9").contains("\"result\":\"0x1\"");
     Predicate<FakeNode.Seen> isTx = s -> s.body().contains("eth_sendRawTransaction");
     // Every node of the head pool got it once, from chainroute, with its own header only.
-    assertThat(one.requests())
-        .filteredOn(isTx)
-        .hasSize(1)
-        .allSatisfy(
-            s ->
-                assertThat(s.headers())
-                    .containsEntry("authorization", AUTH_ONE)
-                    .doesNotContainKey("x-api-key"));
-    assertThat(two.requests())
-        .filteredOn(isTx)
-        .hasSize(1)
-        .allSatisfy(
-            s ->
-                assertThat(s.headers())
-                    .containsEntry("x-api-key", KEY_TWO)
-                    .doesNotContainKey("authorization"));
-    assertThat(plain.requests())
-        .filteredOn(isTx)
-        .hasSize(1)
-        .allSatisfy(s -> assertThat(s.headers()).doesNotContainKeys("authorization", "x-api-key"));
+    for (FakeNode n : List.of(one, two, plain)) {
+      assertThat(n.requests())
+          .filteredOn(isTx)
+          .hasSize(1)
+          .allSatisfy(seen -> ownHeadersOnly(n, seen));
+    }
 
     // A filter: created on one node by chainroute, polled on that node through Envoy.
     String id = Rpc.JSON.readTree(send("eth_newBlockFilter", "[]").body()).get("result").asText();
@@ -261,12 +236,18 @@ class NodeHeadersIT {
       }
     }
     FakeNode.Seen poll = holder.requests().stream().filter(isPoll).findFirst().orElseThrow();
-    if (holder == one) {
-      assertThat(poll.headers()).containsEntry("authorization", AUTH_ONE);
-    } else if (holder == two) {
-      assertThat(poll.headers()).containsEntry("x-api-key", KEY_TWO);
+    ownHeadersOnly(holder, poll);
+  }
+
+  /** {@code n}'s configured header and no other node's, and never the client's. */
+  private void ownHeadersOnly(FakeNode n, FakeNode.Seen seen) {
+    Map<String, String> h = seen.headers();
+    if (n == one) {
+      assertThat(h).containsEntry("authorization", AUTH_ONE).doesNotContainKey("x-api-key");
+    } else if (n == two) {
+      assertThat(h).containsEntry("x-api-key", KEY_TWO).doesNotContainKey("authorization");
     } else {
-      assertThat(poll.headers()).doesNotContainKeys("authorization", "x-api-key");
+      assertThat(h).doesNotContainKeys("authorization", "x-api-key");
     }
   }
 
