@@ -101,7 +101,7 @@ class ReadYourWritesIT extends GethDrill {
                 net.nodes().size(),
                 seenAtOnce,
                 sent * net.nodes().size(),
-                again.replaceAll(".*\"message\":\"([^\"]*)\".*", "$1"),
+                again.strip().replaceAll(".*\"message\":\"([^\"]*)\".*", "$1"),
                 settings()));
   }
 
