@@ -47,7 +47,10 @@ import org.slf4j.LoggerFactory;
  * RequestPipeline}, one gRPC stream per HTTP request. The request headers give the chain and the
  * request line; the buffered body (when the pipeline needs it) follows. A route becomes the {@code
  * x-chainroute-pool} header with the route cache cleared, a reply an {@code ImmediateResponse}, a
- * hold a longer message timeout and the answer later.
+ * hold a longer message timeout and the answer later. A request for one node (node-local state)
+ * becomes the {@code x-chainroute-node} header, with the body mutation the pipeline asked for; one
+ * chainroute sends to nodes itself ({@code Outcome.Later}), a longer message timeout and the answer
+ * when the nodes answered.
  *
  * <p>Threading: runs on the gRPC transport threads (direct executor) and never blocks; a held
  * request is answered from another thread, so sending is synchronized per stream. Bad input never

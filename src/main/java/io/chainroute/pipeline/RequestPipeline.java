@@ -32,6 +32,10 @@ import java.util.function.Supplier;
  *   <li><b>answer</b> what the adapter answers itself (bad input), or <b>wait for a height</b> (a
  *       protocol's long poll for the next block): at once when a synced node has it, else held on
  *       the tracker's newest topology, answered with the adapter's replies;
+ *   <li><b>node-bound</b> requests ({@link NodeBound}: read-your-writes): a write sent to every
+ *       head-pool node by chainroute itself and answered later, node-local state created on one
+ *       node, or routed to the node that holds it (answered with the node's own "not found" when it
+ *       is gone);
  *   <li><b>route</b> with {@link RoutingPolicy} on the topology every Envoy has ACKed (a chosen
  *       pool always has endpoints in Envoy);
  *   <li><b>no usable node</b>: hold for one up to {@code unavailableWait} (graceful startup), else
