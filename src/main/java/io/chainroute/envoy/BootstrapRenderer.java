@@ -22,6 +22,7 @@ import io.chainroute.config.ChainConfig;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.EnvoyConfig;
 import io.chainroute.config.ServerConfig;
+import io.chainroute.config.ServerTls;
 import io.chainroute.contract.EnvoyContract;
 import io.envoyproxy.envoy.config.bootstrap.v3.Admin;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
@@ -34,6 +35,7 @@ import io.envoyproxy.envoy.config.core.v3.ApiConfigSource;
 import io.envoyproxy.envoy.config.core.v3.ApiVersion;
 import io.envoyproxy.envoy.config.core.v3.BackoffStrategy;
 import io.envoyproxy.envoy.config.core.v3.ConfigSource;
+import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.config.core.v3.GrpcService;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
@@ -45,6 +47,7 @@ import io.envoyproxy.envoy.config.core.v3.RetryPolicy;
 import io.envoyproxy.envoy.config.core.v3.RuntimeFeatureFlag;
 import io.envoyproxy.envoy.config.core.v3.RuntimeFractionalPercent;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
+import io.envoyproxy.envoy.config.core.v3.TransportSocket;
 import io.envoyproxy.envoy.config.core.v3.TypedExtensionConfig;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
@@ -76,6 +79,11 @@ import io.envoyproxy.envoy.extensions.resource_monitors.downstream_connections.v
 import io.envoyproxy.envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig;
 import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
 import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.TlsCertificate;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.type.matcher.v3.ListStringMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
@@ -153,7 +161,8 @@ public final class BootstrapRenderer {
                   HttpProtocolOptions.getDescriptor(),
                   FixedHeapConfig.getDescriptor(),
                   DownstreamConnectionsConfig.getDescriptor(),
-                  ScaleTimersOverloadActionConfig.getDescriptor()))
+                  ScaleTimersOverloadActionConfig.getDescriptor(),
+                  UpstreamTlsContext.getDescriptor()))
           .build();
 
   private BootstrapRenderer() {}
@@ -465,7 +474,44 @@ public final class BootstrapRenderer {
               server.extProcPort(),
               server.maxHeldRequests() + HOLD_HEADROOM));
     }
-    return out;
+    if (server.tls() == null) {
+      return out;
+    }
+    TransportSocket tls = sidecarTls(server.tls());
+    return out.stream().map(c -> c.toBuilder().setTransportSocket(tls).build()).toList();
+  }
+
+  /**
+   * Envoy's side of the mTLS link to chainroute's xDS and ext_proc ports: its client certificate,
+   * the CA it checks chainroute's certificate with, and the name it sends (SNI) and requires in
+   * that certificate's DNS subjectAltName (a CA-signed certificate for another name is refused).
+   * ALPN h2 because gRPC servers refuse a TLS connection that did not negotiate HTTP/2.
+   */
+  static TransportSocket sidecarTls(ServerTls tls) {
+    UpstreamTlsContext context =
+        UpstreamTlsContext.newBuilder()
+            .setSni(tls.serverName())
+            .setCommonTlsContext(
+                CommonTlsContext.newBuilder()
+                    .addAlpnProtocols("h2")
+                    .addTlsCertificates(
+                        TlsCertificate.newBuilder()
+                            .setCertificateChain(
+                                DataSource.newBuilder().setFilename(tls.envoyCert()))
+                            .setPrivateKey(DataSource.newBuilder().setFilename(tls.envoyKey())))
+                    .setValidationContext(
+                        CertificateValidationContext.newBuilder()
+                            .setTrustedCa(DataSource.newBuilder().setFilename(tls.envoyCa()))
+                            .addMatchTypedSubjectAltNames(
+                                SubjectAltNameMatcher.newBuilder()
+                                    .setSanType(SubjectAltNameMatcher.SanType.DNS)
+                                    .setMatcher(
+                                        StringMatcher.newBuilder().setExact(tls.serverName())))))
+            .build();
+    return TransportSocket.newBuilder()
+        .setName("envoy.transport_sockets.tls")
+        .setTypedConfig(Any.pack(context))
+        .build();
   }
 
   /**

@@ -9,7 +9,8 @@ import io.envoyproxy.controlplane.server.V3DiscoveryServer;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
-import io.grpc.BindableService;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
@@ -55,6 +56,7 @@ public final class XdsPublisher {
   private final io.chainroute.config.EnvoyConfig envoy;
   private final XdsClients clients;
   private final V3DiscoveryServer server;
+  private final NodeGate gate;
 
   private final List<java.util.function.Consumer<Topology>> appliedListeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -110,6 +112,7 @@ public final class XdsPublisher {
     this.coalesce = coalesce;
     this.clients = new XdsClients(clock, this::ensureGroup);
     this.server = new V3DiscoveryServer(clients, cache);
+    this.gate = new NodeGate(clock);
     clients.onAck(() -> loop.execute(this::checkApplied));
   }
 
@@ -232,9 +235,28 @@ public final class XdsPublisher {
     }
   }
 
-  /** The ADS service to add to a gRPC server. */
-  public BindableService adsService() {
-    return server.getAggregatedDiscoveryServiceImpl();
+  /**
+   * The ADS service to add to a gRPC server, behind the allow-list ({@link NodeGate}); it learns
+   * each Envoy's address.
+   */
+  public ServerServiceDefinition adsService() {
+    // The last interceptor runs first: the peer's address is in the context for the gate and the
+    // stream callbacks.
+    return ServerInterceptors.intercept(
+        server.getAggregatedDiscoveryServiceImpl(), gate, PeerAddress.INTERCEPTOR);
+  }
+
+  /**
+   * Serves only Envoys with these node ids (the rest get no resource: their stream is closed with
+   * {@code PERMISSION_DENIED}); empty serves all. Set before the xDS port opens.
+   */
+  public void allowOnly(java.util.Set<String> nodeIds) {
+    gate.allowOnly(nodeIds);
+  }
+
+  /** Envoys refused by the allow-list (node id, address, attempts), oldest first. */
+  public List<NodeGate.Refusal> refused() {
+    return gate.refused();
   }
 
   /** Told of each response sent and each ACK and NACK; set before the xDS port opens. */

@@ -92,6 +92,57 @@ class EnvoyValidateTest {
   }
 
   @Test
+  void withMutualTlsTheSidecarClustersPresentEnvoysCertificateAndCheckChainroutesName()
+      throws Exception {
+    io.chainroute.testing.TestCerts pki = new io.chainroute.testing.TestCerts(dir, "ca");
+    io.chainroute.testing.TestCerts.Leaf server = pki.leaf("chainroute", "chainroute");
+    io.chainroute.testing.TestCerts.Leaf envoy = pki.leaf("envoy", "envoy");
+    String tls =
+        "  tls:\n    cert: %s\n    key: %s\n    clientCa: %s\n    envoyCert: %s\n    envoyKey: %s\n    envoyCa: %s\n"
+            .formatted(
+                server.cert(), server.key(), pki.caCert(), envoy.cert(), envoy.key(), pki.caCert());
+    ChainrouteConfig config =
+        ConfigLoader.parse(
+            Files.readString(Path.of("config/demo.yaml"))
+                .replaceFirst("(?m)^server:\\s*\\n", "server:\n" + tls));
+    io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap b =
+        BootstrapRenderer.bootstrap(
+            config, "envoy", io.chainroute.adapters.ChainAdapters::forChain);
+    List<String> sidecar =
+        List.of(
+            io.chainroute.contract.EnvoyContract.XDS_CLUSTER,
+            io.chainroute.contract.EnvoyContract.EXTPROC_CLUSTER);
+    for (var c : b.getStaticResources().getClustersList()) {
+      var ctx =
+          c.getTransportSocket()
+              .getTypedConfig()
+              .unpack(
+                  io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext.class);
+      assertThat(ctx.getSni()).as(c.getName()).isEqualTo("chainroute");
+      assertThat(
+              ctx.getCommonTlsContext().getTlsCertificates(0).getCertificateChain().getFilename())
+          .isEqualTo(envoy.cert().toString());
+      assertThat(ctx.getCommonTlsContext().getValidationContext().getTrustedCa().getFilename())
+          .isEqualTo(pki.caCert().toString());
+      assertThat(
+              ctx.getCommonTlsContext()
+                  .getValidationContext()
+                  .getMatchTypedSubjectAltNames(0)
+                  .getMatcher()
+                  .getExact())
+          .isEqualTo("chainroute");
+    }
+    assertThat(b.getStaticResources().getClustersList())
+        .extracting(io.envoyproxy.envoy.config.cluster.v3.Cluster::getName)
+        .containsAll(sidecar);
+    assertThat(
+            validate(
+                BootstrapRenderer.render(
+                    config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
+        .contains("OK");
+  }
+
+  @Test
   void theRateLimitFilterIsValidForTheRealEnvoy() throws Exception {
     for (int rate : new int[] {5, 14, 698}) {
       String yaml =

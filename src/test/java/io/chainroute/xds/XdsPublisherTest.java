@@ -102,15 +102,18 @@ class XdsPublisherTest {
   /** A client playing Envoy on one ADS stream. */
   private final class FakeEnvoy implements StreamObserver<DiscoveryResponse> {
     final BlockingQueue<DiscoveryResponse> responses = new LinkedBlockingQueue<>();
+    final java.util.concurrent.CompletableFuture<Throwable> closed =
+        new java.util.concurrent.CompletableFuture<>();
     final StreamObserver<DiscoveryRequest> requests;
     final Node node;
 
     FakeEnvoy(String region) {
+      this("envoy-" + region, region);
+    }
+
+    FakeEnvoy(String id, String region) {
       node =
-          Node.newBuilder()
-              .setId("envoy-" + region)
-              .setLocality(Locality.newBuilder().setRegion(region))
-              .build();
+          Node.newBuilder().setId(id).setLocality(Locality.newBuilder().setRegion(region)).build();
       requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(this);
     }
 
@@ -137,10 +140,56 @@ class XdsPublisherTest {
     }
 
     @Override
-    public void onError(Throwable t) {}
+    public void onError(Throwable t) {
+      closed.complete(t);
+    }
 
     @Override
     public void onCompleted() {}
+  }
+
+  @Test
+  void anEnvoyNotOnTheAllowListGetsNoResourceAndIsShownAsRefused() throws Exception {
+    publisher.allowOnly(java.util.Set.of("envoy-eu"));
+    FakeEnvoy rogue = new FakeEnvoy("rogue", "eu");
+    rogue.request(CDS, "", "", List.of());
+    Throwable error = rogue.closed.get(5, TimeUnit.SECONDS);
+    assertThat(io.grpc.Status.fromThrowable(error).getCode())
+        .isEqualTo(io.grpc.Status.Code.PERMISSION_DENIED);
+    assertThat(error.getMessage()).contains("'rogue'");
+    assertThat(rogue.responses).as("no response reached the refused Envoy").isEmpty();
+    // It tries again (Envoy retries a closed stream): one entry, counted.
+    FakeEnvoy again = new FakeEnvoy("rogue", "eu");
+    again.request(EDS, "", "", List.of("eth-head"));
+    again.closed.get(5, TimeUnit.SECONDS);
+    assertThat(again.responses).isEmpty();
+    assertThat(publisher.clients()).isEmpty();
+    assertThat(publisher.refused())
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.nodeId()).isEqualTo("rogue");
+              assertThat(r.attempts()).isEqualTo(2);
+              assertThat(r.reason()).contains("allowedEnvoyNodeIds");
+            });
+    // The allowed Envoy is served as before.
+    FakeEnvoy envoy = new FakeEnvoy("eu");
+    envoy.request(CDS, "", "", List.of());
+    assertThat(envoy.next().getResourcesList()).hasSize(2);
+    assertThat(envoy.closed).isNotDone();
+  }
+
+  @Test
+  void aStreamWhoseLaterRequestsCarryNoNodeIsStillRefused() throws Exception {
+    publisher.allowOnly(java.util.Set.of("envoy-eu"));
+    FakeEnvoy rogue = new FakeEnvoy("rogue", "eu");
+    // No node at all (as a later request of a set_node_on_first_message_only stream).
+    rogue.requests.onNext(DiscoveryRequest.newBuilder().setTypeUrl(CDS).build());
+    rogue.closed.get(5, TimeUnit.SECONDS);
+    assertThat(rogue.responses).isEmpty();
+    assertThat(publisher.refused())
+        .extracting(NodeGate.Refusal::reason)
+        .containsExactly("no node id in the first request");
   }
 
   private static ClusterLoadAssignment cla(DiscoveryResponse r, String cluster) throws Exception {
