@@ -17,7 +17,7 @@ import java.util.List;
  *
  * <pre>
  * chainroute run --config FILE                 run the sidecar (default command)
- * chainroute bootstrap --config FILE [--node-id ID] [--out FILE]
+ * chainroute bootstrap --config FILE [--node-id ID] [--out FILE] [--eds-only]
  *                                              print the Envoy bootstrap for FILE
  * </pre>
  *
@@ -55,6 +55,7 @@ public final class Main {
     String configPath = null;
     String nodeId = "envoy";
     String out = null;
+    boolean edsOnly = false;
     for (int i = 0; i < rest.size(); i++) {
       String a = rest.get(i);
       switch (a) {
@@ -62,6 +63,7 @@ public final class Main {
           System.out.println(usage());
           return 0;
         }
+        case "--eds-only" -> edsOnly = true;
         case "--config", "--node-id", "--out" -> {
           if (i + 1 >= rest.size()) {
             return usageError(a + " needs a value");
@@ -108,7 +110,14 @@ public final class Main {
         }
       }
       case "bootstrap" -> {
-        String yaml = BootstrapRenderer.render(config, nodeId, ChainAdapters::forChain);
+        String yaml =
+            edsOnly
+                ? BootstrapRenderer.renderEdsOnly(
+                    config,
+                    nodeId,
+                    ChainAdapters::forChain,
+                    io.chainroute.xds.XdsResources.clusters(config.chains(), config.envoy()))
+                : BootstrapRenderer.render(config, nodeId, ChainAdapters::forChain);
         if (out == null) {
           System.out.print(yaml);
           return 0;
@@ -165,6 +174,7 @@ public final class Main {
   private static String usage() {
     return """
         usage: chainroute [run] --config FILE
-               chainroute bootstrap --config FILE [--node-id ID] [--out FILE]""";
+               chainroute bootstrap --config FILE [--node-id ID] [--out FILE] [--eds-only]
+                 --eds-only: static listener, routes and clusters; endpoints over EDS only""";
   }
 }

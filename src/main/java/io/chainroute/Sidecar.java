@@ -222,6 +222,9 @@ public final class Sidecar implements AutoCloseable {
             NettyServerBuilder.forAddress(
                     new InetSocketAddress(sc.bindAddress(), sc.xdsPort()), credentials)
                 .addService(publisher.adsService())
+                // EDS-only Envoys (a mesh owns their clusters) ask for endpoints on their own
+                // stream.
+                .addService(publisher.edsService())
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true),
             sc.xdsPort()));

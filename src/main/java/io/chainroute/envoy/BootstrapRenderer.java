@@ -197,26 +197,7 @@ public final class BootstrapRenderer {
                 .setIgnoreGlobalConnLimit(true))
         .setDynamicResources(
             Bootstrap.DynamicResources.newBuilder()
-                .setAdsConfig(
-                    ApiConfigSource.newBuilder()
-                        .setApiType(ApiConfigSource.ApiType.GRPC)
-                        .setTransportApiVersion(ApiVersion.V3)
-                        .setSetNodeOnFirstMessageOnly(true)
-                        .addGrpcServices(
-                            GrpcService.newBuilder()
-                                .setEnvoyGrpc(
-                                    GrpcService.EnvoyGrpc.newBuilder()
-                                        .setClusterName(XDS_CLUSTER)
-                                        // Reconnect to a restarted chainroute within half a second
-                                        // (Envoy's default back-off, 0.5 s growing to 30 s,
-                                        // measured 9-21 s; 0.25-1 s gave 0.8-1.7 s). A refused
-                                        // connect to a dead port costs nothing.
-                                        .setRetryPolicy(
-                                            RetryPolicy.newBuilder()
-                                                .setRetryBackOff(
-                                                    BackoffStrategy.newBuilder()
-                                                        .setBaseInterval(duration(100))
-                                                        .setMaxInterval(duration(500)))))))
+                .setAdsConfig(chainrouteSource())
                 // Without clusters in 5 s Envoy starts serving anyway (503 -32002 until they
                 // come) instead of waiting the default 15 s with its listener closed.
                 .setCdsConfig(
@@ -231,6 +212,85 @@ public final class BootstrapRenderer {
         .setOverloadManager(overloadManager(envoy))
         .build();
   }
+
+  /**
+   * chainroute's xDS port as a gRPC config source: ADS in the full bootstrap, the EDS source of
+   * each chain cluster in the EDS-only one.
+   */
+  private static ApiConfigSource.Builder chainrouteSource() {
+    return ApiConfigSource.newBuilder()
+        .setApiType(ApiConfigSource.ApiType.GRPC)
+        .setTransportApiVersion(ApiVersion.V3)
+        .setSetNodeOnFirstMessageOnly(true)
+        .addGrpcServices(
+            GrpcService.newBuilder()
+                .setEnvoyGrpc(
+                    GrpcService.EnvoyGrpc.newBuilder()
+                        .setClusterName(XDS_CLUSTER)
+                        // Reconnect to a restarted chainroute within half a second
+                        // (Envoy's default back-off, 0.5 s growing to 30 s,
+                        // measured 9-21 s; 0.25-1 s gave 0.8-1.7 s). A refused
+                        // connect to a dead port costs nothing.
+                        .setRetryPolicy(
+                            RetryPolicy.newBuilder()
+                                .setRetryBackOff(
+                                    BackoffStrategy.newBuilder()
+                                        .setBaseInterval(duration(100))
+                                        .setMaxInterval(duration(500))))));
+  }
+
+  /**
+   * The EDS-only bootstrap: the shape a mesh produces when it owns the listener, routes and
+   * clusters (issue 12). Listener, routes, ext_proc filter and sidecar clusters as in {@link
+   * #render}; no ADS. The chain clusters are static, as a mesh would add them, each taking its
+   * endpoints from chainroute's xDS port over its own EDS stream ({@code eds_config} with an {@code
+   * api_config_source}, not ADS) under its chainroute name ({@code service_name}, so a mesh may
+   * name the cluster as it likes).
+   *
+   * @param chainClusters the clusters chainroute serves over CDS in ADS mode (the composition root
+   *     passes the xDS edge's); their EDS source is replaced here
+   */
+  public static String renderEdsOnly(
+      ChainrouteConfig config,
+      String nodeId,
+      Function<ChainConfig, ChainAdapter> adapters,
+      List<Cluster> chainClusters) {
+    return yaml(edsOnly(config, nodeId, adapters, chainClusters), EDS_ONLY_HEADER);
+  }
+
+  static Bootstrap edsOnly(
+      ChainrouteConfig config,
+      String nodeId,
+      Function<ChainConfig, ChainAdapter> adapters,
+      List<Cluster> chainClusters) {
+    Bootstrap.Builder b = bootstrap(config, nodeId, adapters).toBuilder().clearDynamicResources();
+    for (Cluster c : chainClusters) {
+      b.getStaticResourcesBuilder().addClusters(edsFromChainroute(c));
+    }
+    return b.build();
+  }
+
+  /** {@code cluster} taking its endpoints from chainroute over a plain (non-ADS) EDS stream. */
+  static Cluster edsFromChainroute(Cluster cluster) {
+    Cluster.Builder c = cluster.toBuilder();
+    ConfigSource.Builder eds =
+        c.getEdsClusterConfigBuilder()
+            .setServiceName(cluster.getName())
+            .getEdsConfigBuilder()
+            .clearAds()
+            .setApiConfigSource(chainrouteSource());
+    if (!eds.hasInitialFetchTimeout()) {
+      eds.setInitialFetchTimeout(duration(5000));
+    }
+    return c.build();
+  }
+
+  private static final String EDS_ONLY_HEADER =
+      """
+      # Envoy bootstrap for chainroute in EDS-only mode, rendered by `chainroute bootstrap --eds-only`.
+      # Listener, routes and clusters are static (as a mesh would hold them); endpoints arrive over EDS
+      # from chainroute. Edit the chainroute config, not this file.
+      """;
 
   /** A chain with its adapter. */
   record Chain(ChainConfig config, ChainAdapter adapter) {
@@ -251,6 +311,10 @@ public final class BootstrapRenderer {
 
   /** Protobuf's JSON (field-number order, snake_case names, defaults left out) as YAML. */
   static String yaml(Bootstrap bootstrap) {
+    return yaml(bootstrap, HEADER);
+  }
+
+  private static String yaml(Bootstrap bootstrap, String header) {
     try {
       String json =
           JsonFormat.printer()
@@ -258,7 +322,7 @@ public final class BootstrapRenderer {
               .preservingProtoFieldNames()
               .sortingMapKeys()
               .print(bootstrap);
-      return HEADER + YAML.writeValueAsString(JSON.readTree(json));
+      return header + YAML.writeValueAsString(JSON.readTree(json));
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("an Any type is missing from TYPES", e);
     } catch (IOException e) {

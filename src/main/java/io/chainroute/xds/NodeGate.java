@@ -1,5 +1,6 @@
 package io.chainroute.xds;
 
+import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -16,10 +17,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The allow-list of Envoy node ids ({@code server.allowedEnvoyNodeIds}) in front of the xDS
- * services. A stream's first request names its node; if the id is not on the list the stream is
- * closed with {@code PERMISSION_DENIED} and the request never reaches java-control-plane, so no
- * snapshot is built and no resource (endpoints carry node credentials) is sent.
+ * In front of the xDS services: carries each stream's node onto its later requests (Envoy sends it
+ * on the first only), and holds the allow-list of Envoy node ids ({@code
+ * server.allowedEnvoyNodeIds}). A stream's first request names its node; if the id is not on the
+ * list the stream is closed with {@code PERMISSION_DENIED} and the request never reaches
+ * java-control-plane, so no snapshot is built and no resource (endpoints carry node credentials) is
+ * sent.
  *
  * <p>Why close rather than leave the stream unanswered: Envoy logs the status and its description
  * (the operator of a misconfigured Envoy sees why), counts the failure in {@code
@@ -75,11 +78,9 @@ public final class NodeGate implements ServerInterceptor {
       ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
     Set<String> allow = allowed;
     ServerCall.Listener<Q> delegate = next.startCall(call, headers);
-    if (allow.isEmpty()) {
-      return delegate;
-    }
     return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {
-      private boolean admitted;
+      // The node the stream's first request named; null until then.
+      private Node node;
       private boolean closed;
 
       @Override
@@ -87,10 +88,13 @@ public final class NodeGate implements ServerInterceptor {
         if (closed) {
           return;
         }
-        if (!admitted) {
-          String id =
-              message instanceof DiscoveryRequest r && r.hasNode() ? r.getNode().getId() : "";
-          if (!allow.contains(id)) {
+        if (!(message instanceof DiscoveryRequest request)) {
+          super.onMessage(message);
+          return;
+        }
+        if (node == null) {
+          String id = request.hasNode() ? request.getNode().getId() : "";
+          if (!allow.isEmpty() && !allow.contains(id)) {
             closed = true;
             refuse(id, PeerAddress.of(call));
             call.close(
@@ -103,7 +107,19 @@ public final class NodeGate implements ServerInterceptor {
             super.onCancel();
             return;
           }
-          admitted = true;
+          node = request.getNode();
+          super.onMessage(message);
+          return;
+        }
+        if (!request.hasNode()) {
+          // Envoy names its node in the first request only (set_node_on_first_message_only), and
+          // java-control-plane groups each request by its own node: without this, every later
+          // request (ACKs, the watches that carry updates) would land in the group of an Envoy
+          // with no region and an Envoy with one would never see an update.
+          @SuppressWarnings("unchecked")
+          Q withNode = (Q) request.toBuilder().setNode(node).build();
+          super.onMessage(withNode);
+          return;
         }
         super.onMessage(message);
       }

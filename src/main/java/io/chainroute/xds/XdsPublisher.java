@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes clusters and endpoints to every connected Envoy over ADS (state of the world), through
- * java-control-plane's {@link SimpleCache} and {@link V3DiscoveryServer}.
+ * java-control-plane's {@link SimpleCache} and {@link V3DiscoveryServer}; endpoints also over plain
+ * EDS, for Envoys whose clusters come from elsewhere ({@link #edsService()}).
  *
  * <p>Envoys are grouped by their locality region (endpoint priorities depend on it). Each resource
  * type has its own version per group: a height change that moves endpoints bumps EDS only; CDS
@@ -244,6 +245,17 @@ public final class XdsPublisher {
     // stream callbacks.
     return ServerInterceptors.intercept(
         server.getAggregatedDiscoveryServiceImpl(), gate, PeerAddress.INTERCEPTOR);
+  }
+
+  /**
+   * The plain EDS service (EndpointDiscoveryService, one stream per EDS config source, not ADS) for
+   * Envoys whose listeners, routes and clusters come from someone else, such as a mesh's control
+   * plane (EDS-only mode, {@code chainroute bootstrap --eds-only}). Same cache, same groups, same
+   * endpoints, versions and allow-list as over ADS.
+   */
+  public ServerServiceDefinition edsService() {
+    return ServerInterceptors.intercept(
+        server.getEndpointDiscoveryServiceImpl(), gate, PeerAddress.INTERCEPTOR);
   }
 
   /**

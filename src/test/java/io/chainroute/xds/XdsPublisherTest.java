@@ -66,6 +66,7 @@ class XdsPublisherTest {
         InProcessServerBuilder.forName(name)
             .directExecutor()
             .addService(publisher.adsService())
+            .addService(publisher.edsService())
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -146,6 +147,80 @@ class XdsPublisherTest {
 
     @Override
     public void onCompleted() {}
+  }
+
+  @Test
+  void anEnvoyInARegionThatNamesItsNodeOnlyOnceStillGetsUpdates() throws Exception {
+    // set_node_on_first_message_only: the ACK and every later request carry no node. Before the
+    // gate carried the node, this watch sat in the group of region "" and the update never came.
+    FakeEnvoy envoy = new FakeEnvoy("eu");
+    envoy.request(EDS, "", "", List.of("eth-head"));
+    DiscoveryResponse first = envoy.next();
+    envoy.requests.onNext(
+        DiscoveryRequest.newBuilder()
+            .setTypeUrl(EDS)
+            .setVersionInfo(first.getVersionInfo())
+            .setResponseNonce(first.getNonce())
+            .addResourceNames("eth-head")
+            .build());
+    topology.set(topology(2, 100, 110, 110));
+    publisher.onTopology(topology.get());
+    DiscoveryResponse next = envoy.next();
+    assertThat(endpoints(cla(next, "eth-head"), HealthStatus.HEALTHY))
+        .containsExactlyInAnyOrder("b", "arc");
+  }
+
+  @Test
+  void anEdsOnlyEnvoyGetsTheSameEndpointsPrioritiesAndVersionsOverPlainEds() throws Exception {
+    FakeEnvoy ads = new FakeEnvoy("eu");
+    ads.request(EDS, "", "", List.of("eth-head"));
+    DiscoveryResponse overAds = ads.next();
+    BlockingQueue<DiscoveryResponse> responses = new LinkedBlockingQueue<>();
+    StreamObserver<DiscoveryRequest> eds =
+        io.envoyproxy.envoy.service.endpoint.v3.EndpointDiscoveryServiceGrpc.newStub(channel)
+            .streamEndpoints(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(DiscoveryResponse r) {
+                    responses.add(r);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {}
+
+                  @Override
+                  public void onCompleted() {}
+                });
+    Node node =
+        Node.newBuilder()
+            .setId("mesh-gateway")
+            .setLocality(Locality.newBuilder().setRegion("eu"))
+            .build();
+    eds.onNext(
+        DiscoveryRequest.newBuilder()
+            .setNode(node)
+            .setTypeUrl(EDS)
+            .addResourceNames("eth-head")
+            .build());
+    DiscoveryResponse overEds = responses.poll(5, TimeUnit.SECONDS);
+    assertThat(overEds).as("an EDS response within 5 s").isNotNull();
+    assertThat(cla(overEds, "eth-head")).isEqualTo(cla(overAds, "eth-head"));
+    assertThat(overEds.getVersionInfo()).isEqualTo(overAds.getVersionInfo());
+    // A height change reaches the EDS stream too, after its ACK.
+    eds.onNext(
+        DiscoveryRequest.newBuilder()
+            .setTypeUrl(EDS)
+            .setVersionInfo(overEds.getVersionInfo())
+            .setResponseNonce(overEds.getNonce())
+            .addResourceNames("eth-head")
+            .build());
+    topology.set(topology(2, 100, 110, 110));
+    publisher.onTopology(topology.get());
+    DiscoveryResponse next = responses.poll(5, TimeUnit.SECONDS);
+    assertThat(next).as("the EDS stream got the change").isNotNull();
+    assertThat(endpoints(cla(next, "eth-head"), HealthStatus.HEALTHY))
+        .containsExactlyInAnyOrder("b", "arc");
+    assertThat(publisher.clients()).extracting(XdsClients.Client::nodeId).contains("mesh-gateway");
   }
 
   @Test
