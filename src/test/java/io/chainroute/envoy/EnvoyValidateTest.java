@@ -143,6 +143,42 @@ class EnvoyValidateTest {
   }
 
   @Test
+  void theEdsOnlyBootstrapHoldsEveryClusterStaticallyWithChainrouteAsItsEdsSourceAndIsValid()
+      throws Exception {
+    ChainrouteConfig config = ConfigLoader.load(Path.of("config/demo.yaml"));
+    var clusters = io.chainroute.xds.XdsResources.clusters(config.chains(), config.envoy());
+    io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap b =
+        BootstrapRenderer.edsOnly(
+            config, "envoy", io.chainroute.adapters.ChainAdapters::forChain, clusters);
+    assertThat(b.hasDynamicResources()).as("no ADS, no CDS").isFalse();
+    for (var want : clusters) {
+      var c =
+          b.getStaticResources().getClustersList().stream()
+              .filter(x -> x.getName().equals(want.getName()))
+              .findFirst()
+              .orElseThrow();
+      var eds = c.getEdsClusterConfig();
+      assertThat(eds.getServiceName()).isEqualTo(want.getName());
+      assertThat(eds.getEdsConfig().hasAds()).isFalse();
+      assertThat(
+              eds.getEdsConfig()
+                  .getApiConfigSource()
+                  .getGrpcServices(0)
+                  .getEnvoyGrpc()
+                  .getClusterName())
+          .isEqualTo(io.chainroute.contract.EnvoyContract.XDS_CLUSTER);
+      // Everything else (limits, outlier detection, LB policy) as chainroute sends it over CDS.
+      assertThat(c.toBuilder().clearEdsClusterConfig().build())
+          .isEqualTo(want.toBuilder().clearEdsClusterConfig().build());
+    }
+    String yaml =
+        BootstrapRenderer.renderEdsOnly(
+            config, "envoy", io.chainroute.adapters.ChainAdapters::forChain, clusters);
+    assertThat(yaml).doesNotContain("ads_config");
+    assertThat(validate(yaml)).contains("OK");
+  }
+
+  @Test
   void theRateLimitFilterIsValidForTheRealEnvoy() throws Exception {
     for (int rate : new int[] {5, 14, 698}) {
       String yaml =
