@@ -48,6 +48,11 @@ class EnvoyValidateTest {
     return p;
   }
 
+  private String validate(ChainrouteConfig config) throws IOException, InterruptedException {
+    return validate(
+        BootstrapRenderer.render(config, "envoy", io.chainroute.adapters.ChainAdapters::forChain));
+  }
+
   private String validate(String yaml) throws IOException, InterruptedException {
     Path file = dir.resolve("bootstrap.yaml");
     Files.writeString(file, yaml);
@@ -82,12 +87,7 @@ class EnvoyValidateTest {
           Files.readString(Path.of("config/demo.yaml"))
               .replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  " + setting + "\n");
       ChainrouteConfig config = ConfigLoader.parse(yaml);
-      assertThat(
-              validate(
-                  BootstrapRenderer.render(
-                      config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
-          .as(setting)
-          .contains("OK");
+      assertThat(validate(config)).as(setting).contains("OK");
     }
   }
 
@@ -135,11 +135,7 @@ class EnvoyValidateTest {
     assertThat(b.getStaticResources().getClustersList())
         .extracting(io.envoyproxy.envoy.config.cluster.v3.Cluster::getName)
         .containsAll(sidecar);
-    assertThat(
-            validate(
-                BootstrapRenderer.render(
-                    config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
-        .contains("OK");
+    assertThat(validate(config)).contains("OK");
   }
 
   @Test
@@ -186,11 +182,7 @@ class EnvoyValidateTest {
               .replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  maxRequestsPerSecond: " + rate + "\n");
       ChainrouteConfig config = ConfigLoader.parse(yaml);
       assertThat(config.envoy().maxRequestsPerSecond()).isEqualTo(rate);
-      assertThat(
-              validate(
-                  BootstrapRenderer.render(
-                      config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
-          .contains("OK");
+      assertThat(validate(config)).contains("OK");
     }
   }
 

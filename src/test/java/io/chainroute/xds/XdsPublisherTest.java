@@ -149,6 +149,16 @@ class XdsPublisherTest {
     public void onCompleted() {}
   }
 
+  /** The EDS ACK of {@code r} as Envoy sends it after its first request: without a node. */
+  private static DiscoveryRequest nodelessAck(DiscoveryResponse r, String cluster) {
+    return DiscoveryRequest.newBuilder()
+        .setTypeUrl(EDS)
+        .setVersionInfo(r.getVersionInfo())
+        .setResponseNonce(r.getNonce())
+        .addResourceNames(cluster)
+        .build();
+  }
+
   @Test
   void anEnvoyInARegionThatNamesItsNodeOnlyOnceStillGetsUpdates() throws Exception {
     // set_node_on_first_message_only: the ACK and every later request carry no node. Before the
@@ -156,13 +166,7 @@ class XdsPublisherTest {
     FakeEnvoy envoy = new FakeEnvoy("eu");
     envoy.request(EDS, "", "", List.of("eth-head"));
     DiscoveryResponse first = envoy.next();
-    envoy.requests.onNext(
-        DiscoveryRequest.newBuilder()
-            .setTypeUrl(EDS)
-            .setVersionInfo(first.getVersionInfo())
-            .setResponseNonce(first.getNonce())
-            .addResourceNames("eth-head")
-            .build());
+    envoy.requests.onNext(nodelessAck(first, "eth-head"));
     topology.set(topology(2, 100, 110, 110));
     publisher.onTopology(topology.get());
     DiscoveryResponse next = envoy.next();
@@ -207,13 +211,7 @@ class XdsPublisherTest {
     assertThat(cla(overEds, "eth-head")).isEqualTo(cla(overAds, "eth-head"));
     assertThat(overEds.getVersionInfo()).isEqualTo(overAds.getVersionInfo());
     // A height change reaches the EDS stream too, after its ACK.
-    eds.onNext(
-        DiscoveryRequest.newBuilder()
-            .setTypeUrl(EDS)
-            .setVersionInfo(overEds.getVersionInfo())
-            .setResponseNonce(overEds.getNonce())
-            .addResourceNames("eth-head")
-            .build());
+    eds.onNext(nodelessAck(overEds, "eth-head"));
     topology.set(topology(2, 100, 110, 110));
     publisher.onTopology(topology.get());
     DiscoveryResponse next = responses.poll(5, TimeUnit.SECONDS);
