@@ -474,7 +474,7 @@ public final class BootstrapRenderer {
         .build();
   }
 
-  private static HttpFilter extProcFilter(EnvoyConfig envoy) {
+  static HttpFilter extProcFilter(EnvoyConfig envoy) {
     return filter(
         EXT_PROC_FILTER,
         ExternalProcessor.newBuilder()
@@ -519,7 +519,7 @@ public final class BootstrapRenderer {
             .build());
   }
 
-  private static List<Cluster> sidecarClusters(ChainrouteConfig config, List<Chain> chains) {
+  static List<Cluster> sidecarClusters(ChainrouteConfig config, List<Chain> chains) {
     EnvoyConfig envoy = config.envoy();
     ServerConfig server = config.server();
     List<Cluster> out = new ArrayList<>();
@@ -713,7 +713,7 @@ public final class BootstrapRenderer {
     return HttpFilter.newBuilder().setName(name).setTypedConfig(Any.pack(config)).build();
   }
 
-  private static TypedExtensionConfig extension(String name, Message config) {
+  static TypedExtensionConfig extension(String name, Message config) {
     return TypedExtensionConfig.newBuilder().setName(name).setTypedConfig(Any.pack(config)).build();
   }
 

@@ -175,6 +175,14 @@ class EnvoyValidateTest {
   }
 
   @Test
+  void aGatewayWithTheIstioPatchesAppliedIsValidForTheRealEnvoy() throws Exception {
+    assertThat(
+            validate(
+                BootstrapRenderer.yaml(IstioFiltersTest.gatewayBootstrap(IstioFiltersTest.demo()))))
+        .contains("OK");
+  }
+
+  @Test
   void theRateLimitFilterIsValidForTheRealEnvoy() throws Exception {
     for (int rate : new int[] {5, 14, 698}) {
       String yaml =
