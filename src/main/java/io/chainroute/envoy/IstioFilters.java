@@ -71,29 +71,6 @@ public final class IstioFilters {
       String namespace,
       String gatewayLabel,
       String host) {
-    List<ObjectNode> docs =
-        resources(config, adapters, chainClusters, namespace, gatewayLabel, host);
-    StringBuilder out =
-        new StringBuilder(
-            "# Istio EnvoyFilters for chainroute in an ingress gateway, rendered by `chainroute"
-                + " istio`.\n# Edit the chainroute config, not this file.\n");
-    try {
-      for (ObjectNode d : docs) {
-        out.append("---\n").append(YAML.writeValueAsString(d));
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return out.toString();
-  }
-
-  static List<ObjectNode> resources(
-      ChainrouteConfig config,
-      Function<ChainConfig, ChainAdapter> adapters,
-      List<Cluster> chainClusters,
-      String namespace,
-      String gatewayLabel,
-      String host) {
     List<BootstrapRenderer.Chain> chains =
         config.chains().stream()
             .map(c -> new BootstrapRenderer.Chain(c, adapters.apply(c)))
@@ -149,10 +126,23 @@ public final class IstioFilters {
     routeMatch.putObject("routeConfiguration").put("portNumber", config.envoy().listenerPort());
     List<ObjectNode> routes = List.of(patch("VIRTUAL_HOST", routeMatch, "ADD", vhost));
 
-    return List.of(
-        envoyFilter("chainroute-clusters", namespace, gatewayLabel, clusters),
-        envoyFilter("chainroute-filters", namespace, gatewayLabel, filters),
-        envoyFilter("chainroute-routes", namespace, gatewayLabel, routes));
+    List<ObjectNode> docs =
+        List.of(
+            envoyFilter("chainroute-clusters", namespace, gatewayLabel, clusters),
+            envoyFilter("chainroute-filters", namespace, gatewayLabel, filters),
+            envoyFilter("chainroute-routes", namespace, gatewayLabel, routes));
+    StringBuilder out =
+        new StringBuilder(
+            "# Istio EnvoyFilters for chainroute in an ingress gateway, rendered by `chainroute"
+                + " istio`.\n# Edit the chainroute config, not this file.\n");
+    try {
+      for (ObjectNode d : docs) {
+        out.append("---\n").append(YAML.writeValueAsString(d));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toString();
   }
 
   static final String HCM = "envoy.filters.network.http_connection_manager";
