@@ -11,18 +11,23 @@ import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigException;
 import io.chainroute.config.ConfigReload;
 import io.chainroute.config.ServerConfig;
+import io.chainroute.config.ServerTls;
 import io.chainroute.extproc.ExtProcService;
 import io.chainroute.height.HeightTracker;
 import io.chainroute.height.NodeProber;
 import io.chainroute.metrics.ChainrouteMetrics;
 import io.chainroute.pipeline.DecisionListener;
 import io.chainroute.pipeline.DecisionLog;
+import io.chainroute.probe.HttpNodeCalls;
 import io.chainroute.probe.HttpNodeProber;
 import io.chainroute.probe.NodeClients;
 import io.chainroute.xds.XdsClients;
 import io.chainroute.xds.XdsListener;
 import io.chainroute.xds.XdsPublisher;
+import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -209,32 +214,42 @@ public final class Sidecar implements AutoCloseable {
     s.startHeadSources();
     ServerConfig sc = config.server();
     log.info(
-        "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{}",
+        "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{} tls={} allowedEnvoys={}",
         config.chains().size(),
         sc.bindAddress(),
         sc.xdsPort(),
         sc.bindAddress(),
         sc.extProcPort(),
         sc.bindAddress(),
-        sc.adminHttpPort());
+        sc.adminHttpPort(),
+        sc.tls() == null ? "off" : "mutual",
+        sc.allowedEnvoyNodeIds().isEmpty() ? "any" : sc.allowedEnvoyNodeIds());
     return s;
   }
 
   private void bind(ChainrouteConfig config) throws IOException {
     ServerConfig sc = config.server();
     publisher.warmUp();
+    publisher.allowOnly(java.util.Set.copyOf(sc.allowedEnvoyNodeIds()));
+    warnIfOpen(sc);
+    ServerCredentials credentials = credentials(sc);
     servers.add(
         startServer(
             "xDS",
-            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.xdsPort()))
+            NettyServerBuilder.forAddress(
+                    new InetSocketAddress(sc.bindAddress(), sc.xdsPort()), credentials)
                 .addService(publisher.adsService())
+                // EDS-only Envoys (a mesh owns their clusters) ask for endpoints on their own
+                // stream.
+                .addService(publisher.edsService())
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true),
             sc.xdsPort()));
     servers.add(
         startServer(
             "ext_proc",
-            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.extProcPort()))
+            NettyServerBuilder.forAddress(
+                    new InetSocketAddress(sc.bindAddress(), sc.extProcPort()), credentials)
                 .addService(
                     new ExtProcService(
                         new io.chainroute.pipeline.RequestPipeline(
@@ -244,7 +259,8 @@ public final class Sidecar implements AutoCloseable {
                             publisher::applied,
                             held,
                             sc.unavailableWait(),
-                            decisionListener())))
+                            decisionListener(),
+                            new HttpNodeCalls(http))))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).
@@ -278,6 +294,54 @@ public final class Sidecar implements AutoCloseable {
       throw new IOException(
           "admin HTTP port " + sc.adminHttpPort() + " is not available (" + rootMessage(e) + ")",
           e);
+    }
+  }
+
+  /**
+   * mTLS for the xDS and ext_proc ports when {@code server.tls} is set: an Envoy without a client
+   * certificate from {@code clientCa} fails the handshake and never sends a message. Plaintext
+   * otherwise.
+   */
+  private static ServerCredentials credentials(ServerConfig sc) throws IOException {
+    ServerTls tls = sc.tls();
+    if (tls == null) {
+      return InsecureServerCredentials.create();
+    }
+    try {
+      return TlsServerCredentials.newBuilder()
+          .keyManager(tls.cert().toFile(), tls.key().toFile())
+          .trustManager(tls.clientCa().toFile())
+          .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE)
+          .build();
+    } catch (IOException | RuntimeException e) {
+      // The files were checked at load; this is a file changed since, or a key the JDK read and
+      // the TLS stack does not. The message names the files, never their content.
+      throw new IOException(
+          "server.tls: cannot use "
+              + tls.cert()
+              + " / "
+              + tls.key()
+              + " / "
+              + tls.clientCa()
+              + " ("
+              + e.getClass().getSimpleName()
+              + ")",
+          e);
+    }
+  }
+
+  /**
+   * Off loopback with an allow-list but no mTLS: served, with a warning, since a node id is not a
+   * secret (any host that reaches the port can claim one). Without either the configuration was
+   * refused at load.
+   */
+  private static void warnIfOpen(ServerConfig sc) {
+    if (sc.tls() == null && !io.chainroute.config.ConfigLoader.loopback(sc.bindAddress())) {
+      log.warn(
+          "xDS and ext_proc are plaintext off loopback: node credentials go to any client that"
+              + " claims an allowed node id. Set server.tls for mutual TLS. bind={} allowed={}",
+          sc.bindAddress(),
+          sc.allowedEnvoyNodeIds());
     }
   }
 
@@ -391,10 +455,11 @@ public final class Sidecar implements AutoCloseable {
     List<EnvoyConnection> out = new ArrayList<>();
     for (XdsClients.Client c : publisher.clients()) {
       out.add(
-          new EnvoyConnection(
+          EnvoyConnection.served(
               c.nodeId(),
               c.cluster(),
               c.region(),
+              c.address(),
               c.connectedAtMillis(),
               c.types().stream()
                   .map(
@@ -406,6 +471,11 @@ public final class Sidecar implements AutoCloseable {
                               t.lastNack(),
                               t.lastNackAtMillis()))
                   .toList()));
+    }
+    for (io.chainroute.xds.NodeGate.Refusal r : publisher.refused()) {
+      out.add(
+          EnvoyConnection.refused(
+              r.nodeId(), r.address(), r.reason(), r.attempts(), r.lastAtMillis()));
     }
     return out;
   }

@@ -100,6 +100,19 @@ public interface ChainAdapter {
   }
 
   /**
+   * The protocol's own error for a call on state that lived on a node which is gone (EVM: geth's
+   * {@code -32000 filter not found}), which the proxy answers when it cannot reach that node
+   * (Envoy's local reply for the node's route; chainroute answers the same once it saw the node
+   * go); null when the protocol keeps no state on a node.
+   */
+  default NodeStateGone nodeStateGone() {
+    return null;
+  }
+
+  /** A JSON-RPC style error: the code and the node's own message. */
+  record NodeStateGone(int code, String message) {}
+
+  /**
    * Client request headers (lower case) dropped on every route of the chain before a request
    * reaches a node: credentials a client sent, where chainroute sends each node its own.
    */

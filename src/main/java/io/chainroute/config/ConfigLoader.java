@@ -164,7 +164,9 @@ public final class ConfigLoader {
         "maxHeldRequests",
         "shutdownGrace",
         "adminTokenEnv",
-        "metrics");
+        "metrics",
+        "tls",
+        "allowedEnvoyNodeIds");
     String tokenEnv = o.string("adminTokenEnv", "");
     String token = "";
     if (!tokenEnv.isEmpty()) {
@@ -186,6 +188,21 @@ public final class ConfigLoader {
           "the name of a set environment variable holding the admin token (admin changes need"
               + " 'Authorization: Bearer <token>'), or a loopback server.bindAddress");
     }
+    ServerTls tls = o.node.hasNonNull("tls") ? tls(o.obj("tls")) : null;
+    List<String> allowed = envoyNodeIds(o, "allowedEnvoyNodeIds");
+    // xDS hands every Envoy it serves the nodes' credentials (endpoint metadata): off loopback,
+    // someone must vouch for the client. mTLS does; an allow-list only narrows who is served (a
+    // node id is not a secret), so it is accepted with a warning at start (Sidecar).
+    if (tls == null && allowed.isEmpty() && !loopback(bindAddress)) {
+      throw new ConfigException(
+          o.at("tls"),
+          "not set while server.bindAddress is "
+              + bindAddress
+              + " (not loopback) and server.allowedEnvoyNodeIds is empty: any host that reaches"
+              + " the xDS port would get every node's credentials",
+          "server.tls (mutual TLS on the xDS and ext_proc ports), server.allowedEnvoyNodeIds (the"
+              + " Envoy node ids to serve), or a loopback server.bindAddress");
+    }
     return new ServerConfig(
         bindAddress,
         o.port("xdsPort", 18000),
@@ -202,11 +219,75 @@ public final class ConfigLoader {
         o.duration("shutdownGrace", Duration.ofSeconds(10), Duration.ZERO, Duration.ofMinutes(10)),
         tokenEnv,
         token.strip(),
-        o.bool("metrics", true));
+        o.bool("metrics", true),
+        tls,
+        allowed);
+  }
+
+  /** {@code server.tls}; every file chainroute reads is checked now, before a port is bound. */
+  private static ServerTls tls(Obj o) {
+    o.allow("cert", "key", "clientCa", "serverName", "envoyCert", "envoyKey", "envoyCa");
+    String serverName = o.string("serverName", ServerTls.DEFAULT_SERVER_NAME);
+    if (!DNS_NAME.matcher(serverName).matches()) {
+      throw new ConfigException(
+          o.at("serverName"), "'" + serverName + "'", "a DNS name (Envoy sends it as SNI)");
+    }
+    Path cert = Path.of(required(o, "cert", "chainroute's certificate chain (PEM file)"));
+    Path key = Path.of(required(o, "key", "chainroute's private key (PKCS#8 PEM file)"));
+    Path clientCa =
+        Path.of(required(o, "clientCa", "the CA certificates (PEM file) Envoy's certificate has"));
+    TlsFiles.check(o.at("cert"), cert, o.at("key"), key, o.at("clientCa"), clientCa, serverName);
+    return new ServerTls(
+        cert,
+        key,
+        clientCa,
+        serverName,
+        required(o, "envoyCert", "Envoy's client certificate (a path on Envoy's host)"),
+        required(o, "envoyKey", "Envoy's client private key (a path on Envoy's host)"),
+        required(o, "envoyCa", "the CA certificates Envoy trusts chainroute's certificate with"));
+  }
+
+  private static String required(Obj o, String key, String what) {
+    String v = o.string(key, null);
+    if (v == null) {
+      throw new ConfigException(o.at(key), "missing", what);
+    }
+    return v;
+  }
+
+  private static final Pattern DNS_NAME =
+      Pattern.compile(
+          "(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+
+  // Envoy's node id is free text; these keep it printable and unambiguous in /status and logs.
+  private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}");
+
+  private static List<String> envoyNodeIds(Obj o, String key) {
+    JsonNode n = o.node.get(key);
+    if (n == null || n.isNull()) {
+      return List.of();
+    }
+    String expect = "a non-empty list of Envoy node ids (letters, digits and . _ : / @ -)";
+    if (!n.isArray() || n.isEmpty()) {
+      throw new ConfigException(o.at(key), describe(n), expect);
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n.size(); i++) {
+      JsonNode e = n.get(i);
+      if (!e.isTextual() || !NODE_ID.matcher(e.asText()).matches()) {
+        throw new ConfigException(o.at(key) + "[" + i + "]", describe(e), expect);
+      }
+      if (out.contains(e.asText())) {
+        throw new ConfigException(
+            o.at(key) + "[" + i + "]", describe(e) + " twice", "each id once");
+      }
+      out.add(e.asText());
+    }
+    return out;
   }
 
   /** A loopback address or name, judged from the text alone (no lookup): 127.0.0.0/8, ::1. */
-  static boolean loopback(String address) {
+  public static boolean loopback(String address) {
     String a = address.strip().toLowerCase(java.util.Locale.ROOT);
     return a.equals("localhost")
         || (IPV4.matcher(a).matches() && a.startsWith("127."))

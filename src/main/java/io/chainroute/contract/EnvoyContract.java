@@ -23,12 +23,18 @@ public final class EnvoyContract {
 
   public static final String WRITE_VALUE = "true";
 
+  /**
+   * Set by ext_proc to a {@link #nodeCluster(String, String) node cluster} for a request that must
+   * reach one particular node (state that lives there: an EVM filter); its route sends it there.
+   */
+  public static final String NODE_HEADER = HEADER_PREFIX + "node";
+
   /** Added to responses (when configured) with the node that answered. */
   public static final String UPSTREAM_HEADER = HEADER_PREFIX + "upstream";
 
   /** The headers Envoy strips from every client request before any filter runs. */
   public static final List<String> ROUTING_HEADERS =
-      List.of(POOL_HEADER, WRITE_HEADER, UPSTREAM_HEADER);
+      List.of(POOL_HEADER, WRITE_HEADER, NODE_HEADER, UPSTREAM_HEADER);
 
   /**
    * The metadata namespace chainroute writes: dynamic metadata from ext_proc ({@link #METADATA_ID},
@@ -105,6 +111,14 @@ public final class EnvoyContract {
   /** The EDS cluster of one chain's pool: {@code <chain>-head} or {@code <chain>-archive}. */
   public static String nodeCluster(String chain, Pool pool) {
     return chain + "-" + pool.id();
+  }
+
+  /**
+   * The EDS cluster of one node alone, {@code <chain>-node-<node>}: for requests on state that
+   * lives on that node ({@link #NODE_HEADER}).
+   */
+  public static String nodeCluster(String chain, String node) {
+    return chain + "-node-" + node;
   }
 
   /**

@@ -12,6 +12,8 @@ import io.chainroute.config.NodeHeader;
 import io.chainroute.contract.EnvoyContract;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
+import io.chainroute.height.Health;
+import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.routing.Pool;
 import io.chainroute.routing.PoolMember;
@@ -69,7 +71,10 @@ public final class XdsResources {
     return clusters(chains, EnvoyConfig.defaults());
   }
 
-  /** The cluster set: {@code <chain>-head} and {@code <chain>-archive} for every chain. */
+  /**
+   * The cluster set: {@code <chain>-head} and {@code <chain>-archive} for every chain, then {@code
+   * <chain>-node-<node>} for every node.
+   */
   public static List<Cluster> clusters(List<ChainConfig> chains, EnvoyConfig envoy) {
     List<Cluster> out = new ArrayList<>();
     for (ChainConfig chain : chains) {
@@ -79,6 +84,13 @@ public final class XdsResources {
       for (Pool pool : Pool.values()) {
         out.add(
             cluster(EnvoyContract.nodeCluster(chain.name(), pool), envoy, headers, rewrite, tls));
+      }
+    }
+    for (ChainConfig chain : chains) {
+      List<String> headers = nodeHeaderKeys(chain);
+      for (NodeConfig node : chain.nodes()) {
+        // One node alone, for state that lives there (EVM filters): see nodeAssignment.
+        out.add(cluster(EnvoyContract.nodeCluster(chain.name(), node.name()), envoy, headers));
       }
     }
     return out;
@@ -333,7 +345,26 @@ public final class XdsResources {
                 PoolPlan.members(view, pool, envoyRegion)));
       }
     }
+    for (ChainView view : topology.chains().values()) {
+      for (NodeView n : view.nodes()) {
+        out.add(nodeAssignment(view.config().name(), n));
+      }
+    }
     return out;
+  }
+
+  /**
+   * A node's own cluster: the node HEALTHY while it answers, whether or not it is at the head (a
+   * node a block behind still holds its filters); empty when it does not. chainroute sends a
+   * request here only while the node answers and answers the rest itself (the node's own "filter
+   * not found"), so an empty cluster is a race of one probe interval.
+   */
+  static ClusterLoadAssignment nodeAssignment(String chain, NodeView n) {
+    List<PoolMember> members =
+        n.address() != null && n.health() != Health.UNREACHABLE && n.health() != Health.UNKNOWN
+            ? List.of(new PoolMember(n, EndpointStatus.HEALTHY, 0))
+            : List.of();
+    return assignment(EnvoyContract.nodeCluster(chain, n.name()), members);
   }
 
   static ClusterLoadAssignment assignment(String cluster, List<PoolMember> members) {

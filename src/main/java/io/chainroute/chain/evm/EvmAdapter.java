@@ -83,6 +83,12 @@ public final class EvmAdapter implements ChainAdapter {
     return true;
   }
 
+  /** geth's error for a filter id it does not hold (see ReadYourWrites). */
+  @Override
+  public NodeStateGone nodeStateGone() {
+    return new NodeStateGone(JsonRpcErrors.SERVER_ERROR, ReadYourWrites.FILTER_NOT_FOUND);
+  }
+
   @Override
   public HeadProbe headProbe(io.chainroute.config.NodeConfig node, long lastHead) {
     return new HeadProbe("POST", "/", JSON, PROBE);
@@ -161,13 +167,18 @@ public final class EvmAdapter implements ChainAdapter {
       if (methods.refused(call.method())) {
         return answer(refusal(call));
       }
-      return new Classification.Forward(
-          List.of(requirement(call)),
-          (status, code, msg) -> new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)),
-          id == null || id.length > MAX_ECHO_ID_BYTES
-              ? null
-              : new String(id, java.nio.charset.StandardCharsets.UTF_8),
-          EvmMethods.label(call.method()));
+      Classification.Forward forward =
+          new Classification.Forward(
+              List.of(requirement(call)),
+              (status, code, msg) ->
+                  new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)),
+              id == null || id.length > MAX_ECHO_ID_BYTES
+                  ? null
+                  : new String(id, java.nio.charset.StandardCharsets.UTF_8),
+              EvmMethods.label(call.method()));
+      // Transactions to every node, filters to the node that holds them (ReadYourWrites).
+      Classification nodeBound = ReadYourWrites.classify(call, body, forward);
+      return nodeBound != null ? nodeBound : forward;
     }
     // A batch is forwarded whole: the node answers invalid elements itself, in order.
     List<JsonRpcCall> calls = ((JsonRpcMessage.Batch) message).calls();
