@@ -20,22 +20,31 @@ import java.util.concurrent.CompletableFuture;
  * <p>Threading: the client's executor completes the futures.
  */
 public final class HttpNodeCalls implements NodeCalls {
-  private final HttpClient client;
+  private final java.util.function.Function<NodeConfig, HttpClient> clients;
 
   public HttpNodeCalls(HttpClient client) {
-    this.client = client;
+    this(n -> client);
+  }
+
+  /**
+   * @param clients the client for each node (its CA bundle, as the probes use)
+   */
+  public HttpNodeCalls(java.util.function.Function<NodeConfig, HttpClient> clients) {
+    this.clients = clients;
   }
 
   @Override
   public CompletableFuture<NodeReply> send(
       ChainConfig chain, NodeConfig node, byte[] body, Duration timeout) {
     HttpRequest.Builder b =
-        HttpRequest.newBuilder(node.url().resolve("/"))
+        // The node's own path and query (a hosted provider's key), as Envoy sends them.
+        HttpRequest.newBuilder(node.requestUri("/"))
             .timeout(timeout)
             .header("content-type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofByteArray(body));
     node.headers().forEach(h -> b.setHeader(h.name(), h.value()));
-    return client
+    return clients
+        .apply(node)
         .sendAsync(b.build(), HttpResponse.BodyHandlers.ofByteArray())
         .handle(
             (r, e) ->
