@@ -89,8 +89,17 @@ public final class XdsResources {
     for (ChainConfig chain : chains) {
       List<String> headers = nodeHeaderKeys(chain);
       for (NodeConfig node : chain.nodes()) {
-        // One node alone, for state that lives there (EVM filters): see nodeAssignment.
-        out.add(cluster(EnvoyContract.nodeCluster(chain.name(), node.name()), envoy, headers));
+        // One node alone, for state that lives there (EVM filters): see nodeAssignment. Its TLS
+        // socket and URL rewrite as in the pools.
+        out.add(
+            cluster(
+                EnvoyContract.nodeCluster(chain.name(), node.name()),
+                envoy,
+                headers,
+                node.rewritten(),
+                NodeRequests.tlsMatches(chain).stream()
+                    .filter(m -> m.getName().equals("tls-" + node.name()))
+                    .toList()));
       }
     }
     return out;

@@ -50,7 +50,7 @@ class NodeRequestsTest {
   @Test
   void eachHttpsNodeGetsItsOwnTlsSocketWithSniAndANameCheckAndHttpNodesStayPlain()
       throws Exception {
-    for (Cluster c : XdsResources.clusters(List.of(mixed))) {
+    for (Cluster c : XdsResources.clusters(List.of(mixed)).subList(0, 2)) {
       // http nodes match nothing and use the cluster's default (plaintext) socket.
       assertThat(c.hasTransportSocket()).isFalse();
       Map<String, Cluster.TransportSocketMatch> matches =
@@ -84,6 +84,17 @@ class NodeRequestsTest {
       assertThat(new String(c.toByteArray(), StandardCharsets.ISO_8859_1))
           .doesNotContain("k3yInPath", "h3aderK3y");
     }
+  }
+
+  @Test
+  void aSingleNodesClusterHasThatNodesTlsSocketOnly() {
+    Map<String, Cluster> byName =
+        XdsResources.clusters(List.of(mixed)).stream()
+            .collect(Collectors.toMap(Cluster::getName, c -> c));
+    assertThat(byName.get("eth-node-hosted").getTransportSocketMatchesList())
+        .extracting(Cluster.TransportSocketMatch::getName)
+        .containsExactly("tls-hosted");
+    assertThat(byName.get("eth-node-own").getTransportSocketMatchesList()).isEmpty();
   }
 
   @Test
