@@ -248,7 +248,8 @@ class XdsPublisherTest {
     // The allowed Envoy is served as before.
     FakeEnvoy envoy = new FakeEnvoy("eu");
     envoy.request(CDS, "", "", List.of());
-    assertThat(envoy.next().getResourcesList()).hasSize(2);
+    // head and archive, then one cluster per node (a, b, arc).
+    assertThat(envoy.next().getResourcesList()).hasSize(2 + 3);
     assertThat(envoy.closed).isNotDone();
   }
 
