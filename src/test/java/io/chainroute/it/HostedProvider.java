@@ -1,5 +1,6 @@
 package io.chainroute.it;
 
+import io.chainroute.testing.TestCerts;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -10,12 +11,12 @@ import org.awaitility.Awaitility;
 
 /**
  * A hosted RPC provider stand-in: a second, TLS-terminating Envoy with a CA and a server
- * certificate for {@code localhost} made by {@code openssl} in the test's directory. Like a real
- * provider it serves a node under {@code /v2/<key>} (JSON-RPC over HTTP and WebSocket at {@code
- * /ws/<key>}) on one port and behind an {@code x-api-key} header on another, checks the {@code
- * Host} (a wrong one is 421) and answers 401 with its own JSON body without the key. Each port is
- * also served on 127.0.0.2 by a second node, so a test can move the provider's "DNS" to another
- * address. A key can be revoked while running ({@link #revoke}: Envoy runtime flag, no restart).
+ * certificate for {@code localhost} made in the test ({@link TestCerts}). Like a real provider it
+ * serves a node under {@code /v2/<key>} (JSON-RPC over HTTP and WebSocket at {@code /ws/<key>}) on
+ * one port and behind an {@code x-api-key} header on another, checks the {@code Host} (a wrong one
+ * is 421) and answers 401 with its own JSON body without the key. Each port is also served on
+ * 127.0.0.2 by a second node, so a test can move the provider's "DNS" to another address. A key can
+ * be revoked while running ({@link #revoke}: Envoy runtime flag, no restart).
  */
 final class HostedProvider implements AutoCloseable {
   /** What the provider answers without a valid key (Alchemy's wording). */
@@ -52,7 +53,9 @@ final class HostedProvider implements AutoCloseable {
       String revocable,
       String headerKey,
       String basic) {
-    Path ca = certificates(dir);
+    TestCerts pki = new TestCerts(dir, "chainroute test CA");
+    TestCerts.Leaf server = pki.leaf("server", "localhost");
+    Path ca = pki.caCert();
     int pathPort = Ports.free();
     int headerPort = Ports.free();
     int admin = Ports.free();
@@ -103,8 +106,8 @@ final class HostedProvider implements AutoCloseable {
             .append(ROUTE_INDENT)
             .append("  route: { cluster: %s }\n".formatted(headerCluster));
       }
-      listeners.append(listener(ip, pathPort, pathRoutes.toString(), dir));
-      listeners.append(listener(ip, headerPort, headerRoute.toString(), dir));
+      listeners.append(listener(ip, pathPort, pathRoutes.toString(), server));
+      listeners.append(listener(ip, headerPort, headerRoute.toString(), server));
     }
     String yaml =
         """
@@ -130,7 +133,7 @@ final class HostedProvider implements AutoCloseable {
   /** Where a route starts in {@link #listener}'s YAML. */
   private static final String ROUTE_INDENT = " ".repeat(14);
 
-  private static String listener(String ip, int port, String routes, Path dir) {
+  private static String listener(String ip, int port, String routes, TestCerts.Leaf server) {
     return """
           - name: l_%s_%d
             address: { socket_address: { address: %s, port_value: %d } }
@@ -170,91 +173,11 @@ final class HostedProvider implements AutoCloseable {
             port,
             ip,
             port,
-            dir.resolve("server.pem"),
-            dir.resolve("server.key"),
+            server.cert(),
+            server.key(),
             port,
             routes,
             UNAUTHORIZED);
-  }
-
-  /** A CA and a server certificate for DNS:localhost signed by it; returns the CA's PEM file. */
-  private static Path certificates(Path dir) {
-    openssl(
-        dir,
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=chainroute test CA");
-    openssl(
-        dir,
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost");
-    try {
-      Files.writeString(dir.resolve("san.ext"), "subjectAltName=DNS:localhost\n");
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    openssl(
-        dir,
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext");
-    return dir.resolve("ca.pem");
-  }
-
-  private static void openssl(Path dir, String... args) {
-    List<String> cmd = new java.util.ArrayList<>(List.of("openssl"));
-    cmd.addAll(List.of(args));
-    try {
-      Process p =
-          new ProcessBuilder(cmd)
-              .directory(dir.toFile())
-              .redirectErrorStream(true)
-              .redirectOutput(dir.resolve("openssl.log").toFile())
-              .start();
-      if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
-        throw new IllegalStateException(
-            "openssl " + args[0] + " failed; see " + dir.resolve("openssl.log"));
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
-    }
   }
 
   /** The provider stops accepting the revocable key (as a provider does when a key is revoked). */

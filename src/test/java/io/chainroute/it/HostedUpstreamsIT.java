@@ -8,7 +8,6 @@ import io.chainroute.Sidecar;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
 import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -258,28 +257,5 @@ class HostedUpstreamsIT {
               return r.upstream().equals(moved) && r.json().get("result").asText().equals("0x1092");
             });
     assertThat(provider.requestsTo("path", "127.0.0.2")).isPositive();
-  }
-
-  /** Writes to both streams (the copy is a ByteArrayOutputStream: its writes are synchronized). */
-  private static final class Tee extends OutputStream {
-    private final OutputStream a;
-    private final OutputStream b;
-
-    Tee(OutputStream a, OutputStream b) {
-      this.a = a;
-      this.b = b;
-    }
-
-    @Override
-    public void write(int c) throws java.io.IOException {
-      a.write(c);
-      b.write(c);
-    }
-
-    @Override
-    public void write(byte[] buf, int off, int len) throws java.io.IOException {
-      a.write(buf, off, len);
-      b.write(buf, off, len);
-    }
   }
 }

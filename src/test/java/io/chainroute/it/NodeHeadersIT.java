@@ -8,7 +8,6 @@ import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
 import io.chainroute.testing.FakeNode;
 import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -248,29 +247,6 @@ class NodeHeadersIT {
       assertThat(h).containsEntry("x-api-key", KEY_TWO).doesNotContainKey("authorization");
     } else {
       assertThat(h).doesNotContainKeys("authorization", "x-api-key");
-    }
-  }
-
-  /** Writes to both streams (the copy is a ByteArrayOutputStream: its writes are synchronized). */
-  private static final class Tee extends OutputStream {
-    private final OutputStream a;
-    private final OutputStream b;
-
-    Tee(OutputStream a, OutputStream b) {
-      this.a = a;
-      this.b = b;
-    }
-
-    @Override
-    public void write(int c) throws java.io.IOException {
-      a.write(c);
-      b.write(c);
-    }
-
-    @Override
-    public void write(byte[] buf, int off, int len) throws java.io.IOException {
-      a.write(buf, off, len);
-      b.write(buf, off, len);
     }
   }
 }
