@@ -188,7 +188,7 @@ final class AlgodNet implements AutoCloseable {
     }
     killAll();
     for (Node n : nodes) {
-      deleteTree(n.dir().resolve(GENESIS_ID));
+      GethNet.deleteTree(n.dir().resolve(GENESIS_ID));
     }
   }
 
@@ -216,19 +216,6 @@ final class AlgodNet implements AutoCloseable {
       return Long.parseLong(Files.readString(pidFile).trim());
     } catch (IOException | NumberFormatException e) {
       return -1;
-    }
-  }
-
-  private static void deleteTree(Path root) {
-    if (!Files.exists(root)) {
-      return;
-    }
-    try (java.util.stream.Stream<Path> walk = Files.walk(root)) {
-      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
   }
 

@@ -172,7 +172,8 @@ final class GethNet implements AutoCloseable {
     }
   }
 
-  private static void deleteTree(Path root) {
+  /** Deletes a directory tree; nothing when it does not exist. */
+  static void deleteTree(Path root) {
     if (!Files.exists(root)) {
       return;
     }
