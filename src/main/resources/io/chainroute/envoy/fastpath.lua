@@ -163,6 +163,8 @@ function envoy_on_request(handle)
   if n == 0 or n > MAX_BODY then return end
   local id = decide(body:getBytes(0, n), methods)
   if not id then return end
+  -- A headers handle taken before body() is out of scope after it: take it again.
+  headers = handle:headers()
   headers:replace(POOL_HEADER, "head")
   headers:replace(FAST_HEADER, "head")
   local meta = handle:streamInfo():dynamicMetadata()
