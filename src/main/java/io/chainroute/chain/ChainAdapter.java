@@ -40,6 +40,14 @@ public interface ChainAdapter {
   }
 
   /**
+   * The calls a proxy may send to the head pool on its own (the in-Envoy fast path), or null when
+   * every request must be classified here. Derived from this adapter's own tables.
+   */
+  default FastPathTable fastPath() {
+    return null;
+  }
+
+  /**
    * Reads a client request from its request line alone, for protocols that route on the path
    * (algod). Returns null when the body is needed ({@link #classify} is called with it).
    *

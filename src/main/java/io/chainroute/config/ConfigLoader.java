@@ -312,7 +312,8 @@ public final class ConfigLoader {
         "maxRequestsPerSecond",
         "adminAddress",
         "accessLog",
-        "listenerAddress");
+        "listenerAddress",
+        "fastPath");
     return new EnvoyConfig(
         o.port("listenerPort", 10000),
         o.port("adminPort", 9901),
@@ -346,7 +347,8 @@ public final class ConfigLoader {
                 "maxRequestsPerSecond", EnvoyConfig.DEFAULT_MAX_REQUESTS_PER_SECOND, 0, 10_000_000),
         ipAddress(o, "adminAddress", "127.0.0.1"),
         accessLog(o),
-        ipAddress(o, "listenerAddress", "127.0.0.1"));
+        ipAddress(o, "listenerAddress", "127.0.0.1"),
+        o.bool("fastPath", false));
   }
 
   /** An IP address literal (Envoy binds a socket address, not a host name). */

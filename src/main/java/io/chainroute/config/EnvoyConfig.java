@@ -39,6 +39,9 @@ import java.time.Duration;
  * @param listenerAddress the address Envoy's RPC listener binds ({@code 127.0.0.1} by default, so a
  *     first run serves this machine only); {@code 0.0.0.0} serves every interface, as a container
  *     needs (its port is then published, or not, by the container runtime)
+ * @param fastPath a Lua filter before ext_proc routes the calls chainroute's tables say are always
+ *     head reads ({@link io.chainroute.chain.FastPathTable}) without an ext_proc call; off by
+ *     default (README: "The fast path")
  */
 public record EnvoyConfig(
     int listenerPort,
@@ -55,7 +58,8 @@ public record EnvoyConfig(
     int maxRequestsPerSecond,
     String adminAddress,
     String accessLog,
-    String listenerAddress) {
+    String listenerAddress,
+    boolean fastPath) {
   /** {@code accessLog: stdout} in the configuration. */
   public static final String ACCESS_LOG_STDOUT = "/dev/stdout";
 
@@ -131,6 +135,7 @@ public record EnvoyConfig(
         DEFAULT_MAX_REQUESTS_PER_SECOND,
         "127.0.0.1",
         ACCESS_LOG_STDOUT,
-        "127.0.0.1");
+        "127.0.0.1",
+        false);
   }
 }

@@ -33,8 +33,17 @@ public final class EnvoyContract {
   public static final String UPSTREAM_HEADER = HEADER_PREFIX + "upstream";
 
   /** The headers Envoy strips from every client request before any filter runs. */
+  /**
+   * Set by the in-Envoy fast path (envoy/FastPathFilter) on a request it routed itself: its route
+   * skips ext_proc.
+   */
+  public static final String FAST_HEADER = HEADER_PREFIX + "fast";
+
+  /** Added to responses (with {@link #UPSTREAM_HEADER}) when the fast path routed the request. */
+  public static final String DECIDED_HEADER = HEADER_PREFIX + "decided";
+
   public static final List<String> ROUTING_HEADERS =
-      List.of(POOL_HEADER, WRITE_HEADER, NODE_HEADER, UPSTREAM_HEADER);
+      List.of(POOL_HEADER, WRITE_HEADER, NODE_HEADER, UPSTREAM_HEADER, FAST_HEADER);
 
   /**
    * The metadata namespace chainroute writes: dynamic metadata from ext_proc ({@link #METADATA_ID},

@@ -162,7 +162,8 @@ public final class BootstrapRenderer {
                   FixedHeapConfig.getDescriptor(),
                   DownstreamConnectionsConfig.getDescriptor(),
                   ScaleTimersOverloadActionConfig.getDescriptor(),
-                  UpstreamTlsContext.getDescriptor()))
+                  UpstreamTlsContext.getDescriptor(),
+                  io.envoyproxy.envoy.extensions.filters.http.lua.v3.Lua.getDescriptor()))
           .build();
 
   private BootstrapRenderer() {}
@@ -372,6 +373,11 @@ public final class BootstrapRenderer {
     if (envoy.maxRequestsPerSecond() > 0) {
       // Then the limit, before ext_proc: a rejection costs no ext_proc stream, no node call.
       hcm.addHttpFilters(rateLimitFilter(envoy.maxRequestsPerSecond()));
+    }
+    HttpFilter fastPath = envoy.fastPath() ? FastPathFilter.filter(chains) : null;
+    if (fastPath != null) {
+      // After the limit (a rejected request costs no scan), before ext_proc (FastPathFilter).
+      hcm.addHttpFilters(fastPath);
     }
     hcm.addHttpFilters(extProcFilter(envoy))
         .addHttpFilters(filter("envoy.filters.http.router", Router.getDefaultInstance()));

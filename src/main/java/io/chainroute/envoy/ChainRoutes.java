@@ -91,11 +91,22 @@ final class ChainRoutes {
               READ_RETRY_ON,
               exact(POOL_HEADER, Pool.ARCHIVE.id()),
               readTry));
+      boolean fast = envoy.fastPath() && chain.adapter().fastPath() != null;
+      if (fast) {
+        routes.add(fastRoute(c, head, readTry, envoy));
+      }
       routes.add(route(c, head, READ_RETRY_ON, exact(POOL_HEADER, Pool.HEAD.id()), readTry));
       routes.add(nodeRoute(c));
       // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
       // retry only where the request cannot have reached a node (it may be a write).
-      routes.add(route(c, head, SAFE_RETRY_ON, null, null));
+      Route.Builder fallback = route(c, head, SAFE_RETRY_ON, null, null);
+      if (fast) {
+        // The route every request of the chain matches first: it names the fast path's table.
+        fallback
+            .getMetadataBuilder()
+            .putFilterMetadata(FastPathFilter.NAME, FastPathFilter.routeMetadata(c.name()));
+      }
+      routes.add(fallback);
       for (Route.Builder r : routes) {
         // E.g. a client's own node token: the chosen node's is set per node (see XdsResources).
         vhost.addRoutes(r.addAllRequestHeadersToRemove(chain.adapter().clientHeadersToDrop()));
@@ -125,6 +136,29 @@ final class ChainRoutes {
         .setValidateClusters(BoolValue.of(false))
         .addVirtualHosts(vhost)
         .build();
+  }
+
+  /**
+   * A head read the fast path routed itself ({@link FastPathFilter}): ext_proc is off for it. The
+   * header is set only by the Lua filter (clients' copies are stripped before any filter runs).
+   */
+  private static Route.Builder fastRoute(
+      ChainConfig chain, String head, Duration readTry, EnvoyConfig envoy) {
+    Route.Builder r =
+        route(chain, head, READ_RETRY_ON, exact(EnvoyContract.FAST_HEADER, Pool.HEAD.id()), readTry)
+            .addRequestHeadersToRemove(EnvoyContract.FAST_HEADER)
+            .putTypedPerFilterConfig(
+                EXT_PROC_FILTER, Any.pack(ExtProcPerRoute.newBuilder().setDisabled(true).build()));
+    if (envoy.exposeUpstreamHeader()) {
+      // Tests and the demo: who decided (the differential test counts on it).
+      r.addResponseHeadersToAdd(
+          HeaderValueOption.newBuilder()
+              .setHeader(
+                  HeaderValue.newBuilder()
+                      .setKey(EnvoyContract.DECIDED_HEADER)
+                      .setValue("fast-path")));
+    }
+    return r;
   }
 
   /**

@@ -39,7 +39,8 @@ class EnvoyContractTest {
             "x-chainroute-pool",
             "x-chainroute-write",
             "x-chainroute-node",
-            "x-chainroute-upstream");
+            "x-chainroute-upstream",
+            "x-chainroute-fast");
   }
 
   @Test

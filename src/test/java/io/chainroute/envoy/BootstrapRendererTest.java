@@ -606,6 +606,57 @@ class BootstrapRendererTest {
         .isEqualTo(50_000);
   }
 
+  @Test
+  void theFastPathIsOffByDefaultAndWhenOnRunsBeforeExtProcWithARouteThatSkipsIt() throws Exception {
+    HttpConnectionManager off = hcm(parse(render(ConfigLoader.parse(CHAIN), "e")));
+    assertThat(off.getHttpFiltersList())
+        .extracting(f -> f.getName())
+        .doesNotContain(FastPathFilter.NAME);
+    assertThat(off.getRouteConfig().getVirtualHosts(0).getRoutesList())
+        .noneMatch(r -> r.getTypedPerFilterConfigMap().containsKey(EXT_PROC));
+
+    String chain =
+        "chains: [ { name: eth, protocol: evm, pathPrefix: /eth, methods: { deny: [eth_getProof] },"
+            + " nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
+    HttpConnectionManager on =
+        hcm(parse(render(ConfigLoader.parse("envoy: { fastPath: true }\n" + chain), "e")));
+    List<String> names = on.getHttpFiltersList().stream().map(f -> f.getName()).toList();
+    assertThat(names.indexOf(FastPathFilter.NAME)).isEqualTo(names.indexOf(EXT_PROC) - 1);
+    String script =
+        on.getHttpFiltersList()
+            .get(names.indexOf(FastPathFilter.NAME))
+            .getTypedConfig()
+            .unpack(io.envoyproxy.envoy.extensions.filters.http.lua.v3.Lua.class)
+            .getDefaultSourceCode()
+            .getInlineString();
+    assertThat(script)
+        .contains("[\"eth\"] = {", "[\"eth_getBalance\"] = 1,", "[\"eth_getStorageAt\"] = 2,")
+        .doesNotContain("eth_getProof", "eth_sendRawTransaction", "eth_getLogs", "debug_", "__");
+    List<Route> routes = on.getRouteConfig().getVirtualHosts(0).getRoutesList();
+    Route fast =
+        routes.stream()
+            .filter(r -> r.getTypedPerFilterConfigMap().containsKey(EXT_PROC))
+            .findFirst()
+            .orElseThrow();
+    assertThat(fast.getMatch().getHeaders(0).getName()).isEqualTo(EnvoyContract.FAST_HEADER);
+    assertThat(fast.getRoute().getCluster()).isEqualTo("eth-head");
+    assertThat(
+            fast.getTypedPerFilterConfigOrThrow(EXT_PROC)
+                .unpack(
+                    io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.class)
+                .getDisabled())
+        .isTrue();
+    // The route every request matches first names the chain's table; only that one.
+    assertThat(routes)
+        .filteredOn(r -> r.getMetadata().containsFilterMetadata(FastPathFilter.NAME))
+        .singleElement()
+        .satisfies(r -> assertThat(r.getMatch().getHeadersList()).isEmpty());
+    // Clients cannot send the fast header themselves.
+    assertThat(EnvoyContract.ROUTING_HEADERS).contains(EnvoyContract.FAST_HEADER);
+  }
+
+  private static final String EXT_PROC = "envoy.filters.http.ext_proc";
+
   private static final String CHAIN =
       "chains: [ { name: eth, protocol: evm, pathPrefix: /eth, nodes: [ { name: a, url: \"http://10.0.0.1:8545\" } ] } ]\n";
 

@@ -142,6 +142,48 @@ public final class EvmAdapter implements ChainAdapter {
     return new ProbeReading(head, false, "");
   }
 
+  /** Block tags that always mean the head: a proxy may route them without asking chainroute. */
+  static final List<String> HEAD_TAGS = List.of("latest", "pending");
+
+  /**
+   * Methods with a block parameter whose data a full node keeps at the head ({@link EvmMethods}
+   * state and block reads), as this chain's policy allows them: each is kept only when this adapter
+   * itself classifies a call with a head tag there as a plain head read (not refused, not
+   * node-bound, not a write), so the table can never say more than {@link #classify} does.
+   */
+  @Override
+  public io.chainroute.chain.FastPathTable fastPath() {
+    java.util.Map<String, Integer> out = new java.util.TreeMap<>();
+    EvmMethods.TABLE.forEach(
+        (method, rule) -> {
+          boolean candidate =
+              !rule.write()
+                  && rule.locator() == EvmMethods.Locator.POSITION
+                  && (rule.kind() == io.chainroute.chain.DataKind.STATE
+                      || rule.kind() == io.chainroute.chain.DataKind.NONE);
+          if (candidate
+              && headRead(method, rule, "latest", BlockRef.LATEST)
+              && headRead(method, rule, "pending", BlockRef.PENDING)) {
+            out.put(method, rule.position());
+          }
+        });
+    return out.isEmpty() ? null : new io.chainroute.chain.FastPathTable(out, HEAD_TAGS);
+  }
+
+  /** Whether a call of {@code method} with {@code tag} at its block parameter is a head read. */
+  private boolean headRead(String method, EvmMethods.Rule rule, String tag, BlockRef ref) {
+    StringBuilder params = new StringBuilder("[");
+    for (int i = 0; i < rule.position(); i++) {
+      params.append("null,");
+    }
+    params.append('"').append(tag).append("\"]");
+    byte[] probe =
+        ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":" + params + "}")
+            .getBytes(StandardCharsets.UTF_8);
+    return classify("POST", probe) instanceof Classification.Forward f
+        && f.requirements().equals(List.of(Requirement.read(rule.kind(), ref)));
+  }
+
   @Override
   public Classification classify(String httpMethod, byte[] body) {
     JsonRpcMessage message = JsonRpcParser.parse(body);

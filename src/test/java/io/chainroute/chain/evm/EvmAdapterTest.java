@@ -335,4 +335,29 @@ class EvmAdapterTest {
     assertThat(adapter.forChain(io.chainroute.config.TestConfigs.evm("plain").build()))
         .isSameAs(adapter);
   }
+
+  @Test
+  void theFastPathTableHoldsOnlyStateAndBlockReadsAtHeadTagsThatThePolicyAllows() {
+    var table = adapter.fastPath();
+    assertThat(table.tags()).containsExactly("latest", "pending");
+    assertThat(table.headAtTag())
+        .containsEntry("eth_getBalance", 1)
+        .containsEntry("eth_call", 1)
+        .containsEntry("eth_getStorageAt", 2)
+        .containsEntry("eth_getBlockByNumber", 0)
+        .doesNotContainKeys(
+            "eth_getLogs",
+            "debug_traceCall",
+            "trace_block",
+            "eth_sendRawTransaction",
+            "eth_getFilterChanges",
+            "eth_blockNumber");
+    var denied =
+        adapter.forChain(
+            io.chainroute.config.TestConfigs.evm("eth")
+                .methods(new io.chainroute.config.MethodRules(List.of(), List.of("eth_getBalance")))
+                .nodes(io.chainroute.config.TestConfigs.node("a", "http://10.0.0.1:8545").build())
+                .build());
+    assertThat(denied.fastPath().headAtTag()).doesNotContainKey("eth_getBalance");
+  }
 }

@@ -1,0 +1,126 @@
+package io.chainroute.envoy;
+
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import io.chainroute.chain.FastPathTable;
+import io.chainroute.contract.EnvoyContract;
+import io.chainroute.envoy.BootstrapRenderer.Chain;
+import io.envoyproxy.envoy.config.core.v3.DataSource;
+import io.envoyproxy.envoy.extensions.filters.http.lua.v3.Lua;
+import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The in-Envoy fast path ({@code envoy.fastPath}): a stock Lua filter before ext_proc whose tables
+ * are compiled from each chain adapter's {@link FastPathTable}. For a call it is certain about it
+ * sets the head pool ({@link EnvoyContract#POOL_HEADER} and {@link EnvoyContract#FAST_HEADER}), the
+ * dynamic metadata ext_proc would have set, and clears the route cache; the route that matches
+ * {@link EnvoyContract#FAST_HEADER} has ext_proc disabled ({@link ChainRoutes}). Every other
+ * request passes on untouched. The script finds the chain by the route metadata {@link
+ * #METADATA_CHAIN} under the filter's name. Pure.
+ */
+final class FastPathFilter {
+  private FastPathFilter() {}
+
+  static final String NAME = "envoy.filters.http.lua";
+
+  /** Route metadata key (under {@link #NAME}): the chain whose table the script applies. */
+  static final String METADATA_CHAIN = "chain";
+
+  /** Bodies above this are left to ext_proc: scanning them costs more than a side call saves. */
+  static final int MAX_BODY = 16 * 1024;
+
+  /** As EvmAdapter: a longer id is not echoed in Envoy's own errors. */
+  static final int MAX_ECHO_ID = 256;
+
+  /** The chains with a fast-path table, by name: the tables the script holds. */
+  static Map<String, FastPathTable> tables(List<Chain> chains) {
+    Map<String, FastPathTable> out = new TreeMap<>();
+    for (Chain c : chains) {
+      FastPathTable t = c.adapter().fastPath();
+      if (t != null) {
+        out.put(c.config().name(), t);
+      }
+    }
+    return out;
+  }
+
+  /** The filter, or null when no chain has a table. */
+  static HttpFilter filter(List<Chain> chains) {
+    Map<String, FastPathTable> tables = tables(chains);
+    if (tables.isEmpty()) {
+      return null;
+    }
+    return BootstrapRenderer.filter(
+        NAME,
+        Lua.newBuilder()
+            .setDefaultSourceCode(DataSource.newBuilder().setInlineString(script(tables)))
+            .build());
+  }
+
+  /** The route metadata that points the script at {@code chain}'s table. */
+  static Struct routeMetadata(String chain) {
+    return Struct.newBuilder()
+        .putFields(METADATA_CHAIN, Value.newBuilder().setStringValue(chain).build())
+        .build();
+  }
+
+  static String script(Map<String, FastPathTable> tables) {
+    StringBuilder t = new StringBuilder("{\n");
+    java.util.Set<String> tags = new java.util.TreeSet<>();
+    tables.forEach(
+        (chain, table) -> {
+          t.append("  [").append(lua(chain)).append("] = {");
+          new TreeMap<>(table.headAtTag())
+              .forEach(
+                  (m, pos) -> t.append(" [").append(lua(m)).append("] = ").append(pos).append(','));
+          t.append(" },\n");
+          tags.addAll(table.tags());
+        });
+    t.append('}');
+    StringBuilder tagTable = new StringBuilder("{");
+    tags.forEach(tag -> tagTable.append(" [").append(lua(tag)).append("] = true,"));
+    tagTable.append(" }");
+    return template()
+        .replace("__TABLES__", t)
+        .replace("__TAGS__", tagTable)
+        .replace("__MAX_BODY__", Integer.toString(MAX_BODY))
+        .replace("__MAX_ECHO_ID__", Integer.toString(MAX_ECHO_ID))
+        .replace("__POOL_HEADER__", EnvoyContract.POOL_HEADER)
+        .replace("__FAST_HEADER__", EnvoyContract.FAST_HEADER)
+        .replace("__NAMESPACE__", EnvoyContract.METADATA_NAMESPACE);
+  }
+
+  /** A Lua string literal (names from config: quotes and backslashes escaped). */
+  private static String lua(String s) {
+    StringBuilder b = new StringBuilder("\"");
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '"' || c == '\\') {
+        b.append('\\').append(c);
+      } else if (c < 0x20 || c > 0x7e) {
+        b.append('\\').append((int) c);
+      } else {
+        b.append(c);
+      }
+    }
+    return b.append('"').toString();
+  }
+
+  private static String template() {
+    try (InputStream in = FastPathFilter.class.getResourceAsStream("fastpath.lua")) {
+      if (in == null) {
+        throw new IllegalStateException("fastpath.lua is missing from the classpath");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
