@@ -7,8 +7,9 @@ import java.time.Duration;
  * the time between samples, so an irregular probe rhythm (wakes from a head subscription, a probe
  * waiting out its timeout) weighs each sample by the time it stands for. A sample {@code dt} after
  * the last one moves the average by {@code 1 - exp(-dt / TAU)} of the difference: with {@code TAU}
- * = 5 s and one probe a second, a node that turns slow is most of the way (63 %) there within 5 s
- * and a single slow probe moves it by 18 %. Immutable; time is passed in.
+ * = 10 s and one probe a second, each probe moves it by 9.5 %, so a node that turns 200 times
+ * slower loses most of its weight on the next probe, while ordinary jitter (±40 % per probe moves
+ * the average by about ±7 %) stays inside the weights' deadband. Immutable; time is passed in.
  *
  * @param micros the average, in microseconds; meaningless until {@link #known()}
  * @param atNanos monotonic time of the last sample; -1 before the first
@@ -18,7 +19,7 @@ public record LatencyEwma(double micros, long atNanos) {
   public static final LatencyEwma NONE = new LatencyEwma(0, -1);
 
   /** The smoothing time constant. */
-  public static final Duration TAU = Duration.ofSeconds(5);
+  public static final Duration TAU = Duration.ofSeconds(10);
 
   private static final double TAU_NANOS = TAU.toNanos();
 

@@ -91,10 +91,14 @@ public final class LatencyWeights {
     return new NodeScore(latency, raw, why);
   }
 
-  /** {@code CAP × (best + NOISE) / (latency + NOISE)}, clamped to {@code [FLOOR, CAP]}. */
+  /**
+   * {@code CAP × (best + NOISE) / (latency + NOISE)} in steps of {@link #FLOOR}, clamped to {@code
+   * [FLOOR, CAP]}: a node that recovers to within 2.5 % of the fastest is back at the cap.
+   */
   static int raw(long latency, long best) {
     double w = (double) CAP * (best + NOISE_MICROS) / (latency + NOISE_MICROS);
-    return (int) Math.max(FLOOR, Math.min(CAP, Math.round(w)));
+    long stepped = Math.round(w / FLOOR) * FLOOR;
+    return (int) Math.max(FLOOR, Math.min(CAP, stepped));
   }
 
   private static boolean within(int raw, int published) {
