@@ -535,8 +535,12 @@ class BootstrapRendererTest {
           .isEqualTo(com.google.protobuf.util.Durations.fromMillis(150));
     }
     // base keeps the Envoy-wide try timeout (off by default: hedged only when a node hangs).
-    assertThat(routes.get(6).getRoute().getCluster()).isEqualTo("base-head");
-    assertThat(routes.get(6).getRoute().getRetryPolicy().getPerTryTimeout())
+    // base's routes follow eth's in the same order: write, archive, head (a read), ...
+    int baseArchive =
+        routes.stream().map(r -> r.getRoute().getCluster()).toList().indexOf("base-archive");
+    Route baseHead = routes.get(baseArchive + 1);
+    assertThat(baseHead.getRoute().getCluster()).isEqualTo("base-head");
+    assertThat(baseHead.getRoute().getRetryPolicy().getPerTryTimeout())
         .isEqualTo(com.google.protobuf.util.Durations.fromSeconds(5));
   }
 

@@ -86,7 +86,7 @@ class LatencyWeightsTest {
   void aNodeThatTurnsSlowLosesWeightWithinSecondsAndWinsItBackWhenItRecovers() {
     // "slow" answers in 1 ms, then 200 ms from second 10 to 30, then 1 ms again.
     List<ChainView> views =
-        run(chain, initial(chain), 70, (n, t) -> n == 1 && t > 10 && t <= 30 ? 200_000 : 1_000);
+        run(chain, initial(chain), 130, (n, t) -> n == 1 && t > 10 && t <= 30 ? 200_000 : 1_000);
     assertThat(weight(views.get(9), "slow")).isEqualTo(LatencyWeights.CAP);
     int firstDrop = -1;
     for (int t = 10; t < 30; t++) {
