@@ -26,6 +26,7 @@ import java.util.Objects;
  *     of chainroute's view (a geth full node keeps exactly head-127 … head, and answers {@code
  *     missing trie node} for head-128), so a request near the edge errs toward the archive
  * @param methods the chain's own method rules ({@link MethodRules#NONE}: the protocol's defaults)
+ * @param balancing latency weights, region preference and hedging ({@link Balancing#DEFAULTS})
  */
 public record ChainConfig(
     String name,
@@ -40,7 +41,8 @@ public record ChainConfig(
     Duration probeTimeout,
     List<NodeConfig> nodes,
     long archiveMarginBlocks,
-    MethodRules methods) {
+    MethodRules methods,
+    Balancing balancing) {
   /** Default {@code archiveMarginBlocks}. */
   public static final long DEFAULT_ARCHIVE_MARGIN_BLOCKS = 4;
 
@@ -54,5 +56,6 @@ public record ChainConfig(
     Objects.requireNonNull(pathPrefix, "pathPrefix");
     nodes = List.copyOf(nodes);
     Objects.requireNonNull(methods, "methods");
+    Objects.requireNonNull(balancing, "balancing");
   }
 }

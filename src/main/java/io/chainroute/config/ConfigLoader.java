@@ -445,6 +445,7 @@ public final class ConfigLoader {
         "archiveMarginBlocks",
         "methods",
         "caFile",
+        "balancing",
         "nodes");
     String name = o.name("name");
     String protocolName = o.string("protocol", null);
@@ -492,6 +493,7 @@ public final class ConfigLoader {
     List<NodeConfig> nodes =
         nodes(o, env, algorand, new CaFiles(o.string("caFile", null), o.at("caFile")));
     MethodRules methods = methods(o.obj("methods"), algorand);
+    Balancing balancing = balancing(o.obj("balancing"));
     return new ChainConfig(
         name,
         protocol,
@@ -505,7 +507,35 @@ public final class ConfigLoader {
         probeTimeout,
         nodes,
         margin,
-        methods);
+        methods,
+        balancing);
+  }
+
+  /**
+   * {@code balancing: {latencyWeights, localSlowerBy, localBehindBlocks, localMinHealthyPercent,
+   * hedgeReadsAfter}}; every key optional ({@link Balancing#DEFAULTS}).
+   */
+  private static Balancing balancing(Obj o) {
+    o.allow(
+        "latencyWeights",
+        "localSlowerBy",
+        "localBehindBlocks",
+        "localMinHealthyPercent",
+        "hedgeReadsAfter");
+    Balancing d = Balancing.DEFAULTS;
+    JsonNode hedge = o.node.get("hedgeReadsAfter");
+    Duration hedgeAfter =
+        hedge != null && hedge.isBoolean() && !hedge.booleanValue()
+            ? Duration.ZERO
+            // Under 10 ms nearly every read would go out twice; the route timeout is 60 s.
+            : o.duration(
+                "hedgeReadsAfter", Duration.ZERO, Duration.ofMillis(10), Duration.ofSeconds(59));
+    return new Balancing(
+        o.bool("latencyWeights", d.latencyWeights()),
+        o.duration("localSlowerBy", d.localSlowerBy(), Duration.ZERO, Duration.ofMinutes(1)),
+        o.integer("localBehindBlocks", d.localBehindBlocks(), 0, 1_000_000),
+        (int) o.integer("localMinHealthyPercent", d.localMinHealthyPercent(), 0, 100),
+        hedgeAfter);
   }
 
   private static final Pattern METHOD_PATTERN = Pattern.compile("[A-Za-z0-9_]*\\*|[A-Za-z0-9_]+");

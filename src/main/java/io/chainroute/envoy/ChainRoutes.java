@@ -82,7 +82,7 @@ final class ChainRoutes {
       for (PathRoute p : chain.adapter().pathRoutes()) {
         routes.add(pathRoute(c, p, envoy));
       }
-      Duration readTry = envoy.readTryTimeout();
+      Duration readTry = readTryTimeout(c, envoy);
       routes.add(route(c, head, SAFE_RETRY_ON, exact(WRITE_HEADER, WRITE_VALUE), null));
       routes.add(
           route(
@@ -211,7 +211,7 @@ final class ChainRoutes {
                     ? READ_RETRY_ON
                     : READ_RETRY_ON + ",retriable-status-codes",
                 null,
-                envoy.readTryTimeout())
+                readTryTimeout(chain, envoy))
             .setMatch(match);
     if (!p.retryElsewhereOn().isEmpty()) {
       // Every other node, not the next priority: the answer is on one particular node.
@@ -222,6 +222,18 @@ final class ChainRoutes {
           .clearRetryPriority();
     }
     return r;
+  }
+
+  /**
+   * When a read with no response headers yet is hedged to another node: the Envoy-wide {@code
+   * readTryTimeout} (a hung node), or sooner where the chain hedges reads ({@code
+   * balancing.hedgeReadsAfter}), so one slow node does not set the chain's tail latency. Each hedge
+   * is one more request on a node: at most {@code num_retries} per read, inside the retry budget.
+   */
+  static Duration readTryTimeout(ChainConfig chain, EnvoyConfig envoy) {
+    Duration all = envoy.readTryTimeout();
+    Duration hedge = chain.balancing().hedgeReadsAfter();
+    return chain.balancing().hedging() && hedge.compareTo(all) < 0 ? hedge : all;
   }
 
   /** A path under the chain's prefix ("/" prefix: the path itself). */

@@ -8,10 +8,36 @@ import java.util.List;
  * thread and read by any thread without locks.
  *
  * @param head highest height reported by a reachable, non-syncing node; -1 when none answered
+ * @param preferences per region with nodes and per pool: whether an Envoy there keeps its traffic
+ *     local ({@link RegionPreferences})
  */
-public record ChainView(ChainConfig config, long head, List<NodeView> nodes) {
+public record ChainView(
+    ChainConfig config, long head, List<NodeView> nodes, List<RegionPreference> preferences) {
   public ChainView {
     nodes = List.copyOf(nodes);
+    preferences = List.copyOf(preferences);
+  }
+
+  /** A view whose region preferences are decided from these nodes alone (no earlier decision). */
+  public ChainView(ChainConfig config, long head, List<NodeView> nodes) {
+    this(config, head, nodes, RegionPreferences.plan(config, nodes, List.of()));
+  }
+
+  /**
+   * True when an Envoy in {@code region} spreads the pool's traffic over every region (its own is
+   * strained); false when it prefers its own region, or has none.
+   */
+  public boolean spills(String region, boolean archivePool) {
+    return preferences.stream()
+        .anyMatch(p -> p.region().equals(region) && p.archivePool() == archivePool && p.spill());
+  }
+
+  /** The preference of an Envoy in {@code region} for a pool, or null when no node is there. */
+  public RegionPreference preference(String region, boolean archivePool) {
+    return preferences.stream()
+        .filter(p -> p.region().equals(region) && p.archivePool() == archivePool)
+        .findFirst()
+        .orElse(null);
   }
 
   public String name() {
@@ -49,10 +75,22 @@ public record ChainView(ChainConfig config, long head, List<NodeView> nodes) {
     return at;
   }
 
-  /** Same routing meaning as {@code other}: same head and same node heads, health and status. */
+  /**
+   * Same routing meaning as {@code other}: same head, same node heads, health, status and weights,
+   * same region spillover decisions.
+   */
   public boolean sameRouting(ChainView other) {
     if (other == null || head != other.head || nodes.size() != other.nodes.size()) {
       return false;
+    }
+    if (preferences.size() != other.preferences.size()) {
+      return false;
+    }
+    for (int i = 0; i < preferences.size(); i++) {
+      if (preferences.get(i).spill() != other.preferences.get(i).spill()
+          || !preferences.get(i).region().equals(other.preferences.get(i).region())) {
+        return false;
+      }
     }
     for (int i = 0; i < nodes.size(); i++) {
       if (!nodes.get(i).sameRouting(other.nodes.get(i))) {

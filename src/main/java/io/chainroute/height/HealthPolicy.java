@@ -22,6 +22,16 @@ public final class HealthPolicy {
   private HealthPolicy() {}
 
   public static ChainView evaluate(ChainConfig chain, List<NodeState> states, long nowNanos) {
+    return evaluate(chain, states, nowNanos, null);
+  }
+
+  /**
+   * The chain's view, with endpoint weights from {@link LatencyWeights}.
+   *
+   * @param before the chain's previous view (the weights Envoy has), or null
+   */
+  public static ChainView evaluate(
+      ChainConfig chain, List<NodeState> states, long nowNanos, ChainView before) {
     long head = -1;
     for (NodeState s : states) {
       if (s.consecutiveFailures() == 0 && !s.syncing() && s.head() > head) {
@@ -86,8 +96,14 @@ public final class HealthPolicy {
               s.latencyMicros(),
               s.lastAdvancedWallMillis(),
               s.address(),
-              s.adapterState()));
+              s.adapterState(),
+              new NodeScore(s.latency().roundedMicros(), 0, "")));
     }
-    return new ChainView(chain, head, views);
+    List<NodeView> weighed = LatencyWeights.weigh(chain, before, views);
+    return new ChainView(
+        chain,
+        head,
+        weighed,
+        RegionPreferences.plan(chain, weighed, before == null ? List.of() : before.preferences()));
   }
 }

@@ -362,6 +362,10 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
     NodeState after;
     if (result instanceof NodeProber.Answered a) {
       after = before.answered(a.reading(), a.latencyMicros(), a.address(), now, wallClock.millis());
+      if (!a.longPoll()) {
+        // A long poll's time is the wait for the next height, not how fast the node answers.
+        after = after.withLatencySample(a.latencyMicros(), now);
+      }
       if (after.backwardJumps() > before.backwardJumps()) {
         log.warn(
             "Node head went backwards. chain={} node={} from={} to={}",
@@ -403,7 +407,7 @@ public final class HeightTracker implements TopologySource, AutoCloseable {
 
   private void republish(int c, long now, boolean force) {
     ChainView before = views.get(c);
-    ChainView after = HealthPolicy.evaluate(chains.get(c), states.get(c), now);
+    ChainView after = HealthPolicy.evaluate(chains.get(c), states.get(c), now, before);
     views.set(c, after);
     boolean changed = force || !after.sameRouting(before);
     if (changed) {

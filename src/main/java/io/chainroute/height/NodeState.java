@@ -15,6 +15,7 @@ import io.chainroute.config.NodeConfig;
  * @param backwardJumps how many times the node reported a lower head than before
  * @param address the node's IP address as last resolved, or null
  * @param drained taken out of every pool by an operator (kept out until undrained)
+ * @param latency the smoothed latency of the node's probes (long polls excluded)
  * @param adapterState what the adapter kept from the node's last answer (opaque here; see {@link
  *     io.chainroute.chain.AdapterState}), or null
  */
@@ -30,10 +31,12 @@ public record NodeState(
     int backwardJumps,
     String address,
     io.chainroute.chain.AdapterState adapterState,
-    boolean drained) {
+    boolean drained,
+    LatencyEwma latency) {
 
   public static NodeState initial(NodeConfig config) {
-    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, null, false);
+    return new NodeState(
+        config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, null, false, LatencyEwma.NONE);
   }
 
   /** The state after a successful probe, keeping what the adapter kept from it. */
@@ -52,7 +55,8 @@ public record NodeState(
         s.backwardJumps,
         s.address,
         r.state(),
-        s.drained);
+        s.drained,
+        s.latency);
   }
 
   /** The state after a successful probe. */
@@ -82,7 +86,26 @@ public record NodeState(
         backwardJumps + (backwards ? 1 : 0),
         addr != null ? addr : address,
         adapterState,
-        drained);
+        drained,
+        this.latency);
+  }
+
+  /** The same state with one more latency sample in its smoothed latency. */
+  public NodeState withLatencySample(long sampleMicros, long nowNanos) {
+    return new NodeState(
+        config,
+        head,
+        lastAdvancedNanos,
+        lastAdvancedWallMillis,
+        syncing,
+        detail,
+        consecutiveFailures,
+        latencyMicros,
+        backwardJumps,
+        address,
+        adapterState,
+        drained,
+        latency.observe(sampleMicros, nowNanos));
   }
 
   /** The same state, drained or not. */
@@ -99,7 +122,8 @@ public record NodeState(
         backwardJumps,
         address,
         adapterState,
-        d);
+        d,
+        latency);
   }
 
   /** The state after a failed probe; the head is kept for /status but no longer trusted. */
@@ -116,6 +140,7 @@ public record NodeState(
         backwardJumps,
         address,
         adapterState,
-        drained);
+        drained,
+        latency);
   }
 }

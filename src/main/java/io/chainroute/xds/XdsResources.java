@@ -58,7 +58,11 @@ import java.util.TreeMap;
  * <p>Endpoint rules (DESIGN.md): synced nodes are HEALTHY, slightly-behind nodes DEGRADED, every
  * other node is left out, so panic mode can never route to a stale node. The overprovisioning
  * factor is set very high so one HEALTHY host keeps a priority at 100% and DEGRADED hosts only take
- * traffic when no HEALTHY host exists at any priority.
+ * traffic when no HEALTHY host exists at any priority. Envoy's default (140) would spill by the
+ * share of healthy hosts in an assignment, but stale nodes are not in it, so that share says
+ * nothing about a region's lost capacity: chainroute decides spillover itself ({@link
+ * io.chainroute.height.RegionPreferences}) and publishes it as priorities. Each endpoint carries
+ * its latency weight ({@link io.chainroute.height.LatencyWeights}).
  */
 public final class XdsResources {
   /** Envoy's default is 140 (1.4x); this makes any healthy host count as a full priority level. */
@@ -401,7 +405,9 @@ public final class XdsResources {
         lb.setMetadata(nodeHeaderMetadata(node));
       }
       group.addLbEndpoints(
-          lb.setHealthStatus(
+          // The latency weight (LatencyWeights): least-request picks by weight / (active + 1).
+          lb.setLoadBalancingWeight(UInt32Value.of(Math.max(1, m.node().score().weight())))
+              .setHealthStatus(
                   m.status() == EndpointStatus.HEALTHY
                       ? HealthStatus.HEALTHY
                       : HealthStatus.DEGRADED)

@@ -42,6 +42,40 @@ class ConfigLoaderTest {
     assertThat(c.envoy().maxRequestsPerSecond()).as("rate limit off").isZero();
   }
 
+  @Test
+  void aChainsBalancingIsReadWithItsDefaultsAndBadValuesRefusedWithTheirPath() {
+    assertThat(ConfigLoader.parse(MINIMAL).chains().get(0).balancing())
+        .isEqualTo(Balancing.DEFAULTS);
+    Balancing b =
+        ConfigLoader.parse(
+                MINIMAL.replace(
+                    "protocol: evm\n",
+                    "protocol: evm\n    balancing: { latencyWeights: false, localSlowerBy: 50ms,"
+                        + " localBehindBlocks: 3, localMinHealthyPercent: 70,"
+                        + " hedgeReadsAfter: 200ms }\n"))
+            .chains()
+            .get(0)
+            .balancing();
+    assertThat(b)
+        .isEqualTo(new Balancing(false, Duration.ofMillis(50), 3, 70, Duration.ofMillis(200)));
+    assertThat(b.hedging()).isTrue();
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    MINIMAL.replace(
+                        "protocol: evm\n",
+                        "protocol: evm\n    balancing: { localMinHealthyPercent: 101 }\n")))
+        .hasMessageContaining("chains[0].balancing.localMinHealthyPercent")
+        .hasMessageContaining("0 to 100");
+    assertThatThrownBy(
+            () ->
+                ConfigLoader.parse(
+                    MINIMAL.replace(
+                        "protocol: evm\n", "protocol: evm\n    balancing: { hedge: true }\n")))
+        .hasMessageContaining("chains[0].balancing.hedge")
+        .hasMessageContaining("hedgeReadsAfter");
+  }
+
   private static String withMethods(String methods) {
     return MINIMAL.replace("protocol: evm\n", "protocol: evm\n    methods: " + methods + "\n");
   }

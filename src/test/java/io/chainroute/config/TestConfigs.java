@@ -41,6 +41,7 @@ public final class TestConfigs {
     private Duration probeTimeout = Duration.ofSeconds(2);
     private long archiveMarginBlocks = ChainConfig.DEFAULT_ARCHIVE_MARGIN_BLOCKS;
     private MethodRules methods = MethodRules.NONE;
+    private Balancing balancing = Balancing.DEFAULTS;
     private final List<NodeConfig> nodes = new ArrayList<>();
 
     private Chain(String name, Protocol protocol, long stateBlocks, Duration blockTime) {
@@ -98,6 +99,11 @@ public final class TestConfigs {
       return this;
     }
 
+    public Chain balancing(Balancing b) {
+      this.balancing = b;
+      return this;
+    }
+
     public Chain methods(MethodRules rules) {
       this.methods = rules;
       return this;
@@ -127,7 +133,8 @@ public final class TestConfigs {
           probeTimeout,
           nodes,
           archiveMarginBlocks,
-          methods);
+          methods,
+          balancing);
     }
   }
 

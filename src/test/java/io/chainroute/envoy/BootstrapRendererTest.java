@@ -508,6 +508,43 @@ class BootstrapRendererTest {
   }
 
   @Test
+  void aChainThatHedgesReadsHedgesThemSoonerAndItsWritesStillNever() throws Exception {
+    String two =
+        """
+        chains:
+          - name: eth
+            protocol: evm
+            balancing: { hedgeReadsAfter: 150ms }
+            nodes: [ { name: a, url: "http://10.0.0.1:8545" }, { name: b, url: "http://10.0.0.2:8545" } ]
+          - name: base
+            protocol: evm
+            nodes: [ { name: c, url: "http://10.0.0.3:8545" } ]
+        """;
+    List<Route> routes =
+        hcm(parse(render(ConfigLoader.parse(two), "e")))
+            .getRouteConfig()
+            .getVirtualHosts(0)
+            .getRoutesList();
+    // eth: write, archive, head, unclassified; the reads hedge after 150 ms.
+    List<Route> eth = routes.subList(0, 4);
+    assertThat(eth.get(0).getRoute().hasHedgePolicy()).isFalse();
+    assertThat(eth.get(3).getRoute().hasHedgePolicy()).isFalse();
+    for (Route read : eth.subList(1, 3)) {
+      assertThat(read.getRoute().getHedgePolicy().getHedgeOnPerTryTimeout()).isTrue();
+      assertThat(read.getRoute().getRetryPolicy().getPerTryTimeout())
+          .isEqualTo(com.google.protobuf.util.Durations.fromMillis(150));
+    }
+    // base keeps the Envoy-wide try timeout (off by default: hedged only when a node hangs).
+    // base's routes follow eth's in the same order: write, archive, head (a read), ...
+    int baseArchive =
+        routes.stream().map(r -> r.getRoute().getCluster()).toList().indexOf("base-archive");
+    Route baseHead = routes.get(baseArchive + 1);
+    assertThat(baseHead.getRoute().getCluster()).isEqualTo("base-head");
+    assertThat(baseHead.getRoute().getRetryPolicy().getPerTryTimeout())
+        .isEqualTo(com.google.protobuf.util.Durations.fromSeconds(5));
+  }
+
+  @Test
   void algodWaitsKeepTheirLongTimeoutWithoutATryTimeoutAndPendingLookupsHedge() throws Exception {
     List<Route> routes =
         hcm(parse(render(demo(), "envoy"))).getRouteConfig().getVirtualHosts(0).getRoutesList();

@@ -38,6 +38,7 @@ class HeightTrackerTest {
   private final Map<String, Long> heads = new HashMap<>();
   private final Map<String, Boolean> down = new HashMap<>();
   private final List<Long> probeTimes = new ArrayList<>();
+  private final Map<String, java.util.function.LongSupplier> latency = new HashMap<>();
 
   private final NodeProber prober =
       (c, n, last) -> {
@@ -48,7 +49,9 @@ class HeightTrackerTest {
         }
         return CompletableFuture.completedFuture(
             new NodeProber.Answered(
-                new ProbeReading(heads.get(n.name()), false, ""), 100, n.host()));
+                new ProbeReading(heads.get(n.name()), false, ""),
+                latency.getOrDefault(n.name(), () -> 100).getAsLong(),
+                n.host()));
       };
 
   private HeightTracker tracker() {
@@ -60,6 +63,33 @@ class HeightTrackerTest {
         .filter(n -> n.name().equals(name))
         .findFirst()
         .orElseThrow();
+  }
+
+  @Test
+  void noisyProbeLatencyPublishesNoNewTopologyButASlowedNodeDoes() {
+    heads.put("a", 100L);
+    heads.put("b", 100L);
+    java.util.Random random = new java.util.Random(7);
+    // Both around 5 ms with ±40 % jitter, four probes a second each.
+    latency.put("a", () -> Math.round(5_000 * (0.6 + 0.8 * random.nextDouble())));
+    latency.put("b", () -> Math.round(5_000 * (0.6 + 0.8 * random.nextDouble())));
+    HeightTracker t = tracker();
+    List<Long> published = new ArrayList<>();
+    t.addListener(topology -> published.add(topology.version()));
+    t.start();
+    loop.runFor(Duration.ofSeconds(10));
+    int settled = published.size();
+    loop.runFor(Duration.ofMinutes(5));
+    assertThat(published.size() - settled)
+        .as("topologies published by 5 minutes of jittery probes (2,400 probes)")
+        .isZero();
+    // b turns 100 times slower: its weight steps down as its average climbs, each step a change
+    // of more than 25 % (at most 13 from the cap to the floor), then stands.
+    latency.put("b", () -> 500_000);
+    loop.runFor(Duration.ofSeconds(2));
+    assertThat(published.size() - settled).isBetween(1, 8);
+    assertThat(node(t, "b").score().weight()).isLessThan(LatencyWeights.CAP / 4);
+    assertThat(node(t, "a").score().weight()).isEqualTo(LatencyWeights.CAP);
   }
 
   @Test

@@ -274,4 +274,46 @@ class XdsResourcesTest {
     assertThat(keyed.toString()).doesNotContain(SECRET_A, SECRET_B);
     assertThat(keyedA.headers().get(0).toString()).isEqualTo("Authorization from $AUTH_A");
   }
+
+  @Test
+  void endpointsCarryTheirLatencyWeightAndAStrainedRegionSharesTheFirstPriority() {
+    NodeConfig eu1 = TestConfigs.node("eu-1", "http://10.0.0.1:8545").region("eu").build();
+    NodeConfig eu2 = TestConfigs.node("eu-2", "http://10.0.0.2:8545").region("eu").build();
+    NodeConfig us1 = TestConfigs.node("us-1", "http://10.0.1.1:8545").region("us").build();
+    ChainConfig chain = TestConfigs.evm("eth").nodes(eu1, eu2, us1).build();
+    java.util.function.BiFunction<NodeConfig, Long, io.chainroute.height.NodeState> at =
+        (n, micros) ->
+            io.chainroute.height.NodeState.initial(n)
+                .answered(100, false, "", micros, n.host(), 1, 0)
+                .withLatencySample(micros, 1);
+    // eu-2 is ten times slower than eu-1: weight 100 vs 15 (steps of 5).
+    ChainView fine =
+        io.chainroute.height.HealthPolicy.evaluate(
+            chain,
+            List.of(at.apply(eu1, 1_000L), at.apply(eu2, 18_000L), at.apply(us1, 1_000L)),
+            1,
+            null);
+    ClusterLoadAssignment eu = XdsResources.assignments(Topology.of(1, List.of(fine)), "eu").get(0);
+    assertThat(eu.getEndpointsList())
+        .extracting(LocalityLbEndpoints::getPriority)
+        .containsExactly(0, 1);
+    assertThat(eu.getEndpoints(0).getLbEndpointsList())
+        .extracting(e -> e.getLoadBalancingWeight().getValue())
+        .containsExactly(100, 15);
+    // Both eu nodes 200 ms slower than us-1: an Envoy in eu spreads over every region at
+    // priority 0, one in us keeps us-1 first.
+    ChainView strained =
+        io.chainroute.height.HealthPolicy.evaluate(
+            chain,
+            List.of(at.apply(eu1, 200_000L), at.apply(eu2, 210_000L), at.apply(us1, 1_000L)),
+            1,
+            fine);
+    Topology t = Topology.of(2, List.of(strained));
+    assertThat(XdsResources.assignments(t, "eu").get(0).getEndpointsList())
+        .extracting(LocalityLbEndpoints::getPriority)
+        .containsOnly(0);
+    assertThat(XdsResources.assignments(t, "us").get(0).getEndpointsList())
+        .extracting(LocalityLbEndpoints::getPriority)
+        .containsExactly(0, 1);
+  }
 }
