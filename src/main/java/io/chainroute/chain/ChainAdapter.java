@@ -100,6 +100,20 @@ public interface ChainAdapter {
   }
 
   /**
+   * The answers worth keeping from a node's answer to a request whose {@link LocalPlan} had {@link
+   * LocalPlan.Stored} calls, in the store's format (what {@link LocalPlan.Assembler} reads back):
+   * one per call of {@code calls}, null where a call's answer is not kept (an error, a null result,
+   * a block above {@code finalized}, an answer that cannot be matched to its call).
+   *
+   * @param calls per call of the request: what its answer must show, or null for a call not kept
+   * @param finalized the chain's finalized height now
+   */
+  default java.util.List<byte[]> captured(
+      byte[] responseBody, java.util.List<LocalPlan.Capture> calls, long finalized) {
+    return java.util.Collections.nCopies(calls.size(), null);
+  }
+
+  /**
    * Client request headers (lower case) dropped on every route of the chain before a request
    * reaches a node: credentials a client sent, where chainroute sends each node its own.
    */

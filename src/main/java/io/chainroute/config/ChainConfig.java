@@ -26,6 +26,10 @@ import java.util.Objects;
  *     of chainroute's view (a geth full node keeps exactly head-127 … head, and answers {@code
  *     missing trie node} for head-128), so a request near the edge errs toward the archive
  * @param methods the chain's own method rules ({@link MethodRules#NONE}: the protocol's defaults)
+ * @param chainId the chain's identity as its nodes report it (EVM: {@code eth_chainId}, e.g. {@code
+ *     0x1}); null: the identity most of its nodes report. A node reporting another is left out of
+ *     every pool
+ * @param cache what chainroute answers itself for this chain ({@link CacheConfig#DEFAULTS})
  */
 public record ChainConfig(
     String name,
@@ -40,7 +44,9 @@ public record ChainConfig(
     Duration probeTimeout,
     List<NodeConfig> nodes,
     long archiveMarginBlocks,
-    MethodRules methods) {
+    MethodRules methods,
+    String chainId,
+    CacheConfig cache) {
   /** Default {@code archiveMarginBlocks}. */
   public static final long DEFAULT_ARCHIVE_MARGIN_BLOCKS = 4;
 
@@ -54,5 +60,6 @@ public record ChainConfig(
     Objects.requireNonNull(pathPrefix, "pathPrefix");
     nodes = List.copyOf(nodes);
     Objects.requireNonNull(methods, "methods");
+    Objects.requireNonNull(cache, "cache");
   }
 }

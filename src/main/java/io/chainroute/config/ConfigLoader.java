@@ -164,7 +164,8 @@ public final class ConfigLoader {
         "maxHeldRequests",
         "shutdownGrace",
         "adminTokenEnv",
-        "metrics");
+        "metrics",
+        "cacheMaxBytes");
     String tokenEnv = o.string("adminTokenEnv", "");
     String token = "";
     if (!tokenEnv.isEmpty()) {
@@ -202,7 +203,9 @@ public final class ConfigLoader {
         o.duration("shutdownGrace", Duration.ofSeconds(10), Duration.ZERO, Duration.ofMinutes(10)),
         tokenEnv,
         token.strip(),
-        o.bool("metrics", true));
+        o.bool("metrics", true),
+        o.integer(
+            "cacheMaxBytes", ServerConfig.DEFAULT_CACHE_MAX_BYTES, 0, 64L * 1024 * 1024 * 1024));
   }
 
   /** A loopback address or name, judged from the text alone (no lookup): 127.0.0.0/8, ::1. */
@@ -361,6 +364,8 @@ public final class ConfigLoader {
         "probeTimeout",
         "archiveMarginBlocks",
         "methods",
+        "chainId",
+        "cache",
         "nodes");
     String name = o.name("name");
     String protocolName = o.string("protocol", null);
@@ -407,6 +412,16 @@ public final class ConfigLoader {
             "probeTimeout", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(1));
     List<NodeConfig> nodes = nodes(o, env, algorand);
     MethodRules methods = methods(o.obj("methods"), algorand);
+    String chainId = o.string("chainId", null);
+    if (chainId != null && (algorand || !chainId.matches("0x(0|[1-9a-f][0-9a-f]*)"))) {
+      throw new ConfigException(
+          o.at("chainId"),
+          "'" + chainId + "'",
+          algorand
+              ? "no 'chainId' (EVM chains only)"
+              : "the chain id as eth_chainId answers it: lower-case hex, e.g. 0x1 or 0x539");
+    }
+    CacheConfig cache = cache(o.obj("cache"));
     return new ChainConfig(
         name,
         protocol,
@@ -420,7 +435,22 @@ public final class ConfigLoader {
         probeTimeout,
         nodes,
         margin,
-        methods);
+        methods,
+        chainId,
+        cache);
+  }
+
+  /** {@code cache: {enabled, confirmations, ttl}} (README: Answers from chainroute). */
+  private static CacheConfig cache(Obj o) {
+    if (o.node.isEmpty()) {
+      return CacheConfig.DEFAULTS;
+    }
+    o.allow("enabled", "confirmations", "ttl");
+    CacheConfig d = CacheConfig.DEFAULTS;
+    return new CacheConfig(
+        o.bool("enabled", d.enabled()),
+        o.integer("confirmations", d.confirmations(), 0, 1_000_000),
+        o.duration("ttl", d.ttl(), Duration.ofSeconds(1), Duration.ofDays(365)));
   }
 
   private static final Pattern METHOD_PATTERN = Pattern.compile("[A-Za-z0-9_]*\\*|[A-Za-z0-9_]+");

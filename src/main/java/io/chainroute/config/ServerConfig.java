@@ -22,6 +22,8 @@ import java.time.Duration;
  * @param adminToken the admin token (a secret: never logged or shown; see {@link #toString()})
  * @param metrics serve {@code GET /metrics} and keep the metrics (default); false turns both off
  *     (the decision log stays)
+ * @param cacheMaxBytes the in-process response cache holds at most this many bytes of answers (0
+ *     turns it off; identity answers stay)
  */
 public record ServerConfig(
     String bindAddress,
@@ -36,7 +38,8 @@ public record ServerConfig(
     Duration shutdownGrace,
     String adminTokenEnv,
     String adminToken,
-    boolean metrics) {
+    boolean metrics,
+    long cacheMaxBytes) {
 
   public ServerConfig {
     adminTokenEnv = adminTokenEnv == null ? "" : adminTokenEnv;
@@ -62,4 +65,7 @@ public record ServerConfig(
   }
 
   public static final int DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+  /** Default {@code cacheMaxBytes}: the in-process response cache's bound. */
+  public static final long DEFAULT_CACHE_MAX_BYTES = 64L * 1024 * 1024;
 }

@@ -49,6 +49,35 @@ public record ChainView(ChainConfig config, long head, List<NodeView> nodes) {
     return at;
   }
 
+  /**
+   * The chain's finalized height for answers chainroute keeps: the lowest finalized height among
+   * the synced nodes Envoy may use (a node that knows less lowers it, never raises it); -1 when
+   * none of them knows one.
+   */
+  public long finalized() {
+    long f = Long.MAX_VALUE;
+    for (NodeView n : nodes) {
+      if (n.health() == Health.SYNCED && n.status().usable()) {
+        if (n.finalized() < 0) {
+          return -1;
+        }
+        f = Math.min(f, n.finalized());
+      }
+    }
+    return f == Long.MAX_VALUE ? -1 : f;
+  }
+
+  /** The highest head among the nodes Envoy may use for the head pool; -1 when none. */
+  public long usableHead() {
+    long h = -1;
+    for (NodeView n : nodes) {
+      if (n.status() == EndpointStatus.HEALTHY && n.head() > h) {
+        h = n.head();
+      }
+    }
+    return h;
+  }
+
   /** Same routing meaning as {@code other}: same head and same node heads, health and status. */
   public boolean sameRouting(ChainView other) {
     if (other == null || head != other.head || nodes.size() != other.nodes.size()) {

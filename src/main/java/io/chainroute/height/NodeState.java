@@ -15,6 +15,10 @@ import io.chainroute.config.NodeConfig;
  * @param backwardJumps how many times the node reported a lower head than before
  * @param address the node's IP address as last resolved, or null
  * @param drained taken out of every pool by an operator (kept out until undrained)
+ * @param identity the chain the node said it serves (see {@link
+ *     io.chainroute.chain.ProbeReading#identity}), or null
+ * @param finalized the node's finalized height as it last said, or -1
+ * @param safe the node's safe height as it last said, or -1
  * @param adapterState what the adapter kept from the node's last answer (opaque here; see {@link
  *     io.chainroute.chain.AdapterState}), or null
  */
@@ -30,10 +34,14 @@ public record NodeState(
     int backwardJumps,
     String address,
     io.chainroute.chain.AdapterState adapterState,
-    boolean drained) {
+    boolean drained,
+    String identity,
+    long finalized,
+    long safe) {
 
   public static NodeState initial(NodeConfig config) {
-    return new NodeState(config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, null, false);
+    return new NodeState(
+        config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, null, false, null, -1, -1);
   }
 
   /** The state after a successful probe, keeping what the adapter kept from it. */
@@ -52,7 +60,10 @@ public record NodeState(
         s.backwardJumps,
         s.address,
         r.state(),
-        s.drained);
+        s.drained,
+        r.identity(),
+        r.finalized(),
+        r.safe());
   }
 
   /** The state after a successful probe. */
@@ -82,7 +93,10 @@ public record NodeState(
         backwardJumps + (backwards ? 1 : 0),
         addr != null ? addr : address,
         adapterState,
-        drained);
+        drained,
+        identity,
+        finalized,
+        safe);
   }
 
   /** The same state, drained or not. */
@@ -99,7 +113,10 @@ public record NodeState(
         backwardJumps,
         address,
         adapterState,
-        d);
+        d,
+        identity,
+        finalized,
+        safe);
   }
 
   /** The state after a failed probe; the head is kept for /status but no longer trusted. */
@@ -116,6 +133,9 @@ public record NodeState(
         backwardJumps,
         address,
         adapterState,
-        drained);
+        drained,
+        identity,
+        finalized,
+        safe);
   }
 }

@@ -8,6 +8,11 @@ import io.chainroute.config.NodeConfig;
  *
  * @param adapterState what the chain's adapter kept from the node's last answer, opaque here (see
  *     {@link io.chainroute.chain.AdapterState}); null when none
+ * @param identity the chain the node said it serves, or null (see {@link
+ *     io.chainroute.chain.ProbeReading#identity})
+ * @param finalized the node's finalized height: as it said, else its head less the chain's
+ *     confirmations; -1 when unknown
+ * @param safe the node's safe height as it said, or -1
  */
 public record NodeView(
     NodeConfig config,
@@ -19,7 +24,37 @@ public record NodeView(
     long latencyMicros,
     long lastAdvancedWallMillis,
     String address,
-    io.chainroute.chain.AdapterState adapterState) {
+    io.chainroute.chain.AdapterState adapterState,
+    String identity,
+    long finalized,
+    long safe) {
+
+  public NodeView(
+      NodeConfig config,
+      long head,
+      long lag,
+      Health health,
+      String reason,
+      EndpointStatus status,
+      long latencyMicros,
+      long lastAdvancedWallMillis,
+      String address,
+      io.chainroute.chain.AdapterState adapterState) {
+    this(
+        config,
+        head,
+        lag,
+        health,
+        reason,
+        status,
+        latencyMicros,
+        lastAdvancedWallMillis,
+        address,
+        adapterState,
+        null,
+        -1,
+        -1);
+  }
 
   public NodeView(
       NodeConfig config,
@@ -41,7 +76,10 @@ public record NodeView(
         latencyMicros,
         lastAdvancedWallMillis,
         address,
-        null);
+        null,
+        null,
+        -1,
+        -1);
   }
 
   public String name() {

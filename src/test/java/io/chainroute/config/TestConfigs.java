@@ -41,6 +41,8 @@ public final class TestConfigs {
     private Duration probeTimeout = Duration.ofSeconds(2);
     private long archiveMarginBlocks = ChainConfig.DEFAULT_ARCHIVE_MARGIN_BLOCKS;
     private MethodRules methods = MethodRules.NONE;
+    private String chainId;
+    private CacheConfig cache = CacheConfig.DEFAULTS;
     private final List<NodeConfig> nodes = new ArrayList<>();
 
     private Chain(String name, Protocol protocol, long stateBlocks, Duration blockTime) {
@@ -103,6 +105,16 @@ public final class TestConfigs {
       return this;
     }
 
+    public Chain chainId(String id) {
+      this.chainId = id;
+      return this;
+    }
+
+    public Chain cache(CacheConfig c) {
+      this.cache = c;
+      return this;
+    }
+
     public Chain nodes(NodeConfig... more) {
       nodes.addAll(List.of(more));
       return this;
@@ -127,7 +139,9 @@ public final class TestConfigs {
           probeTimeout,
           nodes,
           archiveMarginBlocks,
-          methods);
+          methods,
+          chainId,
+          cache);
     }
   }
 
