@@ -66,6 +66,7 @@ public final class Sidecar implements AutoCloseable {
   private final io.chainroute.pipeline.HeldRequests held;
   // Null when server.metrics is false.
   private final ChainrouteMetrics metrics;
+  private final io.chainroute.cache.ResponseStore store;
   private final Duration shutdownGrace;
   private final java.util.concurrent.CountDownLatch closed =
       new java.util.concurrent.CountDownLatch(1);
@@ -81,6 +82,10 @@ public final class Sidecar implements AutoCloseable {
     xdsLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-xds"));
     ExecutorService probeIo = Executors.newFixedThreadPool(2, daemon("chainroute-probe"));
     metrics = config.server().metrics() ? new ChainrouteMetrics(clock, true) : null;
+    store =
+        config.server().cacheMaxBytes() > 0
+            ? new io.chainroute.store.LocalStore(config.server().cacheMaxBytes())
+            : io.chainroute.cache.ResponseStore.NONE;
     closers.add(heightLoop::shutdownNow);
     closers.add(xdsLoop::shutdownNow);
     closers.add(probeIo::shutdownNow);
@@ -131,6 +136,7 @@ public final class Sidecar implements AutoCloseable {
     tracker.addListener(held::onLatest);
     shutdownGrace = config.server().shutdownGrace();
     if (metrics != null) {
+      metrics.watchCache(store::stats, config.chains());
       metrics.watch(
           tracker::topology,
           config.chains(),
@@ -228,7 +234,9 @@ public final class Sidecar implements AutoCloseable {
                             publisher::applied,
                             held,
                             sc.unavailableWait(),
-                            decisionListener())))
+                            decisionListener(),
+                            store),
+                        Math.min(ExtProcService.DEFAULT_MAX_CAPTURE_BYTES, sc.maxRequestBytes())))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).

@@ -24,6 +24,8 @@ public interface ResponseStore {
   }
 
   /**
+   * The store's counts.
+   *
    * @param entries answers held now
    * @param bytes their size (the bound's measure)
    * @param evictions answers dropped for room or age

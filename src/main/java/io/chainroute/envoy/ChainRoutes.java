@@ -84,6 +84,18 @@ final class ChainRoutes {
       }
       Duration readTry = envoy.readTryTimeout();
       routes.add(route(c, head, SAFE_RETRY_ON, exact(WRITE_HEADER, WRITE_VALUE), null));
+      // Reads whose answer may go into the response cache: the same routes, with the capture
+      // filter on (before the plain ones: they match a subset of these requests).
+      for (Pool pool : List.of(Pool.ARCHIVE, Pool.HEAD)) {
+        routes.add(
+            capture(
+                route(
+                    c,
+                    EnvoyContract.nodeCluster(c.name(), pool),
+                    READ_RETRY_ON,
+                    exact(POOL_HEADER, pool.id()),
+                    readTry)));
+      }
       routes.add(
           route(
               c,
@@ -124,6 +136,45 @@ final class ChainRoutes {
         .setValidateClusters(BoolValue.of(false))
         .addVirtualHosts(vhost)
         .build();
+  }
+
+  /**
+   * A capture route: {@code r} for requests chainroute marked with {@link
+   * EnvoyContract#CACHE_HEADER}, the mark stripped before the node, the capture filter on for the
+   * answer: response headers (status, encoding, length) then the buffered body. With SEND headers,
+   * BUFFERED keeps the answer's content-length.
+   */
+  private static Route.Builder capture(Route.Builder r) {
+    r.getMatchBuilder().addHeaders(exact(EnvoyContract.CACHE_HEADER, EnvoyContract.CACHE_CAPTURE));
+    return r.addRequestHeadersToRemove(EnvoyContract.CACHE_HEADER)
+        .putTypedPerFilterConfig(
+            EnvoyContract.CAPTURE_FILTER,
+            Any.pack(
+                ExtProcPerRoute.newBuilder()
+                    .setOverrides(
+                        ExtProcOverrides.newBuilder()
+                            .setProcessingMode(
+                                io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
+                                    .ProcessingMode.newBuilder()
+                                    .setRequestHeaderMode(
+                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
+                                            .ProcessingMode.HeaderSendMode.SKIP)
+                                    .setResponseHeaderMode(
+                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
+                                            .ProcessingMode.HeaderSendMode.SEND)
+                                    .setRequestBodyMode(
+                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
+                                            .ProcessingMode.BodySendMode.NONE)
+                                    .setResponseBodyMode(
+                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
+                                            .ProcessingMode.BodySendMode.BUFFERED)
+                                    .setRequestTrailerMode(
+                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
+                                            .ProcessingMode.HeaderSendMode.SKIP)
+                                    .setResponseTrailerMode(
+                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
+                                            .ProcessingMode.HeaderSendMode.SKIP)))
+                    .build()));
   }
 
   /** A path the chain's adapter routes apart, to the head pool. */
