@@ -99,6 +99,11 @@ public interface ChainAdapter {
     return false;
   }
 
+  /** True when the adapter's requests may carry a {@link LocalPlan} with stored calls. */
+  default boolean storesAnswers() {
+    return false;
+  }
+
   /**
    * The answers worth keeping from a node's answer to a request whose {@link LocalPlan} had {@link
    * LocalPlan.Stored} calls, in the store's format (what {@link LocalPlan.Assembler} reads back):

@@ -86,7 +86,10 @@ final class ChainRoutes {
       routes.add(route(c, head, SAFE_RETRY_ON, exact(WRITE_HEADER, WRITE_VALUE), null));
       // Reads whose answer may go into the response cache: the same routes, with the capture
       // filter on (before the plain ones: they match a subset of these requests).
-      for (Pool pool : List.of(Pool.ARCHIVE, Pool.HEAD)) {
+      for (Pool pool :
+          chain.adapter().storesAnswers() && c.cache().enabled()
+              ? List.of(Pool.ARCHIVE, Pool.HEAD)
+              : List.<Pool>of()) {
         routes.add(
             capture(
                 route(

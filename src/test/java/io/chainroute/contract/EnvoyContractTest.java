@@ -35,7 +35,11 @@ class EnvoyContractTest {
   void everyRoutingHeaderCarriesThePrefixExtProcStripsFromClients() {
     assertThat(EnvoyContract.ROUTING_HEADERS)
         .allSatisfy(h -> assertThat(h).startsWith(EnvoyContract.HEADER_PREFIX))
-        .containsExactly("x-chainroute-pool", "x-chainroute-write", "x-chainroute-upstream");
+        .containsExactly(
+            "x-chainroute-pool",
+            "x-chainroute-write",
+            "x-chainroute-upstream",
+            "x-chainroute-cache");
   }
 
   @Test

@@ -92,7 +92,7 @@ class BootstrapRendererTest {
         .isEqualTo(ProcessingMode.BodySendMode.BUFFERED);
     assertThat(ep.getProcessingMode().getResponseHeaderMode())
         .isEqualTo(ProcessingMode.HeaderSendMode.SKIP);
-    assertThat(hcm.getHttpFilters(3).getName()).isEqualTo("envoy.filters.http.router");
+    assertThat(hcm.getHttpFilters(4).getName()).isEqualTo("envoy.filters.http.router");
     assertThat(
             hcm.getHttpFilters(1)
                 .getTypedConfig()
@@ -127,38 +127,38 @@ class BootstrapRendererTest {
     // eth-local: write, archive, head, default; algorand-local: wait, pending, write, archive,
     // head,
     // default; then the 404 catch-all.
-    assertThat(routes).hasSize(11);
+    assertThat(routes).hasSize(13);
     Route write = routes.get(0);
     assertThat(write.getMatch().getHeaders(0).getName()).isEqualTo("x-chainroute-write");
     assertThat(write.getRoute().getCluster()).isEqualTo("eth-local-head");
     // Only retries of what cannot have reached a node: no "reset" (after sending), no 5xx.
     assertThat(java.util.Arrays.asList(write.getRoute().getRetryPolicy().getRetryOn().split(",")))
         .containsExactlyInAnyOrder("connect-failure", "refused-stream", "reset-before-request");
-    Route archive = routes.get(1);
+    Route archive = routes.get(3);
     assertThat(archive.getMatch().getHeaders(0).getStringMatch().getExact()).isEqualTo("archive");
     assertThat(archive.getRoute().getCluster()).isEqualTo("eth-local-archive");
-    Route fallback = routes.get(3);
+    Route fallback = routes.get(5);
     assertThat(fallback.getMatch().getHeadersList()).isEmpty();
     assertThat(fallback.getRoute().getCluster()).isEqualTo("eth-local-head");
     assertThat(
             java.util.Arrays.asList(fallback.getRoute().getRetryPolicy().getRetryOn().split(",")))
         .doesNotContain("reset")
         .contains("reset-before-request");
-    assertThat(routes.get(10).getDirectResponse().getStatus()).isEqualTo(404);
+    assertThat(routes.get(12).getDirectResponse().getStatus()).isEqualTo(404);
 
-    Route wait = routes.get(4);
+    Route wait = routes.get(6);
     assertThat(wait.getMatch().getPrefix()).isEqualTo("/algo/v2/status/wait-for-block-after/");
     assertThat(wait.getRoute().getTimeout().getSeconds()).isGreaterThan(60);
-    Route pending = routes.get(5);
+    Route pending = routes.get(7);
     assertThat(pending.getMatch().getPrefix()).isEqualTo("/algo/v2/transactions/pending/");
     assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList())
         .containsExactly(404);
-    assertThat(routes.subList(4, 10))
+    assertThat(routes.subList(6, 12))
         .allSatisfy(
             r -> assertThat(r.getRequestHeadersToRemoveList()).contains("x-algo-api-token"));
     assertThat(
             java.util.Arrays.asList(
-                routes.get(6).getRoute().getRetryPolicy().getRetryOn().split(",")))
+                routes.get(8).getRoute().getRetryPolicy().getRetryOn().split(",")))
         .doesNotContain("reset");
     assertThat(rc.getVirtualHosts(0).getResponseHeadersToAdd(0).getHeader().getValue())
         .isEqualTo("%UPSTREAM_HOST%");
@@ -328,6 +328,7 @@ class BootstrapRendererTest {
             "envoy.filters.http.decompressor",
             "envoy.filters.http.buffer",
             "envoy.filters.http.ext_proc",
+            "chainroute.cache_capture",
             "envoy.filters.http.router");
 
     HttpConnectionManager h =
@@ -341,6 +342,7 @@ class BootstrapRendererTest {
             "envoy.filters.http.buffer",
             "envoy.filters.http.local_ratelimit",
             "envoy.filters.http.ext_proc",
+            "chainroute.cache_capture",
             "envoy.filters.http.router");
     // The whole request is read before a 429, so the reply keeps the HTTP/1.1 connection open.
     assertThat(
@@ -465,9 +467,9 @@ class BootstrapRendererTest {
             .getVirtualHosts(0)
             .getRoutesList();
     Route write = routes.get(0);
-    Route archive = routes.get(1);
-    Route head = routes.get(2);
-    Route unclassified = routes.get(3);
+    Route archive = routes.get(3);
+    Route head = routes.get(4);
+    Route unclassified = routes.get(5);
     for (Route read : List.of(archive, head)) {
       RetryPolicy p = read.getRoute().getRetryPolicy();
       assertThat(p.getRetryOn()).isEqualTo("connect-failure,refused-stream,reset");
@@ -494,8 +496,8 @@ class BootstrapRendererTest {
             .getRouteConfig()
             .getVirtualHosts(0)
             .getRoutesList();
-    assertThat(one.get(2).getRoute().getRetryPolicy().getNumRetries().getValue()).isEqualTo(2);
-    assertThat(one.get(2).getRoute().getRetryPolicy().getPerTryTimeout())
+    assertThat(one.get(4).getRoute().getRetryPolicy().getNumRetries().getValue()).isEqualTo(2);
+    assertThat(one.get(4).getRoute().getRetryPolicy().getPerTryTimeout())
         .isEqualTo(com.google.protobuf.util.Durations.fromMillis(1500));
   }
 
@@ -503,11 +505,11 @@ class BootstrapRendererTest {
   void algodWaitsKeepTheirLongTimeoutWithoutATryTimeoutAndPendingLookupsHedge() throws Exception {
     List<Route> routes =
         hcm(parse(render(demo(), "envoy"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
-    Route wait = routes.get(4);
+    Route wait = routes.get(6);
     assertThat(wait.getRoute().getTimeout().getSeconds()).isEqualTo(70);
     assertThat(wait.getRoute().getRetryPolicy().hasPerTryTimeout()).isFalse();
     assertThat(wait.getRoute().hasHedgePolicy()).isFalse();
-    Route pending = routes.get(5);
+    Route pending = routes.get(7);
     assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList())
         .containsExactly(404);
     assertThat(pending.getRoute().getRetryPolicy().hasPerTryTimeout()).isTrue();

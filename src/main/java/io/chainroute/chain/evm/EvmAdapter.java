@@ -235,6 +235,11 @@ public final class EvmAdapter implements ChainAdapter {
   }
 
   @Override
+  public boolean storesAnswers() {
+    return true;
+  }
+
+  @Override
   public List<byte[]> captured(
       byte[] responseBody, List<io.chainroute.chain.LocalPlan.Capture> calls, long finalized) {
     return EvmAnswers.captured(responseBody, calls, finalized);

@@ -178,7 +178,8 @@ final class EvmAnswers {
       long head) {
     EvmFacts facts = state instanceof EvmFacts f ? f : null;
     ByteArrayOutputStream out = new ByteArrayOutputStream(256);
-    String trailer = facts != null ? facts.trailer() : null;
+    // The trailer of the node whose answer is replayed (or, for facts alone, of the probed node).
+    String trailer = null;
     if (batch) {
       out.write('[');
     }
@@ -207,6 +208,9 @@ final class EvmAnswers {
     }
     if (batch) {
       out.write(']');
+    }
+    if (trailer == null) {
+      trailer = facts != null ? facts.trailer() : "";
     }
     out.writeBytes((trailer == null ? "" : trailer).getBytes(StandardCharsets.US_ASCII));
     return new Reply(200, EvmAdapter.JSON, out.toByteArray());
