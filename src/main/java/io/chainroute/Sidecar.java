@@ -82,10 +82,7 @@ public final class Sidecar implements AutoCloseable {
     xdsLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-xds"));
     ExecutorService probeIo = Executors.newFixedThreadPool(2, daemon("chainroute-probe"));
     metrics = config.server().metrics() ? new ChainrouteMetrics(clock, true) : null;
-    store =
-        config.server().cacheMaxBytes() > 0
-            ? new io.chainroute.store.LocalStore(config.server().cacheMaxBytes())
-            : io.chainroute.cache.ResponseStore.NONE;
+    store = store(config.server());
     closers.add(heightLoop::shutdownNow);
     closers.add(xdsLoop::shutdownNow);
     closers.add(probeIo::shutdownNow);
@@ -174,6 +171,26 @@ public final class Sidecar implements AutoCloseable {
       l.add(metrics);
     }
     return DecisionListener.all(l);
+  }
+
+  /** The response store: none, in-process, or in-process in front of a shared Redis. */
+  private io.chainroute.cache.ResponseStore store(io.chainroute.config.ServerConfig sc) {
+    if (sc.cacheMaxBytes() <= 0) {
+      return io.chainroute.cache.ResponseStore.NONE;
+    }
+    io.chainroute.store.LocalStore local = new io.chainroute.store.LocalStore(sc.cacheMaxBytes());
+    if (sc.cacheRedisUrl().isEmpty()) {
+      return local;
+    }
+    io.chainroute.store.SharedStore shared =
+        new io.chainroute.store.SharedStore(
+            local,
+            java.net.URI.create(sc.cacheRedisUrl()),
+            sc.cacheRedisTimeout(),
+            Duration.ofSeconds(1),
+            System::nanoTime);
+    closers.add(shared);
+    return shared;
   }
 
   /** Binds every port and starts probing; on failure closes whatever it opened. */

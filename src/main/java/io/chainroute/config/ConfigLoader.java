@@ -165,7 +165,8 @@ public final class ConfigLoader {
         "shutdownGrace",
         "adminTokenEnv",
         "metrics",
-        "cacheMaxBytes");
+        "cacheMaxBytes",
+        "cacheRedis");
     String tokenEnv = o.string("adminTokenEnv", "");
     String token = "";
     if (!tokenEnv.isEmpty()) {
@@ -205,7 +206,31 @@ public final class ConfigLoader {
         token.strip(),
         o.bool("metrics", true),
         o.integer(
-            "cacheMaxBytes", ServerConfig.DEFAULT_CACHE_MAX_BYTES, 0, 64L * 1024 * 1024 * 1024));
+            "cacheMaxBytes", ServerConfig.DEFAULT_CACHE_MAX_BYTES, 0, 64L * 1024 * 1024 * 1024),
+        redisUrl(o.obj("cacheRedis")),
+        o.obj("cacheRedis")
+            .duration(
+                "timeout", Duration.ofMillis(50), Duration.ofMillis(1), Duration.ofSeconds(5)));
+  }
+
+  /** {@code cacheRedis: {url, timeout}}: the URL, checked without ever echoing it (a password). */
+  private static String redisUrl(Obj o) {
+    if (o.node.isEmpty()) {
+      return "";
+    }
+    o.allow("url", "timeout");
+    String url = o.string("url", "");
+    java.net.URI u;
+    try {
+      u = java.net.URI.create(url);
+    } catch (IllegalArgumentException e) {
+      u = null;
+    }
+    if (u == null || !"redis".equals(u.getScheme()) || u.getHost() == null) {
+      throw new ConfigException(
+          o.at("url"), "not a Redis URL (value not shown)", "redis://[:password@]host:port");
+    }
+    return url;
   }
 
   /** A loopback address or name, judged from the text alone (no lookup): 127.0.0.0/8, ::1. */

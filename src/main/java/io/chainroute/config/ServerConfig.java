@@ -24,6 +24,11 @@ import java.time.Duration;
  *     (the decision log stays)
  * @param cacheMaxBytes the in-process response cache holds at most this many bytes of answers (0
  *     turns it off; identity answers stay)
+ * @param cacheRedisUrl {@code redis://[:password@]host:port} of a Redis shared by the replicas as
+ *     the response cache's second tier; empty: none (a secret when it holds a password: never
+ *     shown)
+ * @param cacheRedisTimeout connect and socket timeout of each Redis call (a failure serves from the
+ *     local cache alone for a second)
  */
 public record ServerConfig(
     String bindAddress,
@@ -39,7 +44,9 @@ public record ServerConfig(
     String adminTokenEnv,
     String adminToken,
     boolean metrics,
-    long cacheMaxBytes) {
+    long cacheMaxBytes,
+    String cacheRedisUrl,
+    Duration cacheRedisTimeout) {
 
   public ServerConfig {
     adminTokenEnv = adminTokenEnv == null ? "" : adminTokenEnv;
