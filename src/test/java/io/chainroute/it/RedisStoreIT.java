@@ -51,7 +51,7 @@ class RedisStoreIT {
         .until(
             () -> {
               try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
-                return true;
+                return s.isConnected();
               }
             });
   }
