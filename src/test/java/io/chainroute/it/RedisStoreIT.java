@@ -50,7 +50,8 @@ class RedisStoreIT {
         .ignoreExceptions()
         .until(
             () -> {
-              try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+              try (java.net.Socket s =
+                  new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
                 return s.isConnected();
               }
             });
