@@ -101,7 +101,7 @@ class RedisStoreIT {
           new Thread(
               () -> {
                 for (int i = 0; System.nanoTime() < end; i++) {
-                  String key = "t" + id + "-" + i;
+                  String key = "t" + id + "-" + (i % 500);
                   try {
                     long start = System.nanoTime();
                     a.put("eth", key, new byte[] {1, 2, 3}, TTL);
