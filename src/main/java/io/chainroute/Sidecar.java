@@ -11,17 +11,23 @@ import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigException;
 import io.chainroute.config.ConfigReload;
 import io.chainroute.config.ServerConfig;
+import io.chainroute.config.ServerTls;
 import io.chainroute.extproc.ExtProcService;
 import io.chainroute.height.HeightTracker;
 import io.chainroute.height.NodeProber;
 import io.chainroute.metrics.ChainrouteMetrics;
 import io.chainroute.pipeline.DecisionListener;
 import io.chainroute.pipeline.DecisionLog;
+import io.chainroute.probe.HttpNodeCalls;
 import io.chainroute.probe.HttpNodeProber;
+import io.chainroute.probe.NodeClients;
 import io.chainroute.xds.XdsClients;
 import io.chainroute.xds.XdsListener;
 import io.chainroute.xds.XdsPublisher;
+import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -51,7 +57,7 @@ public final class Sidecar implements AutoCloseable {
   private final List<AutoCloseable> closers = new ArrayList<>();
   private final Map<String, ChainAdapter> adapters = new LinkedHashMap<>();
   private final HeightTracker tracker;
-  private final HttpClient http;
+  private final NodeClients http;
   private final ScheduledExecutorService xdsLoop;
   private final ScheduledExecutorService pushTimer;
   // Each chain's head push source, if its adapter offers one; replaced by a reload. Guarded by
@@ -71,7 +77,7 @@ public final class Sidecar implements AutoCloseable {
   private final java.util.concurrent.CountDownLatch closed =
       new java.util.concurrent.CountDownLatch(1);
 
-  private Sidecar(ChainrouteConfig config) {
+  private Sidecar(ChainrouteConfig config, HttpNodeProber.Resolver resolver) {
     running = config;
     Clock clock = Clock.systemUTC();
     for (ChainConfig chain : config.chains()) {
@@ -87,15 +93,21 @@ public final class Sidecar implements AutoCloseable {
     closers.add(xdsLoop::shutdownNow);
     closers.add(probeIo::shutdownNow);
     http =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(2))
-            .executor(probeIo)
-            .build();
+        new NodeClients(
+            tls -> {
+              HttpClient.Builder b =
+                  HttpClient.newBuilder()
+                      .version(HttpClient.Version.HTTP_1_1)
+                      .connectTimeout(Duration.ofSeconds(2))
+                      .executor(probeIo);
+              return (tls == null ? b : b.sslContext(tls)).build();
+            });
+    // Every CA bundle is parsed now: a bad one stops the start, not a probe later.
+    config.chains().forEach(c -> c.nodes().forEach(http::apply));
     tracker =
         new HeightTracker(
             config.chains(),
-            metered(new HttpNodeProber(http, adapters, probeIo)),
+            metered(new HttpNodeProber(http, adapters, probeIo, resolver)),
             heightLoop,
             System::nanoTime,
             clock);
@@ -195,7 +207,16 @@ public final class Sidecar implements AutoCloseable {
 
   /** Binds every port and starts probing; on failure closes whatever it opened. */
   public static Sidecar start(ChainrouteConfig config) throws IOException {
-    Sidecar s = new Sidecar(config);
+    return start(config, HttpNodeProber.Resolver.SYSTEM);
+  }
+
+  /**
+   * Starts with the given host resolver for the addresses published to Envoy (tests: a DNS change
+   * without editing the system's DNS).
+   */
+  public static Sidecar start(ChainrouteConfig config, HttpNodeProber.Resolver resolver)
+      throws IOException {
+    Sidecar s = new Sidecar(config, resolver);
     try {
       s.bind(config);
     } catch (IOException | RuntimeException e) {
@@ -216,32 +237,42 @@ public final class Sidecar implements AutoCloseable {
     s.startHeadSources();
     ServerConfig sc = config.server();
     log.info(
-        "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{}",
+        "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{} tls={} allowedEnvoys={}",
         config.chains().size(),
         sc.bindAddress(),
         sc.xdsPort(),
         sc.bindAddress(),
         sc.extProcPort(),
         sc.bindAddress(),
-        sc.adminHttpPort());
+        sc.adminHttpPort(),
+        sc.tls() == null ? "off" : "mutual",
+        sc.allowedEnvoyNodeIds().isEmpty() ? "any" : sc.allowedEnvoyNodeIds());
     return s;
   }
 
   private void bind(ChainrouteConfig config) throws IOException {
     ServerConfig sc = config.server();
     publisher.warmUp();
+    publisher.allowOnly(java.util.Set.copyOf(sc.allowedEnvoyNodeIds()));
+    warnIfOpen(sc);
+    ServerCredentials credentials = credentials(sc);
     servers.add(
         startServer(
             "xDS",
-            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.xdsPort()))
+            NettyServerBuilder.forAddress(
+                    new InetSocketAddress(sc.bindAddress(), sc.xdsPort()), credentials)
                 .addService(publisher.adsService())
+                // EDS-only Envoys (a mesh owns their clusters) ask for endpoints on their own
+                // stream.
+                .addService(publisher.edsService())
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true),
             sc.xdsPort()));
     servers.add(
         startServer(
             "ext_proc",
-            NettyServerBuilder.forAddress(new InetSocketAddress(sc.bindAddress(), sc.extProcPort()))
+            NettyServerBuilder.forAddress(
+                    new InetSocketAddress(sc.bindAddress(), sc.extProcPort()), credentials)
                 .addService(
                     new ExtProcService(
                         new io.chainroute.pipeline.RequestPipeline(
@@ -252,6 +283,7 @@ public final class Sidecar implements AutoCloseable {
                             held,
                             sc.unavailableWait(),
                             decisionListener(),
+                            new HttpNodeCalls(http),
                             store),
                         Math.min(ExtProcService.DEFAULT_MAX_CAPTURE_BYTES, sc.maxRequestBytes())))
                 // The service never blocks: run it on the transport threads, no hop per message.
@@ -287,6 +319,54 @@ public final class Sidecar implements AutoCloseable {
       throw new IOException(
           "admin HTTP port " + sc.adminHttpPort() + " is not available (" + rootMessage(e) + ")",
           e);
+    }
+  }
+
+  /**
+   * mTLS for the xDS and ext_proc ports when {@code server.tls} is set: an Envoy without a client
+   * certificate from {@code clientCa} fails the handshake and never sends a message. Plaintext
+   * otherwise.
+   */
+  private static ServerCredentials credentials(ServerConfig sc) throws IOException {
+    ServerTls tls = sc.tls();
+    if (tls == null) {
+      return InsecureServerCredentials.create();
+    }
+    try {
+      return TlsServerCredentials.newBuilder()
+          .keyManager(tls.cert().toFile(), tls.key().toFile())
+          .trustManager(tls.clientCa().toFile())
+          .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE)
+          .build();
+    } catch (IOException | RuntimeException e) {
+      // The files were checked at load; this is a file changed since, or a key the JDK read and
+      // the TLS stack does not. The message names the files, never their content.
+      throw new IOException(
+          "server.tls: cannot use "
+              + tls.cert()
+              + " / "
+              + tls.key()
+              + " / "
+              + tls.clientCa()
+              + " ("
+              + e.getClass().getSimpleName()
+              + ")",
+          e);
+    }
+  }
+
+  /**
+   * Off loopback with an allow-list but no mTLS: served, with a warning, since a node id is not a
+   * secret (any host that reaches the port can claim one). Without either the configuration was
+   * refused at load.
+   */
+  private static void warnIfOpen(ServerConfig sc) {
+    if (sc.tls() == null && !io.chainroute.config.ConfigLoader.loopback(sc.bindAddress())) {
+      log.warn(
+          "xDS and ext_proc are plaintext off loopback: node credentials go to any client that"
+              + " claims an allowed node id. Set server.tls for mutual TLS. bind={} allowed={}",
+          sc.bindAddress(),
+          sc.allowedEnvoyNodeIds());
     }
   }
 
@@ -346,6 +426,11 @@ public final class Sidecar implements AutoCloseable {
       return refused(e);
     }
     try {
+      next.chains().forEach(c -> c.nodes().forEach(http::apply));
+    } catch (IllegalArgumentException e) {
+      return refused(new ConfigException(e.getMessage()));
+    }
+    try {
       // Clusters first (a node token may add the upstream filter), then the nodes: the tracker's
       // new topology reaches every Envoy through the usual coalesced push.
       publisher.reconfigure(next.chains()).get(5, TimeUnit.SECONDS);
@@ -395,10 +480,11 @@ public final class Sidecar implements AutoCloseable {
     List<EnvoyConnection> out = new ArrayList<>();
     for (XdsClients.Client c : publisher.clients()) {
       out.add(
-          new EnvoyConnection(
+          EnvoyConnection.served(
               c.nodeId(),
               c.cluster(),
               c.region(),
+              c.address(),
               c.connectedAtMillis(),
               c.types().stream()
                   .map(
@@ -410,6 +496,11 @@ public final class Sidecar implements AutoCloseable {
                               t.lastNack(),
                               t.lastNackAtMillis()))
                   .toList()));
+    }
+    for (io.chainroute.xds.NodeGate.Refusal r : publisher.refused()) {
+      out.add(
+          EnvoyConnection.refused(
+              r.nodeId(), r.address(), r.reason(), r.attempts(), r.lastAtMillis()));
     }
     return out;
   }

@@ -74,6 +74,14 @@ public final class StatusJson {
       envoy.put("nodeId", e.nodeId());
       envoy.put("cluster", e.cluster());
       envoy.put("region", e.region());
+      envoy.put("address", e.address());
+      if (!e.refused().isEmpty()) {
+        // Refused by server.allowedEnvoyNodeIds: no resource was sent to it.
+        envoy.put("refused", e.refused());
+        envoy.put("attempts", e.attempts());
+        envoy.put("lastAttemptAt", Instant.ofEpochMilli(e.connectedAtMillis()).toString());
+        continue;
+      }
       envoy.put("connectedAt", Instant.ofEpochMilli(e.connectedAtMillis()).toString());
       ArrayNode types = envoy.putArray("resources");
       for (EnvoyConnection.TypeState t : e.types()) {

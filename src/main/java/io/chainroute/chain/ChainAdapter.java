@@ -70,13 +70,13 @@ public interface ChainAdapter {
    * A push source of head news for the chain's nodes, or null when the protocol has none or no node
    * of the chain is set up for one (the tracker then relies on polling alone).
    *
-   * @param http the client for its connections (shared with the probes)
+   * @param http the client for each node's connections (the probes', with the node's CA bundle)
    * @param timer for its reconnects; single-threaded, never to be blocked
    * @param wake rung per node with news
    */
   default HeadSource headSource(
       io.chainroute.config.ChainConfig chain,
-      java.net.http.HttpClient http,
+      java.util.function.Function<io.chainroute.config.NodeConfig, java.net.http.HttpClient> http,
       java.util.concurrent.ScheduledExecutorService timer,
       HeadSource.Wake wake) {
     return null;
@@ -117,6 +117,19 @@ public interface ChainAdapter {
       byte[] responseBody, java.util.List<LocalPlan.Capture> calls, long finalized) {
     return java.util.Collections.nCopies(calls.size(), null);
   }
+
+  /**
+   * The protocol's own error for a call on state that lived on a node which is gone (EVM: geth's
+   * {@code -32000 filter not found}), which the proxy answers when it cannot reach that node
+   * (Envoy's local reply for the node's route; chainroute answers the same once it saw the node
+   * go); null when the protocol keeps no state on a node.
+   */
+  default NodeStateGone nodeStateGone() {
+    return null;
+  }
+
+  /** A JSON-RPC style error: the code and the node's own message. */
+  record NodeStateGone(int code, String message) {}
 
   /**
    * Client request headers (lower case) dropped on every route of the chain before a request

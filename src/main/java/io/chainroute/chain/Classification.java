@@ -77,6 +77,59 @@ public sealed interface Classification {
     }
   }
 
+  /**
+   * Send the request unchanged to every usable node of the head pool (read-your-writes: a
+   * transaction every node has at once, whichever node the client asks next), answered with {@code
+   * combine} over the nodes' replies once all answered or the wait ended. Sent by chainroute
+   * itself, with each node's own headers; never retried.
+   *
+   * @param body the request as the client sent it
+   * @param combine the client's answer from the replies in arrival order (failures included)
+   * @param otherwise how to route it when chainroute does not send it itself (one usable node)
+   */
+  record Broadcast(
+      byte[] body, java.util.function.Function<List<NodeReply>, Reply> combine, Forward otherwise)
+      implements Classification {
+    @Override
+    public String method() {
+      return otherwise.method();
+    }
+  }
+
+  /**
+   * Create state that lives on one node (an EVM filter): chainroute sends the request to one synced
+   * node itself and answers with {@code tagged}, which marks the node in the answer ({@link
+   * NodeTag}) so later calls on that state find it ({@link OnNode}).
+   *
+   * @param tagged the client's answer from the node's tag and its reply (a failed reply included)
+   * @param otherwise how to route it when chainroute does not send it itself
+   */
+  record CreateOnNode(
+      byte[] body,
+      java.util.function.BiFunction<String, NodeReply, Reply> tagged,
+      Forward otherwise)
+      implements Classification {
+    @Override
+    public String method() {
+      return otherwise.method();
+    }
+  }
+
+  /**
+   * Use state that lives on the node whose {@link NodeTag} is {@code nodeTag}: routed to that node
+   * alone with {@code body} (the request with the tag taken out); answered with {@code gone} (the
+   * node's own "not found" error) when that node is not usable. A tag no configured node has (not
+   * one chainroute handed out, or its node was removed) is routed as {@code otherwise}: the nodes
+   * answer it themselves.
+   */
+  record OnNode(String nodeTag, byte[] body, Reply gone, Forward otherwise)
+      implements Classification {
+    @Override
+    public String method() {
+      return otherwise.method();
+    }
+  }
+
   /** Builds a protocol-native error reply for the request it was made from. */
   @FunctionalInterface
   interface ErrorReplier {

@@ -165,6 +165,8 @@ public final class ConfigLoader {
         "shutdownGrace",
         "adminTokenEnv",
         "metrics",
+        "tls",
+        "allowedEnvoyNodeIds",
         "cacheMaxBytes",
         "cacheRedis");
     String tokenEnv = o.string("adminTokenEnv", "");
@@ -188,6 +190,21 @@ public final class ConfigLoader {
           "the name of a set environment variable holding the admin token (admin changes need"
               + " 'Authorization: Bearer <token>'), or a loopback server.bindAddress");
     }
+    ServerTls tls = o.node.hasNonNull("tls") ? tls(o.obj("tls")) : null;
+    List<String> allowed = envoyNodeIds(o, "allowedEnvoyNodeIds");
+    // xDS hands every Envoy it serves the nodes' credentials (endpoint metadata): off loopback,
+    // someone must vouch for the client. mTLS does; an allow-list only narrows who is served (a
+    // node id is not a secret), so it is accepted with a warning at start (Sidecar).
+    if (tls == null && allowed.isEmpty() && !loopback(bindAddress)) {
+      throw new ConfigException(
+          o.at("tls"),
+          "not set while server.bindAddress is "
+              + bindAddress
+              + " (not loopback) and server.allowedEnvoyNodeIds is empty: any host that reaches"
+              + " the xDS port would get every node's credentials",
+          "server.tls (mutual TLS on the xDS and ext_proc ports), server.allowedEnvoyNodeIds (the"
+              + " Envoy node ids to serve), or a loopback server.bindAddress");
+    }
     return new ServerConfig(
         bindAddress,
         o.port("xdsPort", 18000),
@@ -205,12 +222,76 @@ public final class ConfigLoader {
         tokenEnv,
         token.strip(),
         o.bool("metrics", true),
+        tls,
+        allowed,
         o.integer(
             "cacheMaxBytes", ServerConfig.DEFAULT_CACHE_MAX_BYTES, 0, 64L * 1024 * 1024 * 1024),
         redisUrl(o.obj("cacheRedis")),
         o.obj("cacheRedis")
             .duration(
                 "timeout", Duration.ofMillis(50), Duration.ofMillis(1), Duration.ofSeconds(5)));
+  }
+
+  /** {@code server.tls}; every file chainroute reads is checked now, before a port is bound. */
+  private static ServerTls tls(Obj o) {
+    o.allow("cert", "key", "clientCa", "serverName", "envoyCert", "envoyKey", "envoyCa");
+    String serverName = o.string("serverName", ServerTls.DEFAULT_SERVER_NAME);
+    if (!DNS_NAME.matcher(serverName).matches()) {
+      throw new ConfigException(
+          o.at("serverName"), "'" + serverName + "'", "a DNS name (Envoy sends it as SNI)");
+    }
+    Path cert = Path.of(required(o, "cert", "chainroute's certificate chain (PEM file)"));
+    Path key = Path.of(required(o, "key", "chainroute's private key (PKCS#8 PEM file)"));
+    Path clientCa =
+        Path.of(required(o, "clientCa", "the CA certificates (PEM file) Envoy's certificate has"));
+    TlsFiles.check(o.at("cert"), cert, o.at("key"), key, o.at("clientCa"), clientCa, serverName);
+    return new ServerTls(
+        cert,
+        key,
+        clientCa,
+        serverName,
+        required(o, "envoyCert", "Envoy's client certificate (a path on Envoy's host)"),
+        required(o, "envoyKey", "Envoy's client private key (a path on Envoy's host)"),
+        required(o, "envoyCa", "the CA certificates Envoy trusts chainroute's certificate with"));
+  }
+
+  private static String required(Obj o, String key, String what) {
+    String v = o.string(key, null);
+    if (v == null) {
+      throw new ConfigException(o.at(key), "missing", what);
+    }
+    return v;
+  }
+
+  private static final Pattern DNS_NAME =
+      Pattern.compile(
+          "(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+
+  // Envoy's node id is free text; these keep it printable and unambiguous in /status and logs.
+  private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}");
+
+  private static List<String> envoyNodeIds(Obj o, String key) {
+    JsonNode n = o.node.get(key);
+    if (n == null || n.isNull()) {
+      return List.of();
+    }
+    String expect = "a non-empty list of Envoy node ids (letters, digits and . _ : / @ -)";
+    if (!n.isArray() || n.isEmpty()) {
+      throw new ConfigException(o.at(key), describe(n), expect);
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n.size(); i++) {
+      JsonNode e = n.get(i);
+      if (!e.isTextual() || !NODE_ID.matcher(e.asText()).matches()) {
+        throw new ConfigException(o.at(key) + "[" + i + "]", describe(e), expect);
+      }
+      if (out.contains(e.asText())) {
+        throw new ConfigException(
+            o.at(key) + "[" + i + "]", describe(e) + " twice", "each id once");
+      }
+      out.add(e.asText());
+    }
+    return out;
   }
 
   /** {@code cacheRedis: {url, timeout}}: the URL, checked without ever echoing it (a password). */
@@ -234,7 +315,7 @@ public final class ConfigLoader {
   }
 
   /** A loopback address or name, judged from the text alone (no lookup): 127.0.0.0/8, ::1. */
-  static boolean loopback(String address) {
+  public static boolean loopback(String address) {
     String a = address.strip().toLowerCase(java.util.Locale.ROOT);
     return a.equals("localhost")
         || (IPV4.matcher(a).matches() && a.startsWith("127."))
@@ -389,6 +470,7 @@ public final class ConfigLoader {
         "probeTimeout",
         "archiveMarginBlocks",
         "methods",
+        "caFile",
         "chainId",
         "cache",
         "nodes");
@@ -435,7 +517,8 @@ public final class ConfigLoader {
     Duration probeTimeout =
         o.duration(
             "probeTimeout", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(1));
-    List<NodeConfig> nodes = nodes(o, env, algorand);
+    List<NodeConfig> nodes =
+        nodes(o, env, algorand, new CaFiles(o.string("caFile", null), o.at("caFile")));
     MethodRules methods = methods(o.obj("methods"), algorand);
     String chainId = o.string("chainId", null);
     if (chainId != null && (algorand || !chainId.matches("0x(0|[1-9a-f][0-9a-f]*)"))) {
@@ -520,7 +603,7 @@ public final class ConfigLoader {
   }
 
   private static List<NodeConfig> nodes(
-      Obj chain, java.util.function.Function<String, String> env, boolean algorand) {
+      Obj chain, java.util.function.Function<String, String> env, boolean algorand, CaFiles cas) {
     JsonNode list = chain.node.get("nodes");
     String path = chain.at("nodes");
     if (list == null || !list.isArray() || list.isEmpty()) {
@@ -534,18 +617,32 @@ public final class ConfigLoader {
       if (!o.node.isObject()) {
         throw new ConfigException(o.path, describe(o.node), "a mapping describing one node");
       }
-      o.allow("name", "url", "region", "archive", "tokenEnv", "headers", "wsUrl");
+      o.allow("name", "url", "region", "archive", "tokenEnv", "headers", "wsUrl", "caFile");
       String name = o.name("name");
       if (!names.add(name)) {
         throw new ConfigException(
             o.at("name"), "'" + name + "' is used twice", "a unique node name");
       }
-      URI url = url(o);
+      URI raw = url(o);
       List<NodeHeader> headers = headers(o, env, algorand);
+      if (raw.getRawUserInfo() != null) {
+        if (headers.stream().anyMatch(h -> h.key().equals("authorization"))) {
+          throw new ConfigException(
+              o.at("url"),
+              "user info and an Authorization header (user info is sent as Authorization: Basic)",
+              "one of the two");
+        }
+        headers = new ArrayList<>(headers);
+        headers.add(basicAuth(raw));
+      }
+      URI url = withoutUserInfo(raw);
       URI wsUrl = wsUrl(o, algorand);
+      boolean tls =
+          "https".equals(url.getScheme()) || (wsUrl != null && "wss".equals(wsUrl.getScheme()));
+      CaBundle ca = tls ? cas.bundle(o.string("caFile", null), o.at("caFile")) : null;
       NodeConfig node =
           new NodeConfig(
-              name, url, o.string("region", ""), o.bool("archive", false), headers, wsUrl);
+              name, url, o.string("region", ""), o.bool("archive", false), headers, wsUrl, ca);
       if (!endpoints.add(node.host() + ":" + node.port())) {
         throw new ConfigException(
             o.at("url"),
@@ -695,7 +792,9 @@ public final class ConfigLoader {
 
   private static URI url(Obj o) {
     String raw = o.string("url", null);
-    String expect = "an http URL with a host, such as http://10.0.1.5:8545";
+    String expect =
+        "an http or https URL with a host, such as http://10.0.1.5:8545 or"
+            + " https://eth-mainnet.example.com/v2/<key>";
     if (raw == null) {
       throw new ConfigException(o.at("url"), "missing", expect);
     }
@@ -704,25 +803,100 @@ public final class ConfigLoader {
       url = new URI(raw);
     } catch (URISyntaxException e) {
       // The value may hold a key, so it is not echoed.
-      throw new ConfigException(o.at("url"), "not a valid URL", expect);
+      throw new ConfigException(o.at("url"), "not a valid URL (value not shown)", expect);
     }
-    if (!"http".equals(url.getScheme())) {
+    if (!"http".equals(url.getScheme()) && !"https".equals(url.getScheme())) {
       String scheme = url.getScheme() == null ? "no scheme" : "scheme '" + url.getScheme() + "'";
-      throw new ConfigException(
-          o.at("url"), scheme + " is not supported yet", expect + " (https nodes: see README)");
+      throw new ConfigException(o.at("url"), scheme, expect);
     }
     if (url.getHost() == null) {
-      throw new ConfigException(o.at("url"), "no host", expect);
+      // E.g. a user info with characters URI cannot take apart; the value is not echoed.
+      throw new ConfigException(o.at("url"), "no host (value not shown)", expect);
     }
-    boolean hasPath =
-        url.getRawPath() != null && !url.getRawPath().isEmpty() && !"/".equals(url.getRawPath());
-    if (url.getRawUserInfo() != null || hasPath || url.getRawQuery() != null) {
+    if (url.getRawFragment() != null) {
+      throw new ConfigException(
+          o.at("url"), "a fragment (#...) (value not shown)", expect + ", without #fragment");
+    }
+    String path = url.getRawPath() == null ? "" : url.getRawPath();
+    if (!path.isEmpty() && !path.startsWith("/")) {
+      throw new ConfigException(o.at("url"), "an opaque URL (value not shown)", expect);
+    }
+    if (url.getRawUserInfo() != null && url.getRawUserInfo().chars().noneMatch(c -> c == ':')) {
       throw new ConfigException(
           o.at("url"),
-          "user info, a path or a query is not supported (Envoy routes to host:port only)",
-          expect);
+          "user info without ':' (value not shown)",
+          "user:password@ (sent as Authorization: Basic), or a key header or path");
     }
     return url;
+  }
+
+  /** {@code Authorization: Basic} for the URL's user info (RFC 7617; percent-decoded, UTF-8). */
+  private static NodeHeader basicAuth(URI url) {
+    String credentials =
+        java.util.Base64.getEncoder()
+            .encodeToString(url.getUserInfo().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return new NodeHeader("Authorization", NodeHeader.FROM_URL, "Basic " + credentials);
+  }
+
+  private static URI withoutUserInfo(URI url) {
+    if (url.getRawUserInfo() == null) {
+      return url;
+    }
+    String s = url.toString();
+    int at = s.indexOf('@', s.indexOf("//") + 2);
+    return URI.create(url.getScheme() + "://" + s.substring(at + 1));
+  }
+
+  /**
+   * CA bundles for a chain's TLS nodes: a node's {@code caFile}, else the chain's, else the system
+   * bundle; each file read once.
+   */
+  private static final class CaFiles {
+    private final String chainFile;
+    private final String chainPath;
+    private final java.util.Map<String, CaBundle> read = new java.util.HashMap<>();
+
+    CaFiles(String chainFile, String chainPath) {
+      this.chainFile = chainFile;
+      this.chainPath = chainPath;
+    }
+
+    CaBundle bundle(String nodeFile, String nodePath) {
+      if (nodeFile != null) {
+        return load(nodeFile, nodePath, false);
+      }
+      if (chainFile != null) {
+        return load(chainFile, chainPath, false);
+      }
+      return load(CaBundle.SYSTEM_BUNDLE, nodePath, true);
+    }
+
+    private CaBundle load(String file, String path, boolean system) {
+      CaBundle known = read.get(file);
+      if (known != null) {
+        return known;
+      }
+      String expect =
+          system
+              ? "the system CA bundle at "
+                  + CaBundle.SYSTEM_BUNDLE
+                  + " (Debian/Ubuntu package ca-certificates), or a caFile naming a PEM file of"
+                  + " the CAs to trust"
+              : "a readable PEM file of CA certificates (-----BEGIN CERTIFICATE-----)";
+      String pem;
+      try {
+        pem = Files.readString(Path.of(file), java.nio.charset.StandardCharsets.ISO_8859_1);
+      } catch (IOException | RuntimeException e) {
+        throw new ConfigException(
+            path, "cannot read " + file + " (" + e.getClass().getSimpleName() + ")", expect);
+      }
+      if (!pem.contains("-----BEGIN CERTIFICATE-----")) {
+        throw new ConfigException(path, file + " holds no PEM certificate", expect);
+      }
+      CaBundle b = new CaBundle(file, pem, system);
+      read.put(file, b);
+      return b;
+    }
   }
 
   private static void checkPorts(ServerConfig s, EnvoyConfig e) {

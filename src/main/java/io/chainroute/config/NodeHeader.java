@@ -15,6 +15,9 @@ import java.util.Objects;
  * @param value the header value; a secret
  */
 public record NodeHeader(String name, String env, String value) {
+  /** {@code env} of the {@code Authorization: Basic} header made from a URL's user info. */
+  public static final String FROM_URL = "(user info of the url)";
+
   public NodeHeader {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(env, "env");
@@ -33,6 +36,6 @@ public record NodeHeader(String name, String env, String value) {
   /** Redacted: records print every field, and the value is a secret. */
   @Override
   public String toString() {
-    return name + " from $" + env;
+    return FROM_URL.equals(env) ? name + " from the url's user info" : name + " from $" + env;
   }
 }

@@ -22,6 +22,10 @@ import java.time.Duration;
  * @param adminToken the admin token (a secret: never logged or shown; see {@link #toString()})
  * @param metrics serve {@code GET /metrics} and keep the metrics (default); false turns both off
  *     (the decision log stays)
+ * @param tls mutual TLS on the xDS and ext_proc ports; null: plaintext (loopback or a private
+ *     network only)
+ * @param allowedEnvoyNodeIds the Envoy node ids served over xDS; any other Envoy is refused before
+ *     it gets a resource. Empty: every Envoy that reaches the port is served
  * @param cacheMaxBytes the in-process response cache holds at most this many bytes of answers (0
  *     turns it off; identity answers stay)
  * @param cacheRedisUrl {@code redis://[:password@]host:port} of a Redis shared by the replicas as
@@ -44,6 +48,8 @@ public record ServerConfig(
     String adminTokenEnv,
     String adminToken,
     boolean metrics,
+    ServerTls tls,
+    java.util.List<String> allowedEnvoyNodeIds,
     long cacheMaxBytes,
     String cacheRedisUrl,
     Duration cacheRedisTimeout) {
@@ -51,6 +57,10 @@ public record ServerConfig(
   public ServerConfig {
     adminTokenEnv = adminTokenEnv == null ? "" : adminTokenEnv;
     adminToken = adminToken == null ? "" : adminToken;
+    allowedEnvoyNodeIds =
+        allowedEnvoyNodeIds == null
+            ? java.util.List.of()
+            : java.util.List.copyOf(allowedEnvoyNodeIds);
   }
 
   /** Redacted: records print every field, and the admin token is a secret. */
@@ -68,6 +78,10 @@ public record ServerConfig(
         + adminGrpcPort
         + ", adminToken="
         + (adminToken.isEmpty() ? "none" : "$" + adminTokenEnv)
+        + ", tls="
+        + (tls == null ? "off" : "on")
+        + ", allowedEnvoyNodeIds="
+        + allowedEnvoyNodeIds
         + "]";
   }
 

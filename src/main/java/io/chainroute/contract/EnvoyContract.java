@@ -23,12 +23,18 @@ public final class EnvoyContract {
 
   public static final String WRITE_VALUE = "true";
 
+  /**
+   * Set by ext_proc to a {@link #nodeCluster(String, String) node cluster} for a request that must
+   * reach one particular node (state that lives there: an EVM filter); its route sends it there.
+   */
+  public static final String NODE_HEADER = HEADER_PREFIX + "node";
+
   /** Added to responses (when configured) with the node that answered. */
   public static final String UPSTREAM_HEADER = HEADER_PREFIX + "upstream";
 
   /** The headers Envoy strips from every client request before any filter runs. */
   public static final List<String> ROUTING_HEADERS =
-      List.of(POOL_HEADER, WRITE_HEADER, UPSTREAM_HEADER, HEADER_PREFIX + "cache");
+      List.of(POOL_HEADER, WRITE_HEADER, NODE_HEADER, UPSTREAM_HEADER, HEADER_PREFIX + "cache");
 
   /**
    * The metadata namespace chainroute writes: dynamic metadata from ext_proc ({@link #METADATA_ID},
@@ -60,6 +66,25 @@ public final class EnvoyContract {
    * requests to that node only by the {@link #NODE_HEADERS_FILTER} upstream filter.
    */
   public static final String METADATA_NODE_HEADERS = "headers";
+
+  /**
+   * Endpoint metadata keys: the node URL's raw path, raw query and authority ({@code host[:port]}),
+   * for nodes whose requests Envoy rewrites after picking them ({@link #NODE_REQUEST_FILTER}). The
+   * path and query are secrets (a hosted provider's key).
+   */
+  public static final String METADATA_NODE_PATH = "path";
+
+  public static final String METADATA_NODE_QUERY = "query";
+  public static final String METADATA_NODE_AUTHORITY = "authority";
+
+  /**
+   * Endpoint metadata under Envoy's {@code envoy.transport_socket_match}: {@code {node: <name>}}
+   * picks the node's own TLS socket (its SNI and certificate check) from the cluster's matches.
+   */
+  public static final String TLS_MATCH_KEY = "node";
+
+  /** The upstream Lua filter that sets the chosen node's path, query and Host. */
+  public static final String NODE_REQUEST_FILTER = "chainroute.node_request";
 
   /**
    * Request header chainroute sets (value {@link #CACHE_CAPTURE}) on a request whose answer may go
@@ -112,6 +137,14 @@ public final class EnvoyContract {
   /** The EDS cluster of one chain's pool: {@code <chain>-head} or {@code <chain>-archive}. */
   public static String nodeCluster(String chain, Pool pool) {
     return chain + "-" + pool.id();
+  }
+
+  /**
+   * The EDS cluster of one node alone, {@code <chain>-node-<node>}: for requests on state that
+   * lives on that node ({@link #NODE_HEADER}).
+   */
+  public static String nodeCluster(String chain, String node) {
+    return chain + "-node-" + node;
   }
 
   /**

@@ -22,6 +22,7 @@ import io.chainroute.config.ChainConfig;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.EnvoyConfig;
 import io.chainroute.config.ServerConfig;
+import io.chainroute.config.ServerTls;
 import io.chainroute.contract.EnvoyContract;
 import io.envoyproxy.envoy.config.bootstrap.v3.Admin;
 import io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap;
@@ -34,6 +35,7 @@ import io.envoyproxy.envoy.config.core.v3.ApiConfigSource;
 import io.envoyproxy.envoy.config.core.v3.ApiVersion;
 import io.envoyproxy.envoy.config.core.v3.BackoffStrategy;
 import io.envoyproxy.envoy.config.core.v3.ConfigSource;
+import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.config.core.v3.GrpcService;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
@@ -45,6 +47,7 @@ import io.envoyproxy.envoy.config.core.v3.RetryPolicy;
 import io.envoyproxy.envoy.config.core.v3.RuntimeFeatureFlag;
 import io.envoyproxy.envoy.config.core.v3.RuntimeFractionalPercent;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
+import io.envoyproxy.envoy.config.core.v3.TransportSocket;
 import io.envoyproxy.envoy.config.core.v3.TypedExtensionConfig;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.endpoint.v3.Endpoint;
@@ -76,6 +79,11 @@ import io.envoyproxy.envoy.extensions.resource_monitors.downstream_connections.v
 import io.envoyproxy.envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig;
 import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
 import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CommonTlsContext;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.TlsCertificate;
+import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext;
 import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.type.matcher.v3.ListStringMatcher;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
@@ -153,7 +161,8 @@ public final class BootstrapRenderer {
                   HttpProtocolOptions.getDescriptor(),
                   FixedHeapConfig.getDescriptor(),
                   DownstreamConnectionsConfig.getDescriptor(),
-                  ScaleTimersOverloadActionConfig.getDescriptor()))
+                  ScaleTimersOverloadActionConfig.getDescriptor(),
+                  UpstreamTlsContext.getDescriptor()))
           .build();
 
   private BootstrapRenderer() {}
@@ -188,26 +197,7 @@ public final class BootstrapRenderer {
                 .setIgnoreGlobalConnLimit(true))
         .setDynamicResources(
             Bootstrap.DynamicResources.newBuilder()
-                .setAdsConfig(
-                    ApiConfigSource.newBuilder()
-                        .setApiType(ApiConfigSource.ApiType.GRPC)
-                        .setTransportApiVersion(ApiVersion.V3)
-                        .setSetNodeOnFirstMessageOnly(true)
-                        .addGrpcServices(
-                            GrpcService.newBuilder()
-                                .setEnvoyGrpc(
-                                    GrpcService.EnvoyGrpc.newBuilder()
-                                        .setClusterName(XDS_CLUSTER)
-                                        // Reconnect to a restarted chainroute within half a second
-                                        // (Envoy's default back-off, 0.5 s growing to 30 s,
-                                        // measured 9-21 s; 0.25-1 s gave 0.8-1.7 s). A refused
-                                        // connect to a dead port costs nothing.
-                                        .setRetryPolicy(
-                                            RetryPolicy.newBuilder()
-                                                .setRetryBackOff(
-                                                    BackoffStrategy.newBuilder()
-                                                        .setBaseInterval(duration(100))
-                                                        .setMaxInterval(duration(500)))))))
+                .setAdsConfig(chainrouteSource())
                 // Without clusters in 5 s Envoy starts serving anyway (503 -32002 until they
                 // come) instead of waiting the default 15 s with its listener closed.
                 .setCdsConfig(
@@ -222,6 +212,85 @@ public final class BootstrapRenderer {
         .setOverloadManager(overloadManager(envoy))
         .build();
   }
+
+  /**
+   * chainroute's xDS port as a gRPC config source: ADS in the full bootstrap, the EDS source of
+   * each chain cluster in the EDS-only one.
+   */
+  private static ApiConfigSource.Builder chainrouteSource() {
+    return ApiConfigSource.newBuilder()
+        .setApiType(ApiConfigSource.ApiType.GRPC)
+        .setTransportApiVersion(ApiVersion.V3)
+        .setSetNodeOnFirstMessageOnly(true)
+        .addGrpcServices(
+            GrpcService.newBuilder()
+                .setEnvoyGrpc(
+                    GrpcService.EnvoyGrpc.newBuilder()
+                        .setClusterName(XDS_CLUSTER)
+                        // Reconnect to a restarted chainroute within half a second
+                        // (Envoy's default back-off, 0.5 s growing to 30 s,
+                        // measured 9-21 s; 0.25-1 s gave 0.8-1.7 s). A refused
+                        // connect to a dead port costs nothing.
+                        .setRetryPolicy(
+                            RetryPolicy.newBuilder()
+                                .setRetryBackOff(
+                                    BackoffStrategy.newBuilder()
+                                        .setBaseInterval(duration(100))
+                                        .setMaxInterval(duration(500))))));
+  }
+
+  /**
+   * The EDS-only bootstrap: the shape a mesh produces when it owns the listener, routes and
+   * clusters (issue 12). Listener, routes, ext_proc filter and sidecar clusters as in {@link
+   * #render}; no ADS. The chain clusters are static, as a mesh would add them, each taking its
+   * endpoints from chainroute's xDS port over its own EDS stream ({@code eds_config} with an {@code
+   * api_config_source}, not ADS) under its chainroute name ({@code service_name}, so a mesh may
+   * name the cluster as it likes).
+   *
+   * @param chainClusters the clusters chainroute serves over CDS in ADS mode (the composition root
+   *     passes the xDS edge's); their EDS source is replaced here
+   */
+  public static String renderEdsOnly(
+      ChainrouteConfig config,
+      String nodeId,
+      Function<ChainConfig, ChainAdapter> adapters,
+      List<Cluster> chainClusters) {
+    return yaml(edsOnly(config, nodeId, adapters, chainClusters), EDS_ONLY_HEADER);
+  }
+
+  static Bootstrap edsOnly(
+      ChainrouteConfig config,
+      String nodeId,
+      Function<ChainConfig, ChainAdapter> adapters,
+      List<Cluster> chainClusters) {
+    Bootstrap.Builder b = bootstrap(config, nodeId, adapters).toBuilder().clearDynamicResources();
+    for (Cluster c : chainClusters) {
+      b.getStaticResourcesBuilder().addClusters(edsFromChainroute(c));
+    }
+    return b.build();
+  }
+
+  /** {@code cluster} taking its endpoints from chainroute over a plain (non-ADS) EDS stream. */
+  static Cluster edsFromChainroute(Cluster cluster) {
+    Cluster.Builder c = cluster.toBuilder();
+    ConfigSource.Builder eds =
+        c.getEdsClusterConfigBuilder()
+            .setServiceName(cluster.getName())
+            .getEdsConfigBuilder()
+            .clearAds()
+            .setApiConfigSource(chainrouteSource());
+    if (!eds.hasInitialFetchTimeout()) {
+      eds.setInitialFetchTimeout(duration(5000));
+    }
+    return c.build();
+  }
+
+  private static final String EDS_ONLY_HEADER =
+      """
+      # Envoy bootstrap for chainroute in EDS-only mode, rendered by `chainroute bootstrap --eds-only`.
+      # Listener, routes and clusters are static (as a mesh would hold them); endpoints arrive over EDS
+      # from chainroute. Edit the chainroute config, not this file.
+      """;
 
   /** A chain with its adapter. */
   record Chain(ChainConfig config, ChainAdapter adapter) {
@@ -242,6 +311,10 @@ public final class BootstrapRenderer {
 
   /** Protobuf's JSON (field-number order, snake_case names, defaults left out) as YAML. */
   static String yaml(Bootstrap bootstrap) {
+    return yaml(bootstrap, HEADER);
+  }
+
+  private static String yaml(Bootstrap bootstrap, String header) {
     try {
       String json =
           JsonFormat.printer()
@@ -249,7 +322,7 @@ public final class BootstrapRenderer {
               .preservingProtoFieldNames()
               .sortingMapKeys()
               .print(bootstrap);
-      return HEADER + YAML.writeValueAsString(JSON.readTree(json));
+      return header + YAML.writeValueAsString(JSON.readTree(json));
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("an Any type is missing from TYPES", e);
     } catch (IOException e) {
@@ -402,7 +475,7 @@ public final class BootstrapRenderer {
         .build();
   }
 
-  private static HttpFilter extProcFilter(EnvoyConfig envoy) {
+  static HttpFilter extProcFilter(EnvoyConfig envoy) {
     return filter(
         EXT_PROC_FILTER,
         ExternalProcessor.newBuilder()
@@ -488,7 +561,7 @@ public final class BootstrapRenderer {
             .build());
   }
 
-  private static List<Cluster> sidecarClusters(ChainrouteConfig config, List<Chain> chains) {
+  static List<Cluster> sidecarClusters(ChainrouteConfig config, List<Chain> chains) {
     EnvoyConfig envoy = config.envoy();
     ServerConfig server = config.server();
     List<Cluster> out = new ArrayList<>();
@@ -507,7 +580,44 @@ public final class BootstrapRenderer {
               server.extProcPort(),
               server.maxHeldRequests() + HOLD_HEADROOM));
     }
-    return out;
+    if (server.tls() == null) {
+      return out;
+    }
+    TransportSocket tls = sidecarTls(server.tls());
+    return out.stream().map(c -> c.toBuilder().setTransportSocket(tls).build()).toList();
+  }
+
+  /**
+   * Envoy's side of the mTLS link to chainroute's xDS and ext_proc ports: its client certificate,
+   * the CA it checks chainroute's certificate with, and the name it sends (SNI) and requires in
+   * that certificate's DNS subjectAltName (a CA-signed certificate for another name is refused).
+   * ALPN h2 because gRPC servers refuse a TLS connection that did not negotiate HTTP/2.
+   */
+  static TransportSocket sidecarTls(ServerTls tls) {
+    UpstreamTlsContext context =
+        UpstreamTlsContext.newBuilder()
+            .setSni(tls.serverName())
+            .setCommonTlsContext(
+                CommonTlsContext.newBuilder()
+                    .addAlpnProtocols("h2")
+                    .addTlsCertificates(
+                        TlsCertificate.newBuilder()
+                            .setCertificateChain(
+                                DataSource.newBuilder().setFilename(tls.envoyCert()))
+                            .setPrivateKey(DataSource.newBuilder().setFilename(tls.envoyKey())))
+                    .setValidationContext(
+                        CertificateValidationContext.newBuilder()
+                            .setTrustedCa(DataSource.newBuilder().setFilename(tls.envoyCa()))
+                            .addMatchTypedSubjectAltNames(
+                                SubjectAltNameMatcher.newBuilder()
+                                    .setSanType(SubjectAltNameMatcher.SanType.DNS)
+                                    .setMatcher(
+                                        StringMatcher.newBuilder().setExact(tls.serverName())))))
+            .build();
+    return TransportSocket.newBuilder()
+        .setName("envoy.transport_sockets.tls")
+        .setTypedConfig(Any.pack(context))
+        .build();
   }
 
   /**
@@ -645,7 +755,7 @@ public final class BootstrapRenderer {
     return HttpFilter.newBuilder().setName(name).setTypedConfig(Any.pack(config)).build();
   }
 
-  private static TypedExtensionConfig extension(String name, Message config) {
+  static TypedExtensionConfig extension(String name, Message config) {
     return TypedExtensionConfig.newBuilder().setName(name).setTypedConfig(Any.pack(config)).build();
   }
 

@@ -50,9 +50,9 @@ import java.util.regex.Pattern;
 
 /**
  * The listener's route table. Per chain, in order: the paths its adapter asks for ({@link
- * io.chainroute.chain.ChainAdapter#pathRoutes}), writes, the archive pool, the head pool, and the
- * fallback for requests ext_proc did not route; a 404 catch-all last. Protocol-neutral: paths and
- * dropped headers come from the adapter. Pure.
+ * io.chainroute.chain.ChainAdapter#pathRoutes}), writes, the archive pool, the head pool, one node
+ * (state that lives there), and the fallback for requests ext_proc did not route; a 404 catch-all
+ * last. Protocol-neutral: paths and dropped headers come from the adapter. Pure.
  */
 final class ChainRoutes {
   private ChainRoutes() {}
@@ -107,6 +107,7 @@ final class ChainRoutes {
               exact(POOL_HEADER, Pool.ARCHIVE.id()),
               readTry));
       routes.add(route(c, head, READ_RETRY_ON, exact(POOL_HEADER, Pool.HEAD.id()), readTry));
+      routes.add(nodeRoute(c));
       // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
       // retry only where the request cannot have reached a node (it may be a write).
       routes.add(route(c, head, SAFE_RETRY_ON, null, null));
@@ -139,6 +140,30 @@ final class ChainRoutes {
         .setValidateClusters(BoolValue.of(false))
         .addVirtualHosts(vhost)
         .build();
+  }
+
+  /**
+   * State that lives on one node (an EVM filter): the node's own cluster, named by the header
+   * ext_proc sets ({@code cluster_header}). Retried only where the request cannot have reached the
+   * node, and only on that node: no other node has the state.
+   */
+  private static Route.Builder nodeRoute(ChainConfig chain) {
+    Route.Builder r =
+        route(
+            chain,
+            EnvoyContract.nodeCluster(chain.name(), Pool.HEAD),
+            SAFE_RETRY_ON,
+            HeaderMatcher.newBuilder()
+                .setName(EnvoyContract.NODE_HEADER)
+                .setStringMatch(
+                    StringMatcher.newBuilder()
+                        .setPrefix(EnvoyContract.nodeCluster(chain.name(), "")))
+                .build(),
+            null);
+    RouteAction.Builder action = r.getRouteBuilder();
+    action.setClusterHeader(EnvoyContract.NODE_HEADER);
+    action.getRetryPolicyBuilder().clearRetryHostPredicate().clearRetryPriority();
+    return r;
   }
 
   /**

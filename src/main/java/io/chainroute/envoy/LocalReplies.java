@@ -4,6 +4,7 @@ import static io.chainroute.envoy.BootstrapRenderer.LIMIT_EXCEEDED;
 import static io.chainroute.envoy.BootstrapRenderer.RESOURCE_UNAVAILABLE;
 
 import com.google.protobuf.BoolValue;
+import io.chainroute.chain.ChainAdapter;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.contract.EnvoyContract;
 import io.chainroute.jsonrpc.JsonRpcErrors;
@@ -120,6 +121,16 @@ final class LocalReplies {
       rootChain |= root;
       String prefix = root ? null : chain.config().pathPrefix();
       ErrorFormat format = chain.adapter()::proxyErrorBody;
+      ChainAdapter.NodeStateGone gone = chain.adapter().nodeStateGone();
+      if (gone != null) {
+        // A request for one node's state (x-chainroute-node) that could not reach the node: the
+        // node is gone, and so is its state. HTTP 200, as the node itself answers it.
+        Kind kind = new Kind(NODE_GONE_FLAGS, 0, gone.code(), gone.message());
+        if (chain.adapter().proxyErrorsEchoId()) {
+          out.addMappers(nodeGone(mapper(kind, prefix, format, "", true)));
+        }
+        out.addMappers(nodeGone(mapper(kind, prefix, format, "", false)));
+      }
       for (Kind kind : kinds(config)) {
         String forChain = " for chain '" + chain.config().name() + "'";
         if (chain.adapter().proxyErrorsEchoId()) {
@@ -200,6 +211,27 @@ final class LocalReplies {
                                 String.format(Locale.ROOT, kind.message(), forChain),
                                 echoId ? ECHO_ID : "null")))
                 .setContentType("application/json"))
+        .build();
+  }
+
+  /** No endpoint, or every attempt failed to connect or was reset. */
+  private static final List<String> NODE_GONE_FLAGS =
+      List.of("UH", "NC", "UF", "UC", "UR", "LR", "URX", "UPE");
+
+  /** {@code m} only for requests routed to one node, answered with HTTP 200. */
+  private static ResponseMapper nodeGone(ResponseMapper m) {
+    AccessLogFilter toNode =
+        header(HeaderMatcher.newBuilder().setName(EnvoyContract.NODE_HEADER).setPresentMatch(true));
+    List<AccessLogFilter> filters =
+        m.getFilter().hasAndFilter()
+            ? new ArrayList<>(m.getFilter().getAndFilter().getFiltersList())
+            : new ArrayList<>(List.of(m.getFilter()));
+    filters.add(0, toNode);
+    return m.toBuilder()
+        .setFilter(
+            AccessLogFilter.newBuilder()
+                .setAndFilter(AndFilter.newBuilder().addAllFilters(filters)))
+        .setStatusCode(com.google.protobuf.UInt32Value.of(200))
         .build();
   }
 

@@ -9,6 +9,7 @@ import static io.chainroute.contract.EnvoyContract.METADATA_ID;
 import static io.chainroute.contract.EnvoyContract.METADATA_NAMESPACE;
 import static io.chainroute.contract.EnvoyContract.METADATA_POOL;
 import static io.chainroute.contract.EnvoyContract.METADATA_REASON;
+import static io.chainroute.contract.EnvoyContract.NODE_HEADER;
 import static io.chainroute.contract.EnvoyContract.POOL_HEADER;
 import static io.chainroute.contract.EnvoyContract.WRITE_HEADER;
 import static io.chainroute.contract.EnvoyContract.WRITE_VALUE;
@@ -26,6 +27,7 @@ import io.chainroute.pipeline.RequestPipeline;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyMutation;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
@@ -49,7 +51,10 @@ import org.slf4j.LoggerFactory;
  * RequestPipeline}, one gRPC stream per HTTP request. The request headers give the chain and the
  * request line; the buffered body (when the pipeline needs it) follows. A route becomes the {@code
  * x-chainroute-pool} header with the route cache cleared, a reply an {@code ImmediateResponse}, a
- * hold a longer message timeout and the answer later.
+ * hold a longer message timeout and the answer later. A request for one node (node-local state)
+ * becomes the {@code x-chainroute-node} header, with the body mutation the pipeline asked for; one
+ * chainroute sends to nodes itself ({@code Outcome.Later}), a longer message timeout and the answer
+ * when the nodes answered.
  *
  * <p>Threading: runs on the gRPC transport threads (direct executor) and never blocks; a held
  * request is answered from another thread, so sending is synchronized per stream. Bad input never
@@ -255,6 +260,20 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       if (o instanceof Outcome.Respond r) {
         return immediate(r.reply());
       }
+      if (o instanceof Outcome.ToNode n) {
+        return toNode(n, headersPhase);
+      }
+      if (o instanceof Outcome.Later later) {
+        // chainroute sends the request to nodes itself: ask Envoy for the time that takes.
+        send(
+            ProcessingResponse.newBuilder()
+                .setOverrideMessageTimeout(
+                    Durations.fromMillis(
+                        EnvoyContract.holdMessageTimeout(later.timeout()).toMillis()))
+                .build());
+        later.outcome().thenAccept(done -> send(translate(done, headersPhase)));
+        return null;
+      }
       if (o instanceof Outcome.Hold h) {
         if (!pipeline.canHold()) {
           return translate(pipeline.refused(h), headersPhase);
@@ -274,6 +293,40 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       return o instanceof Outcome.NeedBody
           ? headersResponse(stripped, null)
           : headersResponse(stripped, NO_BODY);
+    }
+
+    /**
+     * To one node's cluster (the route on {@code x-chainroute-node}), with the body replaced when
+     * the pipeline rewrote it: BUFFERED with the headers sent keeps content-length, so the same
+     * response sets it to the new length (Envoy applies header mutations before it checks the
+     * mutated body's length against content-length).
+     */
+    private ProcessingResponse toNode(Outcome.ToNode n, boolean headersPhase) {
+      HeaderMutation.Builder m =
+          HeaderMutation.newBuilder(strip.build())
+              .addSetHeaders(
+                  header(NODE_HEADER, EnvoyContract.nodeCluster(chain.name(), n.node())));
+      CommonResponse.Builder routed = CommonResponse.newBuilder().setClearRouteCache(true);
+      if (n.body() != null && !headersPhase) {
+        m.addSetHeaders(header("content-length", Integer.toString(n.body().length)));
+        routed.setBodyMutation(BodyMutation.newBuilder().setBody(ByteString.copyFrom(n.body())));
+      }
+      routed.setHeaderMutation(m);
+      Struct.Builder fields =
+          Struct.newBuilder()
+              .putFields(METADATA_POOL, string("node"))
+              .putFields(METADATA_REASON, string(n.reason().label()));
+      if (n.echoId() != null) {
+        fields.putFields(METADATA_ID, string(n.echoId()));
+      }
+      Struct metadata =
+          Struct.newBuilder()
+              .putFields(METADATA_NAMESPACE, Value.newBuilder().setStructValue(fields).build())
+              .build();
+      return (headersPhase
+              ? headersResponse(routed.build(), NO_BODY)
+              : bodyResponse(routed.build()))
+          .toBuilder().setDynamicMetadata(metadata).build();
     }
 
     synchronized void send(ProcessingResponse response) {

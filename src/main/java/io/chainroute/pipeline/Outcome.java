@@ -76,6 +76,19 @@ public sealed interface Outcome {
       RequestPipeline.Read request)
       implements Outcome {}
 
+  /**
+   * Send it to the one node named {@code node} (state that lives there: an EVM filter), with {@code
+   * body} instead of the client's when not null. Never retried on another node.
+   */
+  record ToNode(String node, byte[] body, String echoId, Reason reason) implements Outcome {}
+
+  /**
+   * chainroute is working on it (sending it to nodes itself): the final outcome completes {@code
+   * outcome} within {@code timeout} (it never completes exceptionally), already reported.
+   */
+  record Later(java.util.concurrent.CompletableFuture<Outcome> outcome, Duration timeout)
+      implements Outcome {}
+
   Outcome PASS = new Pass();
   Outcome NEED_BODY = new NeedBody();
 }

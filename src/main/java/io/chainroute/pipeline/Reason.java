@@ -16,6 +16,18 @@ public enum Reason {
   NO_ARCHIVE("no_archive"),
   /** A write: the head pool, never retried blindly. */
   WRITE("write"),
+  /**
+   * A write chainroute sent to every node of the head pool itself (read-your-writes), answered with
+   * the first node's acceptance.
+   */
+  BROADCAST("broadcast"),
+  /**
+   * A call on state that lives on one node (an EVM filter): created there by chainroute, or routed
+   * to the node that holds it.
+   */
+  STICKY("sticky"),
+  /** A call on state whose node is gone: answered with that node's own "not found" error. */
+  STICKY_GONE("sticky_gone"),
   /** chainroute answered it itself: bad input the protocol answers without a node. */
   ANSWERED("answered"),
   /** Answered from what chainroute knows of the chain (its identity, its head). */
@@ -58,10 +70,14 @@ public enum Reason {
     return label;
   }
 
-  /** Worth an INFO line in the decision log (rate-limited): archive routing, fallback, 503s. */
+  /**
+   * Worth an INFO line in the decision log (rate-limited): archive routing, fallback, 503s, a
+   * filter whose node is gone.
+   */
   public boolean unusual() {
     return this == ARCHIVE
         || this == NO_ARCHIVE
+        || this == STICKY_GONE
         || this == UNAVAILABLE
         || this == HOLD_REFUSED
         || this == SHUTDOWN;

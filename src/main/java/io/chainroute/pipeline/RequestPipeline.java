@@ -33,6 +33,10 @@ import java.util.function.Supplier;
  *   <li><b>answer</b> what the adapter answers itself (bad input), or <b>wait for a height</b> (a
  *       protocol's long poll for the next block): at once when a synced node has it, else held on
  *       the tracker's newest topology, answered with the adapter's replies;
+ *   <li><b>node-bound</b> requests ({@link NodeBound}: read-your-writes): a write sent to every
+ *       head-pool node by chainroute itself and answered later, node-local state created on one
+ *       node, or routed to the node that holds it (answered with the node's own "not found" when it
+ *       is gone);
  *   <li><b>route</b> with {@link RoutingPolicy} on the topology every Envoy has ACKed (a chosen
  *       pool always has endpoints in Envoy);
  *   <li><b>no usable node</b>: hold for one up to {@code unavailableWait} (graceful startup), else
@@ -78,11 +82,21 @@ public final class RequestPipeline {
       Supplier<Topology> routable,
       HeldRequests held,
       Duration unavailableWait) {
-    this(chains, adaptersByChain, latest, routable, held, unavailableWait, DecisionListener.NONE);
+    this(
+        chains,
+        adaptersByChain,
+        latest,
+        routable,
+        held,
+        unavailableWait,
+        DecisionListener.NONE,
+        NodeCalls.NONE);
   }
 
   /**
    * @param listener told of each request's fate once (see the class comment)
+   * @param calls how chainroute sends a request to a node itself (read-your-writes: {@link
+   *     NodeBound}); {@link NodeCalls#NONE} routes every request through Envoy
    */
   public RequestPipeline(
       List<ChainConfig> chains,
@@ -91,7 +105,8 @@ public final class RequestPipeline {
       Supplier<Topology> routable,
       HeldRequests held,
       Duration unavailableWait,
-      DecisionListener listener) {
+      DecisionListener listener,
+      NodeCalls calls) {
     this(
         chains,
         adaptersByChain,
@@ -100,6 +115,7 @@ public final class RequestPipeline {
         held,
         unavailableWait,
         listener,
+        calls,
         ResponseStore.NONE);
   }
 
@@ -115,6 +131,7 @@ public final class RequestPipeline {
       HeldRequests held,
       Duration unavailableWait,
       DecisionListener listener,
+      NodeCalls calls,
       ResponseStore store) {
     this.locals = new LocalAnswers(store);
     this.listener = listener;
@@ -124,7 +141,10 @@ public final class RequestPipeline {
     this.routable = routable;
     this.held = held;
     this.unavailableWait = unavailableWait;
+    this.nodeBound = new NodeBound(calls, routable);
   }
+
+  private final NodeBound nodeBound;
 
   /**
    * The chain whose path prefix matches ({@code /eth} matches {@code /eth}, {@code /eth/..}, {@code
@@ -248,7 +268,20 @@ public final class RequestPipeline {
     if (c instanceof Classification.Forward f) {
       return report(read, forward(chain, f, read), -1);
     }
-    return report(read, waitForHeight(chain, (Classification.WaitForHeight) c, read), -1);
+    if (c instanceof Classification.WaitForHeight w) {
+      return report(read, waitForHeight(chain, w, read), -1);
+    }
+    Outcome bound = nodeBound.decide(chain, c);
+    if (bound == null) {
+      return report(read, forward(chain, NodeBound.otherwise(c), read), -1);
+    }
+    if (bound instanceof Outcome.Later later) {
+      // Reported when the nodes answered: that is the request's fate (not a hold: it waited for
+      // nodes to answer, not for a usable node).
+      return new Outcome.Later(
+          later.outcome().thenApply(o -> report(read, o, -1)), later.timeout());
+    }
+    return report(read, bound, -1);
   }
 
   /**
@@ -258,6 +291,7 @@ public final class RequestPipeline {
   private Outcome report(Read read, Outcome o, long heldNanos) {
     if (listener == DecisionListener.NONE
         || o instanceof Outcome.Hold
+        || o instanceof Outcome.Later
         || o instanceof Outcome.NeedBody) {
       return o;
     }
@@ -270,6 +304,8 @@ public final class RequestPipeline {
       reason = Reason.of(r.reason());
       pool = r.pool();
       cache = r.capture() != null ? "miss" : "";
+    } else if (o instanceof Outcome.ToNode n) {
+      reason = n.reason();
     } else if (o instanceof Outcome.Respond r) {
       cache = r.reason() == Reason.CACHE_HIT ? "hit" : "";
       reason = r.reason();

@@ -29,18 +29,49 @@ import java.util.concurrent.Executor;
  * adapter's plain probe ({@code headProbe(node, -1)}, algod {@code GET /v2/status}) and reports
  * that round trip as the latency; one extra small request per block per node.
  *
- * <p>Threading: requests run on the client's executor; DNS resolution (for the address published to
- * Envoy, which needs an IP) runs on the given executor, never on the tracker's loop thread.
+ * <p>A node's URL path and query reach the node as Envoy sends them ({@link
+ * NodeConfig#requestUri}); an https node is checked against its CA bundle ({@link NodeClients}).
+ *
+ * <p>DNS: every probe resolves the node's host again (through the JVM's cache, {@code
+ * networkaddress.cache.ttl}, 30 s by default) and reports the address, which is what chainroute
+ * publishes to Envoy (EDS needs an IP): a host name whose address changes is followed within the
+ * cache's lifetime plus one poll interval, and Envoy keeps sending the name as SNI and Host.
+ *
+ * <p>Threading: requests run on the client's executor; DNS resolution runs on the given executor,
+ * never on the tracker's loop thread.
  */
 public final class HttpNodeProber implements NodeProber {
-  private final HttpClient client;
+  /** Resolves a host name to one IP address, or null when it does not resolve. Blocking. */
+  @FunctionalInterface
+  public interface Resolver {
+    String resolve(String host);
+
+    /** The JVM's resolver (and its cache). */
+    Resolver SYSTEM = HttpNodeProber::resolveSystem;
+  }
+
+  private final java.util.function.Function<NodeConfig, HttpClient> clients;
   private final Map<String, ChainAdapter> adapters;
-  private final Executor resolver;
+  private final Executor resolverExecutor;
+  private final Resolver resolver;
 
   public HttpNodeProber(
       HttpClient client, Map<String, ChainAdapter> adaptersByChain, Executor resolver) {
-    this.client = client;
+    this(n -> client, adaptersByChain, resolver, Resolver.SYSTEM);
+  }
+
+  /**
+   * @param clients the client for each node (its CA bundle; {@link NodeClients})
+   * @param resolverExecutor where {@code resolver} runs
+   */
+  public HttpNodeProber(
+      java.util.function.Function<NodeConfig, HttpClient> clients,
+      Map<String, ChainAdapter> adaptersByChain,
+      Executor resolverExecutor,
+      Resolver resolver) {
+    this.clients = clients;
     this.adapters = Map.copyOf(adaptersByChain);
+    this.resolverExecutor = resolverExecutor;
     this.resolver = resolver;
   }
 
@@ -50,7 +81,8 @@ public final class HttpNodeProber implements NodeProber {
     ChainAdapter.HeadProbe p = adapter.headProbe(node, lastHead);
     HttpRequest request = request(chain, node, p);
     HttpRequest plain = p.longPoll() ? request(chain, node, adapter.headProbe(node, -1)) : null;
-    return CompletableFuture.supplyAsync(() -> resolve(node.host()), resolver)
+    HttpClient client = clients.apply(node);
+    return CompletableFuture.supplyAsync(() -> resolver.resolve(node.host()), resolverExecutor)
         .thenCompose(
             address -> {
               if (address == null) {
@@ -58,7 +90,7 @@ public final class HttpNodeProber implements NodeProber {
                     (Result) new Failed("host name does not resolve", Cause.DNS));
               }
               if (plain == null) {
-                return send(adapter, node, request, address, p.longPoll(), -1);
+                return send(client, adapter, node, request, address, p.longPoll(), -1);
               }
               long start = System.nanoTime();
               return client
@@ -69,6 +101,7 @@ public final class HttpNodeProber implements NodeProber {
                           error != null
                               ? CompletableFuture.completedFuture(failed(error))
                               : send(
+                                  client,
                                   adapter,
                                   node,
                                   request,
@@ -82,7 +115,8 @@ public final class HttpNodeProber implements NodeProber {
    * Sends the probe and reads its answer; the latency is the given one, or this request's round
    * trip when none is given (-1).
    */
-  private CompletableFuture<Result> send(
+  private static CompletableFuture<Result> send(
+      HttpClient client,
       ChainAdapter adapter,
       NodeConfig node,
       HttpRequest request,
@@ -109,7 +143,7 @@ public final class HttpNodeProber implements NodeProber {
   }
 
   private static HttpRequest request(ChainConfig chain, NodeConfig node, ChainAdapter.HeadProbe p) {
-    URI uri = node.url().resolve(p.path());
+    URI uri = node.requestUri(p.path());
     HttpRequest.Builder b =
         HttpRequest.newBuilder(uri)
             .timeout(p.timeout() != null ? p.timeout() : chain.probeTimeout())
@@ -131,7 +165,7 @@ public final class HttpNodeProber implements NodeProber {
     return new Failed(describe(error), cause(error));
   }
 
-  private static String resolve(String host) {
+  private static String resolveSystem(String host) {
     try {
       return InetAddress.getByName(host).getHostAddress();
     } catch (UnknownHostException e) {
@@ -139,11 +173,22 @@ public final class HttpNodeProber implements NodeProber {
     }
   }
 
-  /** {@code reason} with every header value of {@code node} replaced by {@code ***}. */
+  /**
+   * {@code reason} with every header value of {@code node}, and every part of its URL's path and
+   * query that could be a key (8 characters or more), replaced by {@code ***}.
+   */
   static String masked(String reason, NodeConfig node) {
     String out = reason == null ? "" : reason;
     for (NodeHeader h : node.headers()) {
       out = out.replace(h.value(), "***");
+    }
+    for (String part : (node.rawPath() + "&" + node.rawQuery()).split("[/&=]")) {
+      if (part.length() >= 8) {
+        out = out.replace(part, "***");
+        out =
+            out.replace(
+                java.net.URLDecoder.decode(part, java.nio.charset.StandardCharsets.UTF_8), "***");
+      }
     }
     return out;
   }
@@ -155,6 +200,10 @@ public final class HttpNodeProber implements NodeProber {
     }
     if (t instanceof java.net.ConnectException) {
       return "connection refused or unreachable";
+    }
+    if (t instanceof javax.net.ssl.SSLException) {
+      // The JDK's message names the host and the certificate problem, never the path or a key.
+      return "TLS failed: " + t.getClass().getSimpleName();
     }
     if (t instanceof java.io.IOException) {
       return "I/O error: " + t.getClass().getSimpleName();

@@ -54,6 +54,7 @@ public final class XdsClients implements DiscoveryServerCallbacks {
       String nodeId,
       String cluster,
       String region,
+      String address,
       long connectedAtMillis,
       List<TypeState> types) {}
 
@@ -76,13 +77,13 @@ public final class XdsClients implements DiscoveryServerCallbacks {
 
   @Override
   public void onStreamOpen(long streamId, String typeUrl) {
-    streams.put(streamId, new Stream(clock.millis()));
+    streams.put(streamId, new Stream(clock.millis(), PeerAddress.current()));
   }
 
   @Override
   public void onStreamClose(long streamId, String typeUrl) {
     Stream s = streams.remove(streamId);
-    if (s != null) {
+    if (s != null && s.nodeId != null) {
       log.info("Envoy disconnected from xDS. stream={} node={}", streamId, s.nodeId);
     }
   }
@@ -90,7 +91,8 @@ public final class XdsClients implements DiscoveryServerCallbacks {
   @Override
   public void onStreamCloseWithError(long streamId, String typeUrl, Throwable error) {
     Stream s = streams.remove(streamId);
-    if (s != null) {
+    // A stream that never named its node (one the allow-list refused) is not an Envoy's session.
+    if (s != null && s.nodeId != null) {
       log.info(
           "Envoy xDS stream ended. stream={} node={} reason=\"{}\"",
           streamId,
@@ -101,7 +103,8 @@ public final class XdsClients implements DiscoveryServerCallbacks {
 
   @Override
   public void onV3StreamRequest(long streamId, DiscoveryRequest request) {
-    Stream s = streams.computeIfAbsent(streamId, id -> new Stream(clock.millis()));
+    Stream s =
+        streams.computeIfAbsent(streamId, id -> new Stream(clock.millis(), PeerAddress.current()));
     boolean first = false;
     String nacked = null;
     long ackedAfter = -1;
@@ -141,7 +144,12 @@ public final class XdsClients implements DiscoveryServerCallbacks {
       onAck.run();
     }
     if (first) {
-      log.info("Envoy connected to xDS. stream={} node={} region={}", streamId, s.nodeId, s.region);
+      log.info(
+          "Envoy connected to xDS. stream={} node={} region={} client={}",
+          streamId,
+          s.nodeId,
+          s.region,
+          s.address);
       onFirstRequest.accept(request.getNode());
     }
   }
@@ -172,20 +180,22 @@ public final class XdsClients implements DiscoveryServerCallbacks {
 
   private static final class Stream {
     final long connectedAt;
+    final String address;
     String nodeId;
     String cluster = "";
     String region = "";
     final Map<String, TypeEntry> types = new TreeMap<>();
 
-    Stream(long connectedAt) {
+    Stream(long connectedAt, String address) {
       this.connectedAt = connectedAt;
+      this.address = address;
     }
 
     synchronized Client snapshot(long id) {
       List<TypeState> ts = new ArrayList<>();
       types.forEach((k, v) -> ts.add(new TypeState(k, v.sent, v.acked, v.lastNack, v.lastNackAt)));
       return new Client(
-          id, nodeId == null ? "" : nodeId, cluster, region, connectedAt, List.copyOf(ts));
+          id, nodeId == null ? "" : nodeId, cluster, region, address, connectedAt, List.copyOf(ts));
     }
   }
 

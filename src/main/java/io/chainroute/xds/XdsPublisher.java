@@ -9,7 +9,8 @@ import io.envoyproxy.controlplane.server.V3DiscoveryServer;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
-import io.grpc.BindableService;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
@@ -24,7 +25,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes clusters and endpoints to every connected Envoy over ADS (state of the world), through
- * java-control-plane's {@link SimpleCache} and {@link V3DiscoveryServer}.
+ * java-control-plane's {@link SimpleCache} and {@link V3DiscoveryServer}; endpoints also over plain
+ * EDS, for Envoys whose clusters come from elsewhere ({@link #edsService()}).
  *
  * <p>Envoys are grouped by their locality region (endpoint priorities depend on it). Each resource
  * type has its own version per group: a height change that moves endpoints bumps EDS only; CDS
@@ -55,6 +57,7 @@ public final class XdsPublisher {
   private final io.chainroute.config.EnvoyConfig envoy;
   private final XdsClients clients;
   private final V3DiscoveryServer server;
+  private final NodeGate gate;
 
   private final List<java.util.function.Consumer<Topology>> appliedListeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -110,6 +113,7 @@ public final class XdsPublisher {
     this.coalesce = coalesce;
     this.clients = new XdsClients(clock, this::ensureGroup);
     this.server = new V3DiscoveryServer(clients, cache);
+    this.gate = new NodeGate(clock);
     clients.onAck(() -> loop.execute(this::checkApplied));
   }
 
@@ -232,9 +236,39 @@ public final class XdsPublisher {
     }
   }
 
-  /** The ADS service to add to a gRPC server. */
-  public BindableService adsService() {
-    return server.getAggregatedDiscoveryServiceImpl();
+  /**
+   * The ADS service to add to a gRPC server, behind the allow-list ({@link NodeGate}); it learns
+   * each Envoy's address.
+   */
+  public ServerServiceDefinition adsService() {
+    // The last interceptor runs first: the peer's address is in the context for the gate and the
+    // stream callbacks.
+    return ServerInterceptors.intercept(
+        server.getAggregatedDiscoveryServiceImpl(), gate, PeerAddress.INTERCEPTOR);
+  }
+
+  /**
+   * The plain EDS service (EndpointDiscoveryService, one stream per EDS config source, not ADS) for
+   * Envoys whose listeners, routes and clusters come from someone else, such as a mesh's control
+   * plane (EDS-only mode, {@code chainroute bootstrap --eds-only}). Same cache, same groups, same
+   * endpoints, versions and allow-list as over ADS.
+   */
+  public ServerServiceDefinition edsService() {
+    return ServerInterceptors.intercept(
+        server.getEndpointDiscoveryServiceImpl(), gate, PeerAddress.INTERCEPTOR);
+  }
+
+  /**
+   * Serves only Envoys with these node ids (the rest get no resource: their stream is closed with
+   * {@code PERMISSION_DENIED}); empty serves all. Set before the xDS port opens.
+   */
+  public void allowOnly(java.util.Set<String> nodeIds) {
+    gate.allowOnly(nodeIds);
+  }
+
+  /** Envoys refused by the allow-list (node id, address, attempts), oldest first. */
+  public List<NodeGate.Refusal> refused() {
+    return gate.refused();
   }
 
   /** Told of each response sent and each ACK and NACK; set before the xDS port opens. */

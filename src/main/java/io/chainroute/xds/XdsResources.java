@@ -12,6 +12,8 @@ import io.chainroute.config.NodeHeader;
 import io.chainroute.contract.EnvoyContract;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
+import io.chainroute.height.Health;
+import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.routing.Pool;
 import io.chainroute.routing.PoolMember;
@@ -69,13 +71,35 @@ public final class XdsResources {
     return clusters(chains, EnvoyConfig.defaults());
   }
 
-  /** The cluster set: {@code <chain>-head} and {@code <chain>-archive} for every chain. */
+  /**
+   * The cluster set: {@code <chain>-head} and {@code <chain>-archive} for every chain, then {@code
+   * <chain>-node-<node>} for every node.
+   */
   public static List<Cluster> clusters(List<ChainConfig> chains, EnvoyConfig envoy) {
     List<Cluster> out = new ArrayList<>();
     for (ChainConfig chain : chains) {
       List<String> headers = nodeHeaderKeys(chain);
+      boolean rewrite = NodeRequests.needed(chain);
+      List<Cluster.TransportSocketMatch> tls = NodeRequests.tlsMatches(chain);
       for (Pool pool : Pool.values()) {
-        out.add(cluster(EnvoyContract.nodeCluster(chain.name(), pool), envoy, headers));
+        out.add(
+            cluster(EnvoyContract.nodeCluster(chain.name(), pool), envoy, headers, rewrite, tls));
+      }
+    }
+    for (ChainConfig chain : chains) {
+      List<String> headers = nodeHeaderKeys(chain);
+      for (NodeConfig node : chain.nodes()) {
+        // One node alone, for state that lives there (EVM filters): see nodeAssignment. Its TLS
+        // socket and URL rewrite as in the pools.
+        out.add(
+            cluster(
+                EnvoyContract.nodeCluster(chain.name(), node.name()),
+                envoy,
+                headers,
+                node.rewritten(),
+                NodeRequests.tlsMatches(chain).stream()
+                    .filter(m -> m.getName().equals("tls-" + node.name()))
+                    .toList()));
       }
     }
     return out;
@@ -97,6 +121,19 @@ public final class XdsResources {
    * </ul>
    */
   static Cluster cluster(String name, EnvoyConfig envoy, List<String> nodeHeaders) {
+    return cluster(name, envoy, nodeHeaders, false, List.of());
+  }
+
+  /**
+   * @param rewrite some node's path, query or Host is set after picking it ({@link NodeRequests})
+   * @param tls the chain's https nodes' sockets ({@link NodeRequests#tlsMatches})
+   */
+  static Cluster cluster(
+      String name,
+      EnvoyConfig envoy,
+      List<String> nodeHeaders,
+      boolean rewrite,
+      List<Cluster.TransportSocketMatch> tls) {
     int limit = envoy.upstreamMaxRequests();
     return Cluster.newBuilder()
         .setName(name)
@@ -154,7 +191,8 @@ public final class XdsResources {
                         .setKeepaliveProbes(UInt32Value.of(3))))
         .putTypedExtensionProtocolOptions(
             HttpProtocolOptions.getDescriptor().getFullName(),
-            Any.pack(protocolOptions(nodeHeaders)))
+            Any.pack(protocolOptions(nodeHeaders, rewrite)))
+        .addAllTransportSocketMatches(tls)
         .build();
   }
 
@@ -212,7 +250,7 @@ public final class XdsResources {
    * configured without that header gets none, and no node ever sees another node's key or the
    * client's. Route-level headers cannot do this: they are evaluated before the host is chosen.
    */
-  static HttpProtocolOptions protocolOptions(List<String> nodeHeaders) {
+  static HttpProtocolOptions protocolOptions(List<String> nodeHeaders, boolean rewrite) {
     HttpProtocolOptions.Builder options =
         HttpProtocolOptions.newBuilder()
             .setCommonHttpProtocolOptions(
@@ -221,7 +259,7 @@ public final class XdsResources {
             .setExplicitHttpConfig(
                 HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
                     .setHttpProtocolOptions(Http1ProtocolOptions.getDefaultInstance()));
-    if (nodeHeaders.isEmpty()) {
+    if (nodeHeaders.isEmpty() && !rewrite) {
       return options.build();
     }
     Mutations.Builder mutations = Mutations.newBuilder();
@@ -229,37 +267,49 @@ public final class XdsResources {
       mutations
           .addRequestMutations(HeaderMutation.newBuilder().setRemove(key))
           .addRequestMutations(
-              HeaderMutation.newBuilder()
-                  .setAppend(
-                      HeaderValueOption.newBuilder()
-                          .setHeader(
-                              HeaderValue.newBuilder()
-                                  .setKey(key)
-                                  .setValue(
-                                      "%UPSTREAM_METADATA("
-                                          + EnvoyContract.METADATA_NAMESPACE
-                                          + ":"
-                                          + EnvoyContract.METADATA_NODE_HEADERS
-                                          + ":"
-                                          + key
-                                          + ")%"))
-                          .setAppendAction(
-                              HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)));
+              fromEndpointMetadata(key, EnvoyContract.METADATA_NODE_HEADERS + ":" + key));
+    }
+    if (rewrite) {
+      mutations.addAllRequestMutations(NodeRequests.mutations());
+    }
+    options.addHttpFilters(
+        HttpFilter.newBuilder()
+            .setName(EnvoyContract.NODE_HEADERS_FILTER)
+            .setTypedConfig(
+                Any.pack(
+                    io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.HeaderMutation
+                        .newBuilder()
+                        .setMutations(mutations)
+                        .build())));
+    if (rewrite) {
+      options.addHttpFilters(NodeRequests.filter());
     }
     return options
         .addHttpFilters(
             HttpFilter.newBuilder()
-                .setName(EnvoyContract.NODE_HEADERS_FILTER)
-                .setTypedConfig(
-                    Any.pack(
-                        io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3
-                            .HeaderMutation.newBuilder()
-                            .setMutations(mutations)
-                            .build())))
-        .addHttpFilters(
-            HttpFilter.newBuilder()
                 .setName("envoy.filters.http.upstream_codec")
                 .setTypedConfig(Any.pack(UpstreamCodec.getDefaultInstance())))
+        .build();
+  }
+
+  /**
+   * Sets {@code header} to the chosen endpoint's {@code chainroute:<key>} metadata; Envoy skips a
+   * header whose value formats to "" (an endpoint without that key).
+   */
+  static HeaderMutation fromEndpointMetadata(String header, String key) {
+    return HeaderMutation.newBuilder()
+        .setAppend(
+            HeaderValueOption.newBuilder()
+                .setHeader(
+                    HeaderValue.newBuilder()
+                        .setKey(header)
+                        .setValue(
+                            "%UPSTREAM_METADATA("
+                                + EnvoyContract.METADATA_NAMESPACE
+                                + ":"
+                                + key
+                                + ")%"))
+                .setAppendAction(HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD))
         .build();
   }
 
@@ -273,15 +323,20 @@ public final class XdsResources {
     for (NodeHeader h : node.headers()) {
       values.putFields(h.key(), Value.newBuilder().setStringValue(h.value()).build());
     }
-    return Metadata.newBuilder()
-        .putFilterMetadata(
-            EnvoyContract.METADATA_NAMESPACE,
-            Struct.newBuilder()
-                .putFields(
-                    EnvoyContract.METADATA_NODE_HEADERS,
-                    Value.newBuilder().setStructValue(values).build())
-                .build())
-        .build();
+    Struct.Builder chainroute =
+        Struct.newBuilder()
+            .putFields(
+                EnvoyContract.METADATA_NODE_HEADERS,
+                Value.newBuilder().setStructValue(values).build());
+    NodeRequests.putMetadata(chainroute, node);
+    Metadata.Builder metadata =
+        Metadata.newBuilder()
+            .putFilterMetadata(EnvoyContract.METADATA_NAMESPACE, chainroute.build());
+    Struct tls = NodeRequests.tlsMatch(node);
+    if (tls != null) {
+      metadata.putFilterMetadata(NodeRequests.TLS_MATCH_METADATA, tls);
+    }
+    return metadata.build();
   }
 
   private static Duration seconds(long s) {
@@ -299,7 +354,26 @@ public final class XdsResources {
                 PoolPlan.members(view, pool, envoyRegion)));
       }
     }
+    for (ChainView view : topology.chains().values()) {
+      for (NodeView n : view.nodes()) {
+        out.add(nodeAssignment(view.config().name(), n));
+      }
+    }
     return out;
+  }
+
+  /**
+   * A node's own cluster: the node HEALTHY while it answers, whether or not it is at the head (a
+   * node a block behind still holds its filters); empty when it does not. chainroute sends a
+   * request here only while the node answers and answers the rest itself (the node's own "filter
+   * not found"), so an empty cluster is a race of one probe interval.
+   */
+  static ClusterLoadAssignment nodeAssignment(String chain, NodeView n) {
+    List<PoolMember> members =
+        n.address() != null && n.health() != Health.UNREACHABLE && n.health() != Health.UNKNOWN
+            ? List.of(new PoolMember(n, EndpointStatus.HEALTHY, 0))
+            : List.of();
+    return assignment(EnvoyContract.nodeCluster(chain, n.name()), members);
   }
 
   static ClusterLoadAssignment assignment(String cluster, List<PoolMember> members) {
@@ -322,8 +396,9 @@ public final class XdsResources {
                       .setPriority(priority)
                       .setLoadBalancingWeight(UInt32Value.of(1)));
       LbEndpoint.Builder lb = LbEndpoint.newBuilder();
-      if (!m.node().config().headers().isEmpty()) {
-        lb.setMetadata(nodeHeaderMetadata(m.node().config()));
+      NodeConfig node = m.node().config();
+      if (!node.headers().isEmpty() || node.rewritten()) {
+        lb.setMetadata(nodeHeaderMetadata(node));
       }
       group.addLbEndpoints(
           lb.setHealthStatus(

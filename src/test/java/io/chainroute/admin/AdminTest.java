@@ -140,10 +140,11 @@ class AdminTest {
   @Test
   void statusShowsNodesPoolsAndEnvoysButNeverCredentials() {
     EnvoyConnection envoy =
-        new EnvoyConnection(
+        EnvoyConnection.served(
             "edge-1",
             "chainroute",
             "eu",
+            "10.1.2.3",
             1_700_000_000_000L,
             List.of(
                 new EnvoyConnection.TypeState(
@@ -843,7 +844,7 @@ class AdminTest {
             "server.adminTokenEnv: not set while server.bindAddress is 0.0.0.0");
     assertThat(
             io.chainroute.config.ConfigLoader.parse(
-                    "server: { bindAddress: 0.0.0.0, adminTokenEnv: ADM }\n"
+                    "server: { bindAddress: 0.0.0.0, adminTokenEnv: ADM, allowedEnvoyNodeIds: [e] }\n"
                         + "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://h:1\" } ] } ]",
                     v -> v.equals("ADM") ? TOKEN : null)
                 .server()

@@ -157,8 +157,8 @@ class ConfigLoaderTest {
           chains: [ { name: eth, protocol: evm, nodes: [] } ]                                                    | chains[0].nodes:
           chains: [ { name: eth, protocol: btc, nodes: [ { name: a, url: "http://h:1" } ] } ]                    | chains[0].protocol: 'btc'
           chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "ftp://h:1" } ] } ]                     | chains[0].nodes[0].url: scheme 'ftp'
-          chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://u:secret@h:1" } ] } ]           | chains[0].nodes[0].url: user info
-          chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://h:1/v3/key" } ] } ]             | chains[0].nodes[0].url: user info, a path
+          chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://secret@h:1" } ] } ]             | chains[0].nodes[0].url: user info without ':'
+          chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://h:1/v3/key#x" } ] } ]           | chains[0].nodes[0].url: a fragment
           chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: "http://h:1" }, { name: a, url: "http://g:1" } ] } ] | chains[0].nodes[1].name
           chains: [ { name: eth, protocol: evm, pollInterval: fast, nodes: [ { name: a, url: "http://h:1" } ] } ] | chains[0].pollInterval: 'fast'
           chains: [ { name: eth, protocol: evm, colour: red, nodes: [ { name: a, url: "http://h:1" } ] } ]        | chains[0].colour
@@ -177,8 +177,9 @@ class ConfigLoaderTest {
     assertThatThrownBy(
             () ->
                 ConfigLoader.parse(
-                    "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://u:s3cr3t@h:1\" } ] } ]"))
-        .hasMessageNotContaining("s3cr3t");
+                    "chains: [ { name: eth, protocol: evm, nodes: [ { name: a, url: \"http://s3cr3t@h:1/v2/k3yp4th?apikey=qu3ry\" } ] } ]"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageNotContainingAny("s3cr3t", "k3yp4th", "qu3ry");
   }
 
   @Test

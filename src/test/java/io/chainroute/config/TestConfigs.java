@@ -153,6 +153,7 @@ public final class TestConfigs {
     private boolean archive;
     private final List<NodeHeader> headers = new ArrayList<>();
     private URI wsUrl;
+    private CaBundle ca;
 
     private Node(String name, URI url) {
       this.name = name;
@@ -182,8 +183,20 @@ public final class TestConfigs {
       return this;
     }
 
+    /** The CA bundle of a TLS node (a test PEM: only Envoy and the probes read it). */
+    public Node ca(CaBundle bundle) {
+      this.ca = bundle;
+      return this;
+    }
+
     public NodeConfig build() {
-      return new NodeConfig(name, url, region, archive, headers, wsUrl);
+      boolean tls =
+          "https".equals(url.getScheme()) || (wsUrl != null && "wss".equals(wsUrl.getScheme()));
+      CaBundle bundle =
+          ca != null || !tls
+              ? ca
+              : new CaBundle("/test/ca.pem", "-----BEGIN CERTIFICATE-----", false);
+      return new NodeConfig(name, url, region, archive, headers, wsUrl, bundle);
     }
   }
 }

@@ -38,6 +38,7 @@ class EnvoyContractTest {
         .containsExactly(
             "x-chainroute-pool",
             "x-chainroute-write",
+            "x-chainroute-node",
             "x-chainroute-upstream",
             "x-chainroute-cache");
   }

@@ -124,10 +124,10 @@ class BootstrapRendererTest {
             .unpack(HttpConnectionManager.class)
             .getRouteConfig();
     List<Route> routes = rc.getVirtualHosts(0).getRoutesList();
-    // eth-local: write, archive, head, default; algorand-local: wait, pending, write, archive,
-    // head,
-    // default; then the 404 catch-all.
-    assertThat(routes).hasSize(13);
+    // eth-local: write, capture archive, capture head, archive, head, node, default;
+    // algorand-local: wait, pending, write,
+    // archive, head, node, default; then the 404 catch-all.
+    assertThat(routes).hasSize(15);
     Route write = routes.get(0);
     assertThat(write.getMatch().getHeaders(0).getName()).isEqualTo("x-chainroute-write");
     assertThat(write.getRoute().getCluster()).isEqualTo("eth-local-head");
@@ -137,28 +137,37 @@ class BootstrapRendererTest {
     Route archive = routes.get(3);
     assertThat(archive.getMatch().getHeaders(0).getStringMatch().getExact()).isEqualTo("archive");
     assertThat(archive.getRoute().getCluster()).isEqualTo("eth-local-archive");
-    Route fallback = routes.get(5);
+    Route node = routes.get(5);
+    assertThat(node.getMatch().getHeaders(0).getName()).isEqualTo("x-chainroute-node");
+    assertThat(node.getMatch().getHeaders(0).getStringMatch().getPrefix())
+        .isEqualTo("eth-local-node-");
+    assertThat(node.getRoute().getClusterHeader()).isEqualTo("x-chainroute-node");
+    // Only that node has the state: never to another host, never a write twice.
+    assertThat(node.getRoute().getRetryPolicy().getRetryOn())
+        .isEqualTo("connect-failure,refused-stream,reset-before-request");
+    assertThat(node.getRoute().getRetryPolicy().getRetryHostPredicateList()).isEmpty();
+    Route fallback = routes.get(6);
     assertThat(fallback.getMatch().getHeadersList()).isEmpty();
     assertThat(fallback.getRoute().getCluster()).isEqualTo("eth-local-head");
     assertThat(
             java.util.Arrays.asList(fallback.getRoute().getRetryPolicy().getRetryOn().split(",")))
         .doesNotContain("reset")
         .contains("reset-before-request");
-    assertThat(routes.get(12).getDirectResponse().getStatus()).isEqualTo(404);
+    assertThat(routes.get(14).getDirectResponse().getStatus()).isEqualTo(404);
 
-    Route wait = routes.get(6);
+    Route wait = routes.get(7);
     assertThat(wait.getMatch().getPrefix()).isEqualTo("/algo/v2/status/wait-for-block-after/");
     assertThat(wait.getRoute().getTimeout().getSeconds()).isGreaterThan(60);
-    Route pending = routes.get(7);
+    Route pending = routes.get(8);
     assertThat(pending.getMatch().getPrefix()).isEqualTo("/algo/v2/transactions/pending/");
     assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList())
         .containsExactly(404);
-    assertThat(routes.subList(6, 12))
+    assertThat(routes.subList(7, 14))
         .allSatisfy(
             r -> assertThat(r.getRequestHeadersToRemoveList()).contains("x-algo-api-token"));
     assertThat(
             java.util.Arrays.asList(
-                routes.get(8).getRoute().getRetryPolicy().getRetryOn().split(",")))
+                routes.get(9).getRoute().getRetryPolicy().getRetryOn().split(",")))
         .doesNotContain("reset");
     assertThat(rc.getVirtualHosts(0).getResponseHeadersToAdd(0).getHeader().getValue())
         .isEqualTo("%UPSTREAM_HOST%");
@@ -469,7 +478,7 @@ class BootstrapRendererTest {
     Route write = routes.get(0);
     Route archive = routes.get(3);
     Route head = routes.get(4);
-    Route unclassified = routes.get(5);
+    Route unclassified = routes.get(6);
     for (Route read : List.of(archive, head)) {
       RetryPolicy p = read.getRoute().getRetryPolicy();
       assertThat(p.getRetryOn()).isEqualTo("connect-failure,refused-stream,reset");
@@ -505,11 +514,11 @@ class BootstrapRendererTest {
   void algodWaitsKeepTheirLongTimeoutWithoutATryTimeoutAndPendingLookupsHedge() throws Exception {
     List<Route> routes =
         hcm(parse(render(demo(), "envoy"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
-    Route wait = routes.get(6);
+    Route wait = routes.get(7);
     assertThat(wait.getRoute().getTimeout().getSeconds()).isEqualTo(70);
     assertThat(wait.getRoute().getRetryPolicy().hasPerTryTimeout()).isFalse();
     assertThat(wait.getRoute().hasHedgePolicy()).isFalse();
-    Route pending = routes.get(7);
+    Route pending = routes.get(8);
     assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList())
         .containsExactly(404);
     assertThat(pending.getRoute().getRetryPolicy().hasPerTryTimeout()).isTrue();
@@ -814,9 +823,48 @@ class BootstrapRendererTest {
                 .asText())
         .contains("'long'");
     // No protocol-neutral fallback: the root chain answers everything else. EVM chains have a twin
-    // of each mapper that echoes the request's id: 1 algod chain + 2 EVM chains x 2.
+    // of each mapper that echoes the request's id: 1 algod chain + 2 EVM chains x 2, and each EVM
+    // chain two for requests to one node whose node is gone.
     assertThat(h.getLocalReplyConfig().getMappersCount())
-        .isEqualTo(5 * LocalReplies.kinds(demo()).size());
+        .isEqualTo(5 * LocalReplies.kinds(demo()).size() + 2 * 2);
+  }
+
+  @Test
+  void aFilterCallThatCannotReachItsNodeGetsTheNodesOwnFilterNotFoundWithHttp200()
+      throws Exception {
+    HttpConnectionManager h = hcm(parse(render(demo(), "envoy")));
+    java.util.Map<String, String> toNode =
+        java.util.Map.of(
+            ":path",
+            "/",
+            "x-envoy-original-path",
+            "/eth",
+            "x-chainroute-node",
+            "eth-local-node-sealer-1",
+            "@id",
+            "");
+    ResponseMapper gone = match(h, toNode, java.util.Set.of("UF", "URX"), 503);
+    assertThat(gone.getStatusCode().getValue()).isEqualTo(200);
+    com.fasterxml.jackson.databind.JsonNode body =
+        new ObjectMapper()
+            .readTree(
+                gone.getBodyFormatOverride()
+                    .getTextFormatSource()
+                    .getInlineString()
+                    .replace("%DYNAMIC_METADATA(chainroute:id)%", "7"));
+    assertThat(body.get("error").get("message").asText()).isEqualTo("filter not found");
+    assertThat(body.get("error").get("code").asInt()).isEqualTo(-32000);
+    assertThat(body.get("id").asInt()).isEqualTo(7);
+    // Any other request keeps Envoy's 503.
+    ResponseMapper other =
+        match(
+            h,
+            java.util.Map.of(":path", "/", "x-envoy-original-path", "/eth"),
+            java.util.Set.of("UF"),
+            503);
+    assertThat(other.hasStatusCode()).isFalse();
+    assertThat(body(other).get("error").get("message").asText())
+        .contains("no node could be reached");
   }
 
   @Test
@@ -1000,8 +1048,8 @@ class BootstrapRendererTest {
     assertThat(elsewhere.getRoute().getRetryPolicy().getRetryOn())
         .endsWith(",retriable-status-codes");
     // Then the generic pool routes; every route of the chain drops the client's header.
-    assertThat(routes).hasSize(2 + 4 + 1);
-    assertThat(routes.subList(0, 6))
+    assertThat(routes).hasSize(2 + 5 + 1);
+    assertThat(routes.subList(0, 7))
         .allSatisfy(
             r -> assertThat(r.getRequestHeadersToRemoveList()).containsExactly("x-api-key"));
     assertThat(b.getStaticResources().getClustersList())

@@ -48,6 +48,11 @@ class EnvoyValidateTest {
     return p;
   }
 
+  private String validate(ChainrouteConfig config) throws IOException, InterruptedException {
+    return validate(
+        BootstrapRenderer.render(config, "envoy", io.chainroute.adapters.ChainAdapters::forChain));
+  }
+
   private String validate(String yaml) throws IOException, InterruptedException {
     Path file = dir.resolve("bootstrap.yaml");
     Files.writeString(file, yaml);
@@ -82,13 +87,99 @@ class EnvoyValidateTest {
           Files.readString(Path.of("config/demo.yaml"))
               .replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  " + setting + "\n");
       ChainrouteConfig config = ConfigLoader.parse(yaml);
-      assertThat(
-              validate(
-                  BootstrapRenderer.render(
-                      config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
-          .as(setting)
-          .contains("OK");
+      assertThat(validate(config)).as(setting).contains("OK");
     }
+  }
+
+  @Test
+  void withMutualTlsTheSidecarClustersPresentEnvoysCertificateAndCheckChainroutesName()
+      throws Exception {
+    io.chainroute.testing.TestCerts pki = new io.chainroute.testing.TestCerts(dir, "ca");
+    io.chainroute.testing.TestCerts.Leaf server = pki.leaf("chainroute", "chainroute");
+    io.chainroute.testing.TestCerts.Leaf envoy = pki.leaf("envoy", "envoy");
+    String tls =
+        "  tls:\n    cert: %s\n    key: %s\n    clientCa: %s\n    envoyCert: %s\n    envoyKey: %s\n    envoyCa: %s\n"
+            .formatted(
+                server.cert(), server.key(), pki.caCert(), envoy.cert(), envoy.key(), pki.caCert());
+    ChainrouteConfig config =
+        ConfigLoader.parse(
+            Files.readString(Path.of("config/demo.yaml"))
+                .replaceFirst("(?m)^server:\\s*\\n", "server:\n" + tls));
+    io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap b =
+        BootstrapRenderer.bootstrap(
+            config, "envoy", io.chainroute.adapters.ChainAdapters::forChain);
+    List<String> sidecar =
+        List.of(
+            io.chainroute.contract.EnvoyContract.XDS_CLUSTER,
+            io.chainroute.contract.EnvoyContract.EXTPROC_CLUSTER);
+    for (var c : b.getStaticResources().getClustersList()) {
+      var ctx =
+          c.getTransportSocket()
+              .getTypedConfig()
+              .unpack(
+                  io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext.class);
+      assertThat(ctx.getSni()).as(c.getName()).isEqualTo("chainroute");
+      assertThat(
+              ctx.getCommonTlsContext().getTlsCertificates(0).getCertificateChain().getFilename())
+          .isEqualTo(envoy.cert().toString());
+      assertThat(ctx.getCommonTlsContext().getValidationContext().getTrustedCa().getFilename())
+          .isEqualTo(pki.caCert().toString());
+      assertThat(
+              ctx.getCommonTlsContext()
+                  .getValidationContext()
+                  .getMatchTypedSubjectAltNames(0)
+                  .getMatcher()
+                  .getExact())
+          .isEqualTo("chainroute");
+    }
+    assertThat(b.getStaticResources().getClustersList())
+        .extracting(io.envoyproxy.envoy.config.cluster.v3.Cluster::getName)
+        .containsAll(sidecar);
+    assertThat(validate(config)).contains("OK");
+  }
+
+  @Test
+  void theEdsOnlyBootstrapHoldsEveryClusterStaticallyWithChainrouteAsItsEdsSourceAndIsValid()
+      throws Exception {
+    ChainrouteConfig config = ConfigLoader.load(Path.of("config/demo.yaml"));
+    var clusters = io.chainroute.xds.XdsResources.clusters(config.chains(), config.envoy());
+    io.envoyproxy.envoy.config.bootstrap.v3.Bootstrap b =
+        BootstrapRenderer.edsOnly(
+            config, "envoy", io.chainroute.adapters.ChainAdapters::forChain, clusters);
+    assertThat(b.hasDynamicResources()).as("no ADS, no CDS").isFalse();
+    for (var want : clusters) {
+      var c =
+          b.getStaticResources().getClustersList().stream()
+              .filter(x -> x.getName().equals(want.getName()))
+              .findFirst()
+              .orElseThrow();
+      var eds = c.getEdsClusterConfig();
+      assertThat(eds.getServiceName()).isEqualTo(want.getName());
+      assertThat(eds.getEdsConfig().hasAds()).isFalse();
+      assertThat(
+              eds.getEdsConfig()
+                  .getApiConfigSource()
+                  .getGrpcServices(0)
+                  .getEnvoyGrpc()
+                  .getClusterName())
+          .isEqualTo(io.chainroute.contract.EnvoyContract.XDS_CLUSTER);
+      // Everything else (limits, outlier detection, LB policy) as chainroute sends it over CDS.
+      assertThat(c.toBuilder().clearEdsClusterConfig().build())
+          .isEqualTo(want.toBuilder().clearEdsClusterConfig().build());
+    }
+    String yaml =
+        BootstrapRenderer.renderEdsOnly(
+            config, "envoy", io.chainroute.adapters.ChainAdapters::forChain, clusters);
+    assertThat(yaml).doesNotContain("ads_config");
+    assertThat(validate(yaml)).contains("OK");
+  }
+
+  @Test
+  void aGatewayWithTheIstioPatchesAppliedIsValidForTheRealEnvoy() throws Exception {
+    assertThat(
+            validate(
+                BootstrapRenderer.yaml(IstioFiltersTest.gatewayBootstrap(IstioFiltersTest.demo()))))
+        .contains("OK");
   }
 
   @Test
@@ -99,11 +190,7 @@ class EnvoyValidateTest {
               .replaceFirst("(?m)^envoy:\\s*\\n", "envoy:\n  maxRequestsPerSecond: " + rate + "\n");
       ChainrouteConfig config = ConfigLoader.parse(yaml);
       assertThat(config.envoy().maxRequestsPerSecond()).isEqualTo(rate);
-      assertThat(
-              validate(
-                  BootstrapRenderer.render(
-                      config, "envoy", io.chainroute.adapters.ChainAdapters::forChain)))
-          .contains("OK");
+      assertThat(validate(config)).contains("OK");
     }
   }
 

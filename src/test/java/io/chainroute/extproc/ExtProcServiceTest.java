@@ -61,6 +61,9 @@ class ExtProcServiceTest {
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
   private final HeldRequests held = new HeldRequests(timer, topology::get, 100);
 
+  /** How chainroute sends requests to nodes itself: none unless a test sets fake nodes. */
+  private io.chainroute.pipeline.NodeCalls calls = io.chainroute.pipeline.NodeCalls.NONE;
+
   @BeforeEach
   void start() throws Exception {
     topology.set(topology(EndpointStatus.HEALTHY, EndpointStatus.HEALTHY));
@@ -83,7 +86,9 @@ class ExtProcServiceTest {
                         topology::get,
                         topology::get,
                         held,
-                        unavailableWait)))
+                        unavailableWait,
+                        io.chainroute.pipeline.DecisionListener.NONE,
+                        calls)))
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -227,6 +232,50 @@ class ExtProcServiceTest {
 
   private static String call(String method, String params) {
     return "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":" + params + "}";
+  }
+
+  @Test
+  void aCallOnATaggedFilterGoesToItsNodesClusterWithTheNodesOwnIdAndItsContentLength()
+      throws Exception {
+    Stream s = new Stream();
+    s.headers("POST", "/eth", false);
+    String tagged = "0xabc" + io.chainroute.chain.NodeTag.of("full");
+    ProcessingResponse b = s.body(call("eth_getFilterChanges", "[\"" + tagged + "\"]"));
+    assertThat(setHeader(b, "x-chainroute-node")).isEqualTo("eth-node-full");
+    assertThat(setHeader(b, "x-chainroute-pool")).isNull();
+    String own = call("eth_getFilterChanges", "[\"0xabc\"]");
+    assertThat(b.getRequestBody().getResponse().getBodyMutation().getBody().toStringUtf8())
+        .isEqualTo(own);
+    // BUFFERED with the headers sent keeps content-length: it must match the new body.
+    assertThat(setHeader(b, "content-length"))
+        .isEqualTo(Integer.toString(own.getBytes(StandardCharsets.UTF_8).length));
+    assertThat(b.getRequestBody().getResponse().getClearRouteCache()).isTrue();
+    assertThat(decision(b)).containsEntry("reason", "sticky");
+  }
+
+  @Test
+  void aTransactionChainrouteSendsItselfGetsMoreTimeThenTheFirstAcceptance() throws Exception {
+    java.util.List<String> sentTo = new java.util.concurrent.CopyOnWriteArrayList<>();
+    calls =
+        (c, node, body, timeout) -> {
+          sentTo.add(node.name());
+          return java.util.concurrent.CompletableFuture.completedFuture(
+              new io.chainroute.chain.NodeReply(
+                  node.name(),
+                  200,
+                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0xhash\"}"
+                      .getBytes(StandardCharsets.UTF_8),
+                  null));
+        };
+    startWith(Duration.ZERO);
+    Stream s = new Stream();
+    s.headers("POST", "/eth", false);
+    s.sendBody(call("eth_sendRawTransaction", "[\"0x02\"]"));
+    ProcessingResponse more = s.next();
+    assertThat(more.hasOverrideMessageTimeout()).isTrue();
+    ProcessingResponse answer = s.next();
+    assertThat(immediateBody(answer).get("result").asText()).isEqualTo("0xhash");
+    assertThat(sentTo).containsExactlyInAnyOrder("full", "archive");
   }
 
   @Test

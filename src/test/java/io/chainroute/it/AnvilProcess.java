@@ -32,7 +32,7 @@ final class AnvilProcess implements AutoCloseable {
       args.add("--prune-history");
       args.add(String.valueOf(pruneHistory));
     }
-    return start(logDir, name, args);
+    return startWith(logDir, name, args);
   }
 
   /**
@@ -40,10 +40,11 @@ final class AnvilProcess implements AutoCloseable {
    * chain.
    */
   static AnvilProcess startMining(Path logDir, String name, int blockTimeSeconds) {
-    return start(logDir, name, List.of("--block-time", String.valueOf(blockTimeSeconds)));
+    return startWith(logDir, name, List.of("--block-time", String.valueOf(blockTimeSeconds)));
   }
 
-  private static AnvilProcess start(Path logDir, String name, List<String> args) {
+  /** anvil with these extra arguments (e.g. {@code --chain-id}). */
+  static AnvilProcess startWith(Path logDir, String name, List<String> args) {
     int port = Ports.free();
     List<String> cmd =
         new ArrayList<>(

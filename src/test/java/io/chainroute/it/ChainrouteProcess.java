@@ -18,18 +18,28 @@ final class ChainrouteProcess implements AutoCloseable {
   private final Path dir;
   private final Path config;
   private final int adminHttpPort;
+  private final java.util.Map<String, String> env;
   private Process process;
   private int launches;
   private long readyNanos;
 
-  private ChainrouteProcess(Path dir, int adminHttpPort) {
+  private ChainrouteProcess(Path dir, int adminHttpPort, java.util.Map<String, String> env) {
     this.dir = dir;
     this.config = dir.resolve("chainroute.yaml");
     this.adminHttpPort = adminHttpPort;
+    this.env = java.util.Map.copyOf(env);
   }
 
   static ChainrouteProcess start(Path dir, String configYaml, int adminHttpPort) {
-    ChainrouteProcess c = new ChainrouteProcess(dir, adminHttpPort);
+    return start(dir, configYaml, adminHttpPort, java.util.Map.of());
+  }
+
+  /**
+   * @param env added to the process's environment (node header values the config names)
+   */
+  static ChainrouteProcess start(
+      Path dir, String configYaml, int adminHttpPort, java.util.Map<String, String> env) {
+    ChainrouteProcess c = new ChainrouteProcess(dir, adminHttpPort, env);
     c.launch(configYaml);
     return c;
   }
@@ -53,11 +63,12 @@ final class ChainrouteProcess implements AutoCloseable {
     Path log = dir.resolve("chainroute-" + launches + ".log");
     try {
       Files.writeString(config, configYaml);
-      process =
+      ProcessBuilder b =
           new ProcessBuilder(List.of(launcher().toString(), "run", "--config", config.toString()))
               .redirectErrorStream(true)
-              .redirectOutput(log.toFile())
-              .start();
+              .redirectOutput(log.toFile());
+      b.environment().putAll(env);
+      process = b.start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

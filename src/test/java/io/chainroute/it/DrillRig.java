@@ -47,14 +47,19 @@ final class DrillRig implements AutoCloseable {
   private final String bootstrap;
   private EnvoyProcess envoy;
 
-  private DrillRig(Path dir, String chainsYaml) {
+  private DrillRig(Path dir, String chainsYaml, boolean edsOnly) {
     this.dir = dir;
     String config = config(chainsYaml);
+    io.chainroute.config.ChainrouteConfig parsed = ConfigLoader.parse(config);
     this.bootstrap =
-        BootstrapRenderer.render(
-            ConfigLoader.parse(config),
-            ENVOY_NODE_ID,
-            io.chainroute.adapters.ChainAdapters::forChain);
+        edsOnly
+            ? BootstrapRenderer.renderEdsOnly(
+                parsed,
+                ENVOY_NODE_ID,
+                io.chainroute.adapters.ChainAdapters::forChain,
+                io.chainroute.xds.XdsResources.clusters(parsed.chains(), parsed.envoy()))
+            : BootstrapRenderer.render(
+                parsed, ENVOY_NODE_ID, io.chainroute.adapters.ChainAdapters::forChain);
     this.chainroute = ChainrouteProcess.start(dir, config, adminHttpPort);
     try {
       this.envoy = EnvoyProcess.start(dir, bootstrap, listenerPort, envoyAdminPort);
@@ -66,8 +71,16 @@ final class DrillRig implements AutoCloseable {
 
   /** Starts chainroute and Envoy in a new directory under {@code parent}. */
   static DrillRig start(Path parent, String drill, String chainsYaml) {
+    return start(parent, drill, chainsYaml, false);
+  }
+
+  /**
+   * @param edsOnly Envoy with the EDS-only bootstrap ({@code chainroute bootstrap --eds-only}):
+   *     static clusters, endpoints over plain EDS, no ADS
+   */
+  static DrillRig start(Path parent, String drill, String chainsYaml, boolean edsOnly) {
     try {
-      return new DrillRig(Files.createDirectories(parent.resolve(drill)), chainsYaml);
+      return new DrillRig(Files.createDirectories(parent.resolve(drill)), chainsYaml, edsOnly);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

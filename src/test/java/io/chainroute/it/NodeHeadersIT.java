@@ -8,7 +8,6 @@ import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
 import io.chainroute.testing.FakeNode;
 import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -120,6 +119,10 @@ class NodeHeadersIT {
   }
 
   private HttpResponse<String> call(int id) throws Exception {
+    return post("{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"eth_chainId\"}");
+  }
+
+  private HttpResponse<String> post(String body) throws Exception {
     return HTTP.send(
         HttpRequest.newBuilder(URI.create(envoy.url("/eth")))
             .header("content-type", "application/json")
@@ -127,9 +130,7 @@ class NodeHeadersIT {
             .header("Authorization", "Bearer the-clients-own")
             .header("X-API-Key", "the-clients-key")
             .timeout(Duration.ofSeconds(10))
-            .POST(
-                HttpRequest.BodyPublishers.ofString(
-                    "{\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"method\":\"eth_chainId\"}"))
+            .POST(HttpRequest.BodyPublishers.ofString(body))
             .build(),
         HttpResponse.BodyHandlers.ofString());
   }
@@ -183,26 +184,69 @@ class NodeHeadersIT {
         .doesNotContain("one-s3cret", "two-s3cret");
   }
 
-  /** Writes to both streams (the copy is a ByteArrayOutputStream: its writes are synchronized). */
-  private static final class Tee extends OutputStream {
-    private final OutputStream a;
-    private final OutputStream b;
+  private HttpResponse<String> send(String method, String params) throws Exception {
+    return post(
+        "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"" + method + "\",\"params\":" + params + "}");
+  }
 
-    Tee(OutputStream a, OutputStream b) {
-      this.a = a;
-      this.b = b;
+  @Test
+  void transactionsChainrouteSendsItselfAndCallsOnAFilterCarryEachNodesOwnHeaderOnly()
+      throws Exception {
+    HttpResponse<String> tx = send("eth_sendRawTransaction", "[\"0x02f8\"]");
+    assertThat(tx.statusCode()).isEqualTo(200);
+    assertThat(tx.body()).contains("\"id\":9").contains("\"result\":\"0x1\"");
+    Predicate<FakeNode.Seen> isTx = s -> s.body().contains("eth_sendRawTransaction");
+    // Every node of the head pool got it once, from chainroute, with its own header only.
+    for (FakeNode n : List.of(one, two, plain)) {
+      assertThat(n.requests())
+          .filteredOn(isTx)
+          .hasSize(1)
+          .allSatisfy(seen -> ownHeadersOnly(n, seen));
     }
 
-    @Override
-    public void write(int c) throws java.io.IOException {
-      a.write(c);
-      b.write(c);
+    // A filter: created on one node by chainroute, polled on that node through Envoy.
+    String id = Rpc.JSON.readTree(send("eth_newBlockFilter", "[]").body()).get("result").asText();
+    assertThat(id).startsWith("0x1").hasSize(3 + io.chainroute.chain.NodeTag.LENGTH);
+    String tag = id.substring(3);
+    FakeNode holder = null;
+    String holderName = null;
+    for (Map.Entry<String, FakeNode> e :
+        Map.of("one", one, "two", two, "plain", plain).entrySet()) {
+      if (io.chainroute.chain.NodeTag.of(e.getKey()).equals(tag)) {
+        holder = e.getValue();
+        holderName = e.getKey();
+      }
     }
+    assertThat(holder).as("the id names a node").isNotNull();
+    for (int i = 0; i < 5; i++) {
+      HttpResponse<String> r = send("eth_getFilterChanges", "[\"" + id + "\"]");
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).contains("\"id\":9");
+    }
+    Predicate<FakeNode.Seen> isPoll = s -> s.body().contains("eth_getFilterChanges");
+    assertThat(holder.requests())
+        .filteredOn(isPoll)
+        .as("all polls on %s, with its own id", holderName)
+        .hasSize(5)
+        .allSatisfy(s -> assertThat(s.body()).contains("[\"0x1\"]"));
+    for (FakeNode n : List.of(one, two, plain)) {
+      if (n != holder) {
+        assertThat(n.requests()).filteredOn(isPoll).isEmpty();
+      }
+    }
+    FakeNode.Seen poll = holder.requests().stream().filter(isPoll).findFirst().orElseThrow();
+    ownHeadersOnly(holder, poll);
+  }
 
-    @Override
-    public void write(byte[] buf, int off, int len) throws java.io.IOException {
-      a.write(buf, off, len);
-      b.write(buf, off, len);
+  /** {@code n}'s configured header and no other node's, and never the client's. */
+  private void ownHeadersOnly(FakeNode n, FakeNode.Seen seen) {
+    Map<String, String> h = seen.headers();
+    if (n == one) {
+      assertThat(h).containsEntry("authorization", AUTH_ONE).doesNotContainKey("x-api-key");
+    } else if (n == two) {
+      assertThat(h).containsEntry("x-api-key", KEY_TWO).doesNotContainKey("authorization");
+    } else {
+      assertThat(h).doesNotContainKeys("authorization", "x-api-key");
     }
   }
 }

@@ -175,10 +175,11 @@ class StatusPageIT {
             "127.0.0.1");
     Topology topology = Topology.of(7, List.of(new ChainView(chain, 43, List.of(node))));
     EnvoyConnection envoy =
-        new EnvoyConnection(
+        EnvoyConnection.served(
             "<i>edge</i>",
             "",
             "",
+            "127.0.0.1",
             System.currentTimeMillis(),
             List.of(
                 new EnvoyConnection.TypeState(

@@ -164,7 +164,8 @@ class DecisionLogTest {
             () -> t,
             new HeldRequests(timer, () -> t, 10),
             Duration.ZERO,
-            log);
+            log,
+            NodeCalls.NONE);
     String signedTx = "0xf86c0a8502540be40082520894deadbeefcafe0001";
     String hash = "0x" + "ab".repeat(32);
     String account = "0x00000000000000000000000000000000c0ffee01";

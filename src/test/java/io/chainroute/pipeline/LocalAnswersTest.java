@@ -44,6 +44,7 @@ class LocalAnswersTest {
           held,
           Duration.ZERO,
           decided::add,
+          NodeCalls.NONE,
           TestStores.local());
 
   @AfterEach

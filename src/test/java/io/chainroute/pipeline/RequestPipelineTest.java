@@ -55,7 +55,8 @@ class RequestPipelineTest {
         topology::get,
         held,
         unavailableWait,
-        decided::add);
+        decided::add,
+        NodeCalls.NONE);
   }
 
   private static NodeView node(NodeConfig n, long head, EndpointStatus s) {
@@ -86,7 +87,7 @@ class RequestPipelineTest {
                     algo, algodHead, List.of(node(algod, algodHead, EndpointStatus.HEALTHY))))));
   }
 
-  private static byte[] call(String method, String params) {
+  static byte[] call(String method, String params) {
     return ("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\""
             + method
             + "\",\"params\":"

@@ -29,7 +29,13 @@ public final class FakeNode implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** One request as the node received it; header names lowercase, first value of each. */
-  public record Seen(String method, String path, Map<String, String> headers, String body) {}
+  /**
+   * One request the node received.
+   *
+   * @param query the raw query, or null for none
+   */
+  public record Seen(
+      String method, String path, Map<String, String> headers, String body, String query) {}
 
   /** What to answer: an HTTP status and body, after {@code delay}. */
   public record Answer(int status, String body, Duration delay) {
@@ -130,7 +136,8 @@ public final class FakeNode implements AutoCloseable {
               exchange.getRequestMethod(),
               exchange.getRequestURI().getRawPath(),
               headers,
-              new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+              new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8),
+              exchange.getRequestURI().getRawQuery());
       seen.add(request);
       Answer a = responder.apply(request);
       if (!a.delay().isZero()) {

@@ -66,6 +66,7 @@ class XdsPublisherTest {
         InProcessServerBuilder.forName(name)
             .directExecutor()
             .addService(publisher.adsService())
+            .addService(publisher.edsService())
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
@@ -102,15 +103,18 @@ class XdsPublisherTest {
   /** A client playing Envoy on one ADS stream. */
   private final class FakeEnvoy implements StreamObserver<DiscoveryResponse> {
     final BlockingQueue<DiscoveryResponse> responses = new LinkedBlockingQueue<>();
+    final java.util.concurrent.CompletableFuture<Throwable> closed =
+        new java.util.concurrent.CompletableFuture<>();
     final StreamObserver<DiscoveryRequest> requests;
     final Node node;
 
     FakeEnvoy(String region) {
+      this("envoy-" + region, region);
+    }
+
+    FakeEnvoy(String id, String region) {
       node =
-          Node.newBuilder()
-              .setId("envoy-" + region)
-              .setLocality(Locality.newBuilder().setRegion(region))
-              .build();
+          Node.newBuilder().setId(id).setLocality(Locality.newBuilder().setRegion(region)).build();
       requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(this);
     }
 
@@ -137,10 +141,129 @@ class XdsPublisherTest {
     }
 
     @Override
-    public void onError(Throwable t) {}
+    public void onError(Throwable t) {
+      closed.complete(t);
+    }
 
     @Override
     public void onCompleted() {}
+  }
+
+  /** The EDS ACK of {@code r} as Envoy sends it after its first request: without a node. */
+  private static DiscoveryRequest nodelessAck(DiscoveryResponse r, String cluster) {
+    return DiscoveryRequest.newBuilder()
+        .setTypeUrl(EDS)
+        .setVersionInfo(r.getVersionInfo())
+        .setResponseNonce(r.getNonce())
+        .addResourceNames(cluster)
+        .build();
+  }
+
+  @Test
+  void anEnvoyInARegionThatNamesItsNodeOnlyOnceStillGetsUpdates() throws Exception {
+    // set_node_on_first_message_only: the ACK and every later request carry no node. Before the
+    // gate carried the node, this watch sat in the group of region "" and the update never came.
+    FakeEnvoy envoy = new FakeEnvoy("eu");
+    envoy.request(EDS, "", "", List.of("eth-head"));
+    DiscoveryResponse first = envoy.next();
+    envoy.requests.onNext(nodelessAck(first, "eth-head"));
+    topology.set(topology(2, 100, 110, 110));
+    publisher.onTopology(topology.get());
+    DiscoveryResponse next = envoy.next();
+    assertThat(endpoints(cla(next, "eth-head"), HealthStatus.HEALTHY))
+        .containsExactlyInAnyOrder("b", "arc");
+  }
+
+  @Test
+  void anEdsOnlyEnvoyGetsTheSameEndpointsPrioritiesAndVersionsOverPlainEds() throws Exception {
+    FakeEnvoy ads = new FakeEnvoy("eu");
+    ads.request(EDS, "", "", List.of("eth-head"));
+    DiscoveryResponse overAds = ads.next();
+    BlockingQueue<DiscoveryResponse> responses = new LinkedBlockingQueue<>();
+    StreamObserver<DiscoveryRequest> eds =
+        io.envoyproxy.envoy.service.endpoint.v3.EndpointDiscoveryServiceGrpc.newStub(channel)
+            .streamEndpoints(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(DiscoveryResponse r) {
+                    responses.add(r);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {}
+
+                  @Override
+                  public void onCompleted() {}
+                });
+    Node node =
+        Node.newBuilder()
+            .setId("mesh-gateway")
+            .setLocality(Locality.newBuilder().setRegion("eu"))
+            .build();
+    eds.onNext(
+        DiscoveryRequest.newBuilder()
+            .setNode(node)
+            .setTypeUrl(EDS)
+            .addResourceNames("eth-head")
+            .build());
+    DiscoveryResponse overEds = responses.poll(5, TimeUnit.SECONDS);
+    assertThat(overEds).as("an EDS response within 5 s").isNotNull();
+    assertThat(cla(overEds, "eth-head")).isEqualTo(cla(overAds, "eth-head"));
+    assertThat(overEds.getVersionInfo()).isEqualTo(overAds.getVersionInfo());
+    // A height change reaches the EDS stream too, after its ACK.
+    eds.onNext(nodelessAck(overEds, "eth-head"));
+    topology.set(topology(2, 100, 110, 110));
+    publisher.onTopology(topology.get());
+    DiscoveryResponse next = responses.poll(5, TimeUnit.SECONDS);
+    assertThat(next).as("the EDS stream got the change").isNotNull();
+    assertThat(endpoints(cla(next, "eth-head"), HealthStatus.HEALTHY))
+        .containsExactlyInAnyOrder("b", "arc");
+    assertThat(publisher.clients()).extracting(XdsClients.Client::nodeId).contains("mesh-gateway");
+  }
+
+  @Test
+  void anEnvoyNotOnTheAllowListGetsNoResourceAndIsShownAsRefused() throws Exception {
+    publisher.allowOnly(java.util.Set.of("envoy-eu"));
+    FakeEnvoy rogue = new FakeEnvoy("rogue", "eu");
+    rogue.request(CDS, "", "", List.of());
+    Throwable error = rogue.closed.get(5, TimeUnit.SECONDS);
+    assertThat(io.grpc.Status.fromThrowable(error).getCode())
+        .isEqualTo(io.grpc.Status.Code.PERMISSION_DENIED);
+    assertThat(error.getMessage()).contains("'rogue'");
+    assertThat(rogue.responses).as("no response reached the refused Envoy").isEmpty();
+    // It tries again (Envoy retries a closed stream): one entry, counted.
+    FakeEnvoy again = new FakeEnvoy("rogue", "eu");
+    again.request(EDS, "", "", List.of("eth-head"));
+    again.closed.get(5, TimeUnit.SECONDS);
+    assertThat(again.responses).isEmpty();
+    assertThat(publisher.clients()).isEmpty();
+    assertThat(publisher.refused())
+        .singleElement()
+        .satisfies(
+            r -> {
+              assertThat(r.nodeId()).isEqualTo("rogue");
+              assertThat(r.attempts()).isEqualTo(2);
+              assertThat(r.reason()).contains("allowedEnvoyNodeIds");
+            });
+    // The allowed Envoy is served as before.
+    FakeEnvoy envoy = new FakeEnvoy("eu");
+    envoy.request(CDS, "", "", List.of());
+    // head and archive, then one cluster per node (a, b, arc).
+    assertThat(envoy.next().getResourcesList()).hasSize(2 + 3);
+    assertThat(envoy.closed).isNotDone();
+  }
+
+  @Test
+  void aStreamWhoseLaterRequestsCarryNoNodeIsStillRefused() throws Exception {
+    publisher.allowOnly(java.util.Set.of("envoy-eu"));
+    FakeEnvoy rogue = new FakeEnvoy("rogue", "eu");
+    // No node at all (as a later request of a set_node_on_first_message_only stream).
+    rogue.requests.onNext(DiscoveryRequest.newBuilder().setTypeUrl(CDS).build());
+    rogue.closed.get(5, TimeUnit.SECONDS);
+    assertThat(rogue.responses).isEmpty();
+    assertThat(publisher.refused())
+        .extracting(NodeGate.Refusal::reason)
+        .containsExactly("no node id in the first request");
   }
 
   private static ClusterLoadAssignment cla(DiscoveryResponse r, String cluster) throws Exception {
@@ -167,7 +290,8 @@ class XdsPublisherTest {
     FakeEnvoy envoy = new FakeEnvoy("eu");
     envoy.request(CDS, "", "", List.of());
     DiscoveryResponse cds = envoy.next();
-    assertThat(cds.getResourcesList()).hasSize(2);
+    // head and archive, then one cluster per node (a, b, arc).
+    assertThat(cds.getResourcesList()).hasSize(2 + 3);
     envoy.request(CDS, cds.getVersionInfo(), cds.getNonce(), List.of());
     envoy.request(EDS, "", "", List.of("eth-head", "eth-archive"));
     DiscoveryResponse eds = envoy.next();
@@ -287,7 +411,7 @@ class XdsPublisherTest {
 
     DiscoveryResponse after = again.next();
     assertThat(after.getVersionInfo()).isNotEqualTo(before.getVersionInfo());
-    assertThat(after.getResourcesList()).hasSize(4);
+    assertThat(after.getResourcesList()).hasSize(2 + 3 + 2 + 1);
   }
 
   @Test
@@ -325,6 +449,6 @@ class XdsPublisherTest {
         .isNull();
 
     publisher.startPublishing();
-    assertThat(envoy.next().getResourcesList()).hasSize(2);
+    assertThat(envoy.next().getResourcesList()).hasSize(2 + 3);
   }
 }

@@ -61,7 +61,14 @@ class XdsResourcesTest {
     List<Cluster> defaults = clusters("");
     assertThat(defaults)
         .extracting(Cluster::getName)
-        .containsExactly("eth-head", "eth-archive", "algo-head", "algo-archive");
+        .containsExactly(
+            "eth-head",
+            "eth-archive",
+            "algo-head",
+            "algo-archive",
+            "eth-node-a",
+            "eth-node-b",
+            "algo-node-c");
     for (Cluster c : defaults) {
       CircuitBreakers.Thresholds t = c.getCircuitBreakers().getThresholds(0);
       assertThat(t.getMaxConnections().getValue()).isEqualTo(4096);

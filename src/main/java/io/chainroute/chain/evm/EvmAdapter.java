@@ -72,7 +72,10 @@ public final class EvmAdapter implements ChainAdapter {
   /** newHeads subscriptions for the chain's nodes that have a {@code wsUrl}; null when none has. */
   @Override
   public HeadSource headSource(
-      ChainConfig chain, HttpClient http, ScheduledExecutorService timer, HeadSource.Wake wake) {
+      ChainConfig chain,
+      java.util.function.Function<io.chainroute.config.NodeConfig, HttpClient> http,
+      ScheduledExecutorService timer,
+      HeadSource.Wake wake) {
     NewHeadsSubscriber s = new NewHeadsSubscriber(http, chain, wake, timer);
     return s.size() == 0 ? null : s;
   }
@@ -88,6 +91,12 @@ public final class EvmAdapter implements ChainAdapter {
   @Override
   public boolean proxyErrorsEchoId() {
     return true;
+  }
+
+  /** geth's error for a filter id it does not hold (see ReadYourWrites). */
+  @Override
+  public NodeStateGone nodeStateGone() {
+    return new NodeStateGone(JsonRpcErrors.SERVER_ERROR, ReadYourWrites.FILTER_NOT_FOUND);
   }
 
   @Override
@@ -199,14 +208,19 @@ public final class EvmAdapter implements ChainAdapter {
       if (methods.refused(call.method())) {
         return answer(refusal(call));
       }
-      return new Classification.Forward(
-          List.of(requirement(call)),
-          (status, code, msg) -> new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)),
-          id == null || id.length > MAX_ECHO_ID_BYTES
-              ? null
-              : new String(id, java.nio.charset.StandardCharsets.UTF_8),
-          EvmMethods.label(call.method()),
-          EvmAnswers.plan(List.of(call), false));
+      Classification.Forward forward =
+          new Classification.Forward(
+              List.of(requirement(call)),
+              (status, code, msg) ->
+                  new Reply(status, JSON, JsonRpcErrors.error(id, code, msg, null)),
+              id == null || id.length > MAX_ECHO_ID_BYTES
+                  ? null
+                  : new String(id, java.nio.charset.StandardCharsets.UTF_8),
+              EvmMethods.label(call.method()),
+              EvmAnswers.plan(List.of(call), false));
+      // Transactions to every node, filters to the node that holds them (ReadYourWrites).
+      Classification nodeBound = ReadYourWrites.classify(call, body, forward);
+      return nodeBound != null ? nodeBound : forward;
     }
     // A batch is forwarded whole: the node answers invalid elements itself, in order.
     List<JsonRpcCall> calls = ((JsonRpcMessage.Batch) message).calls();

@@ -42,7 +42,7 @@ public final class NewHeadsSubscriber implements HeadSource {
   /** A newHeads notification is a block header, about 1 KB; anything far larger is not one. */
   static final int MAX_MESSAGE_CHARS = 256 * 1024;
 
-  private final HttpClient client;
+  private final java.util.function.Function<NodeConfig, HttpClient> clients;
   private final ScheduledExecutorService timer;
   private final Wake wake;
   private final Duration firstBackoff;
@@ -52,7 +52,19 @@ public final class NewHeadsSubscriber implements HeadSource {
 
   public NewHeadsSubscriber(
       HttpClient client, ChainConfig chain, Wake wake, ScheduledExecutorService timer) {
-    this(client, chain, wake, timer, FIRST_BACKOFF, MAX_BACKOFF);
+    this(n -> client, chain, wake, timer, FIRST_BACKOFF, MAX_BACKOFF);
+  }
+
+  /**
+   * @param clients the client for each node's socket: a wss URL is checked against the node's CA
+   *     bundle, as its probes and Envoy check it
+   */
+  public NewHeadsSubscriber(
+      java.util.function.Function<NodeConfig, HttpClient> clients,
+      ChainConfig chain,
+      Wake wake,
+      ScheduledExecutorService timer) {
+    this(clients, chain, wake, timer, FIRST_BACKOFF, MAX_BACKOFF);
   }
 
   /** With other backoff bounds (tests). */
@@ -63,7 +75,17 @@ public final class NewHeadsSubscriber implements HeadSource {
       ScheduledExecutorService timer,
       Duration firstBackoff,
       Duration maxBackoff) {
-    this.client = client;
+    this(n -> client, chain, wake, timer, firstBackoff, maxBackoff);
+  }
+
+  private NewHeadsSubscriber(
+      java.util.function.Function<NodeConfig, HttpClient> clients,
+      ChainConfig chain,
+      Wake wake,
+      ScheduledExecutorService timer,
+      Duration firstBackoff,
+      Duration maxBackoff) {
+    this.clients = clients;
     this.timer = timer;
     this.wake = wake;
     this.firstBackoff = firstBackoff;
@@ -159,7 +181,7 @@ public final class NewHeadsSubscriber implements HeadSource {
         down = false;
       }
       WebSocket.Builder builder =
-          client.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
+          clients.apply(node).newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5));
       // The node's configured headers (its API key) on the handshake too, as on every probe.
       node.headers().forEach(h -> builder.header(h.name(), h.value()));
       builder
