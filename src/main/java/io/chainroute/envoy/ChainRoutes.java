@@ -37,6 +37,7 @@ import io.envoyproxy.envoy.config.route.v3.RouteMatch;
 import io.envoyproxy.envoy.config.route.v3.VirtualHost;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcOverrides;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
 import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
 import io.envoyproxy.envoy.type.matcher.v3.RegexMatchAndSubstitute;
@@ -182,26 +183,13 @@ final class ChainRoutes {
                     .setOverrides(
                         ExtProcOverrides.newBuilder()
                             .setProcessingMode(
-                                io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
-                                    .ProcessingMode.newBuilder()
-                                    .setRequestHeaderMode(
-                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
-                                            .ProcessingMode.HeaderSendMode.SKIP)
-                                    .setResponseHeaderMode(
-                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
-                                            .ProcessingMode.HeaderSendMode.SEND)
-                                    .setRequestBodyMode(
-                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
-                                            .ProcessingMode.BodySendMode.NONE)
-                                    .setResponseBodyMode(
-                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
-                                            .ProcessingMode.BodySendMode.BUFFERED)
-                                    .setRequestTrailerMode(
-                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
-                                            .ProcessingMode.HeaderSendMode.SKIP)
-                                    .setResponseTrailerMode(
-                                        io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
-                                            .ProcessingMode.HeaderSendMode.SKIP)))
+                                ProcessingMode.newBuilder()
+                                    .setRequestHeaderMode(ProcessingMode.HeaderSendMode.SKIP)
+                                    .setResponseHeaderMode(ProcessingMode.HeaderSendMode.SEND)
+                                    .setRequestBodyMode(ProcessingMode.BodySendMode.NONE)
+                                    .setResponseBodyMode(ProcessingMode.BodySendMode.BUFFERED)
+                                    .setRequestTrailerMode(ProcessingMode.HeaderSendMode.SKIP)
+                                    .setResponseTrailerMode(ProcessingMode.HeaderSendMode.SKIP)))
                     .build()));
   }
 
