@@ -528,14 +528,30 @@ class BootstrapRendererTest {
             .getRouteConfig()
             .getVirtualHosts(0)
             .getRoutesList();
-    // eth: write, archive, head, unclassified; the reads hedge after 150 ms.
-    List<Route> eth = routes.subList(0, 4);
-    assertThat(eth.get(0).getRoute().hasHedgePolicy()).isFalse();
-    assertThat(eth.get(3).getRoute().hasHedgePolicy()).isFalse();
-    for (Route read : eth.subList(1, 3)) {
-      assertThat(read.getRoute().getHedgePolicy().getHedgeOnPerTryTimeout()).isTrue();
-      assertThat(read.getRoute().getRetryPolicy().getPerTryTimeout())
-          .isEqualTo(com.google.protobuf.util.Durations.fromMillis(150));
+    // eth: the routes matching a read pool (archive, head, and their cache-capture twins) hedge
+    // after 150 ms; the write, per-node and unclassified routes never do.
+    int base = routes.stream().map(r -> r.getRoute().getCluster()).toList().indexOf("base-head");
+    List<Route> eth = routes.subList(0, base);
+    List<Route> reads =
+        eth.stream()
+            .filter(
+                r ->
+                    r.getMatch().getHeadersList().stream()
+                        .anyMatch(
+                            h ->
+                                h.getName().equals("x-chainroute-pool")
+                                    && List.of("head", "archive")
+                                        .contains(h.getStringMatch().getExact())))
+            .toList();
+    assertThat(reads).hasSizeGreaterThanOrEqualTo(2);
+    for (Route r : eth) {
+      if (reads.contains(r)) {
+        assertThat(r.getRoute().getHedgePolicy().getHedgeOnPerTryTimeout()).isTrue();
+        assertThat(r.getRoute().getRetryPolicy().getPerTryTimeout())
+            .isEqualTo(com.google.protobuf.util.Durations.fromMillis(150));
+      } else {
+        assertThat(r.getRoute().hasHedgePolicy()).as(r.getName()).isFalse();
+      }
     }
     // base keeps the Envoy-wide try timeout (off by default: hedged only when a node hangs).
     // base's routes follow eth's in the same order: write, archive, head (a read), ...
