@@ -15,7 +15,5 @@ public enum Health {
   /** Not probed yet: left out. */
   UNKNOWN,
   /** Taken out of every pool by an operator (admin drain), whatever its height. */
-  DRAINED,
-  /** It serves another chain than the one configured (EVM: its chain id differs): left out. */
-  WRONG_CHAIN
+  DRAINED
 }

@@ -10,11 +10,6 @@ import io.chainroute.config.NodeConfig;
  *     {@link io.chainroute.chain.AdapterState}); null when none
  * @param score the node's smoothed latency and the endpoint weight it earns ({@link
  *     LatencyWeights})
- * @param identity the chain the node said it serves, or null (see {@link
- *     io.chainroute.chain.ProbeReading#identity})
- * @param finalized the node's finalized height: as it said, else its head less the chain's
- *     confirmations; -1 when unknown
- * @param safe the node's safe height as it said, or -1
  */
 public record NodeView(
     NodeConfig config,
@@ -27,10 +22,7 @@ public record NodeView(
     long lastAdvancedWallMillis,
     String address,
     io.chainroute.chain.AdapterState adapterState,
-    NodeScore score,
-    String identity,
-    long finalized,
-    long safe) {
+    NodeScore score) {
 
   public NodeView(
       NodeConfig config,
@@ -54,10 +46,7 @@ public record NodeView(
         lastAdvancedWallMillis,
         address,
         adapterState,
-        NodeScore.UNSCORED,
-        null,
-        -1,
-        -1);
+        NodeScore.UNSCORED);
   }
 
   public NodeView(
@@ -100,10 +89,7 @@ public record NodeView(
         lastAdvancedWallMillis,
         address,
         adapterState,
-        s,
-        identity,
-        finalized,
-        safe);
+        s);
   }
 
   /**

@@ -40,8 +40,7 @@ class EnvoyContractTest {
             "x-chainroute-write",
             "x-chainroute-node",
             "x-chainroute-upstream",
-            "x-chainroute-fast",
-            "x-chainroute-cache");
+            "x-chainroute-fast");
   }
 
   @Test
