@@ -72,6 +72,7 @@ public final class Sidecar implements AutoCloseable {
   private final io.chainroute.pipeline.HeldRequests held;
   // Null when server.metrics is false.
   private final ChainrouteMetrics metrics;
+  private final io.chainroute.cache.ResponseStore store;
   private final Duration shutdownGrace;
   private final java.util.concurrent.CountDownLatch closed =
       new java.util.concurrent.CountDownLatch(1);
@@ -87,6 +88,7 @@ public final class Sidecar implements AutoCloseable {
     xdsLoop = Executors.newSingleThreadScheduledExecutor(daemon("chainroute-xds"));
     ExecutorService probeIo = Executors.newFixedThreadPool(2, daemon("chainroute-probe"));
     metrics = config.server().metrics() ? new ChainrouteMetrics(clock, true) : null;
+    store = store(config.server());
     closers.add(heightLoop::shutdownNow);
     closers.add(xdsLoop::shutdownNow);
     closers.add(probeIo::shutdownNow);
@@ -143,6 +145,7 @@ public final class Sidecar implements AutoCloseable {
     tracker.addListener(held::onLatest);
     shutdownGrace = config.server().shutdownGrace();
     if (metrics != null) {
+      metrics.watchCache(store::stats, config.chains());
       metrics.watch(
           tracker::topology,
           config.chains(),
@@ -180,6 +183,26 @@ public final class Sidecar implements AutoCloseable {
       l.add(metrics);
     }
     return DecisionListener.all(l);
+  }
+
+  /** The response store: none, in-process, or in-process in front of a shared Redis. */
+  private io.chainroute.cache.ResponseStore store(io.chainroute.config.ServerConfig sc) {
+    if (sc.cacheMaxBytes() <= 0) {
+      return io.chainroute.cache.ResponseStore.NONE;
+    }
+    io.chainroute.store.LocalStore local = new io.chainroute.store.LocalStore(sc.cacheMaxBytes());
+    if (sc.cacheRedisUrl().isEmpty()) {
+      return local;
+    }
+    io.chainroute.store.SharedStore shared =
+        new io.chainroute.store.SharedStore(
+            local,
+            java.net.URI.create(sc.cacheRedisUrl()),
+            sc.cacheRedisTimeout(),
+            Duration.ofSeconds(1),
+            System::nanoTime);
+    closers.add(shared);
+    return shared;
   }
 
   /** Binds every port and starts probing; on failure closes whatever it opened. */
@@ -260,7 +283,9 @@ public final class Sidecar implements AutoCloseable {
                             held,
                             sc.unavailableWait(),
                             decisionListener(),
-                            new HttpNodeCalls(http))))
+                            new HttpNodeCalls(http),
+                            store),
+                        Math.min(ExtProcService.DEFAULT_MAX_CAPTURE_BYTES, sc.maxRequestBytes())))
                 // The service never blocks: run it on the transport threads, no hop per message.
                 .directExecutor()
                 // Envoy sends the whole buffered body in one message (plus headers and framing).

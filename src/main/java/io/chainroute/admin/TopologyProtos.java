@@ -72,6 +72,7 @@ public final class TopologyProtos {
       case UNREACHABLE -> io.chainroute.admin.v1.Health.HEALTH_UNREACHABLE;
       case UNKNOWN -> io.chainroute.admin.v1.Health.HEALTH_UNKNOWN;
       case DRAINED -> io.chainroute.admin.v1.Health.HEALTH_DRAINED;
+      case WRONG_CHAIN -> io.chainroute.admin.v1.Health.HEALTH_WRONG_CHAIN;
     };
   }
 

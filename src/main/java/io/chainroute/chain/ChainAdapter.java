@@ -107,6 +107,25 @@ public interface ChainAdapter {
     return false;
   }
 
+  /** True when the adapter's requests may carry a {@link LocalPlan} with stored calls. */
+  default boolean storesAnswers() {
+    return false;
+  }
+
+  /**
+   * The answers worth keeping from a node's answer to a request whose {@link LocalPlan} had {@link
+   * LocalPlan.Stored} calls, in the store's format (what {@link LocalPlan.Assembler} reads back):
+   * one per call of {@code calls}, null where a call's answer is not kept (an error, a null result,
+   * a block above {@code finalized}, an answer that cannot be matched to its call).
+   *
+   * @param calls per call of the request: what its answer must show, or null for a call not kept
+   * @param finalized the chain's finalized height now
+   */
+  default java.util.List<byte[]> captured(
+      byte[] responseBody, java.util.List<LocalPlan.Capture> calls, long finalized) {
+    return java.util.Collections.nCopies(calls.size(), null);
+  }
+
   /**
    * The protocol's own error for a call on state that lived on a node which is gone (EVM: geth's
    * {@code -32000 filter not found}), which the proxy answers when it cannot reach that node

@@ -22,9 +22,20 @@ public sealed interface Classification {
    * @param echoId the request's id as the client wrote it (JSON text), for errors the proxy itself
    *     writes later; null when there is none to echo (a batch, a notification, not JSON-RPC)
    * @param method see {@link Classification#method()}
+   * @param local how chainroute may answer it itself ({@link LocalPlan}); null when it may not
    */
-  record Forward(List<Requirement> requirements, ErrorReplier errors, String echoId, String method)
+  record Forward(
+      List<Requirement> requirements,
+      ErrorReplier errors,
+      String echoId,
+      String method,
+      LocalPlan local)
       implements Classification {
+    public Forward(
+        List<Requirement> requirements, ErrorReplier errors, String echoId, String method) {
+      this(requirements, errors, echoId, method, null);
+    }
+
     public Forward(List<Requirement> requirements, ErrorReplier errors) {
       this(requirements, errors, null);
     }

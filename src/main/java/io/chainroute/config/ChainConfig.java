@@ -27,6 +27,10 @@ import java.util.Objects;
  *     missing trie node} for head-128), so a request near the edge errs toward the archive
  * @param methods the chain's own method rules ({@link MethodRules#NONE}: the protocol's defaults)
  * @param balancing latency weights, region preference and hedging ({@link Balancing#DEFAULTS})
+ * @param chainId the chain's identity as its nodes report it (EVM: {@code eth_chainId}, e.g. {@code
+ *     0x1}); null: the identity most of its nodes report. A node reporting another is left out of
+ *     every pool
+ * @param cache what chainroute answers itself for this chain ({@link CacheConfig#DEFAULTS})
  */
 public record ChainConfig(
     String name,
@@ -42,7 +46,9 @@ public record ChainConfig(
     List<NodeConfig> nodes,
     long archiveMarginBlocks,
     MethodRules methods,
-    Balancing balancing) {
+    Balancing balancing,
+    String chainId,
+    CacheConfig cache) {
   /** Default {@code archiveMarginBlocks}. */
   public static final long DEFAULT_ARCHIVE_MARGIN_BLOCKS = 4;
 
@@ -57,5 +63,6 @@ public record ChainConfig(
     nodes = List.copyOf(nodes);
     Objects.requireNonNull(methods, "methods");
     Objects.requireNonNull(balancing, "balancing");
+    Objects.requireNonNull(cache, "cache");
   }
 }

@@ -166,7 +166,9 @@ public final class ConfigLoader {
         "adminTokenEnv",
         "metrics",
         "tls",
-        "allowedEnvoyNodeIds");
+        "allowedEnvoyNodeIds",
+        "cacheMaxBytes",
+        "cacheRedis");
     String tokenEnv = o.string("adminTokenEnv", "");
     String token = "";
     if (!tokenEnv.isEmpty()) {
@@ -221,7 +223,13 @@ public final class ConfigLoader {
         token.strip(),
         o.bool("metrics", true),
         tls,
-        allowed);
+        allowed,
+        o.integer(
+            "cacheMaxBytes", ServerConfig.DEFAULT_CACHE_MAX_BYTES, 0, 64L * 1024 * 1024 * 1024),
+        redisUrl(o.obj("cacheRedis")),
+        o.obj("cacheRedis")
+            .duration(
+                "timeout", Duration.ofMillis(50), Duration.ofMillis(1), Duration.ofSeconds(5)));
   }
 
   /** {@code server.tls}; every file chainroute reads is checked now, before a port is bound. */
@@ -284,6 +292,26 @@ public final class ConfigLoader {
       out.add(e.asText());
     }
     return out;
+  }
+
+  /** {@code cacheRedis: {url, timeout}}: the URL, checked without ever echoing it (a password). */
+  private static String redisUrl(Obj o) {
+    if (o.node.isEmpty()) {
+      return "";
+    }
+    o.allow("url", "timeout");
+    String url = o.string("url", "");
+    java.net.URI u;
+    try {
+      u = java.net.URI.create(url);
+    } catch (IllegalArgumentException e) {
+      u = null;
+    }
+    if (u == null || !"redis".equals(u.getScheme()) || u.getHost() == null) {
+      throw new ConfigException(
+          o.at("url"), "not a Redis URL (value not shown)", "redis://[:password@]host:port");
+    }
+    return url;
   }
 
   /** A loopback address or name, judged from the text alone (no lookup): 127.0.0.0/8, ::1. */
@@ -446,6 +474,8 @@ public final class ConfigLoader {
         "methods",
         "caFile",
         "balancing",
+        "chainId",
+        "cache",
         "nodes");
     String name = o.name("name");
     String protocolName = o.string("protocol", null);
@@ -494,6 +524,16 @@ public final class ConfigLoader {
         nodes(o, env, algorand, new CaFiles(o.string("caFile", null), o.at("caFile")));
     MethodRules methods = methods(o.obj("methods"), algorand);
     Balancing balancing = balancing(o.obj("balancing"));
+    String chainId = o.string("chainId", null);
+    if (chainId != null && (algorand || !chainId.matches("0x(0|[1-9a-f][0-9a-f]*)"))) {
+      throw new ConfigException(
+          o.at("chainId"),
+          "'" + chainId + "'",
+          algorand
+              ? "no 'chainId' (EVM chains only)"
+              : "the chain id as eth_chainId answers it: lower-case hex, e.g. 0x1 or 0x539");
+    }
+    CacheConfig cache = cache(o.obj("cache"));
     return new ChainConfig(
         name,
         protocol,
@@ -508,7 +548,22 @@ public final class ConfigLoader {
         nodes,
         margin,
         methods,
-        balancing);
+        balancing,
+        chainId,
+        cache);
+  }
+
+  /** {@code cache: {enabled, confirmations, ttl}} (README: Answers from chainroute). */
+  private static CacheConfig cache(Obj o) {
+    if (o.node.isEmpty()) {
+      return CacheConfig.DEFAULTS;
+    }
+    o.allow("enabled", "confirmations", "ttl");
+    CacheConfig d = CacheConfig.DEFAULTS;
+    return new CacheConfig(
+        o.bool("enabled", d.enabled()),
+        o.integer("confirmations", d.confirmations(), 0, 1_000_000),
+        o.duration("ttl", d.ttl(), Duration.ofSeconds(1), Duration.ofDays(365)));
   }
 
   /**

@@ -26,6 +26,13 @@ import java.time.Duration;
  *     network only)
  * @param allowedEnvoyNodeIds the Envoy node ids served over xDS; any other Envoy is refused before
  *     it gets a resource. Empty: every Envoy that reaches the port is served
+ * @param cacheMaxBytes the in-process response cache holds at most this many bytes of answers (0
+ *     turns it off; identity answers stay)
+ * @param cacheRedisUrl {@code redis://[:password@]host:port} of a Redis shared by the replicas as
+ *     the response cache's second tier; empty: none (a secret when it holds a password: never
+ *     shown)
+ * @param cacheRedisTimeout connect and socket timeout of each Redis call (a failure serves from the
+ *     local cache alone for a second)
  */
 public record ServerConfig(
     String bindAddress,
@@ -42,7 +49,10 @@ public record ServerConfig(
     String adminToken,
     boolean metrics,
     ServerTls tls,
-    java.util.List<String> allowedEnvoyNodeIds) {
+    java.util.List<String> allowedEnvoyNodeIds,
+    long cacheMaxBytes,
+    String cacheRedisUrl,
+    Duration cacheRedisTimeout) {
 
   public ServerConfig {
     adminTokenEnv = adminTokenEnv == null ? "" : adminTokenEnv;
@@ -76,4 +86,7 @@ public record ServerConfig(
   }
 
   public static final int DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+  /** Default {@code cacheMaxBytes}: the in-process response cache's bound. */
+  public static final long DEFAULT_CACHE_MAX_BYTES = 64L * 1024 * 1024;
 }

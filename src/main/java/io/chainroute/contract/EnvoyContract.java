@@ -32,7 +32,6 @@ public final class EnvoyContract {
   /** Added to responses (when configured) with the node that answered. */
   public static final String UPSTREAM_HEADER = HEADER_PREFIX + "upstream";
 
-  /** The headers Envoy strips from every client request before any filter runs. */
   /**
    * Set by the in-Envoy fast path (envoy/FastPathFilter) on a request it routed itself: its route
    * skips ext_proc.
@@ -42,8 +41,15 @@ public final class EnvoyContract {
   /** Added to responses (with {@link #UPSTREAM_HEADER}) when the fast path routed the request. */
   public static final String DECIDED_HEADER = HEADER_PREFIX + "decided";
 
+  /** The headers Envoy strips from every client request before any filter runs. */
   public static final List<String> ROUTING_HEADERS =
-      List.of(POOL_HEADER, WRITE_HEADER, NODE_HEADER, UPSTREAM_HEADER, FAST_HEADER);
+      List.of(
+          POOL_HEADER,
+          WRITE_HEADER,
+          NODE_HEADER,
+          UPSTREAM_HEADER,
+          FAST_HEADER,
+          HEADER_PREFIX + "cache");
 
   /**
    * The metadata namespace chainroute writes: dynamic metadata from ext_proc ({@link #METADATA_ID},
@@ -94,6 +100,32 @@ public final class EnvoyContract {
 
   /** The upstream Lua filter that sets the chosen node's path, query and Host. */
   public static final String NODE_REQUEST_FILTER = "chainroute.node_request";
+
+  /**
+   * Request header chainroute sets (value {@link #CACHE_CAPTURE}) on a request whose answer may go
+   * into its response cache: the request takes a route where {@link #CAPTURE_FILTER} hands the
+   * node's answer back to chainroute. Stripped before the request reaches a node.
+   */
+  public static final String CACHE_HEADER = HEADER_PREFIX + "cache";
+
+  /** The value of {@link #CACHE_HEADER}. */
+  public static final String CACHE_CAPTURE = "capture";
+
+  /**
+   * The second ext_proc filter: off on every route but the capture routes, where it sends the
+   * node's answer (headers, then the buffered body) to chainroute. Uncached traffic never opens a
+   * stream to it.
+   */
+  public static final String CAPTURE_FILTER = "chainroute.cache_capture";
+
+  /**
+   * Dynamic metadata key: what the node's answer may leave in the response cache (the pipeline's
+   * capture note), read back from the capture stream's metadata.
+   */
+  public static final String METADATA_CAPTURE = "capture";
+
+  /** Dynamic metadata key: the chain of a captured request. */
+  public static final String METADATA_CAPTURE_CHAIN = "capture_chain";
 
   /** The upstream HTTP filter on node clusters that sets the chosen node's headers. */
   public static final String NODE_HEADERS_FILTER = "chainroute.node_headers";

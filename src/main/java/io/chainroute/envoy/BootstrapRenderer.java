@@ -380,6 +380,7 @@ public final class BootstrapRenderer {
       hcm.addHttpFilters(fastPath);
     }
     hcm.addHttpFilters(extProcFilter(envoy))
+        .addHttpFilters(captureFilter(envoy))
         .addHttpFilters(filter("envoy.filters.http.router", Router.getDefaultInstance()));
     return Listener.newBuilder()
         .setName("rpc")
@@ -522,6 +523,47 @@ public final class BootstrapRenderer {
                         ListStringMatcher.newBuilder()
                             .addPatterns(StringMatcher.newBuilder().setExact(":path"))
                             .addPatterns(StringMatcher.newBuilder().setExact(":method"))))
+            .build());
+  }
+
+  /**
+   * The response cache's capture filter: every phase off here (no stream is opened), turned on by
+   * the capture routes' per-route config (ChainRoutes) for the node's answer only. It runs after
+   * chainroute's first filter has re-picked the route, so it reads the capture route's config.
+   */
+  private static HttpFilter captureFilter(EnvoyConfig envoy) {
+    return filter(
+        EnvoyContract.CAPTURE_FILTER,
+        ExternalProcessor.newBuilder()
+            .setGrpcService(envoyGrpc(EXTPROC_CLUSTER))
+            // A capture that fails leaves the answer unchanged and uncached.
+            .setFailureModeAllow(true)
+            .setMessageTimeout(duration(envoy.messageTimeout()))
+            .setProcessingMode(
+                ProcessingMode.newBuilder()
+                    .setRequestHeaderMode(ProcessingMode.HeaderSendMode.SKIP)
+                    .setResponseHeaderMode(ProcessingMode.HeaderSendMode.SKIP)
+                    .setRequestBodyMode(ProcessingMode.BodySendMode.NONE)
+                    .setResponseBodyMode(ProcessingMode.BodySendMode.NONE)
+                    .setRequestTrailerMode(ProcessingMode.HeaderSendMode.SKIP)
+                    .setResponseTrailerMode(ProcessingMode.HeaderSendMode.SKIP))
+            // An answer chainroute will not keep (an error status, compressed, too large) is let
+            // through without its body being sent.
+            .setAllowModeOverride(true)
+            // The capture note chainroute set on the request comes back with the answer.
+            .setMetadataOptions(
+                MetadataOptions.newBuilder()
+                    .setForwardingNamespaces(
+                        MetadataOptions.MetadataNamespaces.newBuilder()
+                            .addUntyped(EnvoyContract.METADATA_NAMESPACE)))
+            .setForwardRules(
+                io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.HeaderForwardingRules
+                    .newBuilder()
+                    .setAllowedHeaders(
+                        ListStringMatcher.newBuilder()
+                            .addPatterns(StringMatcher.newBuilder().setExact(":status"))
+                            .addPatterns(StringMatcher.newBuilder().setExact("content-encoding"))
+                            .addPatterns(StringMatcher.newBuilder().setExact("content-length"))))
             .build());
   }
 

@@ -37,6 +37,7 @@ import io.envoyproxy.envoy.config.route.v3.RouteMatch;
 import io.envoyproxy.envoy.config.route.v3.VirtualHost;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcOverrides;
 import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute;
+import io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ProcessingMode;
 import io.envoyproxy.envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate;
 import io.envoyproxy.envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig;
 import io.envoyproxy.envoy.type.matcher.v3.RegexMatchAndSubstitute;
@@ -84,6 +85,21 @@ final class ChainRoutes {
       }
       Duration readTry = readTryTimeout(c, envoy);
       routes.add(route(c, head, SAFE_RETRY_ON, exact(WRITE_HEADER, WRITE_VALUE), null));
+      // Reads whose answer may go into the response cache: the same routes, with the capture
+      // filter on (before the plain ones: they match a subset of these requests).
+      for (Pool pool :
+          chain.adapter().storesAnswers() && c.cache().enabled()
+              ? List.of(Pool.ARCHIVE, Pool.HEAD)
+              : List.<Pool>of()) {
+        routes.add(
+            capture(
+                route(
+                    c,
+                    EnvoyContract.nodeCluster(c.name(), pool),
+                    READ_RETRY_ON,
+                    exact(POOL_HEADER, pool.id()),
+                    readTry)));
+      }
       routes.add(
           route(
               c,
@@ -183,6 +199,32 @@ final class ChainRoutes {
     action.setClusterHeader(EnvoyContract.NODE_HEADER);
     action.getRetryPolicyBuilder().clearRetryHostPredicate().clearRetryPriority();
     return r;
+  }
+
+  /**
+   * A capture route: {@code r} for requests chainroute marked with {@link
+   * EnvoyContract#CACHE_HEADER}, the mark stripped before the node, the capture filter on for the
+   * answer: response headers (status, encoding, length) then the buffered body. With SEND headers,
+   * BUFFERED keeps the answer's content-length.
+   */
+  private static Route.Builder capture(Route.Builder r) {
+    r.getMatchBuilder().addHeaders(exact(EnvoyContract.CACHE_HEADER, EnvoyContract.CACHE_CAPTURE));
+    return r.addRequestHeadersToRemove(EnvoyContract.CACHE_HEADER)
+        .putTypedPerFilterConfig(
+            EnvoyContract.CAPTURE_FILTER,
+            Any.pack(
+                ExtProcPerRoute.newBuilder()
+                    .setOverrides(
+                        ExtProcOverrides.newBuilder()
+                            .setProcessingMode(
+                                ProcessingMode.newBuilder()
+                                    .setRequestHeaderMode(ProcessingMode.HeaderSendMode.SKIP)
+                                    .setResponseHeaderMode(ProcessingMode.HeaderSendMode.SEND)
+                                    .setRequestBodyMode(ProcessingMode.BodySendMode.NONE)
+                                    .setResponseBodyMode(ProcessingMode.BodySendMode.BUFFERED)
+                                    .setRequestTrailerMode(ProcessingMode.HeaderSendMode.SKIP)
+                                    .setResponseTrailerMode(ProcessingMode.HeaderSendMode.SKIP)))
+                    .build()));
   }
 
   /** A path the chain's adapter routes apart, to the head pool. */

@@ -1,6 +1,10 @@
 package io.chainroute.extproc;
 
+import static io.chainroute.contract.EnvoyContract.CACHE_CAPTURE;
+import static io.chainroute.contract.EnvoyContract.CACHE_HEADER;
 import static io.chainroute.contract.EnvoyContract.HEADER_PREFIX;
+import static io.chainroute.contract.EnvoyContract.METADATA_CAPTURE;
+import static io.chainroute.contract.EnvoyContract.METADATA_CAPTURE_CHAIN;
 import static io.chainroute.contract.EnvoyContract.METADATA_ID;
 import static io.chainroute.contract.EnvoyContract.METADATA_NAMESPACE;
 import static io.chainroute.contract.EnvoyContract.METADATA_POOL;
@@ -61,10 +65,30 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   private static final ProcessingMode NO_BODY =
       ProcessingMode.newBuilder().setRequestBodyMode(ProcessingMode.BodySendMode.NONE).build();
 
+  private static final ProcessingMode NO_RESPONSE_BODY =
+      ProcessingMode.newBuilder().setResponseBodyMode(ProcessingMode.BodySendMode.NONE).build();
+  private static final ProcessingMode PARTIAL_RESPONSE_BODY =
+      ProcessingMode.newBuilder()
+          .setResponseBodyMode(ProcessingMode.BodySendMode.BUFFERED_PARTIAL)
+          .build();
+
+  /** Default {@code maxCaptureBytes}. */
+  public static final int DEFAULT_MAX_CAPTURE_BYTES = 1024 * 1024;
+
   private final RequestPipeline pipeline;
+  private final int maxCaptureBytes;
 
   public ExtProcService(RequestPipeline pipeline) {
+    this(pipeline, DEFAULT_MAX_CAPTURE_BYTES);
+  }
+
+  /**
+   * @param maxCaptureBytes a node's answer is captured for the response cache only up to this size
+   *     (at most Envoy's buffer limit, so buffering it can never fail the request)
+   */
+  public ExtProcService(RequestPipeline pipeline, int maxCaptureBytes) {
     this.pipeline = pipeline;
+    this.maxCaptureBytes = maxCaptureBytes;
   }
 
   @Override
@@ -83,6 +107,8 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     private final HeaderMutation.Builder strip = HeaderMutation.newBuilder();
     private ChainConfig chain;
     private String method = "";
+    private String captureChain;
+    private String capture;
     private boolean done;
     private volatile HeldRequests.Held holding;
 
@@ -108,14 +134,8 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
                   ProcessingResponse.newBuilder()
                       .setRequestTrailers(TrailersResponse.getDefaultInstance())
                       .build();
-              case RESPONSE_HEADERS ->
-                  ProcessingResponse.newBuilder()
-                      .setResponseHeaders(HeadersResponse.getDefaultInstance())
-                      .build();
-              case RESPONSE_BODY ->
-                  ProcessingResponse.newBuilder()
-                      .setResponseBody(BodyResponse.getDefaultInstance())
-                      .build();
+              case RESPONSE_HEADERS -> onResponseHeaders(request);
+              case RESPONSE_BODY -> onResponseBody(request);
               case RESPONSE_TRAILERS ->
                   ProcessingResponse.newBuilder()
                       .setResponseTrailers(TrailersResponse.getDefaultInstance())
@@ -138,6 +158,60 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       if (response != null) {
         send(response);
       }
+    }
+
+    /**
+     * The capture filter's first message (a node's answer to a request chainroute marked for its
+     * response cache): the body follows only for an answer that may be kept.
+     */
+    private ProcessingResponse onResponseHeaders(ProcessingRequest request) {
+      Struct note =
+          request
+              .getMetadataContext()
+              .getFilterMetadataOrDefault(METADATA_NAMESPACE, Struct.getDefaultInstance());
+      captureChain = note.getFieldsOrDefault(METADATA_CAPTURE_CHAIN, NO_VALUE).getStringValue();
+      capture = note.getFieldsOrDefault(METADATA_CAPTURE, NO_VALUE).getStringValue();
+      String status = "";
+      String encoding = "";
+      long length = -1;
+      for (HeaderValue h : request.getResponseHeaders().getHeaders().getHeadersList()) {
+        switch (h.getKey()) {
+          case ":status" -> status = value(h);
+          case "content-encoding" -> encoding = value(h);
+          case "content-length" -> length = parseLength(value(h));
+          default -> {}
+        }
+      }
+      ProcessingMode mode = null;
+      if (captureChain.isEmpty()
+          || capture.isEmpty()
+          || !status.equals("200")
+          || !(encoding.isEmpty() || encoding.equalsIgnoreCase("identity"))
+          || length > maxCaptureBytes
+          || request.getResponseHeaders().getEndOfStream()) {
+        capture = null;
+        mode = NO_RESPONSE_BODY;
+      } else if (length < 0) {
+        // Chunked: buffer up to Envoy's limit and no further (a larger answer passes unchanged).
+        mode = PARTIAL_RESPONSE_BODY;
+      }
+      ProcessingResponse.Builder b =
+          ProcessingResponse.newBuilder().setResponseHeaders(HeadersResponse.getDefaultInstance());
+      if (mode != null) {
+        b.setModeOverride(mode);
+      }
+      return b.build();
+    }
+
+    private ProcessingResponse onResponseBody(ProcessingRequest request) {
+      var body = request.getResponseBody();
+      if (capture != null && body.getEndOfStream() && body.getBody().size() <= maxCaptureBytes) {
+        pipeline.onCaptured(captureChain, capture, body.getBody().toByteArray());
+      }
+      capture = null;
+      return ProcessingResponse.newBuilder()
+          .setResponseBody(BodyResponse.getDefaultInstance())
+          .build();
     }
 
     private ProcessingResponse onHeaders(HttpHeaders headers) {
@@ -174,11 +248,14 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         if (r.write()) {
           m.addSetHeaders(header(WRITE_HEADER, WRITE_VALUE));
         }
+        if (r.capture() != null) {
+          m.addSetHeaders(header(CACHE_HEADER, CACHE_CAPTURE));
+        }
         CommonResponse routed =
             CommonResponse.newBuilder().setHeaderMutation(m).setClearRouteCache(true).build();
         // Routed on the request line: the body (msgpack, x-binary) passes through unread.
         return (headersPhase ? headersResponse(routed, NO_BODY) : bodyResponse(routed))
-            .toBuilder().setDynamicMetadata(decisionMetadata(r)).build();
+            .toBuilder().setDynamicMetadata(decisionMetadata(r, chain)).build();
       }
       if (o instanceof Outcome.Respond r) {
         return immediate(r.reply());
@@ -291,17 +368,31 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
    * The decision as dynamic metadata in chainroute's namespace: the pool and reason (Envoy's access
    * log) and the request's id, if any (Envoy's own error replies echo it, see LocalReplies).
    */
-  private static Struct decisionMetadata(Outcome.Route r) {
+  private static Struct decisionMetadata(Outcome.Route r, ChainConfig chain) {
     Struct.Builder fields =
         Struct.newBuilder()
             .putFields(METADATA_POOL, string(r.pool().id()))
             .putFields(METADATA_REASON, string(r.reason().id()));
+    if (r.capture() != null && chain != null) {
+      fields.putFields(METADATA_CAPTURE, string(r.capture()));
+      fields.putFields(METADATA_CAPTURE_CHAIN, string(chain.name()));
+    }
     if (r.echoId() != null) {
       fields.putFields(METADATA_ID, string(r.echoId()));
     }
     return Struct.newBuilder()
         .putFields(METADATA_NAMESPACE, Value.newBuilder().setStructValue(fields).build())
         .build();
+  }
+
+  private static final Value NO_VALUE = Value.newBuilder().setStringValue("").build();
+
+  private static long parseLength(String v) {
+    try {
+      return Long.parseLong(v.strip());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
   }
 
   private static Value string(String s) {

@@ -76,6 +76,35 @@ public record ChainView(
   }
 
   /**
+   * The chain's finalized height for answers chainroute keeps: the lowest finalized height among
+   * the synced nodes Envoy may use (a node that knows less lowers it, never raises it); -1 when
+   * none of them knows one.
+   */
+  public long finalized() {
+    long f = Long.MAX_VALUE;
+    for (NodeView n : nodes) {
+      if (n.health() == Health.SYNCED && n.status().usable()) {
+        if (n.finalized() < 0) {
+          return -1;
+        }
+        f = Math.min(f, n.finalized());
+      }
+    }
+    return f == Long.MAX_VALUE ? -1 : f;
+  }
+
+  /** The highest head among the nodes Envoy may use for the head pool; -1 when none. */
+  public long usableHead() {
+    long h = -1;
+    for (NodeView n : nodes) {
+      if (n.status() == EndpointStatus.HEALTHY && n.head() > h) {
+        h = n.head();
+      }
+    }
+    return h;
+  }
+
+  /**
    * Same routing meaning as {@code other}: same head, same node heads, health, status and weights,
    * same region spillover decisions.
    */

@@ -15,5 +15,7 @@ public enum Health {
   /** Not probed yet: left out. */
   UNKNOWN,
   /** Taken out of every pool by an operator (admin drain), whatever its height. */
-  DRAINED
+  DRAINED,
+  /** It serves another chain than the one configured (EVM: its chain id differs): left out. */
+  WRONG_CHAIN
 }

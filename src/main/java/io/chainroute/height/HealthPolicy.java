@@ -15,7 +15,10 @@ import java.util.List;
  *       others move on is out once their new head is seen, i.e. within one poll interval plus one
  *       block time;
  *   <li>lag &le; {@code maxLagBlocks} = synced (HEALTHY); lag &le; {@code degradedLagBlocks} =
- *       lagging fallback (DEGRADED); further behind = lagging, left out.
+ *       lagging fallback (DEGRADED); further behind = lagging, left out;
+ *   <li>a node that serves another chain (its identity differs from the chain's configured one,
+ *       else from the one most nodes report) is WRONG_CHAIN: out of every pool, and its head does
+ *       not count.
  * </ul>
  */
 public final class HealthPolicy {
@@ -32,9 +35,13 @@ public final class HealthPolicy {
    */
   public static ChainView evaluate(
       ChainConfig chain, List<NodeState> states, long nowNanos, ChainView before) {
+    String identity = identity(chain, states);
     long head = -1;
     for (NodeState s : states) {
-      if (s.consecutiveFailures() == 0 && !s.syncing() && s.head() > head) {
+      if (s.consecutiveFailures() == 0
+          && !s.syncing()
+          && s.head() > head
+          && !wrongChain(identity, s)) {
         head = s.head();
       }
     }
@@ -50,6 +57,14 @@ public final class HealthPolicy {
       } else if (s.consecutiveFailures() > 0) {
         health = Health.UNREACHABLE;
         reason = s.detail();
+      } else if (wrongChain(identity, s)) {
+        health = Health.WRONG_CHAIN;
+        reason =
+            "serves chain "
+                + s.identity()
+                + ", not "
+                + identity
+                + (chain.chainId() == null ? " (what most nodes serve)" : "");
       } else if (s.head() < 0) {
         health = Health.UNKNOWN;
         reason = s.detail();
@@ -97,7 +112,10 @@ public final class HealthPolicy {
               s.lastAdvancedWallMillis(),
               s.address(),
               s.adapterState(),
-              new NodeScore(s.latency().roundedMicros(), 0, "")));
+              new NodeScore(s.latency().roundedMicros(), 0, ""),
+              s.identity(),
+              finalized(chain, s),
+              s.safe()));
     }
     List<NodeView> weighed = LatencyWeights.weigh(chain, before, views);
     return new ChainView(
@@ -105,5 +123,46 @@ public final class HealthPolicy {
         head,
         weighed,
         RegionPreferences.plan(chain, weighed, before == null ? List.of() : before.preferences()));
+  }
+
+  /** As the node says; else its head less the chain's confirmations; -1 when unknown. */
+  private static long finalized(ChainConfig chain, NodeState s) {
+    if (s.finalized() >= 0) {
+      return s.finalized();
+    }
+    long confirmations = chain.cache().confirmations();
+    return s.head() >= confirmations ? s.head() - confirmations : -1;
+  }
+
+  private static boolean wrongChain(String identity, NodeState s) {
+    return identity != null && s.identity() != null && !identity.equals(s.identity());
+  }
+
+  /**
+   * The chain's identity: configured, else the one most answering nodes report (ties: the first
+   * node's in config order); null when none says.
+   */
+  static String identity(ChainConfig chain, List<NodeState> states) {
+    if (chain.chainId() != null) {
+      return chain.chainId();
+    }
+    String best = null;
+    int bestCount = 0;
+    for (NodeState s : states) {
+      if (s.identity() == null || s.consecutiveFailures() > 0) {
+        continue;
+      }
+      int count = 0;
+      for (NodeState o : states) {
+        if (s.identity().equals(o.identity()) && o.consecutiveFailures() == 0) {
+          count++;
+        }
+      }
+      if (count > bestCount) {
+        best = s.identity();
+        bestCount = count;
+      }
+    }
+    return best;
   }
 }

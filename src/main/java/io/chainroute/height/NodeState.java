@@ -16,6 +16,10 @@ import io.chainroute.config.NodeConfig;
  * @param address the node's IP address as last resolved, or null
  * @param drained taken out of every pool by an operator (kept out until undrained)
  * @param latency the smoothed latency of the node's probes (long polls excluded)
+ * @param identity the chain the node said it serves (see {@link
+ *     io.chainroute.chain.ProbeReading#identity}), or null
+ * @param finalized the node's finalized height as it last said, or -1
+ * @param safe the node's safe height as it last said, or -1
  * @param adapterState what the adapter kept from the node's last answer (opaque here; see {@link
  *     io.chainroute.chain.AdapterState}), or null
  */
@@ -32,11 +36,29 @@ public record NodeState(
     String address,
     io.chainroute.chain.AdapterState adapterState,
     boolean drained,
-    LatencyEwma latency) {
+    LatencyEwma latency,
+    String identity,
+    long finalized,
+    long safe) {
 
   public static NodeState initial(NodeConfig config) {
     return new NodeState(
-        config, -1, -1, 0, false, "not probed yet", 0, 0, 0, null, null, false, LatencyEwma.NONE);
+        config,
+        -1,
+        -1,
+        0,
+        false,
+        "not probed yet",
+        0,
+        0,
+        0,
+        null,
+        null,
+        false,
+        LatencyEwma.NONE,
+        null,
+        -1,
+        -1);
   }
 
   /** The state after a successful probe, keeping what the adapter kept from it. */
@@ -56,7 +78,10 @@ public record NodeState(
         s.address,
         r.state(),
         s.drained,
-        s.latency);
+        s.latency,
+        r.identity(),
+        r.finalized(),
+        r.safe());
   }
 
   /** The state after a successful probe. */
@@ -87,7 +112,10 @@ public record NodeState(
         addr != null ? addr : address,
         adapterState,
         drained,
-        this.latency);
+        this.latency,
+        identity,
+        finalized,
+        safe);
   }
 
   /** The same state with one more latency sample in its smoothed latency. */
@@ -105,7 +133,10 @@ public record NodeState(
         address,
         adapterState,
         drained,
-        latency.observe(sampleMicros, nowNanos));
+        latency.observe(sampleMicros, nowNanos),
+        identity,
+        finalized,
+        safe);
   }
 
   /** The same state, drained or not. */
@@ -123,7 +154,10 @@ public record NodeState(
         address,
         adapterState,
         d,
-        latency);
+        latency,
+        identity,
+        finalized,
+        safe);
   }
 
   /** The state after a failed probe; the head is kept for /status but no longer trusted. */
@@ -141,6 +175,9 @@ public record NodeState(
         address,
         adapterState,
         drained,
-        latency);
+        latency,
+        identity,
+        finalized,
+        safe);
   }
 }

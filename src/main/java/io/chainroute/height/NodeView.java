@@ -10,6 +10,11 @@ import io.chainroute.config.NodeConfig;
  *     {@link io.chainroute.chain.AdapterState}); null when none
  * @param score the node's smoothed latency and the endpoint weight it earns ({@link
  *     LatencyWeights})
+ * @param identity the chain the node said it serves, or null (see {@link
+ *     io.chainroute.chain.ProbeReading#identity})
+ * @param finalized the node's finalized height: as it said, else its head less the chain's
+ *     confirmations; -1 when unknown
+ * @param safe the node's safe height as it said, or -1
  */
 public record NodeView(
     NodeConfig config,
@@ -22,7 +27,10 @@ public record NodeView(
     long lastAdvancedWallMillis,
     String address,
     io.chainroute.chain.AdapterState adapterState,
-    NodeScore score) {
+    NodeScore score,
+    String identity,
+    long finalized,
+    long safe) {
 
   public NodeView(
       NodeConfig config,
@@ -46,7 +54,10 @@ public record NodeView(
         lastAdvancedWallMillis,
         address,
         adapterState,
-        NodeScore.UNSCORED);
+        NodeScore.UNSCORED,
+        null,
+        -1,
+        -1);
   }
 
   public NodeView(
@@ -89,7 +100,10 @@ public record NodeView(
         lastAdvancedWallMillis,
         address,
         adapterState,
-        s);
+        s,
+        identity,
+        finalized,
+        safe);
   }
 
   /**

@@ -69,6 +69,7 @@ public final class ChainrouteMetrics implements DecisionListener {
   private final Histogram xdsAckLatency;
   private final Counter xdsAcks;
   private final Counter xdsNacks;
+  private final Counter cacheLookups;
 
   /**
    * @param clock wall clock for {@code chainroute_chain_head_age_seconds}
@@ -171,6 +172,15 @@ public final class ChainrouteMetrics implements DecisionListener {
             .labelNames("envoy")
             .withoutExemplars()
             .register(registry);
+    cacheLookups =
+        Counter.builder()
+            .name(PREFIX + "cache_lookups_total")
+            .help(
+                "Cacheable requests by result: hit (answered from the response cache, every call"
+                    + " of a batch), miss (sent to a node, its answer captured for the cache)")
+            .labelNames("chain", "result")
+            .withoutExemplars()
+            .register(registry);
     xdsNacks =
         Counter.builder()
             .name(PREFIX + "xds_nacks_total")
@@ -181,6 +191,40 @@ public final class ChainrouteMetrics implements DecisionListener {
     if (jvm) {
       JvmMetrics.builder().register(registry);
     }
+  }
+
+  /**
+   * Registers the response cache's scrape-time series: entries and bytes held, evictions and stores
+   * since start.
+   */
+  public ChainrouteMetrics watchCache(
+      Supplier<io.chainroute.cache.ResponseStore.Stats> stats, List<ChainConfig> chains) {
+    for (ChainConfig c : chains) {
+      cacheLookups.labelValues(c.name(), "hit");
+      cacheLookups.labelValues(c.name(), "miss");
+    }
+    GaugeWithCallback.builder()
+        .name(PREFIX + "cache_entries")
+        .help("Answers the response cache holds now")
+        .callback(cb -> cb.call((double) stats.get().entries()))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name(PREFIX + "cache_bytes")
+        .help("Size of the answers the response cache holds now (the bound's measure)")
+        .unit(Unit.BYTES)
+        .callback(cb -> cb.call((double) stats.get().bytes()))
+        .register(registry);
+    io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+        .name(PREFIX + "cache_evictions_total")
+        .help("Answers the response cache dropped for room or age")
+        .callback(cb -> cb.call((double) stats.get().evictions()))
+        .register(registry);
+    io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+        .name(PREFIX + "cache_stores_total")
+        .help("Answers put in the response cache (captured from nodes)")
+        .callback(cb -> cb.call((double) stats.get().stores()))
+        .register(registry);
+    return this;
   }
 
   /**
@@ -234,7 +278,7 @@ public final class ChainrouteMetrics implements DecisionListener {
         .name(PREFIX + "node_health")
         .help(
             "1 for the node's current health state, 0 for the others (synced, lagging, stalled,"
-                + " syncing, unreachable, unknown, drained)")
+                + " syncing, unreachable, unknown, drained, wrong_chain)")
         .labelNames("chain", "node", "state")
         .callback(
             cb -> {
@@ -349,6 +393,9 @@ public final class ChainrouteMetrics implements DecisionListener {
     }
     if (d.held()) {
       heldWait.labelValues(chain).observe(d.heldNanos() / 1e9);
+    }
+    if (!d.cache().isEmpty()) {
+      cacheLookups.labelValues(chain, d.cache()).inc();
     }
     if (d.replied()) {
       replies.labelValues(chain, Integer.toString(d.httpStatus()), d.errorCode()).inc();

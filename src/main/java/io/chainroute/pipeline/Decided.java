@@ -19,6 +19,8 @@ import io.chainroute.routing.Pool;
  * @param heldNanos time the request was held; -1 when it was not held
  * @param httpStatus the status of the reply chainroute made itself; 0 when it made none
  * @param errorCode the JSON-RPC error code of that reply, or "" (none, or not JSON-RPC)
+ * @param cache the response cache's part: {@code hit} (answered from it), {@code miss} (sent to a
+ *     node, its answer captured for the store), or "" (not a cacheable request)
  */
 public record Decided(
     String chain,
@@ -30,7 +32,33 @@ public record Decided(
     long classifyNanos,
     long heldNanos,
     int httpStatus,
-    String errorCode) {
+    String errorCode,
+    String cache) {
+
+  public Decided(
+      String chain,
+      String method,
+      BlockRef block,
+      Reason reason,
+      Pool pool,
+      long head,
+      long classifyNanos,
+      long heldNanos,
+      int httpStatus,
+      String errorCode) {
+    this(
+        chain,
+        method,
+        block,
+        reason,
+        pool,
+        head,
+        classifyNanos,
+        heldNanos,
+        httpStatus,
+        errorCode,
+        "");
+  }
 
   public boolean held() {
     return heldNanos >= 0;

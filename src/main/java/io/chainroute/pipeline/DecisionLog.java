@@ -74,6 +74,9 @@ public final class DecisionLog implements DecisionListener {
             .append(d.reason().label())
             .append(" head=")
             .append(d.head());
+    if (!d.cache().isEmpty()) {
+      b.append(" cache=").append(d.cache());
+    }
     if (d.held()) {
       b.append(" heldMs=").append(d.heldNanos() / 1_000_000);
     }

@@ -20,10 +20,24 @@ public sealed interface Outcome {
    * {@code echoId} (the request's id as JSON text, or null) lets the proxy echo it in errors it
    * writes itself (Envoy's local replies). {@code reason}: why this pool (metrics, access logs).
    */
-  record Route(Pool pool, boolean write, String echoId, RouteReason reason) implements Outcome {
+  record Route(Pool pool, boolean write, String echoId, RouteReason reason, String capture)
+      implements Outcome {
+    public Route(Pool pool, boolean write, String echoId, RouteReason reason) {
+      this(pool, write, echoId, reason, null);
+    }
+
     /** The policy's decision for a request whose id is {@code echoId} (or null). */
     public Route(Decision.Route d, String echoId) {
-      this(d.pool(), d.write(), echoId, d.reason());
+      this(d.pool(), d.write(), echoId, d.reason(), null);
+    }
+
+    /**
+     * The policy's decision, with the note of what the node's answer may leave in the store ({@code
+     * capture}, null when nothing): the edge has the answer captured and hands it back with {@link
+     * RequestPipeline#onCaptured}.
+     */
+    public Route(Decision.Route d, String echoId, String capture) {
+      this(d.pool(), d.write(), echoId, d.reason(), capture);
     }
   }
 

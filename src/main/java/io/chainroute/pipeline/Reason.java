@@ -30,6 +30,10 @@ public enum Reason {
   STICKY_GONE("sticky_gone"),
   /** chainroute answered it itself: bad input the protocol answers without a node. */
   ANSWERED("answered"),
+  /** Answered from what chainroute knows of the chain (its identity, its head). */
+  LOCAL("local"),
+  /** Answered from stored answers of data that can no longer change (at least one call). */
+  CACHE_HIT("cache_hit"),
   /** A wait for a height (algod wait-for-block-after), answered from a node's own status. */
   HEIGHT_WAIT("height_wait"),
   /**

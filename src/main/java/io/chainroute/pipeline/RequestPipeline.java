@@ -1,5 +1,6 @@
 package io.chainroute.pipeline;
 
+import io.chainroute.cache.ResponseStore;
 import io.chainroute.chain.BlockRef;
 import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.Classification;
@@ -56,6 +57,7 @@ public final class RequestPipeline {
   private final HeldRequests held;
   private final Duration unavailableWait;
   private final DecisionListener listener;
+  private final LocalAnswers locals;
 
   /**
    * What the pipeline read from one request: carried by a {@link Outcome.Hold} to the decision it
@@ -105,6 +107,33 @@ public final class RequestPipeline {
       Duration unavailableWait,
       DecisionListener listener,
       NodeCalls calls) {
+    this(
+        chains,
+        adaptersByChain,
+        latest,
+        routable,
+        held,
+        unavailableWait,
+        listener,
+        calls,
+        ResponseStore.NONE);
+  }
+
+  /**
+   * @param store where answers of data that can no longer change are kept ({@link
+   *     ResponseStore#NONE}: none are; the chain's identity answers stay)
+   */
+  public RequestPipeline(
+      List<ChainConfig> chains,
+      Map<String, ChainAdapter> adaptersByChain,
+      Supplier<Topology> latest,
+      Supplier<Topology> routable,
+      HeldRequests held,
+      Duration unavailableWait,
+      DecisionListener listener,
+      NodeCalls calls,
+      ResponseStore store) {
+    this.locals = new LocalAnswers(store);
     this.listener = listener;
     this.chains = List.copyOf(chains);
     this.adapters = Map.copyOf(adaptersByChain);
@@ -270,12 +299,15 @@ public final class RequestPipeline {
     Pool pool = null;
     int status = 0;
     String code = "";
+    String cache = "";
     if (o instanceof Outcome.Route r) {
       reason = Reason.of(r.reason());
       pool = r.pool();
+      cache = r.capture() != null ? "miss" : "";
     } else if (o instanceof Outcome.ToNode n) {
       reason = n.reason();
     } else if (o instanceof Outcome.Respond r) {
+      cache = r.reason() == Reason.CACHE_HIT ? "hit" : "";
       reason = r.reason();
       status = r.reply().httpStatus();
       code = JsonRpcErrors.codeOf(r.reply().body());
@@ -293,7 +325,8 @@ public final class RequestPipeline {
               read.classifyNanos(),
               heldNanos,
               status,
-              code));
+              code,
+              cache));
     } catch (RuntimeException e) {
       // Observing must never change a request's fate.
     }
@@ -328,9 +361,15 @@ public final class RequestPipeline {
   }
 
   private Outcome forward(ChainConfig chain, Classification.Forward f, Read read) {
-    Decision d = RoutingPolicy.decide(f.requirements(), routable.get().chain(chain.name()));
+    ChainView view = routable.get().chain(chain.name());
+    LocalAnswers.Result local = locals.answer(chain, f.local(), view);
+    if (local.reply() != null) {
+      return new Outcome.Respond(
+          local.reply(), local.fromStore() ? Reason.CACHE_HIT : Reason.LOCAL);
+    }
+    Decision d = RoutingPolicy.decide(f.requirements(), view);
     if (d instanceof Decision.Route r) {
-      return new Outcome.Route(r, f.echoId());
+      return new Outcome.Route(r, f.echoId(), r.write() ? null : local.capture());
     }
     String unavailable = ((Decision.Unavailable) d).message();
     Outcome now = unavailable(f, unavailable, Reason.UNAVAILABLE);
@@ -393,6 +432,25 @@ public final class RequestPipeline {
         new Outcome.Respond(w.shutdownReply(), Reason.SHUTDOWN),
         new Outcome.Respond(w.shutdownReply(), Reason.HOLD_REFUSED),
         read);
+  }
+
+  /**
+   * Keeps what may be kept of a node's answer to a request routed with a capture note ({@link
+   * Outcome.Route#capture}); the edge calls it with the answer's body once the node answered with
+   * success (HTTP 200, no content encoding). Returns how many answers were stored.
+   */
+  public int onCaptured(String chainName, String capture, byte[] body) {
+    ChainConfig chain = null;
+    for (ChainConfig c : chains) {
+      if (c.name().equals(chainName)) {
+        chain = c;
+      }
+    }
+    if (chain == null || capture == null || capture.isEmpty()) {
+      return 0;
+    }
+    return locals.captured(
+        chain, adapter(chain), capture, body, routable.get().chain(chain.name()));
   }
 
   /** The synced node with the highest head and a kept adapter state, or null. */

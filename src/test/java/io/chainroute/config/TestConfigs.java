@@ -42,6 +42,8 @@ public final class TestConfigs {
     private long archiveMarginBlocks = ChainConfig.DEFAULT_ARCHIVE_MARGIN_BLOCKS;
     private MethodRules methods = MethodRules.NONE;
     private Balancing balancing = Balancing.DEFAULTS;
+    private String chainId;
+    private CacheConfig cache = CacheConfig.DEFAULTS;
     private final List<NodeConfig> nodes = new ArrayList<>();
 
     private Chain(String name, Protocol protocol, long stateBlocks, Duration blockTime) {
@@ -109,6 +111,16 @@ public final class TestConfigs {
       return this;
     }
 
+    public Chain chainId(String id) {
+      this.chainId = id;
+      return this;
+    }
+
+    public Chain cache(CacheConfig c) {
+      this.cache = c;
+      return this;
+    }
+
     public Chain nodes(NodeConfig... more) {
       nodes.addAll(List.of(more));
       return this;
@@ -134,7 +146,9 @@ public final class TestConfigs {
           nodes,
           archiveMarginBlocks,
           methods,
-          balancing);
+          balancing,
+          chainId,
+          cache);
     }
   }
 

@@ -40,7 +40,8 @@ class EnvoyContractTest {
             "x-chainroute-write",
             "x-chainroute-node",
             "x-chainroute-upstream",
-            "x-chainroute-fast");
+            "x-chainroute-fast",
+            "x-chainroute-cache");
   }
 
   @Test

@@ -92,7 +92,7 @@ class BootstrapRendererTest {
         .isEqualTo(ProcessingMode.BodySendMode.BUFFERED);
     assertThat(ep.getProcessingMode().getResponseHeaderMode())
         .isEqualTo(ProcessingMode.HeaderSendMode.SKIP);
-    assertThat(hcm.getHttpFilters(3).getName()).isEqualTo("envoy.filters.http.router");
+    assertThat(hcm.getHttpFilters(4).getName()).isEqualTo("envoy.filters.http.router");
     assertThat(
             hcm.getHttpFilters(1)
                 .getTypedConfig()
@@ -124,19 +124,20 @@ class BootstrapRendererTest {
             .unpack(HttpConnectionManager.class)
             .getRouteConfig();
     List<Route> routes = rc.getVirtualHosts(0).getRoutesList();
-    // eth-local: write, archive, head, node, default; algorand-local: wait, pending, write,
+    // eth-local: write, capture archive, capture head, archive, head, node, default;
+    // algorand-local: wait, pending, write,
     // archive, head, node, default; then the 404 catch-all.
-    assertThat(routes).hasSize(13);
+    assertThat(routes).hasSize(15);
     Route write = routes.get(0);
     assertThat(write.getMatch().getHeaders(0).getName()).isEqualTo("x-chainroute-write");
     assertThat(write.getRoute().getCluster()).isEqualTo("eth-local-head");
     // Only retries of what cannot have reached a node: no "reset" (after sending), no 5xx.
     assertThat(java.util.Arrays.asList(write.getRoute().getRetryPolicy().getRetryOn().split(",")))
         .containsExactlyInAnyOrder("connect-failure", "refused-stream", "reset-before-request");
-    Route archive = routes.get(1);
+    Route archive = routes.get(3);
     assertThat(archive.getMatch().getHeaders(0).getStringMatch().getExact()).isEqualTo("archive");
     assertThat(archive.getRoute().getCluster()).isEqualTo("eth-local-archive");
-    Route node = routes.get(3);
+    Route node = routes.get(5);
     assertThat(node.getMatch().getHeaders(0).getName()).isEqualTo("x-chainroute-node");
     assertThat(node.getMatch().getHeaders(0).getStringMatch().getPrefix())
         .isEqualTo("eth-local-node-");
@@ -145,28 +146,28 @@ class BootstrapRendererTest {
     assertThat(node.getRoute().getRetryPolicy().getRetryOn())
         .isEqualTo("connect-failure,refused-stream,reset-before-request");
     assertThat(node.getRoute().getRetryPolicy().getRetryHostPredicateList()).isEmpty();
-    Route fallback = routes.get(4);
+    Route fallback = routes.get(6);
     assertThat(fallback.getMatch().getHeadersList()).isEmpty();
     assertThat(fallback.getRoute().getCluster()).isEqualTo("eth-local-head");
     assertThat(
             java.util.Arrays.asList(fallback.getRoute().getRetryPolicy().getRetryOn().split(",")))
         .doesNotContain("reset")
         .contains("reset-before-request");
-    assertThat(routes.get(12).getDirectResponse().getStatus()).isEqualTo(404);
+    assertThat(routes.get(14).getDirectResponse().getStatus()).isEqualTo(404);
 
-    Route wait = routes.get(5);
+    Route wait = routes.get(7);
     assertThat(wait.getMatch().getPrefix()).isEqualTo("/algo/v2/status/wait-for-block-after/");
     assertThat(wait.getRoute().getTimeout().getSeconds()).isGreaterThan(60);
-    Route pending = routes.get(6);
+    Route pending = routes.get(8);
     assertThat(pending.getMatch().getPrefix()).isEqualTo("/algo/v2/transactions/pending/");
     assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList())
         .containsExactly(404);
-    assertThat(routes.subList(5, 12))
+    assertThat(routes.subList(7, 14))
         .allSatisfy(
             r -> assertThat(r.getRequestHeadersToRemoveList()).contains("x-algo-api-token"));
     assertThat(
             java.util.Arrays.asList(
-                routes.get(7).getRoute().getRetryPolicy().getRetryOn().split(",")))
+                routes.get(9).getRoute().getRetryPolicy().getRetryOn().split(",")))
         .doesNotContain("reset");
     assertThat(rc.getVirtualHosts(0).getResponseHeadersToAdd(0).getHeader().getValue())
         .isEqualTo("%UPSTREAM_HOST%");
@@ -336,6 +337,7 @@ class BootstrapRendererTest {
             "envoy.filters.http.decompressor",
             "envoy.filters.http.buffer",
             "envoy.filters.http.ext_proc",
+            "chainroute.cache_capture",
             "envoy.filters.http.router");
 
     HttpConnectionManager h =
@@ -349,6 +351,7 @@ class BootstrapRendererTest {
             "envoy.filters.http.buffer",
             "envoy.filters.http.local_ratelimit",
             "envoy.filters.http.ext_proc",
+            "chainroute.cache_capture",
             "envoy.filters.http.router");
     // The whole request is read before a 429, so the reply keeps the HTTP/1.1 connection open.
     assertThat(
@@ -473,9 +476,9 @@ class BootstrapRendererTest {
             .getVirtualHosts(0)
             .getRoutesList();
     Route write = routes.get(0);
-    Route archive = routes.get(1);
-    Route head = routes.get(2);
-    Route unclassified = routes.get(4);
+    Route archive = routes.get(3);
+    Route head = routes.get(4);
+    Route unclassified = routes.get(6);
     for (Route read : List.of(archive, head)) {
       RetryPolicy p = read.getRoute().getRetryPolicy();
       assertThat(p.getRetryOn()).isEqualTo("connect-failure,refused-stream,reset");
@@ -502,8 +505,8 @@ class BootstrapRendererTest {
             .getRouteConfig()
             .getVirtualHosts(0)
             .getRoutesList();
-    assertThat(one.get(2).getRoute().getRetryPolicy().getNumRetries().getValue()).isEqualTo(2);
-    assertThat(one.get(2).getRoute().getRetryPolicy().getPerTryTimeout())
+    assertThat(one.get(4).getRoute().getRetryPolicy().getNumRetries().getValue()).isEqualTo(2);
+    assertThat(one.get(4).getRoute().getRetryPolicy().getPerTryTimeout())
         .isEqualTo(com.google.protobuf.util.Durations.fromMillis(1500));
   }
 
@@ -564,11 +567,11 @@ class BootstrapRendererTest {
   void algodWaitsKeepTheirLongTimeoutWithoutATryTimeoutAndPendingLookupsHedge() throws Exception {
     List<Route> routes =
         hcm(parse(render(demo(), "envoy"))).getRouteConfig().getVirtualHosts(0).getRoutesList();
-    Route wait = routes.get(5);
+    Route wait = routes.get(7);
     assertThat(wait.getRoute().getTimeout().getSeconds()).isEqualTo(70);
     assertThat(wait.getRoute().getRetryPolicy().hasPerTryTimeout()).isFalse();
     assertThat(wait.getRoute().hasHedgePolicy()).isFalse();
-    Route pending = routes.get(6);
+    Route pending = routes.get(8);
     assertThat(pending.getRoute().getRetryPolicy().getRetriableStatusCodesList())
         .containsExactly(404);
     assertThat(pending.getRoute().getRetryPolicy().hasPerTryTimeout()).isTrue();

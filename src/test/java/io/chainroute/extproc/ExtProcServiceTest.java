@@ -106,7 +106,7 @@ class ExtProcServiceTest {
     topology.set(topology(EndpointStatus.NONE, EndpointStatus.NONE));
     Stream s = new Stream();
     s.headers("POST", "/eth", false);
-    s.sendBody(call("eth_blockNumber", "[]"));
+    s.sendBody(call("eth_gasPrice", "[]"));
     ProcessingResponse extend = s.next();
     assertThat(extend.getOverrideMessageTimeout().getSeconds()).isGreaterThanOrEqualTo(5);
     assertThat(held.size()).isEqualTo(1);
@@ -125,7 +125,7 @@ class ExtProcServiceTest {
     topology.set(topology(EndpointStatus.NONE, EndpointStatus.NONE));
     Stream s = new Stream();
     s.headers("POST", "/eth", false);
-    s.sendBody(call("eth_blockNumber", "[]"));
+    s.sendBody(call("eth_gasPrice", "[]"));
     s.next(); // the message-timeout extension
     ProcessingResponse r = s.next();
     assertThat(r.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
@@ -136,7 +136,7 @@ class ExtProcServiceTest {
     held.shutdown();
     Stream late = new Stream();
     late.headers("POST", "/eth", false);
-    ProcessingResponse refused = late.body(call("eth_blockNumber", "[]"));
+    ProcessingResponse refused = late.body(call("eth_gasPrice", "[]"));
     assertThat(refused.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
   }
 
@@ -312,7 +312,7 @@ class ExtProcServiceTest {
     batch.headers("POST", "/eth", false);
     String body =
         "["
-            + call("eth_blockNumber", "[]")
+            + call("eth_gasPrice", "[]")
             + ","
             + call("eth_getBalance", "[\"0xabc\",\"0x1\"]")
             + "]";
@@ -340,7 +340,7 @@ class ExtProcServiceTest {
         .containsEntry(EnvoyContract.METADATA_ID, "1");
     Stream latest = new Stream();
     latest.headers("POST", "/eth", false);
-    assertThat(decision(latest.body(call("eth_blockNumber", "[]"))))
+    assertThat(decision(latest.body(call("eth_gasPrice", "[]"))))
         .containsEntry(EnvoyContract.METADATA_POOL, "head")
         .containsEntry(EnvoyContract.METADATA_REASON, "recent");
     Stream write = new Stream();
@@ -391,7 +391,7 @@ class ExtProcServiceTest {
     Stream s = new Stream();
     s.headers("POST", "/eth", false);
     ProcessingResponse r =
-        s.body("{\"jsonrpc\":\"2.0\",\"id\":\"q-7\",\"method\":\"eth_blockNumber\"}");
+        s.body("{\"jsonrpc\":\"2.0\",\"id\":\"q-7\",\"method\":\"eth_gasPrice\"}");
     assertThat(r.getImmediateResponse().getStatus().getCodeValue()).isEqualTo(503);
     JsonNode body = immediateBody(r);
     assertThat(body.get("id").asText()).isEqualTo("q-7");
@@ -422,7 +422,7 @@ class ExtProcServiceTest {
 
     Stream good = new Stream();
     good.headers("POST", "/eth", false);
-    assertThat(setHeader(good.body(call("eth_blockNumber", "[]")), "x-chainroute-pool"))
+    assertThat(setHeader(good.body(call("eth_gasPrice", "[]")), "x-chainroute-pool"))
         .isEqualTo("head");
     good.requests.onCompleted();
     assertThat(good.error).isNull();

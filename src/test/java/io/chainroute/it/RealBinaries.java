@@ -60,6 +60,11 @@ final class RealBinaries {
     return find("PROMTOOL_BIN", "promtool", onPath("promtool"));
   }
 
+  /** Debian's {@code redis-server}: the response cache's shared tier in an IT. */
+  static Path redisServer() {
+    return find("REDIS_SERVER_BIN", "redis-server", onPath("redis-server"));
+  }
+
   /** The first executable {@code name} on the {@code PATH}, else {@code /usr/bin/name}. */
   private static Path onPath(String name) {
     String path = System.getenv().getOrDefault("PATH", "");

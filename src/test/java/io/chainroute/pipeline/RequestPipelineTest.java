@@ -127,13 +127,13 @@ class RequestPipelineTest {
   @Test
   void noUsableNodeIsA503AtOnceOrAHoldThatRoutesWhenOneIsBack() {
     set(EndpointStatus.NONE, EndpointStatus.NONE, 10);
-    Outcome now = pipeline(Duration.ZERO).onBody(eth, "POST", call("eth_blockNumber", "[]"));
+    Outcome now = pipeline(Duration.ZERO).onBody(eth, "POST", call("eth_gasPrice", "[]"));
     assertThat(now)
         .isInstanceOfSatisfying(
             Outcome.Respond.class, r -> assertThat(r.reply().httpStatus()).isEqualTo(503));
 
     RequestPipeline p = pipeline(Duration.ofSeconds(5));
-    Outcome o = p.onBody(eth, "POST", call("eth_blockNumber", "[]"));
+    Outcome o = p.onBody(eth, "POST", call("eth_gasPrice", "[]"));
     assertThat(o).isInstanceOf(Outcome.Hold.class);
     List<Outcome> answers = new ArrayList<>();
     assertThat(p.hold((Outcome.Hold) o, answers::add)).isNotNull();
@@ -175,7 +175,7 @@ class RequestPipelineTest {
   void pastTheBoundAHoldIsRefusedWithItsOwnAnswer() {
     set(EndpointStatus.NONE, EndpointStatus.NONE, 10);
     RequestPipeline p = pipeline(Duration.ofSeconds(5));
-    Outcome.Hold h = (Outcome.Hold) p.onBody(eth, "POST", call("eth_blockNumber", "[]"));
+    Outcome.Hold h = (Outcome.Hold) p.onBody(eth, "POST", call("eth_gasPrice", "[]"));
     for (int i = 0; i < 10; i++) {
       assertThat(p.hold(h, o -> {})).isNotNull();
     }
@@ -195,7 +195,7 @@ class RequestPipelineTest {
   void eachRequestsFateIsReportedOnceWithItsReason() {
     set(EndpointStatus.HEALTHY, EndpointStatus.NONE, 10);
     RequestPipeline p = pipeline(Duration.ofSeconds(5));
-    p.onBody(eth, "POST", call("eth_blockNumber", "[]"));
+    p.onBody(eth, "POST", call("eth_gasPrice", "[]"));
     p.onBody(eth, "POST", call("eth_getBalance", "[\"0xabc\",\"0x1\"]"));
     p.onBody(eth, "POST", call("eth_madeUp", "[]"));
     p.onRequestLine(eth, "GET", "/eth", true);
@@ -203,7 +203,7 @@ class RequestPipelineTest {
     assertThat(decided)
         .extracting(Decided::method, Decided::reason, Decided::pool, Decided::head)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("eth_blockNumber", Reason.RECENT, Pool.HEAD, 1000L),
+            org.assertj.core.groups.Tuple.tuple("eth_gasPrice", Reason.RECENT, Pool.HEAD, 1000L),
             org.assertj.core.groups.Tuple.tuple(
                 "eth_getBalance", Reason.NO_ARCHIVE, Pool.HEAD, 1000L),
             org.assertj.core.groups.Tuple.tuple("other", Reason.RECENT, Pool.HEAD, 1000L),

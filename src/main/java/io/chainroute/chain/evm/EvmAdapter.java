@@ -49,9 +49,19 @@ public final class EvmAdapter implements ChainAdapter {
     return policy == methods ? this : new EvmAdapter(policy);
   }
 
+  /**
+   * Head and sync state, and what chainroute answers itself: the chain id and network id, and the
+   * finalized and safe heights (a node without finality tags answers those two with an error).
+   */
   private static final byte[] PROBE =
       ("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_blockNumber\",\"params\":[]},"
-              + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_syncing\",\"params\":[]}]")
+              + "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"eth_syncing\",\"params\":[]},"
+              + "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"eth_chainId\",\"params\":[]},"
+              + "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"net_version\",\"params\":[]},"
+              + "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"eth_getBlockByNumber\","
+              + "\"params\":[\"finalized\",false]},"
+              + "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"eth_getBlockByNumber\","
+              + "\"params\":[\"safe\",false]}]")
           .getBytes(StandardCharsets.US_ASCII);
 
   @Override
@@ -110,18 +120,32 @@ public final class EvmAdapter implements ChainAdapter {
     }
     JsonNode number = null;
     JsonNode syncing = null;
+    JsonNode chainId = null;
+    JsonNode netVersion = null;
+    JsonNode finalized = null;
+    JsonNode safe = null;
     for (JsonNode item : root) {
       int id = item.path("id").asInt(-1);
       if (item.has("error")) {
+        if (id > 2) {
+          // Identity and finality are optional: a node without finality tags says "finalized
+          // block not found"; chainroute then counts confirmations instead.
+          continue;
+        }
         throw new ProbeException(
             (id == 1 ? "eth_blockNumber" : "eth_syncing")
                 + " failed: code "
                 + item.path("error").path("code").asText());
       }
-      if (id == 1) {
-        number = item.get("result");
-      } else if (id == 2) {
-        syncing = item.get("result");
+      JsonNode result = item.get("result");
+      switch (id) {
+        case 1 -> number = result;
+        case 2 -> syncing = result;
+        case 3 -> chainId = result;
+        case 4 -> netVersion = result;
+        case 5 -> finalized = result;
+        case 6 -> safe = result;
+        default -> {}
       }
     }
     if (number == null || !number.isTextual()) {
@@ -131,15 +155,32 @@ public final class EvmAdapter implements ChainAdapter {
     if (head < 0) {
       throw new ProbeException("eth_blockNumber returned an invalid quantity");
     }
+    String identity = chainId != null && chainId.isTextual() ? chainId.asText() : null;
+    EvmFacts facts =
+        new EvmFacts(
+            identity,
+            netVersion != null && netVersion.isTextual() ? netVersion.asText() : null,
+            EvmFacts.trailer(body));
+    long fin = blockNumberOf(finalized);
+    long sf = blockNumberOf(safe);
     if (syncing != null && syncing.isObject()) {
       long current = parseQuantity(syncing.path("currentBlock").asText(""));
       long highest = parseQuantity(syncing.path("highestBlock").asText(""));
       if (current >= 0 && highest >= 0 && current < highest) {
-        return new ProbeReading(head, true, "syncing " + current + "/" + highest);
+        return new ProbeReading(
+            head, true, "syncing " + current + "/" + highest, facts, identity, fin, sf);
       }
-      return new ProbeReading(head, false, "at head, indexes building");
+      return new ProbeReading(head, false, "at head, indexes building", facts, identity, fin, sf);
     }
-    return new ProbeReading(head, false, "");
+    return new ProbeReading(head, false, "", facts, identity, fin, sf);
+  }
+
+  /** The {@code number} of a block object, or -1. */
+  private static long blockNumberOf(JsonNode block) {
+    if (block == null || !block.isObject() || !block.path("number").isTextual()) {
+      return -1;
+    }
+    return parseQuantity(block.path("number").asText());
   }
 
   /** Block tags that always mean the head: a proxy may route them without asking chainroute. */
@@ -217,7 +258,8 @@ public final class EvmAdapter implements ChainAdapter {
               id == null || id.length > MAX_ECHO_ID_BYTES
                   ? null
                   : new String(id, java.nio.charset.StandardCharsets.UTF_8),
-              EvmMethods.label(call.method()));
+              EvmMethods.label(call.method()),
+              EvmAnswers.plan(List.of(call), false));
       // Transactions to every node, filters to the node that holds them (ReadYourWrites).
       Classification nodeBound = ReadYourWrites.classify(call, body, forward);
       return nodeBound != null ? nodeBound : forward;
@@ -244,7 +286,19 @@ public final class EvmAdapter implements ChainAdapter {
         (status, code, msg) ->
             new Reply(status, JSON, JsonRpcErrors.batchError(ids, code, msg, null)),
         null,
-        "batch");
+        "batch",
+        calls.isEmpty() ? null : EvmAnswers.plan(calls, true));
+  }
+
+  @Override
+  public boolean storesAnswers() {
+    return true;
+  }
+
+  @Override
+  public List<byte[]> captured(
+      byte[] responseBody, List<io.chainroute.chain.LocalPlan.Capture> calls, long finalized) {
+    return EvmAnswers.captured(responseBody, calls, finalized);
   }
 
   /** The error a node without the method's API gives (geth's text), the id echoed. */
