@@ -847,14 +847,19 @@ class BootstrapRendererTest {
     assertThat(evm.get("error").get("message").asText())
         .isEqualTo("no node available for chain 'eth-local'");
     // After the router stripped the prefix: the original path is in x-envoy-original-path.
-    var rewritten =
-        body(
-            match(
-                h,
-                java.util.Map.of(":path", "/v2/status", "x-envoy-original-path", "/algo/v2/status"),
-                java.util.Set.of("UF", "URX"),
-                503));
+    ResponseMapper algodReply =
+        match(
+            h,
+            java.util.Map.of(":path", "/v2/status", "x-envoy-original-path", "/algo/v2/status"),
+            java.util.Set.of("UF", "URX"),
+            503);
+    var rewritten = body(algodReply);
     assertThat(rewritten.has("jsonrpc")).isFalse();
+    // Byte for byte an algod error: one JSON object and the newline algod ends its bodies with.
+    assertThat(algodReply.getBodyFormatOverride().getTextFormatSource().getInlineString())
+        .isEqualTo(
+            "{\"message\":\"no node could be reached for chain 'algorand-local' (connection failed"
+                + " or reset)\"}\n");
     assertThat(rewritten.get("message").asText())
         .isEqualTo(
             "no node could be reached for chain 'algorand-local' (connection failed or reset)");

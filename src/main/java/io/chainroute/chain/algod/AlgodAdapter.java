@@ -73,10 +73,13 @@ public final class AlgodAdapter implements ChainAdapter {
     return List.of(ConfigLoader.ALGOD_TOKEN_HEADER.toLowerCase(Locale.ROOT), "authorization");
   }
 
-  /** algod's {@code {"message": ...}}: no code, no id. */
+  /**
+   * algod's {@code {"message": ...}}: no code, no id, and the newline algod's encoder ends every
+   * body with (Envoy's own replies are byte for byte an algod error).
+   */
   @Override
   public String proxyErrorBody(int code, String message, String idJson) {
-    return errorBody(message);
+    return errorBody(message) + "\n";
   }
 
   @Override
