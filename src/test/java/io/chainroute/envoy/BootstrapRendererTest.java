@@ -49,7 +49,7 @@ class BootstrapRendererTest {
   }
 
   private static ChainrouteConfig demo() {
-    return ConfigLoader.load(Path.of("config/demo.yaml"));
+    return ConfigLoader.loadForBootstrap(Path.of("config/demo.yaml"));
   }
 
   @org.junit.jupiter.params.ParameterizedTest

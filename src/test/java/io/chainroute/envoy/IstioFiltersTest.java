@@ -43,7 +43,7 @@ class IstioFiltersTest {
   private static final Set<String> OPERATIONS = Set.of("ADD", "MERGE", "INSERT_BEFORE");
 
   static ChainrouteConfig demo() {
-    return ConfigLoader.load(Path.of("config/demo.yaml"));
+    return ConfigLoader.loadForBootstrap(Path.of("config/demo.yaml"));
   }
 
   static List<JsonNode> rendered(ChainrouteConfig config) throws Exception {
