@@ -139,7 +139,7 @@ if [[ -n "$ALGOD_BIN" ]]; then
   ALGOD_KIND="real"
   echo "Algorand chain: three real algod nodes, $("$ALGOD_BIN/algod" -v | sed -n 2p) ($ALGOD_BIN)"
   mkdir -p .demo/algod
-  # Relay (algod-1) holds all stake and makes the rounds, gossiping on :8183; Archive
+  # Relay (algod-1, non-archival) holds all stake and makes the rounds, gossiping on :8183; Archive
   # (algod-archive) keeps every block; Follower (algod-2-stalls) is non-archival. Fixed REST
   # ports: goal picks random ones otherwise.
   cat >.demo/algod/template.json <<'JSON'
@@ -171,6 +171,14 @@ p.update(MaxTxnLife=16, MaxBalLookback=16, SeedRefreshInterval=4, StateProofInte
 json.dump({proto: p}, sys.stdout)
 PY
   for n in Relay Archive Follower; do cp .demo/algod/consensus.json ".demo/algod/net/$n/consensus.json"; done
+  # goal gives relays MaxBlockHistoryLookback 20000 (old blocks kept): the relay keeps the short
+  # history too, as a non-archival node does.
+  python3 - .demo/algod/net/Relay/config.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["MaxBlockHistoryLookback"] = 0
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
   "$ALGOD_BIN/goal" network start -r .demo/algod/net >.demo/algod-start.log 2>&1 \
     || { cat .demo/algod-start.log >&2; exit 1; }
   ALGOD_TOKEN_1="$(cat .demo/algod/net/Relay/algod.token)"

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 
@@ -67,6 +68,70 @@ final class AlgodNet implements AutoCloseable {
     AlgodNet net = create(dir);
     net.startAll();
     return net;
+  }
+
+  /**
+   * As {@link #start}, with the genesis's consensus protocol changed so that a non-archival node
+   * keeps only about the last 30 rounds (instead of over 1,300) and rounds come every {@code
+   * round}: old blocks really leave the relay and the follower within seconds, while the archive
+   * keeps them. See {@link #shortenHistory}.
+   */
+  static AlgodNet startWithShortHistory(Path dir, Duration round) {
+    AlgodNet net = create(dir);
+    net.shortenHistory(round);
+    net.startAll();
+    return net;
+  }
+
+  /**
+   * Writes a {@code consensus.json} into every node's directory (algod reads it at start, and it
+   * overrides the protocol of the same name): the genesis's protocol as {@code goal protocols}
+   * prints it, with
+   *
+   * <ul>
+   *   <li>{@code MaxTxnLife} 16 and {@code MaxBalLookback} 16 (1000 and 320): a non-archival ledger
+   *       keeps the blocks its trackers still need, about {@code MaxTxnLife} plus the account
+   *       lookback, and deletes older ones; {@code SeedRefreshInterval} 4 keeps agreement's balance
+   *       lookback ({@code 2 * SeedLookback * SeedRefreshInterval}) equal to {@code
+   *       MaxBalLookback};
+   *   <li>{@code StateProofInterval} 0: no state proofs, whose voters would hold old rounds;
+   *   <li>{@code AgreementFilterTimeoutPeriod0} {@code round} with {@code DynamicFilterTimeout}
+   *       off: the one proposer's round takes about that long.
+   * </ul>
+   *
+   * and sets the relay's {@code MaxBlockHistoryLookback} (goal gives relays 20000, "to save blocks
+   * beyond MaxTxnLife") to 0, so that the relay deletes old blocks as the follower does. A
+   * transaction's validity window is at most {@code MaxTxnLife} rounds on such a network.
+   */
+  void shortenHistory(Duration round) {
+    try {
+      String printed = goal(Duration.ofSeconds(30), "protocols");
+      JsonNode protocols = Rpc.JSON.readTree(printed.substring(printed.indexOf('{')));
+      String proto =
+          Rpc.JSON.readTree(relay().dir().resolve("genesis.json").toFile()).get("proto").asText();
+      com.fasterxml.jackson.databind.node.ObjectNode p =
+          (com.fasterxml.jackson.databind.node.ObjectNode) protocols.get(proto);
+      if (p == null) {
+        throw new IllegalStateException("goal protocols printed no protocol " + proto);
+      }
+      p.put("MaxTxnLife", 16);
+      p.put("MaxBalLookback", 16);
+      p.put("SeedRefreshInterval", 4);
+      p.put("StateProofInterval", 0);
+      p.put("AgreementFilterTimeoutPeriod0", round.toNanos());
+      p.put("DynamicFilterTimeout", false);
+      byte[] consensus = Rpc.JSON.writeValueAsBytes(Map.of(proto, p));
+      for (Node n : nodes) {
+        Files.write(n.dir().resolve("consensus.json"), consensus);
+      }
+      Path relayConfig = relay().dir().resolve("config.json");
+      com.fasterxml.jackson.databind.node.ObjectNode cfg =
+          (com.fasterxml.jackson.databind.node.ObjectNode) Rpc.JSON.readTree(relayConfig.toFile());
+      cfg.put("MaxBlockHistoryLookback", 0);
+      Files.write(relayConfig, Rpc.JSON.writeValueAsBytes(cfg));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /**
