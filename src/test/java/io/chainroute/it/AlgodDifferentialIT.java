@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.chainroute.Sidecar;
+import io.chainroute.chain.algod.AlgodAdapter;
 import io.chainroute.config.ChainrouteConfig;
 import io.chainroute.config.ConfigLoader;
 import io.chainroute.testing.algodsim.AlgodSimulator;
@@ -69,6 +70,17 @@ class AlgodDifferentialIT {
     sim = new AlgodSimulator(0, Duration.ofSeconds(1), 5000, true, 1000, SIM_TOKEN);
     int listener = Ports.free();
     int envoyAdmin = Ports.free();
+    ChainrouteConfig config = config(listener, envoyAdmin);
+    sidecar = Sidecar.start(config);
+    envoy = EnvoyProcess.start(dir, config, "algod-diff-it", listener, envoyAdmin);
+    await("requests flow through Envoy")
+        .atMost(Duration.ofSeconds(20))
+        .ignoreExceptions()
+        .until(() -> routed(Case.data("/v2/status")).status() == 200);
+  }
+
+  /** chainroute in front of the real network. */
+  private ChainrouteConfig config(int listener, int envoyAdmin) {
     String yaml =
         """
         server: { xdsPort: %d, extProcPort: %d, adminHttpPort: %d, adminGrpcPort: %d, xdsCoalesce: 20ms, unavailableWait: 20s }
@@ -97,13 +109,7 @@ class AlgodDifferentialIT {
     Map<String, String> tokens =
         Map.of(
             "T1", net.relay().token(), "T2", net.follower().token(), "T3", net.archive().token());
-    ChainrouteConfig config = ConfigLoader.parse(yaml, tokens::get);
-    sidecar = Sidecar.start(config);
-    envoy = EnvoyProcess.start(dir, config, "algod-diff-it", listener, envoyAdmin);
-    await("requests flow through Envoy")
-        .atMost(Duration.ofSeconds(20))
-        .ignoreExceptions()
-        .until(() -> routed(Case.data("/v2/status")).status() == 200);
+    return ConfigLoader.parse(yaml, tokens::get);
   }
 
   @AfterAll
@@ -282,6 +288,69 @@ class AlgodDifferentialIT {
     // A wrong token is dropped as well: the node sees its own.
     Answer wrong = send(envoy.listenerPort, status, "not-the-token");
     assertThat(wrong.status()).as(wrong.text()).isEqualTo(200);
+  }
+
+  /**
+   * Envoy's own replies on algod paths are framed as algod frames its errors. A transaction submit
+   * over the body limit: algod (10 MB, echo's BodyLimit) answers 413 {@code Request Entity Too
+   * Large}, Envoy (its buffer filter, {@code server.maxRequestBytes}) answers 413 before any node
+   * sees it. Same status, same {@code Content-Type}, {@code {"message":...}} as Go's encoder writes
+   * it with its final newline; only the message is Envoy's (it names the chain and the limit). That
+   * chainroute's encoder is algod's is checked on algod's own body.
+   */
+  @Test
+  void envoysOwnRepliesAreFramedAsAlgodFramesItsErrors() throws Exception {
+    Answer algods = upload(net.relay().port, net.relay().token(), 11_000_000, 1024);
+    assertThat(algods.status()).as(algods.text()).isEqualTo(413);
+    String algodsMessage = Rpc.JSON.readTree(algods.body()).get("message").asText();
+    assertThat(new String(AlgodAdapter.error(413, algodsMessage).body(), StandardCharsets.UTF_8))
+        .as("algod's own 413, written by chainroute's encoder")
+        .isEqualTo(algods.text());
+
+    int limit = 4 * 1024 * 1024;
+    Answer envoys = upload(envoy.listenerPort, null, limit + 1024, limit + 1024);
+    assertThat(envoys.status()).as(envoys.text()).isEqualTo(413);
+    assertThat(envoys.upstream()).as("no node saw it").isEmpty();
+    String message = Rpc.JSON.readTree(envoys.body()).get("message").asText();
+    assertThat(message)
+        .isEqualTo("request body larger than " + limit + " bytes for chain 'algorand'");
+    assertThat(envoys.text())
+        .isEqualTo(new String(AlgodAdapter.error(413, message).body(), StandardCharsets.UTF_8));
+    assertThat(envoys.headers().get("content-type"))
+        .isEqualTo(algods.headers().get("content-type"));
+    System.out.printf(
+        "DIFFERENTIAL algod 413 algod=%s envoy=%s%n",
+        algods.text().replace("\n", "\\n"), envoys.text().replace("\n", "\\n"));
+  }
+
+  /**
+   * {@code POST /v2/transactions} declaring {@code length} bytes and sending {@code sent} of them
+   * from another thread (the server may answer, and close, before it has read them all).
+   */
+  private static Answer upload(int port, String token, int length, int sent) throws Exception {
+    try (Socket s = new Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
+      s.setSoTimeout((int) Duration.ofSeconds(30).toMillis());
+      String head =
+          "POST /v2/transactions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%sContent-Type:"
+                  .formatted(port, token == null ? "" : "X-Algo-API-Token: " + token + "\r\n")
+              + " application/x-binary\r\nContent-Length: %d\r\n\r\n".formatted(length);
+      OutputStream out = s.getOutputStream();
+      out.write(head.getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      java.util.concurrent.CompletableFuture<Void> writer =
+          java.util.concurrent.CompletableFuture.runAsync(
+              () -> {
+                try {
+                  out.write(new byte[sent]);
+                  out.flush();
+                } catch (IOException e) {
+                  // the server answered and closed first
+                }
+              });
+      Answer a = read(s.getInputStream(), false);
+      writer.cancel(true);
+      return a;
+    }
   }
 
   private AlgodNet.Node nodeAt(String upstream) {
