@@ -41,7 +41,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * makes the rounds: without it the chain stops) and heal the network afterwards.
  *
  * <p>Archival routing needs a chain longer than a non-archival node keeps (over 1000 rounds, about
- * 45 minutes of real rounds): {@link AlgodSimulatorIT} covers it with simulated nodes.
+ * 45 minutes of this network's rounds): {@link AlgodArchivalIT} runs it on a network with a
+ * shortened history.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)

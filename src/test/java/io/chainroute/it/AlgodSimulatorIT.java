@@ -28,11 +28,12 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * What real algod nodes cannot be made to show in a test's time, through a real Envoy to simulated
- * algod nodes ({@link AlgodSimulator}): every node in fast (catchpoint) catchup when the first
- * request arrives, and archival routing, which needs a chain longer than a non-archival node keeps
- * (over 1000 rounds; a real private network makes one round about every 2.5 s). {@link
- * AlgodRoutingIT}, {@link AlgosdkIT} and {@link AlgodDifferentialIT} run against real nodes.
+ * Through a real Envoy to simulated algod nodes ({@link AlgodSimulator}): what real nodes cannot be
+ * made to show in a test's time, every node in fast (catchpoint) catchup when the first request
+ * arrives; and archival routing at algod's default history (1000 rounds, from round 5000 at once),
+ * which {@link AlgodArchivalIT} shows on real nodes with a shortened history. {@link
+ * AlgodRoutingIT}, {@link AlgosdkIT}, {@link AlgodDifferentialIT} and {@link AlgodArchivalIT} run
+ * against real nodes.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
