@@ -1,0 +1,381 @@
+package io.chainroute.it;
+
+import static io.chainroute.it.DrillRig.firstTime;
+import static io.chainroute.it.DrillRig.ms;
+import static io.chainroute.it.DrillRig.sleep;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.assertj.core.api.SoftAssertions;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The two-region drill (issue 11 item 4) on real geth nodes of one chain: region {@code eu} has the
+ * sealer and {@code full-1}, region {@code us} has {@code full-2} and {@code full-3}. {@code
+ * full-1} sits behind a {@link SlowProxy} (a fault-injecting Envoy, a fixed delay switched on
+ * mid-drill). One chainroute serves two real Envoys whose bootstraps it rendered, one per region
+ * ({@code envoy.region}), each under its own constant load of reads that reach a node.
+ *
+ * <p>Phases, each judged by counts of which node answered ({@code x-chainroute-upstream}, Envoy's
+ * upstream host): a baseline (each Envoy keeps its reads in its region); {@code full-1} slowed
+ * (chainroute lowers its weight, its share of {@code eu}'s reads falls below {@link
+ * #SLOW_SHARE_BOUND}); both {@code us} nodes killed (the {@code us} Envoy's reads move to {@code
+ * eu}); both restarted (its reads come back). No read may fail from the baseline on.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RegionsDrillIT {
+  /** Reads per second on each Envoy. */
+  static final int RATE = 100;
+
+  static final Duration POLL = Duration.ofMillis(250);
+  static final Duration BLOCK = GethDrill.BLOCK;
+  static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
+
+  /**
+   * The slow node's fixed delay: well inside the probe timeout, far above the other nodes' probe
+   * latency under load (5-20 ms here). With the EWMA's 10 s time constant the smoothed latency
+   * passes 100 ms (weight 10 or less next to a 10 ms node) about 3 s after the delay starts.
+   */
+  static final Duration DELAY = Duration.ofMillis(300);
+
+  /** How long each phase's share is counted. */
+  static final Duration WINDOW = Duration.ofSeconds(3);
+
+  /** The slowed node answers less than this share of its region's reads. */
+  static final double SLOW_SHARE_BOUND = 0.10;
+
+  /** An Envoy "prefers its region" when at least this share of its reads stay in it. */
+  static final double LOCAL_SHARE_BOUND = 0.99;
+
+  static final List<String> EU = List.of("sealer", "full-1");
+  static final List<String> US = List.of("full-2", "full-3");
+
+  private Path dir;
+  private GethNet net;
+  private SlowProxy slowProxy;
+  private DrillRig rig;
+
+  @BeforeAll
+  void startNetwork() {
+    RealBinaries.envoy();
+    try {
+      dir = Files.createTempDirectory("chainroute-regions");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    net = GethNet.start(dir, "full-1", "full", "full-2", "full", "full-3", "full");
+    slowProxy = SlowProxy.start(dir.resolve("slow-proxy"), net.node("full-1").httpPort, DELAY);
+  }
+
+  @AfterAll
+  void stopAll() {
+    Ports.closeAll(rig, slowProxy, net);
+  }
+
+  /** Node name to the url chainroute is given: full-1 through the slow proxy. */
+  private String url(String node) {
+    return node.equals("full-1") ? slowProxy.url() : net.node(node).url();
+  }
+
+  /** Envoy's upstream host (ip:port) to node name. */
+  private Map<String, String> names() {
+    Map<String, String> m = new TreeMap<>();
+    for (String n : List.of("sealer", "full-1", "full-2", "full-3")) {
+      m.put(url(n).replace("http://", ""), n);
+    }
+    return m;
+  }
+
+  private String chains() {
+    String nodes =
+        List.of("sealer", "full-1", "full-2", "full-3").stream()
+            .map(
+                n ->
+                    "      - { name: %s, url: \"%s\", region: %s }"
+                        .formatted(n, url(n), EU.contains(n) ? "eu" : "us"))
+            .collect(Collectors.joining("\n"));
+    // maxLagBlocks 1: the slowed node's answer may be one block old when a block is sealed during
+    // its delay; this drill is about latency and regions, not lag.
+    return """
+        chains:
+          - name: eth
+            protocol: evm
+            pathPrefix: /eth
+            maxLagBlocks: 1
+            pollInterval: %dms
+            blockTime: %dms
+            probeTimeout: %dms
+            nodes:
+        %s
+        """
+        .formatted(POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), nodes);
+  }
+
+  @Test
+  void eachEnvoyKeepsItsRegionASlowNodeLosesItsShareAndAKilledRegionSpillsOverAndComesBack() {
+    rig = DrillRig.start(dir, "regions", chains(), false, "eu");
+    EnvoyProcess eu = rig.envoy();
+    EnvoyProcess us = rig.addEnvoy("drill-envoy-us", "us");
+    rig.awaitServing("eth", "/eth", List.of("sealer", "full-1", "full-2", "full-3"));
+    Awaitility.await("both Envoys have the four nodes")
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(50))
+        .ignoreExceptions()
+        .until(
+            () ->
+                DrillRig.envoyEndpoints(eu, "eth-head").size() == 4
+                    && DrillRig.envoyEndpoints(us, "eth-head").size() == 4);
+    List<String> reads =
+        List.of(
+            Rpc.call("eth_getBalance", "[\"" + net.account() + "\",\"latest\"]"),
+            Rpc.call("eth_getBlockByNumber", "[\"latest\",false]"));
+
+    Shares base;
+    Shares slowed;
+    Shares spilled;
+    Shares back;
+    ConstantLoad.Snapshot euAll;
+    ConstantLoad.Snapshot usAll;
+    long warmupMs;
+    long slowAt;
+    long weighedAt;
+    long killAt;
+    long edsMovedAt;
+    long restartAt;
+    long restartedAt;
+    long backAt;
+    String weightsSlowed;
+    String usPreference;
+    try (ConstantLoad euLoad =
+            ConstantLoad.start(eu.url("/eth"), RATE, DrillRig.CLIENT_TIMEOUT, reads);
+        ConstantLoad usLoad =
+            ConstantLoad.start(us.url("/eth"), RATE, DrillRig.CLIENT_TIMEOUT, reads)) {
+      warmupMs =
+          Math.max(
+              euLoad.awaitSteady(Duration.ofMillis(200), Duration.ofSeconds(8)),
+              usLoad.awaitSteady(Duration.ofMillis(200), Duration.ofSeconds(8)));
+      long t0 = System.nanoTime();
+      sleep(WINDOW);
+      base = shares(euLoad, usLoad, t0, System.nanoTime());
+
+      // full-1 turns slow: its smoothed latency climbs, its weight falls towards the floor.
+      slowAt = System.nanoTime();
+      slowProxy.slow();
+      weighedAt = firstTime(Duration.ofSeconds(20), () -> weight("full-1") <= 10);
+      long t2 = System.nanoTime();
+      sleep(WINDOW);
+      slowed = shares(euLoad, usLoad, t2, System.nanoTime());
+      weightsSlowed = weights();
+
+      // Region us loses both its nodes (kill -9): its Envoy's reads go to eu.
+      killAt = System.nanoTime();
+      net.node("full-2").kill();
+      net.node("full-3").kill();
+      edsMovedAt =
+          firstTime(
+              Duration.ofSeconds(10),
+              () ->
+                  DrillRig.envoyEndpoints(us, "eth-head").keySet().stream()
+                      .noneMatch(a -> US.contains(names().get(a))));
+      sleep(Duration.ofSeconds(2));
+      spilled = shares(euLoad, usLoad, killAt, System.nanoTime());
+      usPreference = preference("us");
+
+      // They come back: restarted, re-peered, synced; the us Envoy's reads return to them.
+      restartAt = System.nanoTime();
+      net.node("full-2").restart();
+      net.node("full-3").restart();
+      restartedAt = System.nanoTime();
+      backAt =
+          firstTime(
+              Duration.ofSeconds(30),
+              () -> {
+                long to = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(100);
+                Shares last = shares(euLoad, usLoad, to - TimeUnit.MILLISECONDS.toNanos(500), to);
+                return last.usTotal() >= RATE / 4 && last.usLocal() >= 0.9;
+              });
+      long t4 = System.nanoTime();
+      sleep(Duration.ofSeconds(2));
+      back = shares(euLoad, usLoad, t4, System.nanoTime());
+      euLoad.stop();
+      usLoad.stop();
+      euAll = euLoad.snapshot().sentBetween(t0, Long.MAX_VALUE);
+      usAll = usLoad.snapshot().sentBetween(t0, Long.MAX_VALUE);
+    }
+    slowProxy.fast();
+
+    DrillRig.report(
+        "regions",
+        ("backend=geth ratePerEnvoy=%d poll=%dms delay=%dms warmupMs=%d loadavg=%s"
+                + " base={%s} slowed={%s} weightsSlowed={%s} weighMs=%d spilled={%s} usPref=\"%s\""
+                + " edsMovedMs=%d restartMs=%d backMs=%d back={%s} eu={%s} us={%s}")
+            .formatted(
+                RATE,
+                POLL.toMillis(),
+                DELAY.toMillis(),
+                warmupMs,
+                DrillRig.loadAverage(),
+                base,
+                slowed,
+                weightsSlowed,
+                ms(slowAt, weighedAt),
+                spilled,
+                usPreference,
+                ms(killAt, edsMovedAt),
+                ms(restartAt, restartedAt),
+                ms(restartedAt, backAt),
+                back,
+                euAll.figures(),
+                usAll.figures()));
+
+    SoftAssertions soft = new SoftAssertions();
+    soft.assertThat(euAll.failures())
+        .as("failed reads on the eu Envoy: %s", euAll.sampleFailures(3))
+        .isEmpty();
+    soft.assertThat(usAll.failures())
+        .as("failed reads on the us Envoy: %s", usAll.sampleFailures(3))
+        .isEmpty();
+    soft.assertThat(base.unknown() + slowed.unknown() + spilled.unknown() + back.unknown())
+        .as("reads answered by no node (or an unknown one): %s %s", base, slowed)
+        .isZero();
+    soft.assertThat(base.euLocal())
+        .as("eu keeps its reads in eu: %s", base)
+        .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
+    soft.assertThat(base.usLocal())
+        .as("us keeps its reads in us: %s", base)
+        .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
+    soft.assertThat(base.euShare("full-1"))
+        .as("before the delay full-1 takes a fair part of eu's reads: %s", base)
+        .isGreaterThan(0.25);
+    soft.assertThat(weighedAt).as("chainroute lowered full-1's weight to 10 or less").isPositive();
+    soft.assertThat(slowed.euShare("full-1"))
+        .as("slowed full-1's share of eu's reads: %s", slowed)
+        .isLessThan(SLOW_SHARE_BOUND);
+    soft.assertThat(slowed.euLocal())
+        .as("eu still keeps its reads: %s", slowed)
+        .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
+    soft.assertThat(spilled.usLocal()).as("us reads left us: %s", spilled).isLessThan(0.01);
+    soft.assertThat(spilled.usTotal()).as("us reads served while us is down").isPositive();
+    soft.assertThat(edsMovedAt).as("chainroute took us's nodes out of the us Envoy").isPositive();
+    soft.assertThat(backAt).as("us reads came back to us").isPositive();
+    soft.assertThat(back.usLocal())
+        .as("us keeps its reads again: %s", back)
+        .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
+    soft.assertAll();
+  }
+
+  /** chainroute's endpoint weight for a node (/status), or -1. */
+  private int weight(String node) {
+    for (JsonNode n : chain().get("nodes")) {
+      if (n.get("name").asText().equals(node)) {
+        return n.path("weight").asInt(-1);
+      }
+    }
+    return -1;
+  }
+
+  /** {@code name=weight@latencyMs} for every node. */
+  private String weights() {
+    StringBuilder sb = new StringBuilder();
+    for (JsonNode n : chain().get("nodes")) {
+      sb.append(sb.isEmpty() ? "" : ",")
+          .append(n.get("name").asText())
+          .append('=')
+          .append(n.path("weight").asInt(-1))
+          .append('@')
+          .append(
+              String.format(
+                  Locale.ROOT, "%.1fms", n.path("smoothedLatencyMicros").asLong(-1) / 1000.0));
+    }
+    return sb.toString();
+  }
+
+  /** chainroute's head-pool preference for an Envoy in {@code region}: its reason. */
+  private String preference(String region) {
+    for (JsonNode p : chain().path("regions")) {
+      if (p.path("region").asText().equals(region) && p.path("pool").asText().equals("head")) {
+        return p.path("reason").asText();
+      }
+    }
+    return "";
+  }
+
+  private JsonNode chain() {
+    for (JsonNode c : rig.status().get("chains")) {
+      if (c.get("name").asText().equals("eth")) {
+        return c;
+      }
+    }
+    throw new AssertionError("no chain eth in /status");
+  }
+
+  private Shares shares(ConstantLoad euLoad, ConstantLoad usLoad, long from, long to) {
+    Map<String, String> names = names();
+    return new Shares(
+        count(euLoad.snapshot().sentBetween(from, to), names),
+        count(usLoad.snapshot().sentBetween(from, to), names));
+  }
+
+  /** Answers per node name ("?" for no or an unknown upstream); failures are not counted. */
+  private static Map<String, Long> count(ConstantLoad.Snapshot s, Map<String, String> names) {
+    Map<String, Long> m = new TreeMap<>();
+    for (ConstantLoad.Outcome o : s.outcomes()) {
+      if (o.ok()) {
+        m.merge(names.getOrDefault(o.upstream(), "?"), 1L, Long::sum);
+      }
+    }
+    return m;
+  }
+
+  /** Which node answered each Envoy's reads in one window. */
+  record Shares(Map<String, Long> eu, Map<String, Long> us) {
+    long euTotal() {
+      return eu.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    long usTotal() {
+      return us.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    double euLocal() {
+      return share(eu, EU);
+    }
+
+    double usLocal() {
+      return share(us, US);
+    }
+
+    double euShare(String node) {
+      return share(eu, List.of(node));
+    }
+
+    long unknown() {
+      return eu.getOrDefault("?", 0L) + us.getOrDefault("?", 0L);
+    }
+
+    private static double share(Map<String, Long> m, List<String> nodes) {
+      long total = m.values().stream().mapToLong(Long::longValue).sum();
+      long in = nodes.stream().mapToLong(n -> m.getOrDefault(n, 0L)).sum();
+      return total == 0 ? 0 : (double) in / total;
+    }
+
+    @Override
+    public String toString() {
+      return ("eu:" + eu + ";us:" + us).replace(" ", "");
+    }
+  }
+}
