@@ -212,6 +212,12 @@ class AdminTest {
                     + "/w"
                     + m.get("weight").asInt())
         .containsExactly("eu-1@eu/p1/w10", "us-1@us/p0/w100");
+
+    // The gRPC admin API carries the same figures.
+    io.chainroute.admin.v1.Node proto = TopologyProtos.node(nodes.get(0));
+    assertThat(proto.getSmoothedLatencyMicros()).isEqualTo(42_000);
+    assertThat(proto.getWeight()).isEqualTo(10);
+    assertThat(proto.getWeightReason()).isEqualTo("slow: 42.0 ms vs fastest 2.5 ms");
   }
 
   private static NodeView synced(NodeConfig c, String address, NodeScore score) {
