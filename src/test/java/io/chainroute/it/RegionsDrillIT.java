@@ -13,12 +13,14 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.assertj.core.api.SoftAssertions;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -62,6 +64,12 @@ class RegionsDrillIT {
   /** The slowed node answers less than this share of its region's reads. */
   static final double SLOW_SHARE_BOUND = 0.10;
 
+  /**
+   * While an overloaded region spills over, more than this share of its Envoy's reads are served
+   * elsewhere (its nodes weigh 20 or less next to 100 then, and least-request lowers it further).
+   */
+  static final double OVERLOAD_SPILL_BOUND = 0.75;
+
   /** An Envoy "prefers its region" when at least this share of its reads stay in it. */
   static final double LOCAL_SHARE_BOUND = 0.99;
 
@@ -70,7 +78,11 @@ class RegionsDrillIT {
 
   private Path dir;
   private GethNet net;
-  private SlowProxy slowProxy;
+
+  /** A slow proxy for each follower; a drill sends chainroute through those it names. */
+  private final Map<String, SlowProxy> proxies = new TreeMap<>();
+
+  private Set<String> proxied = Set.of();
   private DrillRig rig;
 
   @BeforeAll
@@ -82,17 +94,28 @@ class RegionsDrillIT {
       throw new UncheckedIOException(e);
     }
     net = GethNet.start(dir, "full-1", "full", "full-2", "full", "full-3", "full");
-    slowProxy = SlowProxy.start(dir.resolve("slow-proxy"), net.node("full-1").httpPort, DELAY);
+    for (String n : List.of("full-1", "full-2", "full-3")) {
+      proxies.put(n, SlowProxy.start(dir.resolve("slow-" + n), net.node(n).httpPort, DELAY));
+    }
+  }
+
+  @AfterEach
+  void closeRigAndHeal() {
+    Ports.closeAll(rig);
+    rig = null;
+    proxies.values().forEach(SlowProxy::fast);
+    net.heal();
   }
 
   @AfterAll
   void stopAll() {
-    Ports.closeAll(rig, slowProxy, net);
+    Ports.closeAll(proxies.values().toArray(AutoCloseable[]::new));
+    Ports.closeAll(net);
   }
 
-  /** Node name to the url chainroute is given: full-1 through the slow proxy. */
+  /** Node name to the url chainroute is given: through the node's slow proxy, or direct. */
   private String url(String node) {
-    return node.equals("full-1") ? slowProxy.url() : net.node(node).url();
+    return proxied.contains(node) ? proxies.get(node).url() : net.node(node).url();
   }
 
   /** Envoy's upstream host (ip:port) to node name. */
@@ -102,6 +125,31 @@ class RegionsDrillIT {
       m.put(url(n).replace("http://", ""), n);
     }
     return m;
+  }
+
+  /**
+   * chainroute and the eu Envoy ({@code rig.envoy()}) and the us Envoy (returned), serving once
+   * both Envoys have the four nodes.
+   */
+  private EnvoyProcess startRig(String drill) {
+    rig = DrillRig.start(dir, drill, chains(), false, "eu");
+    EnvoyProcess us = rig.addEnvoy("drill-envoy-us", "us");
+    rig.awaitServing("eth", "/eth", List.of("sealer", "full-1", "full-2", "full-3"));
+    Awaitility.await("both Envoys have the four nodes")
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(50))
+        .ignoreExceptions()
+        .until(
+            () ->
+                DrillRig.envoyEndpoints(rig.envoy(), "eth-head").size() == 4
+                    && DrillRig.envoyEndpoints(us, "eth-head").size() == 4);
+    return us;
+  }
+
+  private List<String> reads() {
+    return List.of(
+        Rpc.call("eth_getBalance", "[\"" + net.account() + "\",\"latest\"]"),
+        Rpc.call("eth_getBlockByNumber", "[\"latest\",false]"));
   }
 
   private String chains() {
@@ -131,22 +179,11 @@ class RegionsDrillIT {
 
   @Test
   void eachEnvoyKeepsItsRegionASlowNodeLosesItsShareAndAKilledRegionSpillsOverAndComesBack() {
-    rig = DrillRig.start(dir, "regions", chains(), false, "eu");
+    proxied = Set.of("full-1");
+    EnvoyProcess us = startRig("regions-slow-node-and-kill");
     EnvoyProcess eu = rig.envoy();
-    EnvoyProcess us = rig.addEnvoy("drill-envoy-us", "us");
-    rig.awaitServing("eth", "/eth", List.of("sealer", "full-1", "full-2", "full-3"));
-    Awaitility.await("both Envoys have the four nodes")
-        .atMost(Duration.ofSeconds(10))
-        .pollInterval(Duration.ofMillis(50))
-        .ignoreExceptions()
-        .until(
-            () ->
-                DrillRig.envoyEndpoints(eu, "eth-head").size() == 4
-                    && DrillRig.envoyEndpoints(us, "eth-head").size() == 4);
-    List<String> reads =
-        List.of(
-            Rpc.call("eth_getBalance", "[\"" + net.account() + "\",\"latest\"]"),
-            Rpc.call("eth_getBlockByNumber", "[\"latest\",false]"));
+    List<String> reads = reads();
+    SlowProxy slowProxy = proxies.get("full-1");
 
     Shares base;
     Shares slowed;
@@ -226,7 +263,7 @@ class RegionsDrillIT {
     slowProxy.fast();
 
     DrillRig.report(
-        "regions",
+        "regions-slow-node-and-kill",
         ("backend=geth ratePerEnvoy=%d poll=%dms delay=%dms warmupMs=%d loadavg=%s"
                 + " base={%s} slowed={%s} weightsSlowed={%s} weighMs=%d spilled={%s} usPref=\"%s\""
                 + " edsMovedMs=%d restartMs=%d backMs=%d back={%s} eu={%s} us={%s}")
@@ -285,6 +322,129 @@ class RegionsDrillIT {
         .as("us keeps its reads again: %s", back)
         .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
     soft.assertAll();
+  }
+
+  /**
+   * Region us overloaded: both its nodes answer 500 ms late (their proxies' delay), so its fastest
+   * node is more than {@code localSlowerBy} (100 ms) slower than eu's: chainroute spills the us
+   * Envoy's reads over to every region, where the weights send most of them to eu. Once the us
+   * nodes are fast again and the gap is under half the threshold, us takes its reads back.
+   */
+  @Test
+  void anOverloadedRegionSpillsItsReadsOverAndTakesThemBackWhenItRecovers() {
+    proxied = Set.of("full-2", "full-3");
+    EnvoyProcess us = startRig("regions-overloaded");
+    EnvoyProcess eu = rig.envoy();
+    List<String> reads = reads();
+    Shares base;
+    Shares spilled;
+    Shares back;
+    ConstantLoad.Snapshot euAll;
+    ConstantLoad.Snapshot usAll;
+    long slowAt;
+    long spillAt;
+    long fastAt;
+    long keptAt;
+    long backAt;
+    String spillReason;
+    String keepReason;
+    try (ConstantLoad euLoad =
+            ConstantLoad.start(eu.url("/eth"), RATE, DrillRig.CLIENT_TIMEOUT, reads);
+        ConstantLoad usLoad =
+            ConstantLoad.start(us.url("/eth"), RATE, DrillRig.CLIENT_TIMEOUT, reads)) {
+      euLoad.awaitSteady(Duration.ofMillis(200), Duration.ofSeconds(8));
+      usLoad.awaitSteady(Duration.ofMillis(200), Duration.ofSeconds(8));
+      long t0 = System.nanoTime();
+      sleep(Duration.ofSeconds(2));
+      base = shares(euLoad, usLoad, t0, System.nanoTime());
+
+      slowAt = System.nanoTime();
+      proxies.get("full-2").slow();
+      proxies.get("full-3").slow();
+      spillAt = firstTime(Duration.ofSeconds(20), () -> spills("us"));
+      spillReason = preference("us");
+      long t1 = System.nanoTime();
+      sleep(Duration.ofSeconds(2));
+      spilled = shares(euLoad, usLoad, t1, System.nanoTime());
+
+      fastAt = System.nanoTime();
+      proxies.get("full-2").fast();
+      proxies.get("full-3").fast();
+      keptAt = firstTime(Duration.ofSeconds(30), () -> !spills("us"));
+      keepReason = preference("us");
+      backAt =
+          firstTime(
+              Duration.ofSeconds(5),
+              () -> {
+                long to = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(100);
+                Shares last = shares(euLoad, usLoad, to - TimeUnit.MILLISECONDS.toNanos(500), to);
+                return last.usTotal() >= RATE / 4 && last.usLocal() >= 0.9;
+              });
+      long t2 = System.nanoTime();
+      sleep(Duration.ofSeconds(2));
+      back = shares(euLoad, usLoad, t2, System.nanoTime());
+      euLoad.stop();
+      usLoad.stop();
+      euAll = euLoad.snapshot().sentBetween(t0, Long.MAX_VALUE);
+      usAll = usLoad.snapshot().sentBetween(t0, Long.MAX_VALUE);
+    }
+
+    DrillRig.report(
+        "regions-overloaded",
+        ("backend=geth ratePerEnvoy=%d poll=%dms delay=%dms loadavg=%s base={%s} spillMs=%d"
+                + " spillReason=\"%s\" spilled={%s} keptMs=%d keepReason=\"%s\" backMs=%d"
+                + " back={%s} eu={%s} us={%s}")
+            .formatted(
+                RATE,
+                POLL.toMillis(),
+                DELAY.toMillis(),
+                DrillRig.loadAverage(),
+                base,
+                ms(slowAt, spillAt),
+                spillReason,
+                spilled,
+                ms(fastAt, keptAt),
+                keepReason,
+                ms(keptAt, backAt),
+                back,
+                euAll.figures(),
+                usAll.figures()));
+
+    SoftAssertions soft = new SoftAssertions();
+    soft.assertThat(euAll.failures())
+        .as("failed reads on the eu Envoy: %s", euAll.sampleFailures(3))
+        .isEmpty();
+    soft.assertThat(usAll.failures())
+        .as("failed reads on the us Envoy: %s", usAll.sampleFailures(3))
+        .isEmpty();
+    soft.assertThat(base.unknown() + spilled.unknown() + back.unknown()).isZero();
+    soft.assertThat(base.usLocal())
+        .as("us keeps its reads in us: %s", base)
+        .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
+    soft.assertThat(spillAt).as("chainroute spilled us over").isPositive();
+    soft.assertThat(spillReason).startsWith("spill over: fastest in us");
+    soft.assertThat(1 - spilled.usLocal())
+        .as("the overloaded us Envoy's reads served in eu: %s", spilled)
+        .isGreaterThan(OVERLOAD_SPILL_BOUND);
+    soft.assertThat(spilled.euLocal())
+        .as("eu keeps its own: %s", spilled)
+        .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
+    soft.assertThat(keptAt).as("us preferred again once fast").isPositive();
+    soft.assertThat(backAt).as("us reads came back to us").isPositive();
+    soft.assertThat(back.usLocal())
+        .as("us keeps its reads again: %s", back)
+        .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
+    soft.assertAll();
+  }
+
+  /** True while chainroute spills the head pool over for Envoys in {@code region}. */
+  private boolean spills(String region) {
+    for (JsonNode p : chain().path("regions")) {
+      if (p.path("region").asText().equals(region) && p.path("pool").asText().equals("head")) {
+        return p.path("spill").asBoolean();
+      }
+    }
+    return false;
   }
 
   /** chainroute's endpoint weight for a node (/status), or -1. */
