@@ -107,11 +107,19 @@ final class DrillRig implements AutoCloseable {
    * (closed with the rig).
    */
   EnvoyProcess addEnvoy(String nodeId, String region) {
+    return addEnvoy(nodeId, region, chainsYaml);
+  }
+
+  /**
+   * {@link #addEnvoy(String, String)} with a bootstrap rendered from other {@code chains:} (e.g. a
+   * route setting such as hedging that chainroute itself does not use) than chainroute runs with.
+   */
+  EnvoyProcess addEnvoy(String nodeId, String region, String bootstrapChainsYaml) {
     int listener = Ports.free();
     int admin = Ports.free();
     String rendered =
         BootstrapRenderer.render(
-            ConfigLoader.parse(config(chainsYaml, listener, admin, region)),
+            ConfigLoader.parse(config(bootstrapChainsYaml, listener, admin, region)),
             nodeId,
             io.chainroute.adapters.ChainAdapters::forChain);
     try {

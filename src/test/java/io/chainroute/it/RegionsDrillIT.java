@@ -132,7 +132,7 @@ class RegionsDrillIT {
    * both Envoys have the four nodes.
    */
   private EnvoyProcess startRig(String drill) {
-    rig = DrillRig.start(dir, drill, chains(), false, "eu");
+    rig = DrillRig.start(dir, drill, chains(""), false, "eu");
     EnvoyProcess us = rig.addEnvoy("drill-envoy-us", "us");
     rig.awaitServing("eth", "/eth", List.of("sealer", "full-1", "full-2", "full-3"));
     Awaitility.await("both Envoys have the four nodes")
@@ -152,7 +152,8 @@ class RegionsDrillIT {
         Rpc.call("eth_getBlockByNumber", "[\"latest\",false]"));
   }
 
-  private String chains() {
+  /** The chain over the four nodes, with {@code balancing} (a flow mapping, or "" for none). */
+  private String chains(String balancing) {
     String nodes =
         List.of("sealer", "full-1", "full-2", "full-3").stream()
             .map(
@@ -171,10 +172,16 @@ class RegionsDrillIT {
             pollInterval: %dms
             blockTime: %dms
             probeTimeout: %dms
+        %s
             nodes:
         %s
         """
-        .formatted(POLL.toMillis(), BLOCK.toMillis(), PROBE_TIMEOUT.toMillis(), nodes);
+        .formatted(
+            POLL.toMillis(),
+            BLOCK.toMillis(),
+            PROBE_TIMEOUT.toMillis(),
+            balancing.isEmpty() ? "" : "    balancing: " + balancing,
+            nodes);
   }
 
   @Test
@@ -200,6 +207,7 @@ class RegionsDrillIT {
     long restartedAt;
     long backAt;
     String weightsSlowed;
+    String slowedLatency;
     String usPreference;
     try (ConstantLoad euLoad =
             ConstantLoad.start(eu.url("/eth"), RATE, DrillRig.CLIENT_TIMEOUT, reads);
@@ -222,13 +230,17 @@ class RegionsDrillIT {
               () -> weight("full-1") <= SLOW_WEIGHT_RATIO * weight("sealer"));
       long t2 = System.nanoTime();
       sleep(WINDOW);
-      slowed = shares(euLoad, usLoad, t2, System.nanoTime());
+      long t3 = System.nanoTime();
+      slowed = shares(euLoad, usLoad, t2, t3);
       weightsSlowed = weights();
+      slowedLatency = percentiles(euLoad.snapshot().sentBetween(t2, t3));
 
       // Region us loses both its nodes (kill -9): its Envoy's reads go to eu.
       killAt = System.nanoTime();
       net.node("full-2").kill();
       net.node("full-3").kill();
+      // Both processes are gone: no read sent from now on can be answered in us.
+      long killedAt = System.nanoTime();
       edsMovedAt =
           firstTime(
               Duration.ofSeconds(10),
@@ -236,7 +248,7 @@ class RegionsDrillIT {
                   DrillRig.envoyEndpoints(us, "eth-head").keySet().stream()
                       .noneMatch(a -> US.contains(names().get(a))));
       sleep(Duration.ofSeconds(2));
-      spilled = shares(euLoad, usLoad, killAt, System.nanoTime());
+      spilled = shares(euLoad, usLoad, killedAt, System.nanoTime());
       usPreference = preference("us");
 
       // They come back: restarted, re-peered, synced; the us Envoy's reads return to them.
@@ -265,7 +277,8 @@ class RegionsDrillIT {
     DrillRig.report(
         "regions-slow-node-and-kill",
         ("backend=geth ratePerEnvoy=%d poll=%dms delay=%dms warmupMs=%d loadavg=%s"
-                + " base={%s} slowed={%s} weightsSlowed={%s} weighMs=%d spilled={%s} usPref=\"%s\""
+                + " base={%s} slowed={%s} euSlowedLatency={%s} weightsSlowed={%s} weighMs=%d spilled={%s}"
+                + " usPref=\"%s\""
                 + " edsMovedMs=%d restartMs=%d backMs=%d back={%s} eu={%s} us={%s}")
             .formatted(
                 RATE,
@@ -275,6 +288,7 @@ class RegionsDrillIT {
                 DrillRig.loadAverage(),
                 base,
                 slowed,
+                slowedLatency,
                 weightsSlowed,
                 ms(slowAt, weighedAt),
                 spilled,
@@ -314,7 +328,7 @@ class RegionsDrillIT {
     soft.assertThat(slowed.euLocal())
         .as("eu still keeps its reads: %s", slowed)
         .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
-    soft.assertThat(spilled.usLocal()).as("us reads left us: %s", spilled).isLessThan(0.01);
+    soft.assertThat(spilled.usLocal()).as("us reads left us: %s", spilled).isZero();
     soft.assertThat(spilled.usTotal()).as("us reads served while us is down").isPositive();
     soft.assertThat(edsMovedAt).as("chainroute took us's nodes out of the us Envoy").isPositive();
     soft.assertThat(backAt).as("us reads came back to us").isPositive();
@@ -435,6 +449,130 @@ class RegionsDrillIT {
         .as("us keeps its reads again: %s", back)
         .isGreaterThanOrEqualTo(LOCAL_SHARE_BOUND);
     soft.assertAll();
+  }
+
+  /**
+   * Scoring off ({@code latencyWeights: false}): the slowed {@code full-1} keeps the weight of the
+   * sealer, so Envoy's least-request alone decides its share. Two eu Envoys on one chainroute take
+   * the same load, one rendered with {@code hedgeReadsAfter: 100ms}: on it a read that the slow
+   * node has not answered within 100 ms is also sent to another node, so the slow node no longer
+   * sets the tail. Figures for the README's comparison with the scored drill above.
+   */
+  @Test
+  void withoutScoringHedgedReadsKeepTheSlowNodeOutOfTheTail() {
+    proxied = Set.of("full-1");
+    String unscored = "{ latencyWeights: false }";
+    rig = DrillRig.start(dir, "regions-hedged", chains(unscored), false, "eu");
+    EnvoyProcess plain = rig.envoy();
+    EnvoyProcess hedged =
+        rig.addEnvoy(
+            "drill-envoy-eu-hedged",
+            "eu",
+            chains("{ latencyWeights: false, hedgeReadsAfter: 100ms }"));
+    rig.awaitServing("eth", "/eth", List.of("sealer", "full-1", "full-2", "full-3"));
+    Awaitility.await("both Envoys have the four nodes")
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(50))
+        .ignoreExceptions()
+        .until(
+            () ->
+                DrillRig.envoyEndpoints(plain, "eth-head").size() == 4
+                    && DrillRig.envoyEndpoints(hedged, "eth-head").size() == 4);
+    List<String> reads = reads();
+    SlowProxy slowProxy = proxies.get("full-1");
+    ConstantLoad.Snapshot p;
+    ConstantLoad.Snapshot h;
+    Map<String, Long> plainBy;
+    Map<String, Long> hedgedBy;
+    long delayedBefore;
+    long delayed;
+    try (ConstantLoad plainLoad =
+            ConstantLoad.start(plain.url("/eth"), RATE, DrillRig.CLIENT_TIMEOUT, reads);
+        ConstantLoad hedgedLoad =
+            ConstantLoad.start(hedged.url("/eth"), RATE, DrillRig.CLIENT_TIMEOUT, reads)) {
+      plainLoad.awaitSteady(Duration.ofMillis(200), Duration.ofSeconds(8));
+      hedgedLoad.awaitSteady(Duration.ofMillis(200), Duration.ofSeconds(8));
+      slowProxy.slow();
+      delayedBefore = slowProxy.delayed();
+      // A second for the slow node's requests in flight to build up, as they do under a delay.
+      sleep(Duration.ofSeconds(1));
+      long t0 = System.nanoTime();
+      sleep(WINDOW);
+      long t1 = System.nanoTime();
+      slowProxy.fast();
+      plainLoad.stop();
+      hedgedLoad.stop();
+      delayed = slowProxy.delayed() - delayedBefore;
+      p = plainLoad.snapshot().sentBetween(t0, t1);
+      h = hedgedLoad.snapshot().sentBetween(t0, t1);
+      plainBy = count(p, names());
+      hedgedBy = count(h, names());
+    }
+    double plainSlowShare = share(plainBy, "full-1");
+    DrillRig.report(
+        "regions-hedged",
+        ("backend=geth ratePerEnvoy=%d delay=%dms scoring=off loadavg=%s plain={%s %s"
+                + " slowShare=%.3f} hedged={%s %s} delayedBySlowProxy=%d hedgedEnvoy=%s")
+            .formatted(
+                RATE,
+                DELAY.toMillis(),
+                DrillRig.loadAverage(),
+                plainBy,
+                percentiles(p),
+                plainSlowShare,
+                hedgedBy,
+                percentiles(h),
+                delayed,
+                hedgeStats(hedged)));
+    SoftAssertions soft = new SoftAssertions();
+    soft.assertThat(p.failures()).as("failed reads, plain: %s", p.sampleFailures(3)).isEmpty();
+    soft.assertThat(h.failures()).as("failed reads, hedged: %s", h.sampleFailures(3)).isEmpty();
+    soft.assertThat(plainSlowShare)
+        .as("unscored, the slow node keeps a share of the plain Envoy's reads: %s", plainBy)
+        .isGreaterThan(0.02);
+    soft.assertThat(p.latencyPercentileMillis(0.99))
+        .as("plain p99: the slow node's reads")
+        .isGreaterThanOrEqualTo(DELAY.toMillis());
+    soft.assertThat(h.latencyPercentileMillis(0.99)).as("hedged p99").isLessThan(DELAY.toMillis());
+    soft.assertAll();
+  }
+
+  /** {@code p50Ms=.. p95Ms=.. p99Ms=..}. */
+  private static String percentiles(ConstantLoad.Snapshot s) {
+    return "p50Ms=%d p95Ms=%d p99Ms=%d"
+        .formatted(
+            s.latencyPercentileMillis(0.5),
+            s.latencyPercentileMillis(0.95),
+            s.latencyPercentileMillis(0.99));
+  }
+
+  /**
+   * Envoy's hedge, retry and ejection counters for the head pool. A hedge is a per-try timeout, and
+   * outlier detection counts per-try timeouts as local-origin failures: a node that is late twice
+   * in a row on a hedging Envoy is ejected there (5 s, then longer), which the figures show.
+   */
+  private static String hedgeStats(EnvoyProcess envoy) {
+    Map<String, String> out = new TreeMap<>();
+    for (String line :
+        envoy
+            .admin(
+                "/stats?filter="
+                    + java.net.URLEncoder.encode(
+                        "^cluster\\.eth-head\\.(upstream_rq_(per_try_timeout|retry|retry_success|timeout)"
+                            + "|outlier_detection\\.ejections_(active|enforced_total))$",
+                        java.nio.charset.StandardCharsets.UTF_8))
+            .split("\n")) {
+      String[] kv = line.split(": ", 2);
+      if (kv.length == 2) {
+        out.put(kv[0].substring(kv[0].lastIndexOf('.') + 1), kv[1].trim());
+      }
+    }
+    return out.toString().replace(" ", "");
+  }
+
+  private static double share(Map<String, Long> m, String node) {
+    long total = m.values().stream().mapToLong(Long::longValue).sum();
+    return total == 0 ? 0 : (double) m.getOrDefault(node, 0L) / total;
   }
 
   /** True while chainroute spills the head pool over for Envoys in {@code region}. */

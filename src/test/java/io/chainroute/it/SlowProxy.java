@@ -61,7 +61,12 @@ final class SlowProxy implements AutoCloseable {
 
   /** Requests the fault filter delayed so far. */
   long delayed() {
-    String s = envoy.admin("/stats?filter=^http\\.slow\\.fault\\.delays_injected$");
+    String s =
+        envoy.admin(
+            "/stats?filter="
+                + java.net.URLEncoder.encode(
+                    "^http\\.slow\\.fault\\.delays_injected$",
+                    java.nio.charset.StandardCharsets.UTF_8));
     String[] kv = s.trim().split(": ");
     return kv.length == 2 ? Long.parseLong(kv[1].trim()) : 0;
   }
