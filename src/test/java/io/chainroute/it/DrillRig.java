@@ -171,16 +171,10 @@ final class DrillRig implements AutoCloseable {
           listenerPort: %d
           adminPort: %d
           exposeUpstreamHeader: true
-          region: "%s"
         """
-            .formatted(
-                xdsPort,
-                extProcPort,
-                adminHttpPort,
-                adminGrpcPort,
-                listener,
-                envoyAdmin,
-                envoyRegion)
+            .formatted(xdsPort, extProcPort, adminHttpPort, adminGrpcPort, listener, envoyAdmin)
+        // No region: the key is left out (the config refuses an empty one).
+        + (envoyRegion.isEmpty() ? "" : "  region: \"" + envoyRegion + "\"\n")
         + chainsYaml;
   }
 
