@@ -163,7 +163,13 @@ public final class BootstrapRenderer {
                   DownstreamConnectionsConfig.getDescriptor(),
                   ScaleTimersOverloadActionConfig.getDescriptor(),
                   UpstreamTlsContext.getDescriptor(),
-                  io.envoyproxy.envoy.extensions.filters.http.lua.v3.Lua.getDescriptor()))
+                  io.envoyproxy.envoy.extensions.filters.http.lua.v3.Lua.getDescriptor(),
+                  // The chain clusters' upstream filters (node headers, hosted paths), printed
+                  // when the clusters are static (EDS-only bootstrap, Istio EnvoyFilters).
+                  io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.HeaderMutation
+                      .getDescriptor(),
+                  io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec
+                      .getDescriptor()))
           .build();
 
   private BootstrapRenderer() {}
