@@ -186,6 +186,9 @@ class KubernetesManifestsTest {
         continue;
       }
       assertThat(p).as(dir + " resources").exists();
+      // kustomize's default load restrictor: a file is loaded only from in or below the
+      // kustomization's own directory (another kustomization may be anywhere).
+      assertThat(p).as("a file resource of " + dir).startsWith(dir.normalize());
       reached.add(p);
       List<Object> docs = StrictManifests.decode(Files.readString(p));
       assertThat(docs).as(p.toString()).isNotEmpty();
@@ -193,13 +196,14 @@ class KubernetesManifestsTest {
     }
     for (StrictManifests.Patch patch : k.patches()) {
       Path p = dir.resolve(patch.path()).normalize();
+      assertThat(p).as("a patch of " + dir).startsWith(dir.normalize());
       reached.add(p);
       documents[0] += StrictManifests.decode(Files.readString(p)).size();
     }
     for (StrictManifests.Generator g : k.configMapGenerator()) {
       for (String f : g.files()) {
         Path p = dir.resolve(f).normalize();
-        assertThat(p).exists();
+        assertThat(p).exists().startsWith(dir.normalize());
         reached.add(p);
       }
     }
@@ -231,6 +235,7 @@ class KubernetesManifestsTest {
             + " 'sidecar.istio.io/inject: false' | Cannot coerce Boolean value (false)",
         "istio/envoyfilters.yaml | workloadSelector: | workloadSelectors: | Unrecognized field \"workloadSelectors\"",
         "istio/envoyfilters.yaml | applyTo: CLUSTER | applyTo: CLUSTERS | String \"CLUSTERS\": not one of the values accepted",
+        "istio/gateway.yaml | protocol: HTTP | protocol: HTTPX | String \"HTTPX\": not one of the values accepted",
         "istio/envoyfilters.yaml | context: GATEWAY | contxt: GATEWAY | Unrecognized field \"contxt\"",
         "kustomization.yaml | resources: | resource: | Unrecognized field \"resource\"",
         "chainroute/kustomization.yaml | configMapGenerator: | configmapGenerator: | Unrecognized field \"configmapGenerator\"",
@@ -579,6 +584,17 @@ class KubernetesManifestsTest {
                 istio.server().tls().envoyKey(),
                 istio.server().tls().envoyCa()))
         .allSatisfy(p -> assertThat(p).startsWith(envoyTls));
+
+    // The Gateway server that makes istiod build the route table the virtual host is added to.
+    StrictManifests.Gateway gw = one("istio/gateway.yaml", StrictManifests.Gateway.class);
+    assertThat(gw.spec().selector()).containsEntry("istio", "ingressgateway");
+    assertThat(gw.spec().servers())
+        .anySatisfy(
+            s -> {
+              assertThat(s.port().number()).isEqualTo(istio.envoy().listenerPort());
+              assertThat(s.port().protocol()).isEqualTo(StrictManifests.Gateway.Protocol.HTTP);
+            })
+        .allSatisfy(s -> assertThat(s.hosts()).doesNotContain("rpc.example.com", "*"));
 
     // Every EnvoyFilter in the gateway's namespace, every patch value strictly its Envoy type.
     List<Object> docs = StrictManifests.decode(read("istio/envoyfilters.yaml"));

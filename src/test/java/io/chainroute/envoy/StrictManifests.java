@@ -72,11 +72,14 @@ final class StrictManifests {
   private static final Map<String, Class<?>> KINDS =
       Map.of(
           "v1/Namespace", Namespace.class,
+          "v1/ConfigMap", io.fabric8.kubernetes.api.model.ConfigMap.class,
+          "v1/Secret", io.fabric8.kubernetes.api.model.Secret.class,
           "v1/Service", Service.class,
           "apps/v1/Deployment", Deployment.class,
           "policy/v1/PodDisruptionBudget", PodDisruptionBudget.class,
           "monitoring.coreos.com/v1/ServiceMonitor", ServiceMonitor.class,
-          "networking.istio.io/v1alpha3/EnvoyFilter", EnvoyFilter.class);
+          "networking.istio.io/v1alpha3/EnvoyFilter", EnvoyFilter.class,
+          "networking.istio.io/v1beta1/Gateway", Gateway.class);
 
   private StrictManifests() {}
 
@@ -142,6 +145,30 @@ final class StrictManifests {
   record Patch(String path) {}
 
   record Image(String name, String newName, String newTag) {}
+
+  /** Istio's Gateway (networking.istio.io/v1beta1), as {@link EnvoyFilter}: from its reference. */
+  record Gateway(
+      String apiVersion,
+      String kind,
+      io.fabric8.kubernetes.api.model.ObjectMeta metadata,
+      GatewaySpec spec) {
+    record GatewaySpec(Map<String, String> selector, List<Server> servers) {}
+
+    record Server(Port port, List<String> hosts, String bind, String name) {}
+
+    record Port(int number, String name, Protocol protocol, Integer targetPort) {}
+
+    enum Protocol {
+      HTTP,
+      HTTPS,
+      GRPC,
+      GRPC_WEB,
+      HTTP2,
+      MONGO,
+      TCP,
+      TLS
+    }
+  }
 
   /**
    * Istio's EnvoyFilter (networking.istio.io/v1alpha3), the fields of its reference that these
