@@ -8,7 +8,10 @@
 #
 # Knobs: SYSTEMS="plain direct json floor chainroute nometrics erpc proxyd" ("nometrics": chainroute with
 #        server.metrics: false, for what the metrics cost; add "capped" for chainroute with
-#        envoy.extProcMaxRequests: 256, the overload setting, not in the default set)
+#        envoy.extProcMaxRequests: 256, the overload setting, and "nocache" for chainroute with the
+#        chain's cache off (no answers from chainroute, every call to a node); neither is in the default set)
+#        MIX=bodies|public (the request mix, bench/mix/<MIX>.jsonl; "public": a public endpoint's
+#        mix of identity calls, receipts and final blocks, see bench/mix/gen.py)
 #        CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
 #        TOOLS=0 (skip .ci/install-tools when Envoy is already in .tools/)
 #        OPEN_CONNS=512 (open loop: vegeta's connections per target host)
@@ -102,6 +105,11 @@ quiet() { # wait (up to 30 s, within the budget) until other load is under a qua
     t=$((t + 1)); QUIET_LEFT=$((QUIET_LEFT - 1))
   done
 }
+up_calls() { # JSON-RPC calls the three upstreams have answered since they started
+  local p s=0 v
+  for p in "${UPSTREAMS[@]}"; do v=$(curl -sf -m 2 "http://127.0.0.1:$p/control/calls" | awk '{print $2}'); s=$((s + ${v:-0})); done
+  echo "$s"
+}
 rpc_ok() { curl -sf -m 2 -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' "$1" | grep -q '"result"'; }
 
 # ------------------------------------------------------------------------------------------ build
@@ -116,7 +124,8 @@ if [[ ! -f "$root/target/chainroute.jar" ]] || [[ -n "$(find "$root/src/main" "$
 fi
 (cd "$here" && go build -o "$B/bin/upstream" ./upstream && go build -o "$B/bin/headprobe" ./headprobe && go build -o "$B/bin/nullproc" ./nullproc)
 [[ -x "$VEGETA" ]] || GOBIN="$B/bin" go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
-python3 "$here/mix/gen.py" >/dev/null
+export MIX="${MIX:-bodies}"
+python3 "$here/mix/gen.py" $([[ $MIX == public ]] && echo public) >/dev/null
 for sys in erpc proxyd; do
   [[ " $SYSTEMS " == *" $sys "* ]] || continue
   mod=$([[ $sys == erpc ]] && echo "$ERPC_MODULE" || echo "$PROXYD_MODULE")
@@ -133,7 +142,7 @@ cat >"$R/env.json" <<JSON
  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)", "cores": $(nproc), "kernel": "Linux $(uname -r)",
  "envoy": "$("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1)", "java": "$(java -version 2>&1 | head -1 | tr -d '"')",
  "go": "$(go env GOVERSION)", "vegeta": "$VEGETA_VERSION", "clk_tck": $(getconf CLK_TCK),
- "load_cpu": "$LOAD_CPU", "sut_cpu": "$SUT_CPU", "systems": "$SYSTEMS", "dur": $DUR, "reps": $REPS, "open_dur": $OPEN_DUR, "open_conns": $OPEN_CONNS, "concs": "$CONCS"}
+ "load_cpu": "$LOAD_CPU", "sut_cpu": "$SUT_CPU", "mix": "$MIX", "systems": "$SYSTEMS", "dur": $DUR, "reps": $REPS, "open_dur": $OPEN_DUR, "open_conns": $OPEN_CONNS, "concs": "$CONCS"}
 JSON
 
 # ------------------------------------------------------------------------------------- upstreams
@@ -151,11 +160,11 @@ closed() { # closed NAME CONC REP TARGETS SUT_PIDS...
   local name="$1" c="$2" r="$3" tg="$4"; shift 4
   local out="$R/$name-c$c-r$r" s0 s1 u0 u1
   quiet
-  s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}"); m0=$(busy); k0=$(kids)
+  s0=$(ticks "$@"); u0=$(ticks "${UP_PIDS[@]}"); m0=$(busy); k0=$(kids); c0=$(up_calls)
   taskset -c "$LOAD_CPU" "$VEGETA" attack -format=json -targets="$tg" -rate=0 -workers="$c" -max-workers="$c" \
     -duration="${DUR}s" -timeout=10s >"$out.bin"
-  s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}"); m1=$(busy); k1=$(kids)
-  echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0)), \"load_ticks\": $((k1 - k0)), \"machine_ticks\": $((m1 - m0))}" >"$out.cpu.json"
+  s1=$(ticks "$@"); u1=$(ticks "${UP_PIDS[@]}"); m1=$(busy); k1=$(kids); c1=$(up_calls)
+  echo "{\"sut_ticks\": $((s1 - s0)), \"up_ticks\": $((u1 - u0)), \"load_ticks\": $((k1 - k0)), \"machine_ticks\": $((m1 - m0)), \"up_calls\": $((c1 - c0))}" >"$out.cpu.json"
   "$VEGETA" report -type=json "$out.bin" >"$out.json"
   rm -f "$out.bin"
   log "$name c=$c #$r: $(python3 -c "import json,sys;r=json.load(open('$out.json'));print('%.0f req/s ok, success %.4f, p99 %.2f ms'%(r['throughput'],r['success'],r['latencies']['99th']/1e6))")"
@@ -244,9 +253,10 @@ for sys in plain $SYSTEMS; do
       measure floor "$LB" "$ENVOY_PID" "$NULL_PID"
       curl -sf "$ADMIN/stats?filter=ext_proc" >"$R/floor-envoy-extproc.txt" || true
       stop "$ENVOY_PID" "$NULL_PID" ;;
-    chainroute | capped | nometrics)
+    chainroute | capped | nometrics | nocache)
       # capped: the same, with envoy.extProcMaxRequests 256 (requests past it fail open; see notes)
       # nometrics: the same, with server.metrics: false (no /metrics, no series kept)
+      # nocache: the same, with the chain's cache off (chainroute answers nothing itself)
       cfg="$here/chainroute.yaml"
       if [[ $sys == capped ]]; then
         cfg="$B/chainroute-capped.yaml"
@@ -254,6 +264,9 @@ for sys in plain $SYSTEMS; do
       elif [[ $sys == nometrics ]]; then
         cfg="$B/chainroute-nometrics.yaml"
         sed '/^server:/a\  metrics: false' "$here/chainroute.yaml" >"$cfg"
+      elif [[ $sys == nocache ]]; then
+        cfg="$B/chainroute-nocache.yaml"
+        sed '/^    pathPrefix: \/eth/a\    cache: { enabled: false }' "$here/chainroute.yaml" >"$cfg"
       fi
       (cd "$root" && bin/chainroute bootstrap --config "$cfg" --node-id bench --out "$B/envoy-$sys.yaml")
       jopts="${JAVA_OPTS:-}"
@@ -278,6 +291,7 @@ PY
         curl -sf http://127.0.0.1:8081/status >"$LOGS/chainroute-status.json" || true
       fi
       curl -sf "$ADMIN/stats?filter=ext_proc" >"$R/$sys-envoy-extproc.txt" || true
+      curl -sf http://127.0.0.1:8081/metrics | grep -E '^chainroute_(cache|requests)_' >"$R/$sys-metrics.txt" || true
       stop "$ENVOY_PID" "$CR_PID" ;;
     erpc | proxyd)
       # written from their docs, not yet run here (see the header of each config)

@@ -10,7 +10,8 @@
 import base64, csv, glob, http.client, json, os, re, statistics, sys, urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BODIES = [json.loads(l) for l in open(os.path.join(HERE, "mix", "bodies.jsonl"))]
+MIX = os.environ.get("MIX", "bodies")  # bench/mix/<MIX>.jsonl (gen.py; "public": a public endpoint's mix)
+BODIES = [json.loads(l) for l in open(os.path.join(HERE, "mix", MIX + ".jsonl"))]
 
 
 def targets(out, urls):
@@ -85,8 +86,9 @@ def latency(path):
 NAMES = {"direct": "(a) upstreams direct", "plain": "(b) plain Envoy", "json": "(c) Envoy + json_to_metadata",
          "floor": "(c2) Envoy + null ext_proc (floor)",
          "chainroute": "(d) Envoy + chainroute", "capped": "(d2) Envoy + chainroute, extProcMaxRequests 256",
-         "nometrics": "(d3) Envoy + chainroute, metrics off (server.metrics: false)", "erpc": "(e) eRPC", "proxyd": "(f) proxyd"}
-ORDER = ["direct", "plain", "json", "floor", "chainroute", "capped", "nometrics", "erpc", "proxyd"]
+         "nometrics": "(d3) Envoy + chainroute, metrics off (server.metrics: false)",
+         "nocache": "(d4) Envoy + chainroute, cache off (cache.enabled: false)", "erpc": "(e) eRPC", "proxyd": "(f) proxyd"}
+ORDER = ["direct", "plain", "json", "floor", "chainroute", "capped", "nometrics", "nocache", "erpc", "proxyd"]
 
 
 def load(path, default=None):
@@ -120,7 +122,7 @@ def report(raw, out):
     systems = [s for s in ORDER if glob.glob(os.path.join(raw, s + "-c*-r*.json"))]
     concs = sorted({int(re.search(r"-c(\d+)-", p).group(1)) for p in glob.glob(os.path.join(raw, "*-c*-r*.json"))
                     if not p.endswith(".cpu.json")})
-    thr, cpu, upcpu, succ, other = {}, {}, {}, {}, {}
+    thr, cpu, upcpu, succ, other, upcalls, calls = {}, {}, {}, {}, {}, {}, {}
     for s in systems:
         for c in concs:
             for p in sorted(glob.glob(os.path.join(raw, "%s-c%d-r*.json" % (s, c)))):
@@ -139,6 +141,9 @@ def report(raw, out):
                     if s == "direct":
                         o += ct["up_ticks"]  # the upstreams are the SUT there: counted once
                     other.setdefault(s, []).append(max(0.0, o / hz / dur * 100))
+                if r["requests"] and "up_calls" in ct:
+                    upcalls.setdefault((s, c), []).append(ct["up_calls"] / r["requests"])
+                    calls.setdefault((s, c), []).append(r["requests"])
                 if r["requests"]:
                     cpu.setdefault((s, c), []).append(ct.get("sut_ticks", 0) / hz * 1e6 / r["requests"])
                     upcpu.setdefault((s, c), []).append(ct.get("up_ticks", 0) / hz * 1e6 / r["requests"])
@@ -165,6 +170,8 @@ def report(raw, out):
       "system. Loopback only. Envoy %s, %s, Go %s, vegeta %s.\n" % (
           env.get("cpu", "?"), env.get("cores", "?"), env.get("kernel", "?"), env.get("load_cpu", "?"),
           env.get("sut_cpu", "?"), env.get("envoy", "?"), env.get("java", "?"), env.get("go", "?"), env.get("vegeta", "?")))
+    w("**Mix:** `bench/mix/%s.jsonl` (%d bodies, %d JSON-RPC calls).\n" % (
+        MIX, len(BODIES), sum(len(b["ids"]) for b in BODIES)))
     w("**Run:** %s s per closed-loop run, %s repeats, concurrencies %s; open loop %s s at %s req/s (50%% of plain "
       "Envoy's best closed-loop throughput), %s repeats, at most %s connections per target host (past them a request "
       "waits for one, and the wait counts in its latency). Cells are *median (min–max)* over the repeats.\n" % (
@@ -281,6 +288,46 @@ def report(raw, out):
           "decision log (DEBUG off) runs in both.\n" % (
               " then ".join(x for x in env.get("systems", "").split() if x in ("chainroute", "nometrics")) or "?",
               cal["chainroute"][0], cal["chainroute"][1], cal["nometrics"][0], cal["nometrics"][1]))
+    if upcalls:
+        cpc = sum(len(b["ids"]) for b in BODIES) / len(BODIES)
+        w("## What reached the nodes (closed loop, c=%d)\n" % c64)
+        w("| system | JSON-RPC calls at the upstreams per client request | share of the mix's calls (%.2f per request) |" % cpc)
+        w("|---|---|---|")
+        for s in systems:
+            v = upcalls.get((s, c64))
+            if v:
+                w("| %s | %s | %.0f%% |" % (NAMES[s], spread(v, "%.3f"), statistics.median(v) / cpc * 100))
+        w("\nCounted by the fake upstreams themselves (`GET /control/calls`, a batch counts each call) over each run; "
+          "chainroute's own probes (about 6 calls per node per second) are included.\n")
+    if "chainroute" in systems and "nocache" in systems:
+        def mt(s, name, label=None):
+            txt = read(os.path.join(raw, s + "-metrics.txt"))
+            pat = r"^%s\{([^}]*)\} ([0-9.eE+]+)$" % re.escape(name)
+            return sum(float(v) for l, v in re.findall(pat, txt, re.M) if label is None or label in l)
+        hits, misses = mt("chainroute", "chainroute_cache_lookups_total", 'result="hit"'), mt("chainroute", "chainroute_cache_lookups_total", 'result="miss"')
+        w("## The response cache and chainroute's own answers: (d) cache on vs (d4) cache off\n")
+        w("| concurrency | throughput on / off | change | SUT CPU µs/req on / off | change | upstream calls per request on / off |")
+        w("|---|---|---|---|---|---|")
+        for c in concs:
+            a, b = med(("chainroute", c)), med(("nocache", c))
+            ca, cb = med(("chainroute", c), cpu), med(("nocache", c), cpu)
+            ua, ub = med(("chainroute", c), upcalls), med(("nocache", c), upcalls)
+            if a and b and ca and cb:
+                w("| c=%d | %.0f / %.0f | %+.1f%% | %.1f / %.1f | %+.1f%% | %s |" % (
+                    c, a, b, (a / b - 1) * 100, ca, cb, (ca / cb - 1) * 100,
+                    "%.3f / %.3f (%.0f%% fewer)" % (ua, ub, (1 - ua / ub) * 100) if ua is not None and ub else "?"))
+        local = mt("chainroute", "chainroute_requests_total", 'reason="local"')
+        cached = mt("chainroute", "chainroute_requests_total", 'reason="cache_hit"')
+        total = mt("chainroute", "chainroute_requests_total")
+        cal = {x: [read(os.path.join(raw, "%s-calib-%s" % (x, k))).strip() or "?" for k in ("before", "after")]
+               for x in ("chainroute", "nocache")}
+        w("\nOver (d)'s whole run (chainroute's `/metrics` at its end): cache lookups %d, hits %d (**hit ratio %.1f%%**); "
+          "requests decided %d, answered by chainroute itself %d (%.1f%%: identity calls `local` %d, cache hits %d). "
+          "A hit or a local answer costs one ext_proc round trip and no node call. Calibration loop %s → %s ms (on) and "
+          "%s → %s ms (off).\n" % (
+              hits + misses, hits, 100 * hits / max(1, hits + misses), total, local + cached,
+              100 * (local + cached) / max(1, total), local, cached,
+              cal["chainroute"][0], cal["chainroute"][1], cal["nocache"][0], cal["nocache"][1]))
     # targets
     w("## Targets from issue #4\n")
     w("| target | measured | verdict |")

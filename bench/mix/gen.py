@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
 """Writes bench/mix/bodies.jsonl: the benchmark's request mix (deterministic, seed 4).
 
+`gen.py public` writes bench/mix/public.jsonl instead: a public endpoint's mix (wallets and dapps
+polling): eth_chainId, eth_blockNumber, receipts and transactions by hash, blocks by number below
+finality, balances and calls at latest, logs over old ranges (bench/run.sh with MIX=public).
+
 Each line: {"body": <JSON-RPC text>, "ids": [raw id text, ...], "archive": bool, "kind": str}.
 `archive` says the request needs state or logs older than 128 blocks (a full node answers it with
 an error); `ids` are the request ids exactly as written, which the answer must echo byte for byte.
 """
-import json, os, random
+import json, os, random, sys
+
+MIX = sys.argv[1] if len(sys.argv) > 1 else "bodies"
+if MIX not in ("bodies", "public"):
+    raise SystemExit("usage: gen.py [public]")
 
 rnd = random.Random(4)
 n_bodies = 400
@@ -21,6 +29,14 @@ def rid():
     if r < 0.9:
         return json.dumps("req-%08x" % rnd.getrandbits(32))
     return json.dumps("q\"u\\o-%d" % rnd.randint(0, 999))  # escapes
+
+
+# The public mix's repeated objects: what many clients ask about (the fake upstream puts every
+# transaction in a block far below finality, bench/upstream txBlock).
+# Their own generator, so the default mix stays what it was.
+_objs = random.Random(5)
+TXS = ["0x%064x" % _objs.getrandbits(256) for _ in range(100)]
+FINAL_BLOCKS = ["0x%x" % _objs.randint(0x1000000, 0x1100000) for _ in range(50)]
 
 
 def old_block():
@@ -45,6 +61,14 @@ def call(kind, idtext):
     elif kind == "logs_old":
         f = rnd.randint(0x100000, 0xF00000)
         m, p, a = "eth_getLogs", [{"fromBlock": "0x%x" % f, "toBlock": "0x%x" % (f + 100), "address": rnd.choice(ADDRS)}], True
+    elif kind == "net_version":
+        m, p, a = "net_version", [], False
+    elif kind == "receipt":
+        m, p, a = "eth_getTransactionReceipt", [rnd.choice(TXS)], False
+    elif kind == "tx":
+        m, p, a = "eth_getTransactionByHash", [rnd.choice(TXS)], False
+    elif kind == "block_final":
+        m, p, a = "eth_getBlockByNumber", [rnd.choice(FINAL_BLOCKS), False], False
     else:
         raise ValueError(kind)
     text = '{"jsonrpc":"2.0","id":%s,"method":"%s","params":%s}' % (idtext, m, json.dumps(p, separators=(",", ":")))
@@ -54,6 +78,9 @@ def call(kind, idtext):
 SINGLE = [("blockNumber", 20), ("chainId", 5), ("balance", 20), ("balance_old", 8), ("call", 25),
           ("logs", 7), ("logs_old", 5)]
 BATCH_WEIGHT = 10
+if MIX == "public":
+    SINGLE = [("chainId", 12), ("net_version", 3), ("blockNumber", 25), ("receipt", 15), ("tx", 5),
+              ("block_final", 10), ("balance", 12), ("call", 10), ("logs_old", 3), ("balance_old", 5)]
 
 
 def pick(options):
@@ -83,7 +110,7 @@ for _ in range(n_bodies):
         t, a = call(k, i)
         out.append({"body": t, "ids": [i], "archive": a, "kind": k})
 
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bodies.jsonl")
+path = os.path.join(os.path.dirname(os.path.abspath(__file__)), MIX + ".jsonl")
 with open(path, "w") as f:
     for o in out:
         json.loads(o["body"])  # valid JSON

@@ -1,7 +1,10 @@
 // Command upstream is a tiny, fast fake EVM JSON-RPC node for chainroute's benchmark.
 //
-// It answers eth_blockNumber, eth_syncing (false), eth_chainId, eth_getBalance, eth_call,
-// eth_getLogs and batches of them, echoing every request id byte for byte. The height follows a
+// It answers eth_blockNumber, eth_syncing (false), eth_chainId, net_version, eth_getBalance,
+// eth_call, eth_getLogs, eth_getBlockByNumber (numbers and the latest, safe and finalized tags:
+// head, head-32, head-64), eth_getBlockByHash, eth_getTransactionByHash, eth_getTransactionReceipt
+// (deterministic, in blocks well below finality) and batches of them, echoing every request id byte
+// for byte. The height follows a
 // clock shared by every instance (one block per second), plus a per-node offset, so all instances
 // agree on the head unless told otherwise through the control endpoints:
 //
@@ -9,6 +12,9 @@
 //	POST /control/advance      advance with the clock again (from the frozen height)
 //	POST /control/jump?by=N    move this node's head N blocks ahead now
 //	GET  /control/height       the current height, decimal
+//	GET  /control/calls        "HTTP-requests JSON-RPC-calls" answered since start (a batch is one
+//	                           request and one call per element), so a run can count what reached
+//	                           the nodes
 //	GET  /ws                   WebSocket: eth_subscribe("newHeads") gets a notification on every
 //	                           head change (clock tick or control call), as a real node's does
 //
@@ -28,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/websocket"
@@ -92,6 +99,9 @@ func (h *heightState) jump(by int64) int64 {
 
 var height heightState
 
+// What reached this node: HTTP requests and JSON-RPC calls (GET /control/calls).
+var httpRequests, rpcCalls atomic.Int64
+
 type request struct {
 	ID     json.RawMessage   `json:"id"`
 	Method string            `json:"method"`
@@ -104,8 +114,33 @@ var (
 	callRes  = []byte(`"0x0000000000000000000000000000000000000000000000000de0b6b3a7640000"`)
 	chainID  = []byte(`"0x1"`)
 	falseRes = []byte(`false`)
+	netVer   = []byte(`"1"`)
 	logTmpl  = `[{"address":"0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48","topics":["0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"],"data":"0x00000000000000000000000000000000000000000000000000000000000f4240","blockNumber":"0x%x","transactionHash":"0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060","transactionIndex":"0x0","blockHash":"0xb3b20624f8f0f86eb50dd04688409e5cea4bd02d700bf6e79e9384d47d6a5a35","logIndex":"0x0","removed":false}]`
 )
+
+// blockJSON is block n (no transactions bodies), with a hash derived from n.
+func blockJSON(n int64) []byte {
+	return []byte(fmt.Sprintf(`{"number":"0x%x","hash":"0x%064x","parentHash":"0x%064x","timestamp":"0x%x","gasLimit":"0x1c9c380","gasUsed":"0x5208","miner":"0x0000000000000000000000000000000000000000","transactions":["0x%064x"],"uncles":[]}`, n, n, n-1, epoch+n-*base, n))
+}
+
+// txBlock is the block a transaction hash is in: well below any head (the first 4 hex digits of
+// the hash), so every receipt is final.
+func txBlock(hash string) (int64, bool) {
+	if len(hash) != 66 || !strings.HasPrefix(hash, "0x") {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(hash[2:6], 16, 64)
+	if err != nil {
+		return 0, false
+	}
+	return 1_000_000 + v, true
+}
+
+func str(raw json.RawMessage) string {
+	var s string
+	_ = json.Unmarshal(raw, &s)
+	return s
+}
 
 // blockOf reads a block parameter: a tag or hex quantity. ok=false for tags meaning "recent".
 func blockOf(raw json.RawMessage) (int64, bool) {
@@ -170,6 +205,47 @@ func answer(b []byte, r *request, head int64) []byte {
 		return writeResult(b, r.ID, falseRes)
 	case "eth_chainId":
 		return writeResult(b, r.ID, chainID)
+	case "net_version":
+		return writeResult(b, r.ID, netVer)
+	case "eth_getBlockByNumber":
+		var n int64
+		switch tag := str(param(0)); tag {
+		case "latest", "pending":
+			n = head
+		case "safe":
+			n = head - 32
+		case "finalized":
+			n = head - 64
+		case "earliest":
+			n = 0
+		default:
+			v, ok := blockOf(param(0))
+			if !ok {
+				return writeError(b, r.ID, -32602, "invalid argument 0: hex string without 0x prefix")
+			}
+			if v > head {
+				return writeResult(b, r.ID, []byte("null"))
+			}
+			n = v
+		}
+		return writeResult(b, r.ID, blockJSON(n))
+	case "eth_getBlockByHash":
+		h := str(param(0))
+		v, err := strconv.ParseInt(strings.TrimPrefix(h, "0x"), 16, 64)
+		if err != nil || v > head {
+			return writeResult(b, r.ID, []byte("null"))
+		}
+		return writeResult(b, r.ID, blockJSON(v))
+	case "eth_getTransactionByHash", "eth_getTransactionReceipt":
+		h := str(param(0))
+		n, ok := txBlock(h)
+		if !ok {
+			return writeError(b, r.ID, -32602, "invalid argument 0: hex string has length "+strconv.Itoa(len(h))+", want 64 for common.Hash")
+		}
+		if r.Method == "eth_getTransactionByHash" {
+			return writeResult(b, r.ID, []byte(fmt.Sprintf(`{"hash":"%s","blockNumber":"0x%x","blockHash":"0x%064x","transactionIndex":"0x0","from":"0x00000000000000000000000000000000000000aa","to":"0x000000000000000000000000000000000000beef","value":"0x1","gas":"0x5208","gasPrice":"0x3b9aca00","nonce":"0x0","input":"0x"}`, h, n, n)))
+		}
+		return writeResult(b, r.ID, []byte(fmt.Sprintf(`{"transactionHash":"%s","blockNumber":"0x%x","blockHash":"0x%064x","transactionIndex":"0x0","from":"0x00000000000000000000000000000000000000aa","to":"0x000000000000000000000000000000000000beef","status":"0x1","gasUsed":"0x5208","cumulativeGasUsed":"0x5208","logs":[],"logsBloom":"0x%0512x","type":"0x0","effectiveGasPrice":"0x3b9aca00","contractAddress":null}`, h, n, n, 0)))
 	case "eth_getBalance":
 		if pruned(head, param(1)) {
 			return writeError(b, r.ID, -32000, "missing trie node")
@@ -211,12 +287,15 @@ func rpc(w http.ResponseWriter, req *http.Request) {
 	bp := bufPool.Get().(*[]byte)
 	out := (*bp)[:0]
 	head := height.get()
+	httpRequests.Add(1)
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		var batch []request
 		if err := json.Unmarshal(trimmed, &batch); err != nil {
+			rpcCalls.Add(1)
 			out = writeError(out, nil, -32700, "parse error")
 		} else {
+			rpcCalls.Add(int64(len(batch)))
 			out = append(out, '[')
 			for i := range batch {
 				if i > 0 {
@@ -228,6 +307,7 @@ func rpc(w http.ResponseWriter, req *http.Request) {
 		}
 	} else {
 		var r request
+		rpcCalls.Add(1)
 		if err := json.Unmarshal(trimmed, &r); err != nil {
 			out = writeError(out, nil, -32700, "parse error")
 		} else {
@@ -259,6 +339,9 @@ func control(w http.ResponseWriter, req *http.Request) {
 	case "height":
 		fmt.Fprintf(w, "%d\n", height.get())
 		return
+	case "calls":
+		fmt.Fprintf(w, "%d %d\n", httpRequests.Load(), rpcCalls.Load())
+		return
 	default:
 		http.NotFound(w, req)
 		return
@@ -284,7 +367,9 @@ func kickHeads() {
 
 func broadcastHeads() {
 	last := height.get()
-	untilTick := func() time.Duration { return time.Until(time.Now().Truncate(time.Second).Add(time.Second + time.Millisecond)) }
+	untilTick := func() time.Duration {
+		return time.Until(time.Now().Truncate(time.Second).Add(time.Second + time.Millisecond))
+	}
 	tick := time.NewTimer(untilTick())
 	for {
 		select {

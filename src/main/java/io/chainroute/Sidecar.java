@@ -167,6 +167,11 @@ public final class Sidecar implements AutoCloseable {
             public void nacked(String envoy, String typeUrl) {
               metrics.xdsNacked(envoy, typeUrl);
             }
+
+            @Override
+            public void refused(String reason) {
+              metrics.xdsRefused(reason);
+            }
           });
     }
   }

@@ -542,6 +542,10 @@ public final class BootstrapRenderer {
         EnvoyContract.CAPTURE_FILTER,
         ExternalProcessor.newBuilder()
             .setGrpcService(envoyGrpc(EXTPROC_CLUSTER))
+            // Its own counters (http.<prefix>.ext_proc.capture.*): the routing filter's
+            // streams_started and failure_mode_allowed, which the alert rules read, count routing
+            // decisions only.
+            .setStatPrefix("capture")
             // A capture that fails leaves the answer unchanged and uncached.
             .setFailureModeAllow(true)
             .setMessageTimeout(duration(envoy.messageTimeout()))

@@ -69,6 +69,7 @@ public final class ChainrouteMetrics implements DecisionListener {
   private final Histogram xdsAckLatency;
   private final Counter xdsAcks;
   private final Counter xdsNacks;
+  private final Counter xdsRefused;
   private final Counter cacheLookups;
 
   /**
@@ -172,6 +173,17 @@ public final class ChainrouteMetrics implements DecisionListener {
             .labelNames("envoy")
             .withoutExemplars()
             .register(registry);
+    xdsRefused =
+        Counter.builder()
+            .name(PREFIX + "xds_refused_total")
+            .help(
+                "xDS streams closed with PERMISSION_DENIED before any resource was sent"
+                    + " (server.allowedEnvoyNodeIds), by reason: no_node_id, unknown_node")
+            .labelNames("reason")
+            .withoutExemplars()
+            .register(registry);
+    xdsRefused.labelValues("no_node_id");
+    xdsRefused.labelValues("unknown_node");
     cacheLookups =
         Counter.builder()
             .name(PREFIX + "cache_lookups_total")
@@ -443,6 +455,10 @@ public final class ChainrouteMetrics implements DecisionListener {
 
   public void xdsNacked(String envoy, String typeUrl) {
     xdsNacks.labelValues(envoy).inc();
+  }
+
+  public void xdsRefused(String reason) {
+    xdsRefused.labelValues(reason).inc();
   }
 
   /** Envoy's resource names for the types chainroute serves; anything else is {@code other}. */

@@ -43,6 +43,7 @@ public final class NodeGate implements ServerInterceptor {
 
   private final Clock clock;
   private volatile Set<String> allowed = Set.of();
+  private volatile XdsListener listener = XdsListener.NONE;
   // By node id and host, oldest first.
   private final Map<String, Refusal> refused = new LinkedHashMap<>();
 
@@ -65,6 +66,11 @@ public final class NodeGate implements ServerInterceptor {
   /** Only these node ids are served; empty serves every Envoy. */
   void allowOnly(Set<String> nodeIds) {
     allowed = Set.copyOf(nodeIds);
+  }
+
+  /** Told of each refusal (the metrics). */
+  void listener(XdsListener l) {
+    this.listener = l;
   }
 
   List<Refusal> refused() {
@@ -152,6 +158,7 @@ public final class NodeGate implements ServerInterceptor {
         nodeId.isEmpty()
             ? "no node id in the first request"
             : "node id not in server.allowedEnvoyNodeIds";
+    listener.refused(nodeId.isEmpty() ? "no_node_id" : "unknown_node");
     String key = nodeId + "@" + address;
     long now = clock.millis();
     long attempts;

@@ -23,6 +23,14 @@ public interface XdsListener {
   /** Envoy {@code envoy} rejected a response of {@code typeUrl}. */
   void nacked(String envoy, String typeUrl);
 
+  /**
+   * An xDS stream was closed before any resource was sent ({@code server.allowedEnvoyNodeIds}).
+   *
+   * @param reason {@code no_node_id} or {@code unknown_node}: a bounded label, never the node id a
+   *     client chose
+   */
+  default void refused(String reason) {}
+
   XdsListener NONE =
       new XdsListener() {
         @Override

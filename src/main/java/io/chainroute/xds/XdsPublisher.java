@@ -274,6 +274,7 @@ public final class XdsPublisher {
   /** Told of each response sent and each ACK and NACK; set before the xDS port opens. */
   public void listener(XdsListener l) {
     clients.listener(l);
+    gate.listener(l);
   }
 
   /** Connected Envoys and their ACK/NACK state. */

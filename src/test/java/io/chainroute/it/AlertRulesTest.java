@@ -45,6 +45,7 @@ class AlertRulesTest {
           "chainroute_unavailable_total",
           "chainroute_xds_acks_total",
           "chainroute_xds_nacks_total",
+          "chainroute_xds_refused_total",
           "chainroute_xds_connected_envoys");
 
   private static String promtool(String... args) throws IOException, InterruptedException {

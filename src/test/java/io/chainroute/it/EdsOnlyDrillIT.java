@@ -37,7 +37,8 @@ class EdsOnlyDrillIT extends GethDrill {
     assertThat(priority(rig, "eth-head", archive)).isGreaterThan(priority(rig, "eth-head", sealer));
     assertThat(rig.envoyEndpoints("eth-archive")).containsOnlyKeys(archive);
     // A read of the latest state is served by a head-pool node at priority 0, through ext_proc.
-    Rpc.Reply latest = Rpc.post(rig.envoy().url("/eth"), Rpc.call("eth_blockNumber", "[]"));
+    Rpc.Reply latest =
+        Rpc.post(rig.envoy().url("/eth"), Rpc.call("eth_getBlockByNumber", "[\"latest\",false]"));
     assertThat(latest.json().has("result")).as(latest.body()).isTrue();
     assertThat(latest.upstream()).isNotEqualTo(archive).isNotEmpty();
     String extProc = rig.envoy().admin("/stats?filter=ext_proc.streams_started");

@@ -89,6 +89,7 @@ class HostedUpstreamsIT {
           - name: mixed
             protocol: evm
             pathPrefix: /mixed
+            cache: { enabled: false }
             pollInterval: 100ms
             blockTime: 2s
             probeTimeout: 1s
@@ -100,6 +101,7 @@ class HostedUpstreamsIT {
           - name: revoked
             protocol: evm
             pathPrefix: /revoked
+            cache: { enabled: false }
             pollInterval: 1m
             blockTime: 60m
             caFile: "%s"
@@ -108,6 +110,7 @@ class HostedUpstreamsIT {
           - name: basic
             protocol: evm
             pathPrefix: /basic
+            cache: { enabled: false }
             pollInterval: 100ms
             blockTime: 2s
             caFile: "%s"
@@ -164,7 +167,11 @@ class HostedUpstreamsIT {
     return -1;
   }
 
-  private Rpc.Reply chainId(String chain) {
+  /**
+   * eth_chainId, which a node answers here: these chains' cache is off (chainroute would answer it
+   * itself), so the chain id shows which chain's node a call reached through the provider.
+   */
+  private Rpc.Reply nodeCall(String chain) {
     return Rpc.post(envoy.url("/" + chain), Rpc.call("eth_chainId", "[]"));
   }
 
@@ -186,7 +193,7 @@ class HostedUpstreamsIT {
         .atMost(Duration.ofSeconds(20))
         .until(
             () -> {
-              Rpc.Reply r = chainId("mixed");
+              Rpc.Reply r = nodeCall("mixed");
               // A wrong key would be the provider's 401, a wrong Host its 421.
               assertThat(r.status()).as(r.body()).isEqualTo(200);
               assertThat(r.json().get("result").asText()).isEqualTo("0x7a69");
@@ -205,7 +212,7 @@ class HostedUpstreamsIT {
             () ->
                 log.toString(StandardCharsets.UTF_8)
                     .contains("newHeads subscription active. chain=mixed node=by-path"));
-    Rpc.Reply withUserInfo = chainId("basic");
+    Rpc.Reply withUserInfo = nodeCall("basic");
     assertThat(withUserInfo.status()).as(withUserInfo.body()).isEqualTo(200);
     assertThat(withUserInfo.upstream()).isEqualTo(byHeader);
   }
@@ -215,11 +222,11 @@ class HostedUpstreamsIT {
   void aKeyTheProviderNoLongerAcceptsGivesTheClientTheProvidersOwn401() {
     await("the node is routable")
         .atMost(Duration.ofSeconds(20))
-        .until(() -> chainId("revoked").status() == 200);
+        .until(() -> nodeCall("revoked").status() == 200);
     provider.revoke();
     // chainroute probes this chain once a minute: the node is still in Envoy's pool, and the
     // provider's answer reaches the client unchanged.
-    Rpc.Reply r = chainId("revoked");
+    Rpc.Reply r = nodeCall("revoked");
     assertThat(r.status()).isEqualTo(401);
     assertThat(r.body()).isEqualTo(HostedProvider.UNAUTHORIZED);
   }
@@ -252,7 +259,7 @@ class HostedUpstreamsIT {
         .atMost(Duration.ofSeconds(20))
         .until(
             () -> {
-              Rpc.Reply r = chainId("mixed");
+              Rpc.Reply r = nodeCall("mixed");
               assertThat(r.status()).as(r.body()).isEqualTo(200);
               return r.upstream().equals(moved) && r.json().get("result").asText().equals("0x1092");
             });

@@ -74,15 +74,25 @@ class MetricsIT {
     rig.awaitServing("eth", "/eth", List.of("a", "b"));
 
     String headA = "chainroute_node_head{chain=\"eth\",node=\"a\"}";
+    String latest =
+        "chainroute_requests_total{chain=\"eth\",method=\"eth_getBalance\",pool=\"head\",reason=\"recent\"}";
+    // chainroute answers eth_blockNumber itself (pool none, reason local).
     String blockNumbers =
-        "chainroute_requests_total{chain=\"eth\",method=\"eth_blockNumber\",pool=\"head\",reason=\"recent\"}";
+        "chainroute_requests_total{chain=\"eth\",method=\"eth_blockNumber\",pool=\"none\",reason=\"local\"}";
     String archived =
         "chainroute_requests_total{chain=\"eth\",method=\"eth_getBalance\",pool=\"archive\",reason=\"archive\"}";
     String parseErrors = "chainroute_replies_total{chain=\"eth\",code=\"-32700\",status=\"200\"}";
     Map<String, Double> before = scrape();
 
     String url = rig.envoy().url("/eth");
+    String account = "0x000000000000000000000000000000000000bEEF";
     for (int i = 0; i < 20; i++) {
+      assertThat(
+              Rpc.post(url, Rpc.call("eth_getBalance", "[\"" + account + "\",\"latest\"]"))
+                  .status())
+          .isEqualTo(200);
+    }
+    for (int i = 0; i < 5; i++) {
       assertThat(Rpc.post(url, Rpc.call("eth_blockNumber", "[]")).status()).isEqualTo(200);
     }
     // earliest is outside every full node's window: the archive pool.
@@ -90,11 +100,12 @@ class MetricsIT {
     Rpc.post(url, "{not json");
 
     Map<String, Double> after = scrape();
-    assertThat(value(after, blockNumbers) - value(before, blockNumbers)).isEqualTo(20.0);
+    assertThat(value(after, latest) - value(before, latest)).isEqualTo(20.0);
+    assertThat(value(after, blockNumbers) - value(before, blockNumbers)).isEqualTo(5.0);
     assertThat(value(after, archived) - value(before, archived)).isEqualTo(1.0);
     assertThat(value(after, parseErrors) - value(before, parseErrors)).isEqualTo(1.0);
     assertThat(value(after, "chainroute_classification_seconds_count{chain=\"eth\"}"))
-        .isGreaterThanOrEqualTo(22.0);
+        .isGreaterThanOrEqualTo(27.0);
     assertThat(after)
         .containsEntry("chainroute_xds_connected_envoys", 1.0)
         .containsEntry("chainroute_node_health{chain=\"eth\",node=\"a\",state=\"synced\"}", 1.0)

@@ -224,6 +224,16 @@ class XdsLockdownIT {
       assertThat(refused.get("address").asText()).isEqualTo("127.0.0.1");
       assertThat(refused.get("refused").asText()).contains("allowedEnvoyNodeIds");
       assertThat(refused.has("resources")).isFalse();
+      // Counted for alerts, by reason only (a node id is the client's to choose: no label).
+      String metrics = Rpc.get("http://127.0.0.1:" + rig.adminHttpPort() + "/metrics");
+      java.util.regex.Matcher m =
+          java.util.regex.Pattern.compile(
+                  "(?m)^chainroute_xds_refused_total\\{reason=\"unknown_node\"\\} ([0-9.]+)$")
+              .matcher(metrics);
+      assertThat(m.find()).as(metrics).isTrue();
+      assertThat(Double.parseDouble(m.group(1)))
+          .isGreaterThanOrEqualTo(refused.get("attempts").asDouble());
+      assertThat(metrics).doesNotContain("rogue");
       assertThat(Files.readString(here.resolve("rogue").resolve("envoy.log")))
           .as("the rogue's own log says why (7 is PERMISSION_DENIED)")
           .contains(
