@@ -26,5 +26,15 @@ for mix in bodies public; do
     sed -e '1d' -e 's/^## /### /' -e '/^### Targets from issue/,$d' "$here/.build/cache-$mix.md"
   } >>"$out.tmp"
 done
+{
+  echo "## The cost of an answer from chainroute (\`bench/hitcost.sh\`)"
+  echo
+  echo "One body repeated at c=64, chainroute's cache on and off in turn (on, off, on, off), 8 s after an 8 s"
+  echo "warm-up each: an identity answer (\`eth_chainId\`), a cache hit (a final receipt) and a control that"
+  echo "chainroute never answers (\`eth_getBalance\` at \`latest\`). \"answered by\" is the node's \`X-Node\`."
+  echo
+  "$here/hitcost.sh"
+  echo
+} >>"$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out" >&2

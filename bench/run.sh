@@ -14,6 +14,8 @@
 #        mix of identity calls, receipts and final blocks, see bench/mix/gen.py)
 #        CONCS="16 64 256"  LOAD_CPU=0 SUT_CPU=1
 #        TOOLS=0 (skip .ci/install-tools when Envoy is already in .tools/)
+#        ERPC_BIN=path PROXYD_BIN=path (the peers' binaries; default: built by ../shared/peers/build.sh,
+#        else go install from the module proxy)
 #        OPEN_CONNS=512 (open loop: vegeta's connections per target host)
 #        JMH=0|1  PROFILE=1 (JFR recording of chainroute into bench/.build/chainroute.jfr)
 #        RESULTS=path (default bench/RESULTS.md)
@@ -126,13 +128,30 @@ fi
 [[ -x "$VEGETA" ]] || GOBIN="$B/bin" go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
 export MIX="${MIX:-bodies}"
 python3 "$here/mix/gen.py" $([[ $MIX == public ]] && echo public) >/dev/null
+# The peers: ERPC_BIN / PROXYD_BIN when given; else the source snapshots' build script beside the
+# checkout (../shared/peers/build.sh: eRPC 0.1.2, proxyd c367a36), else `go install` from the module proxy.
+PEERS_BUILD="${PEERS_BUILD:-}"
+if [[ -z "$PEERS_BUILD" ]]; then
+  for c in "$root/../shared/peers/build.sh" /work/shared/peers/build.sh; do [[ -x "$c" ]] && { PEERS_BUILD="$c"; break; }; done
+fi
 for sys in erpc proxyd; do
   [[ " $SYSTEMS " == *" $sys "* ]] || continue
-  mod=$([[ $sys == erpc ]] && echo "$ERPC_MODULE" || echo "$PROXYD_MODULE")
-  echo "GOBIN=bench/.build/bin go install $mod" >"$R/$sys-build.cmd"
-  if [[ ! -x "$B/bin/$sys" ]] && ! GOBIN="$B/bin" timeout 900 go install "$mod" >"$R/$sys-build.log" 2>&1; then
-    log "$sys could not be built (recorded in RESULTS.md); going on without it"
-    SYSTEMS="${SYSTEMS/$sys/}"
+  given=$([[ $sys == erpc ]] && echo "${ERPC_BIN:-}" || echo "${PROXYD_BIN:-}")
+  if [[ -n "$given" ]]; then
+    ln -sf "$given" "$B/bin/$sys"; echo "given: $given" >"$R/$sys-build.cmd"; continue
+  fi
+  [[ -x "$B/bin/$sys" ]] && continue
+  if [[ -n "$PEERS_BUILD" ]]; then
+    echo "$PEERS_BUILD bench/.build/bin" >"$R/$sys-build.cmd"
+    timeout 900 "$PEERS_BUILD" "$B/bin" >"$R/$sys-build.log" 2>&1 || true
+  fi
+  if [[ ! -x "$B/bin/$sys" ]]; then
+    mod=$([[ $sys == erpc ]] && echo "$ERPC_MODULE" || echo "$PROXYD_MODULE")
+    echo "GOBIN=bench/.build/bin go install $mod" >"$R/$sys-build.cmd"
+    if ! GOBIN="$B/bin" timeout 900 go install "$mod" >>"$R/$sys-build.log" 2>&1; then
+      log "$sys could not be built (recorded in RESULTS.md); going on without it"
+      SYSTEMS="${SYSTEMS/$sys/}"
+    fi
   fi
 done
 

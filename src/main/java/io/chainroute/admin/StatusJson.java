@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.NodeView;
+import io.chainroute.height.RegionPreference;
 import io.chainroute.height.Topology;
 import io.chainroute.routing.Pool;
 import io.chainroute.routing.PoolMember;
@@ -51,6 +52,10 @@ public final class StatusJson {
         node.put("status", n.status().name());
         node.put("reason", n.reason());
         node.put("probeLatencyMicros", n.latencyMicros());
+        // What the latency earns the node (LatencyWeights): its EDS load_balancing_weight and why.
+        node.put("smoothedLatencyMicros", n.score().latencyMicros());
+        node.put("weight", n.score().weight());
+        node.put("weightReason", n.score().reason());
         putInstant(node, "lastAdvanced", n.lastAdvancedWallMillis());
       }
       ArrayNode pools = chain.putArray("pools");
@@ -64,8 +69,13 @@ public final class StatusJson {
               .addObject()
               .put("node", m.node().name())
               .put("status", m.status().name())
-              .put("priority", m.priority());
+              .put("priority", m.priority())
+              .put("weight", m.node().score().weight());
         }
+      }
+      ArrayNode regions = chain.putArray("regions");
+      for (RegionPreference p : c.preferences()) {
+        regions.add(region(c, p));
       }
     }
     ArrayNode list = root.putArray("envoys");
@@ -97,6 +107,31 @@ public final class StatusJson {
       }
     }
     return root;
+  }
+
+  /**
+   * What an Envoy in one region gets for one pool: whether it keeps the pool's traffic in its
+   * region or spills over, why ({@link io.chainroute.height.RegionPreferences}), and the members
+   * with the priorities and weights that Envoy is sent.
+   */
+  private static ObjectNode region(ChainView c, RegionPreference p) {
+    ObjectNode o = JSON.createObjectNode();
+    Pool pool = p.archivePool() ? Pool.ARCHIVE : Pool.HEAD;
+    o.put("region", p.region());
+    o.put("pool", pool.id());
+    o.put("spill", p.spill());
+    o.put("reason", p.reason());
+    ArrayNode members = o.putArray("members");
+    for (PoolMember m : PoolPlan.members(c, pool, p.region())) {
+      members
+          .addObject()
+          .put("node", m.node().name())
+          .put("region", m.node().config().region())
+          .put("status", m.status().name())
+          .put("priority", m.priority())
+          .put("weight", m.node().score().weight());
+    }
+    return o;
   }
 
   /** An ISO-8601 instant, or null when {@code millis} is 0 (not known). */

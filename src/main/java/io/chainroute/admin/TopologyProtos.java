@@ -39,7 +39,8 @@ public final class TopologyProtos {
               PoolMember.newBuilder()
                   .setNode(m.node().name())
                   .setStatus(status(m.status()))
-                  .setPriority(m.priority()));
+                  .setPriority(m.priority())
+                  .setWeight(m.node().score().weight()));
         }
         chain.addPools(pool);
       }
@@ -60,6 +61,9 @@ public final class TopologyProtos {
         .setReason(n.reason())
         .setProbeLatencyMicros(n.latencyMicros())
         .setLastAdvancedUnixMillis(n.lastAdvancedWallMillis())
+        .setSmoothedLatencyMicros(n.score().latencyMicros())
+        .setWeight(n.score().weight())
+        .setWeightReason(n.score().reason())
         .build();
   }
 

@@ -84,12 +84,23 @@ public final class ConfigLoader {
    * Everything else is checked as {@link #load} checks it.
    */
   public static ChainrouteConfig loadForBootstrap(Path file) {
+    return parseForBootstrap(read(file));
+  }
+
+  /**
+   * {@link #loadForBootstrap} for a file's content. chainroute's own TLS files ({@code
+   * server.tls.cert}, {@code key}, {@code clientCa}) are not read either: they live where
+   * chainroute runs (a Kubernetes Secret, say), not where its bootstrap or EnvoyFilters are
+   * rendered, and neither holds anything from them.
+   */
+  public static ChainrouteConfig parseForBootstrap(String yaml) {
     return parse(
-        read(file),
+        yaml,
         name -> {
           String v = System.getenv(name);
           return v == null || v.isBlank() ? "unset-when-rendering-the-bootstrap" : v;
-        });
+        },
+        false);
   }
 
   public static ChainrouteConfig parse(String yaml) {
@@ -103,6 +114,11 @@ public final class ConfigLoader {
    */
   public static ChainrouteConfig parse(
       String yaml, java.util.function.Function<String, String> env) {
+    return parse(yaml, env, true);
+  }
+
+  private static ChainrouteConfig parse(
+      String yaml, java.util.function.Function<String, String> env, boolean readTlsFiles) {
     JsonNode root;
     try {
       root = YAML.readTree(yaml);
@@ -125,7 +141,7 @@ public final class ConfigLoader {
     }
     Obj top = new Obj(root, "");
     top.allow("server", "envoy", "chains");
-    ServerConfig server = server(top.obj("server"), env);
+    ServerConfig server = server(top.obj("server"), env, readTlsFiles);
     EnvoyConfig envoy = envoy(top.obj("envoy"));
     List<ChainConfig> chains = chains(top, env);
     checkPorts(server, envoy);
@@ -151,7 +167,8 @@ public final class ConfigLoader {
         : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
   }
 
-  private static ServerConfig server(Obj o, java.util.function.Function<String, String> env) {
+  private static ServerConfig server(
+      Obj o, java.util.function.Function<String, String> env, boolean readTlsFiles) {
     o.allow(
         "bindAddress",
         "xdsPort",
@@ -190,7 +207,7 @@ public final class ConfigLoader {
           "the name of a set environment variable holding the admin token (admin changes need"
               + " 'Authorization: Bearer <token>'), or a loopback server.bindAddress");
     }
-    ServerTls tls = o.node.hasNonNull("tls") ? tls(o.obj("tls")) : null;
+    ServerTls tls = o.node.hasNonNull("tls") ? tls(o.obj("tls"), readTlsFiles) : null;
     List<String> allowed = envoyNodeIds(o, "allowedEnvoyNodeIds");
     // xDS hands every Envoy it serves the nodes' credentials (endpoint metadata): off loopback,
     // someone must vouch for the client. mTLS does; an allow-list only narrows who is served (a
@@ -232,8 +249,11 @@ public final class ConfigLoader {
                 "timeout", Duration.ofMillis(50), Duration.ofMillis(1), Duration.ofSeconds(5)));
   }
 
-  /** {@code server.tls}; every file chainroute reads is checked now, before a port is bound. */
-  private static ServerTls tls(Obj o) {
+  /**
+   * {@code server.tls}; every file chainroute reads is checked now, before a port is bound (unless
+   * {@code readFiles} is false: rendering a bootstrap reads none of them).
+   */
+  private static ServerTls tls(Obj o, boolean readFiles) {
     o.allow("cert", "key", "clientCa", "serverName", "envoyCert", "envoyKey", "envoyCa");
     String serverName = o.string("serverName", ServerTls.DEFAULT_SERVER_NAME);
     if (!DNS_NAME.matcher(serverName).matches()) {
@@ -244,7 +264,9 @@ public final class ConfigLoader {
     Path key = Path.of(required(o, "key", "chainroute's private key (PKCS#8 PEM file)"));
     Path clientCa =
         Path.of(required(o, "clientCa", "the CA certificates (PEM file) Envoy's certificate has"));
-    TlsFiles.check(o.at("cert"), cert, o.at("key"), key, o.at("clientCa"), clientCa, serverName);
+    if (readFiles) {
+      TlsFiles.check(o.at("cert"), cert, o.at("key"), key, o.at("clientCa"), clientCa, serverName);
+    }
     return new ServerTls(
         cert,
         key,

@@ -164,8 +164,8 @@ public final class BootstrapRenderer {
                   ScaleTimersOverloadActionConfig.getDescriptor(),
                   UpstreamTlsContext.getDescriptor(),
                   io.envoyproxy.envoy.extensions.filters.http.lua.v3.Lua.getDescriptor(),
-                  // A node's headers (algod tokenEnv): the chain cluster's upstream filters, in a
-                  // bootstrap that holds the clusters (EDS-only, Istio).
+                  // The chain clusters' upstream filters (node headers, hosted paths), printed
+                  // when the clusters are static (EDS-only bootstrap, Istio EnvoyFilters).
                   io.envoyproxy.envoy.extensions.filters.http.header_mutation.v3.HeaderMutation
                       .getDescriptor(),
                   io.envoyproxy.envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec
@@ -675,6 +675,19 @@ public final class BootstrapRenderer {
                       .setMaxConnections(UInt32Value.of(100_000))
                       .setMaxPendingRequests(UInt32Value.of(extProcMaxRequests))
                       .setMaxRequests(UInt32Value.of(extProcMaxRequests))));
+      // Several replicas behind one name (a headless Kubernetes Service): Envoy spreads ext_proc
+      // streams over them and does not retry a stream on another host, so a dead replica that is
+      // still an address of the name would fail open every request sent to it until the name
+      // drops it (half of them with two replicas, ReplicasDrillIT). Two refused or reset
+      // connections in a row eject it for 10 s (doubling while it stays dead); at most half the
+      // hosts, and with one host Envoy's panic mode still sends to it, as before.
+      c.setOutlierDetection(
+          io.envoyproxy.envoy.config.cluster.v3.OutlierDetection.newBuilder()
+              .setSplitExternalLocalOriginErrors(true)
+              .setConsecutiveLocalOriginFailure(UInt32Value.of(2))
+              .setInterval(duration(1000))
+              .setBaseEjectionTime(duration(10_000))
+              .setMaxEjectionPercent(UInt32Value.of(50)));
     }
     return c.setLoadAssignment(
             ClusterLoadAssignment.newBuilder()

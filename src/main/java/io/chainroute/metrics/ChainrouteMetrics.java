@@ -304,6 +304,59 @@ public final class ChainrouteMetrics implements DecisionListener {
             })
         .register(registry);
     GaugeWithCallback.builder()
+        .name(PREFIX + "node_latency_seconds")
+        .help(
+            "The node's smoothed probe latency (EWMA, time constant 10 s) that sets its endpoint"
+                + " weight; absent before its first answer")
+        .unit(Unit.SECONDS)
+        .labelNames("chain", "node", "region")
+        .callback(
+            cb -> {
+              for (ChainView c : topology.get().chains().values()) {
+                for (NodeView n : c.nodes()) {
+                  if (n.score().latencyMicros() >= 0) {
+                    cb.call(
+                        n.score().latencyMicros() / 1e6, c.name(), n.name(), n.config().region());
+                  }
+                }
+              }
+            })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name(PREFIX + "node_weight")
+        .help(
+            "The node's EDS load_balancing_weight in its pools: 5 to 100 by latency, 100 with"
+                + " latency weights off, 0 while it is in no pool")
+        .labelNames("chain", "node", "region")
+        .callback(
+            cb -> {
+              for (ChainView c : topology.get().chains().values()) {
+                for (NodeView n : c.nodes()) {
+                  cb.call(n.score().weight(), c.name(), n.name(), n.config().region());
+                }
+              }
+            })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name(PREFIX + "region_spill")
+        .help(
+            "1 while Envoys in the region spread the pool's traffic over every region (their own"
+                + " is short of nodes, behind or slower), 0 while they keep it in the region")
+        .labelNames("chain", "region", "pool")
+        .callback(
+            cb -> {
+              for (ChainView c : topology.get().chains().values()) {
+                for (var p : c.preferences()) {
+                  cb.call(
+                      p.spill() ? 1 : 0,
+                      c.name(),
+                      p.region(),
+                      (p.archivePool() ? Pool.ARCHIVE : Pool.HEAD).id());
+                }
+              }
+            })
+        .register(registry);
+    GaugeWithCallback.builder()
         .name(PREFIX + "chain_head")
         .help("The chain's head: the highest height a reachable, non-syncing node reported")
         .labelNames("chain")

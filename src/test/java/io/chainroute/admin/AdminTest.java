@@ -14,6 +14,7 @@ import io.chainroute.config.TestConfigs;
 import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
+import io.chainroute.height.NodeScore;
 import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.height.TopologySource;
@@ -165,6 +166,78 @@ class AdminTest {
     assertThat(pools.get(0).get("members")).hasSize(2);
     assertThat(pools.get(1).get("members").get(0).get("status").asText()).isEqualTo("DEGRADED");
     assertThat(s.get("envoys").get(0).get("resources").get(0).get("acked").asBoolean()).isTrue();
+  }
+
+  @Test
+  void statusShowsEachNodesWeightAndWhyAndWhatEachRegionsEnvoysAreSent() {
+    NodeConfig eu1 = TestConfigs.node("eu-1", "http://10.0.1.1:8545").region("eu").build();
+    NodeConfig eu2 = TestConfigs.node("eu-2", "http://10.0.1.2:8545").region("eu").build();
+    NodeConfig eu3 = TestConfigs.node("eu-3", "http://10.0.1.3:8545").region("eu").build();
+    NodeConfig us1 = TestConfigs.node("us-1", "http://10.0.2.1:8545").region("us").build();
+    ChainConfig regional = TestConfigs.evm("eth").nodes(eu1, eu2, eu3, us1).build();
+    List<NodeView> nodes =
+        List.of(
+            synced(eu1, "10.0.1.1", new NodeScore(42_000, 10, "slow: 42.0 ms vs fastest 2.5 ms")),
+            down(eu2),
+            down(eu3),
+            synced(us1, "10.0.2.1", new NodeScore(2_500, 100, "fastest node")));
+    Topology t = Topology.of(7, List.of(new ChainView(regional, 100, nodes)));
+
+    JsonNode chain = StatusJson.status(t, List.of()).get("chains").get(0);
+
+    JsonNode n = chain.get("nodes").get(0);
+    assertThat(n.get("region").asText()).isEqualTo("eu");
+    assertThat(n.get("smoothedLatencyMicros").asLong()).isEqualTo(42_000);
+    assertThat(n.get("weight").asInt()).isEqualTo(10);
+    assertThat(n.get("weightReason").asText()).isEqualTo("slow: 42.0 ms vs fastest 2.5 ms");
+    assertThat(chain.get("nodes").get(1).get("weight").asInt()).isZero();
+    assertThat(chain.get("pools").get(0).get("members").get(0).get("weight").asInt()).isEqualTo(10);
+    // One entry per (region, pool): eu lost two of its three nodes and spills over; us keeps its.
+    JsonNode eu = region(chain, "eu", "head");
+    assertThat(eu.get("spill").asBoolean()).isTrue();
+    assertThat(eu.get("reason").asText()).startsWith("spill over: only 1 of 3 nodes in eu");
+    assertThat(eu.get("members"))
+        .extracting(m -> m.get("node").asText() + "/p" + m.get("priority").asInt())
+        .containsExactly("eu-1/p0", "us-1/p0");
+    JsonNode us = region(chain, "us", "head");
+    assertThat(us.get("spill").asBoolean()).isFalse();
+    assertThat(us.get("members"))
+        .extracting(
+            m ->
+                m.get("node").asText()
+                    + "@"
+                    + m.get("region").asText()
+                    + "/p"
+                    + m.get("priority").asInt()
+                    + "/w"
+                    + m.get("weight").asInt())
+        .containsExactly("eu-1@eu/p1/w10", "us-1@us/p0/w100");
+
+    // The gRPC admin API carries the same figures.
+    io.chainroute.admin.v1.Node proto = TopologyProtos.node(nodes.get(0));
+    assertThat(proto.getSmoothedLatencyMicros()).isEqualTo(42_000);
+    assertThat(proto.getWeight()).isEqualTo(10);
+    assertThat(proto.getWeightReason()).isEqualTo("slow: 42.0 ms vs fastest 2.5 ms");
+  }
+
+  private static NodeView synced(NodeConfig c, String address, NodeScore score) {
+    return new NodeView(c, 100, 0, Health.SYNCED, "", EndpointStatus.HEALTHY, 1, 0, address)
+        .withScore(score);
+  }
+
+  private static NodeView down(NodeConfig c) {
+    return new NodeView(
+            c, 90, 10, Health.UNREACHABLE, "probe timed out", EndpointStatus.NONE, -1, 0, null)
+        .withScore(new NodeScore(-1, 0, "in no pool"));
+  }
+
+  private static JsonNode region(JsonNode chain, String region, String pool) {
+    for (JsonNode p : chain.get("regions")) {
+      if (p.get("region").asText().equals(region) && p.get("pool").asText().equals(pool)) {
+        return p;
+      }
+    }
+    throw new AssertionError("no " + region + "/" + pool + " in " + chain.get("regions"));
   }
 
   @Test

@@ -71,6 +71,25 @@ class BootstrapRendererTest {
   }
 
   @Test
+  void aDeadChainrouteReplicaIsEjectedFromTheExtProcClustersButNotFromXds() throws Exception {
+    Bootstrap b = parse(render(demo(), "envoy"));
+    for (io.envoyproxy.envoy.config.cluster.v3.Cluster c :
+        b.getStaticResources().getClustersList()) {
+      switch (c.getName()) {
+        case "chainroute_extproc", "chainroute_extproc_hold" -> {
+          var od = c.getOutlierDetection();
+          assertThat(od.getSplitExternalLocalOriginErrors()).isTrue();
+          assertThat(od.getConsecutiveLocalOriginFailure().getValue()).isEqualTo(2);
+          assertThat(od.getMaxEjectionPercent().getValue()).isEqualTo(50);
+          assertThat(od.getBaseEjectionTime().getSeconds()).isEqualTo(10);
+        }
+        case "chainroute_xds" -> assertThat(c.hasOutlierDetection()).isFalse();
+        default -> {}
+      }
+    }
+  }
+
+  @Test
   void bootstrapIsAValidEnvoyBootstrapWithTheDecidedExtProcSettings() throws Exception {
     Bootstrap b = parse(render(demo(), "envoy"));
     assertThat(b.getDynamicResources().getAdsConfig().getApiType().name()).isEqualTo("GRPC");

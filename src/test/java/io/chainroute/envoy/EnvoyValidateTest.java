@@ -79,7 +79,12 @@ class EnvoyValidateTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"envoy/bootstrap.yaml", "envoy/bootstrap-docker.yaml"})
+  @ValueSource(
+      strings = {
+        "envoy/bootstrap.yaml",
+        "envoy/bootstrap-docker.yaml",
+        "deploy/kubernetes/gateway/envoy.yaml"
+      })
   void checkedInBootstrapsAreValidForTheRealEnvoy(String file) throws Exception {
     assertThat(validate(Files.readString(Path.of(file)))).contains("OK");
   }
@@ -185,6 +190,25 @@ class EnvoyValidateTest {
     assertThat(
             validate(
                 BootstrapRenderer.yaml(IstioFiltersTest.gatewayBootstrap(IstioFiltersTest.demo()))))
+        .contains("OK");
+  }
+
+  @Test
+  void theKubernetesIstioGatewayWithItsPatchesAndClientCertificateIsValidForTheRealEnvoy()
+      throws Exception {
+    // deploy/kubernetes/istio: the gateway reads its client certificate from the Secret
+    // chainroute-envoy-tls; here a throw-away one at the same file names.
+    io.chainroute.testing.TestCerts pki = new io.chainroute.testing.TestCerts(dir, "ca");
+    io.chainroute.testing.TestCerts.Leaf envoy = pki.leaf("envoy", "envoy");
+    Path tls = Files.createDirectories(dir.resolve("chainroute-tls"));
+    Files.copy(envoy.cert(), tls.resolve("tls.crt"));
+    Files.copy(envoy.key(), tls.resolve("tls.key"));
+    Files.copy(pki.caCert(), tls.resolve("ca.crt"));
+    ChainrouteConfig istio =
+        ConfigLoader.parseForBootstrap(
+            Files.readString(Path.of("deploy/kubernetes/istio/chainroute/chainroute.yaml"))
+                .replace("/etc/chainroute-tls/", tls + "/"));
+    assertThat(validate(BootstrapRenderer.yaml(IstioFiltersTest.gatewayBootstrap(istio))))
         .contains("OK");
   }
 

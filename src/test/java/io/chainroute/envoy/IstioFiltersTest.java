@@ -78,6 +78,45 @@ class IstioFiltersTest {
   }
 
   @Test
+  void chainsWithNodeHeadersHostedPathsAndTlsRenderAndParseStrictly() throws Exception {
+    // The chain clusters' upstream filters (header mutation, codec, Lua path rewrite) and TLS
+    // socket matches are Any-packed: the printer failed on them until TYPES listed them.
+    ChainrouteConfig hosted =
+        ConfigLoader.parse(
+            """
+            chains:
+              - name: eth
+                protocol: evm
+                nodes:
+                  - { name: own, url: "http://10.0.0.1:8545" }
+                  - name: provider
+                    url: "https://rpc.provider.example/v2/key?x=1"
+                    headers: { x-api-key: { env: K } }
+              - name: algo
+                protocol: algorand
+                nodes:
+                  - { name: algod-1, url: "http://10.0.3.2:8080", tokenEnv: T }
+            """,
+            v -> "secret-value");
+    List<String> clusters = new ArrayList<>();
+    for (JsonNode d : rendered(hosted)) {
+      for (JsonNode p : d.get("spec").get("configPatches")) {
+        if (p.get("applyTo").asText().equals("CLUSTER")) {
+          clusters.add(parse(p.get("patch").get("value"), Cluster.newBuilder()).getName());
+        }
+      }
+    }
+    assertThat(clusters).contains("eth-head", "eth-archive", "algo-head");
+    String eds =
+        BootstrapRenderer.renderEdsOnly(
+            hosted,
+            "e",
+            io.chainroute.adapters.ChainAdapters::forChain,
+            io.chainroute.xds.XdsResources.clusters(hosted.chains(), hosted.envoy()));
+    assertThat(eds).contains("envoy.filters.http.upstream_codec").doesNotContain("secret-value");
+  }
+
+  @Test
   void everyResourceHasEnvoyFiltersShapeAndEveryValueParsesIntoItsEnvoyProto() throws Exception {
     List<JsonNode> docs = rendered(demo());
     assertThat(docs)

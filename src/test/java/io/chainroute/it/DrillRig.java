@@ -45,10 +45,15 @@ final class DrillRig implements AutoCloseable {
   private final int envoyAdminPort = Ports.free();
   final ChainrouteProcess chainroute;
   private final String bootstrap;
+  private final String chainsYaml;
+  private final String region;
+  private final List<EnvoyProcess> moreEnvoys = new ArrayList<>();
   private EnvoyProcess envoy;
 
-  private DrillRig(Path dir, String chainsYaml, boolean edsOnly) {
+  private DrillRig(Path dir, String chainsYaml, boolean edsOnly, String region) {
     this.dir = dir;
+    this.chainsYaml = chainsYaml;
+    this.region = region;
     String config = config(chainsYaml);
     io.chainroute.config.ChainrouteConfig parsed = ConfigLoader.parse(config);
     this.bootstrap =
@@ -79,8 +84,50 @@ final class DrillRig implements AutoCloseable {
    *     static clusters, endpoints over plain EDS, no ADS
    */
   static DrillRig start(Path parent, String drill, String chainsYaml, boolean edsOnly) {
+    return start(parent, drill, chainsYaml, edsOnly, "");
+  }
+
+  /**
+   * @param region the locality region of the rig's Envoy ({@code envoy.region} of the config its
+   *     bootstrap is rendered from); "" for none
+   */
+  static DrillRig start(
+      Path parent, String drill, String chainsYaml, boolean edsOnly, String region) {
     try {
-      return new DrillRig(Files.createDirectories(parent.resolve(drill)), chainsYaml, edsOnly);
+      return new DrillRig(
+          Files.createDirectories(parent.resolve(drill)), chainsYaml, edsOnly, region);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * One more Envoy on the same chainroute, from the bootstrap chainroute renders for an Envoy in
+   * {@code region} with xDS node id {@code nodeId}, on its own ports and in its own directory
+   * (closed with the rig).
+   */
+  EnvoyProcess addEnvoy(String nodeId, String region) {
+    return addEnvoy(nodeId, region, chainsYaml);
+  }
+
+  /**
+   * {@link #addEnvoy(String, String)} with a bootstrap rendered from other {@code chains:} (e.g. a
+   * route setting such as hedging that chainroute itself does not use) than chainroute runs with.
+   */
+  EnvoyProcess addEnvoy(String nodeId, String region, String bootstrapChainsYaml) {
+    int listener = Ports.free();
+    int admin = Ports.free();
+    String rendered =
+        BootstrapRenderer.render(
+            ConfigLoader.parse(config(bootstrapChainsYaml, listener, admin, region)),
+            nodeId,
+            io.chainroute.adapters.ChainAdapters::forChain);
+    try {
+      EnvoyProcess e =
+          EnvoyProcess.start(
+              Files.createDirectories(dir.resolve(nodeId)), rendered, listener, admin);
+      moreEnvoys.add(e);
+      return e;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -110,6 +157,10 @@ final class DrillRig implements AutoCloseable {
 
   /** The whole chainroute config: this rig's ports and the drill's chains. */
   String config(String chainsYaml) {
+    return config(chainsYaml, listenerPort, envoyAdminPort, region);
+  }
+
+  private String config(String chainsYaml, int listener, int envoyAdmin, String envoyRegion) {
     return """
         server:
           xdsPort: %d
@@ -121,8 +172,9 @@ final class DrillRig implements AutoCloseable {
           adminPort: %d
           exposeUpstreamHeader: true
         """
-            .formatted(
-                xdsPort, extProcPort, adminHttpPort, adminGrpcPort, listenerPort, envoyAdminPort)
+            .formatted(xdsPort, extProcPort, adminHttpPort, adminGrpcPort, listener, envoyAdmin)
+        // No region: the key is left out (the config refuses an empty one).
+        + (envoyRegion.isEmpty() ? "" : "  region: \"" + envoyRegion + "\"\n")
         + chainsYaml;
   }
 
@@ -176,6 +228,11 @@ final class DrillRig implements AutoCloseable {
    * /clusters}.
    */
   Map<String, String> envoyEndpoints(String cluster) {
+    return envoyEndpoints(envoy, cluster);
+  }
+
+  /** {@link #envoyEndpoints(String)} of any Envoy. */
+  static Map<String, String> envoyEndpoints(EnvoyProcess envoy, String cluster) {
     Map<String, String> out = new LinkedHashMap<>();
     for (String line : envoy.admin("/clusters").split("\n")) {
       String[] f = line.split("::");
@@ -398,6 +455,7 @@ final class DrillRig implements AutoCloseable {
 
   @Override
   public void close() {
+    moreEnvoys.forEach(EnvoyProcess::close);
     if (envoy != null) {
       envoy.close();
     }

@@ -247,6 +247,83 @@ class StatusPageIT {
     }
   }
 
+  @Test
+  void eachNodesWeightWithItsReasonAndEachRegionsDecisionShow() throws Exception {
+    NodeConfig eu1 = TestConfigs.node("eu-1", "http://10.0.1.1:8545").region("eu").build();
+    NodeConfig eu2 = TestConfigs.node("eu-2", "http://10.0.1.2:8545").region("eu").build();
+    NodeConfig eu3 = TestConfigs.node("eu-3", "http://10.0.1.3:8545").region("eu").build();
+    NodeConfig us1 = TestConfigs.node("us-1", "http://10.0.2.1:8545").region("us").build();
+    ChainConfig chain = TestConfigs.evm("eth").nodes(eu1, eu2, eu3, us1).build();
+    long now = System.currentTimeMillis();
+    List<NodeView> views =
+        List.of(
+            new NodeView(eu1, 43, 0, Health.SYNCED, "", EndpointStatus.HEALTHY, 42_000, now, "a")
+                .withScore(
+                    new io.chainroute.height.NodeScore(
+                        42_000, 10, "smoothed probe latency 42.0 ms vs fastest 2.5 ms")),
+            down(eu2, now),
+            down(eu3, now),
+            new NodeView(us1, 43, 0, Health.SYNCED, "", EndpointStatus.HEALTHY, 2_500, now, "b")
+                .withScore(new io.chainroute.height.NodeScore(2_500, 100, "fastest node")));
+    Topology topology = Topology.of(3, List.of(new ChainView(chain, 43, views)));
+    try (AdminHttpServer server =
+        new AdminHttpServer(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                fixed(topology),
+                List::of)
+            .start()) {
+      Document dom =
+          Jsoup.parse(chromium.dumpDom("http://127.0.0.1:" + server.port() + "/ui/", BUDGET));
+      Files.writeString(dir.resolve("regions-dom.html"), dom.outerHtml());
+      SoftAssertions soft = new SoftAssertions();
+      Element eu = dom.selectFirst("tr.node[data-node=eu-1]");
+      soft.assertThat(eu.selectFirst("td.weight").attr("data-weight")).isEqualTo("10");
+      soft.assertThat(eu.selectFirst("td.weight .why").text())
+          .isEqualTo("smoothed probe latency 42.0 ms vs fastest 2.5 ms");
+      soft.assertThat(eu.selectFirst("td.smoothed").text()).isEqualTo("42 ms");
+      soft.assertThat(dom.selectFirst("tr.node[data-node=eu-2] td.weight").attr("data-weight"))
+          .isEqualTo("0");
+      Element euHead = dom.selectFirst("tr.region[data-region=eu][data-pool=head]");
+      soft.assertThat(euHead.attr("data-spill")).isEqualTo("true");
+      soft.assertThat(euHead.selectFirst("td.decision").text()).isEqualTo("spill over");
+      soft.assertThat(euHead.selectFirst("td.reason").text())
+          .startsWith("spill over: only 1 of 3 nodes in eu");
+      soft.assertThat(euHead.select("li.member").eachText())
+          .containsExactly("eu-1 p0 w10", "us-1 p0 w100");
+      Element usHead = dom.selectFirst("tr.region[data-region=us][data-pool=head]");
+      soft.assertThat(usHead.selectFirst("td.decision").text()).isEqualTo("local");
+      soft.assertThat(usHead.select("li.member").eachText())
+          .containsExactly("eu-1 p1 w10", "us-1 p0 w100");
+      soft.assertAll();
+    }
+  }
+
+  private static NodeView down(NodeConfig c, long now) {
+    return new NodeView(c, 33, 10, Health.UNREACHABLE, "refused", EndpointStatus.NONE, -1, now, "c")
+        .withScore(new io.chainroute.height.NodeScore(-1, 0, "in no pool"));
+  }
+
+  /** A topology source that always shows one topology. */
+  private static TopologySource fixed(Topology topology) {
+    return new TopologySource() {
+      @Override
+      public Topology topology() {
+        return topology;
+      }
+
+      @Override
+      public void addListener(Consumer<Topology> listener) {}
+
+      @Override
+      public void removeListener(Consumer<Topology> listener) {}
+
+      @Override
+      public CompletableFuture<ChainView> setDrained(String chain, String node, boolean drained) {
+        return CompletableFuture.completedFuture(null);
+      }
+    };
+  }
+
   private static JsonNode node(JsonNode status, String name) {
     for (JsonNode n : status.get("chains").get(0).get("nodes")) {
       if (n.get("name").asText().equals(name)) {

@@ -11,6 +11,7 @@ import io.chainroute.height.ChainView;
 import io.chainroute.height.EndpointStatus;
 import io.chainroute.height.Health;
 import io.chainroute.height.NodeProber;
+import io.chainroute.height.NodeScore;
 import io.chainroute.height.NodeView;
 import io.chainroute.height.Topology;
 import io.chainroute.pipeline.Decided;
@@ -221,6 +222,44 @@ class ChainrouteMetricsTest {
     assertThat(body).contains("# TYPE chainroute_node_head gauge").endsWith("# EOF\n");
     assertThat(new String(metrics.scrape("text/plain").body(), StandardCharsets.UTF_8))
         .doesNotContain("# EOF");
+  }
+
+  @Test
+  void latencyWeightAndRegionSpillGaugesCarryChainNodeAndRegion() {
+    NodeConfig eu1 = TestConfigs.node("eu-1", "http://10.0.1.1:8545").region("eu").build();
+    NodeConfig eu2 = TestConfigs.node("eu-2", "http://10.0.1.2:8545").region("eu").build();
+    NodeConfig eu3 = TestConfigs.node("eu-3", "http://10.0.1.3:8545").region("eu").build();
+    NodeConfig us1 = TestConfigs.node("us-1", "http://10.0.2.1:8545").region("us").build();
+    ChainConfig regional = TestConfigs.evm("eth").nodes(eu1, eu2, eu3, us1).build();
+    List<NodeView> nodes =
+        List.of(
+            node(eu1, 1000, 0, Health.SYNCED, EndpointStatus.HEALTHY)
+                .withScore(new NodeScore(42_000, 10, "smoothed probe latency 42.0 ms")),
+            // Two of eu's three nodes are down: below localMinHealthyPercent (50), eu spills.
+            node(eu2, 990, 10, Health.UNREACHABLE, EndpointStatus.NONE)
+                .withScore(new NodeScore(-1, 0, "in no pool")),
+            node(eu3, 990, 10, Health.UNREACHABLE, EndpointStatus.NONE)
+                .withScore(new NodeScore(-1, 0, "in no pool")),
+            node(us1, 1000, 0, Health.SYNCED, EndpointStatus.HEALTHY)
+                .withScore(new NodeScore(2_500, 100, "fastest node")));
+    topology.set(Topology.of(1, List.of(new ChainView(regional, 1000, nodes))));
+
+    Map<String, Double> s = scrape();
+
+    assertThat(s)
+        .containsEntry(
+            "chainroute_node_latency_seconds{chain=\"eth\",node=\"eu-1\",region=\"eu\"}", 0.042)
+        .containsEntry(
+            "chainroute_node_latency_seconds{chain=\"eth\",node=\"us-1\",region=\"us\"}", 0.0025)
+        .containsEntry("chainroute_node_weight{chain=\"eth\",node=\"eu-1\",region=\"eu\"}", 10.0)
+        .containsEntry("chainroute_node_weight{chain=\"eth\",node=\"eu-2\",region=\"eu\"}", 0.0)
+        .containsEntry("chainroute_node_weight{chain=\"eth\",node=\"us-1\",region=\"us\"}", 100.0)
+        .containsEntry("chainroute_region_spill{chain=\"eth\",pool=\"head\",region=\"eu\"}", 1.0)
+        .containsEntry("chainroute_region_spill{chain=\"eth\",pool=\"head\",region=\"us\"}", 0.0);
+    // No latency sample yet: no latency series (a 0 would read as the fastest node).
+    assertThat(s)
+        .doesNotContainKey(
+            "chainroute_node_latency_seconds{chain=\"eth\",node=\"eu-2\",region=\"eu\"}");
   }
 
   @Test

@@ -131,6 +131,13 @@
       el('td', { className: 'reason' }, n.reason || ''),
       el('td', { className: 'drained' }, n.health === 'DRAINED' ? 'drained' : 'no'),
       el('td', { className: 'latency num' }, latency(n.probeLatencyMicros)),
+      el('td', { className: 'smoothed num' }, latency(n.smoothedLatencyMicros)),
+      el(
+        'td',
+        { className: 'weight', 'data-weight': n.weight },
+        el('span', { className: 'num' }, n.weight === undefined ? '—' : n.weight),
+        n.weightReason ? el('div', { className: 'why' }, n.weightReason) : null,
+      ),
       el('td', { className: 'advanced' }, when(n.lastAdvanced)),
       el('td', { className: 'membership' }, memberships(chain, n.name)),
     );
@@ -216,12 +223,57 @@
           'reason',
           'drained',
           'probe latency',
+          'smoothed',
+          'weight',
           'last advanced',
           'pools',
         ],
         nodes.map((n) => nodeRow(c, n)),
       ),
       table('pool-table', ['pool', 'cluster', 'members (status, priority)'], (c.pools || []).map(poolRow)),
+      (c.regions || []).length === 0
+        ? null
+        : table(
+            'region-table',
+            ['Envoys in', 'pool', 'traffic', 'why', 'members sent (priority, weight)'],
+            c.regions.map(regionRow),
+          ),
+    );
+  }
+
+  /** What an Envoy in one region is sent for one pool: keep local or spill over, why, members. */
+  function regionRow(r) {
+    const members = el('ul', { className: 'pools' });
+    for (const m of r.members || []) {
+      members.appendChild(
+        el(
+          'li',
+          {
+            className: 'member status-' + String(m.status).toLowerCase(),
+            'data-node': m.node,
+            'data-priority': m.priority,
+            'data-weight': m.weight,
+            title: (m.region || 'no region') + ', ' + m.status,
+          },
+          m.node + ' p' + m.priority + ' w' + m.weight,
+        ),
+      );
+    }
+    if (!members.firstChild) {
+      members.appendChild(el('li', { className: 'member muted' }, 'no usable node'));
+    }
+    return el(
+      'tr',
+      { className: 'region', 'data-region': r.region, 'data-pool': r.pool, 'data-spill': r.spill },
+      el('td', { className: 'name' }, r.region),
+      el('td', {}, r.pool),
+      el(
+        'td',
+        { className: 'decision' },
+        el('span', { className: 'badge ' + (r.spill ? 'health-lagging' : 'health-synced') }, r.spill ? 'spill over' : 'local'),
+      ),
+      el('td', { className: 'reason' }, r.reason || ''),
+      el('td', {}, members),
     );
   }
 
