@@ -22,7 +22,52 @@ def targets(out, urls):
                                 "header": {"Content-Type": ["application/json"]}}) + "\n")
 
 
-ID_RE = re.compile(rb'"id":(.*?),"(?:result|error)"')
+_DEC = json.JSONDecoder()
+
+
+def _ws(t, i):
+    while i < len(t) and t[i] in " \t\r\n":
+        i += 1
+    return i
+
+
+def _raw_id(t, i):
+    """The raw text of the "id" member of the object at t[i] (any member order), and the index after it."""
+    i = _ws(t, i)
+    if t[i] != "{":
+        raise ValueError("not an object")
+    i, rid = _ws(t, i + 1), None
+    while t[i] != "}":
+        key, i = _DEC.raw_decode(t, i)
+        i = _ws(t, i)
+        assert t[i] == ":"
+        v = _ws(t, i + 1)
+        _, e = _DEC.raw_decode(t, v)
+        if key == "id":
+            rid = t[v:e]
+        i = _ws(t, e)
+        if t[i] == ",":
+            i = _ws(t, i + 1)
+    return rid, i + 1
+
+
+def answer_ids(data):
+    """The raw id texts of a JSON-RPC answer (one object, or a batch), in the order they come."""
+    t = data.decode("utf-8", "replace")
+    try:
+        i = _ws(t, 0)
+        if t[i] != "[":
+            return [_raw_id(t, i)[0]]
+        out, i = [], _ws(t, i + 1)
+        while t[i] != "]":
+            rid, i = _raw_id(t, i)
+            out.append(rid)
+            i = _ws(t, i)
+            if t[i] == ",":
+                i = _ws(t, i + 1)
+        return out
+    except (ValueError, IndexError, AssertionError):
+        return None
 
 
 def check(urls):
@@ -44,7 +89,7 @@ def check(urls):
             if len(res["examples"]) < 5:
                 res["examples"].append("HTTP %d: %s" % (r.status, data[:200].decode("utf-8", "replace")))
             continue
-        got = [m.decode() for m in ID_RE.findall(data)]
+        got = answer_ids(data)
         if got != b["ids"]:
             res["id_mismatch"] += 1
             if len(res["examples"]) < 5:
