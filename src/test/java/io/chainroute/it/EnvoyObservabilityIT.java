@@ -144,7 +144,23 @@ class EnvoyObservabilityIT {
 
   /** The access line of the one request whose body was {@code body} (marked by a unique id). */
   private JsonNode lineOf(String method, String params) {
-    int before = accessLines().size();
+    // Earlier requests' lines may still be in Envoy's buffer (it flushes the file about once a
+    // second): wait until the count has held still for longer than that.
+    int[] seen = {accessLines().size()};
+    long[] since = {System.nanoTime()};
+    await("the access log settles")
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> {
+              int n = accessLines().size();
+              if (n != seen[0]) {
+                seen[0] = n;
+                since[0] = System.nanoTime();
+              }
+              return System.nanoTime() - since[0] > Duration.ofMillis(1500).toNanos();
+            });
+    int before = seen[0];
     Rpc.Reply r =
         Rpc.post(
             envoy.url("/eth"),
