@@ -384,7 +384,12 @@ class RegionsDrillIT {
       slowAt = System.nanoTime();
       proxies.get("full-2").slow();
       proxies.get("full-3").slow();
-      spillAt = firstTime(Duration.ofSeconds(20), () -> spills("us"));
+      // The latency spill (it holds by the half-threshold rule). A late probe can also show us a
+      // block or two behind for a moment: that spills too, but only while it lasts.
+      spillAt =
+          firstTime(
+              Duration.ofSeconds(20),
+              () -> spills("us") && preference("us").startsWith("spill over: fastest in us"));
       spillReason = preference("us");
       long t1 = System.nanoTime();
       sleep(Duration.ofSeconds(2));
