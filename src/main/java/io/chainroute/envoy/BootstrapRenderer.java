@@ -522,14 +522,21 @@ public final class BootstrapRenderer {
                             .addUntyped(EnvoyContract.METADATA_NAMESPACE)))
             // chainroute reads only the method and path: every other header would be encoded,
             // sent and decoded for nothing on each request.
-            .setForwardRules(
-                io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.HeaderForwardingRules
-                    .newBuilder()
-                    .setAllowedHeaders(
-                        ListStringMatcher.newBuilder()
-                            .addPatterns(StringMatcher.newBuilder().setExact(":path"))
-                            .addPatterns(StringMatcher.newBuilder().setExact(":method"))))
+            .setForwardRules(forwardOnly(":path", ":method"))
             .build());
+  }
+
+  /** ext_proc header forwarding: only these headers are sent to chainroute. */
+  private static io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.HeaderForwardingRules
+      forwardOnly(String... headers) {
+    ListStringMatcher.Builder allowed = ListStringMatcher.newBuilder();
+    for (String h : headers) {
+      allowed.addPatterns(StringMatcher.newBuilder().setExact(h));
+    }
+    return io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.HeaderForwardingRules
+        .newBuilder()
+        .setAllowedHeaders(allowed)
+        .build();
   }
 
   /**
@@ -566,14 +573,7 @@ public final class BootstrapRenderer {
                     .setForwardingNamespaces(
                         MetadataOptions.MetadataNamespaces.newBuilder()
                             .addUntyped(EnvoyContract.METADATA_NAMESPACE)))
-            .setForwardRules(
-                io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.HeaderForwardingRules
-                    .newBuilder()
-                    .setAllowedHeaders(
-                        ListStringMatcher.newBuilder()
-                            .addPatterns(StringMatcher.newBuilder().setExact(":status"))
-                            .addPatterns(StringMatcher.newBuilder().setExact("content-encoding"))
-                            .addPatterns(StringMatcher.newBuilder().setExact("content-length"))))
+            .setForwardRules(forwardOnly(":status", "content-encoding", "content-length"))
             .build());
   }
 
