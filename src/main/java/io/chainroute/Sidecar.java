@@ -66,6 +66,11 @@ public final class Sidecar implements AutoCloseable {
   private ChainrouteConfig running;
   private java.nio.file.Path configFile;
   private final XdsPublisher publisher;
+  // The fast path's filter configuration over ECDS; empty (never set) when the fast path is off.
+  private final io.chainroute.xds.FastPathConfigs fastPathConfigs =
+      new io.chainroute.xds.FastPathConfigs();
+  // Null when the fast path is off or no chain has a table.
+  private io.chainroute.xds.FastPathPublisher fastPath;
   private final List<Server> servers = new ArrayList<>();
   private AdminHttpServer adminHttp;
   private final AdminGrpcService adminGrpc;
@@ -131,6 +136,35 @@ public final class Sidecar implements AutoCloseable {
             config.server().xdsCoalesce(),
             clock);
     tracker.addListener(publisher::onTopology);
+    if (config.envoy().fastPath()) {
+      var tables =
+          io.chainroute.envoy.FastPathFilter.tables(config.chains(), c -> adapters.get(c.name()));
+      if (!tables.isEmpty()) {
+        fastPath =
+            new io.chainroute.xds.FastPathPublisher(
+                tables,
+                (bounds, serial) ->
+                    io.chainroute.envoy.FastPathFilter.resource(tables, bounds, serial),
+                fastPathConfigs,
+                clock::millis);
+        tracker.addListener(fastPath::onTopology);
+        // Lifetimes run out without a topology change: look again every second.
+        ScheduledExecutorService fastPathTimer =
+            Executors.newSingleThreadScheduledExecutor(daemon("chainroute-fastpath"));
+        closers.add(fastPathTimer::shutdownNow);
+        fastPathTimer.scheduleWithFixedDelay(
+            () -> {
+              try {
+                fastPath.onTopology(tracker.topology());
+              } catch (RuntimeException e) {
+                log.warn("Fast path bounds not refreshed: {}", e.toString());
+              }
+            },
+            1,
+            1,
+            TimeUnit.SECONDS);
+      }
+    }
     adminGrpc = new AdminGrpcService(tracker);
     ScheduledExecutorService holdTimer =
         Executors.newSingleThreadScheduledExecutor(daemon("chainroute-hold"));
@@ -270,6 +304,8 @@ public final class Sidecar implements AutoCloseable {
                 // EDS-only Envoys (a mesh owns their clusters) ask for endpoints on their own
                 // stream.
                 .addService(publisher.edsService())
+                // The fast path's filter configuration (ECDS), when it is on.
+                .addService(publisher.guarded(fastPathConfigs.service()))
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true),
             sc.xdsPort()));

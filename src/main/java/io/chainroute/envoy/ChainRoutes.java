@@ -16,6 +16,7 @@ import com.google.protobuf.BoolValue;
 import com.google.protobuf.Struct;
 import com.google.protobuf.UInt32Value;
 import com.google.protobuf.Value;
+import io.chainroute.chain.FastPathTable;
 import io.chainroute.chain.PathRoute;
 import io.chainroute.config.ChainConfig;
 import io.chainroute.config.EnvoyConfig;
@@ -100,6 +101,15 @@ final class ChainRoutes {
                     exact(POOL_HEADER, pool.id()),
                     readTry)));
       }
+      // Before the pool routes: the fast path sets the pool header too (for logs).
+      boolean fast = envoy.fastPath() && chain.adapter().fastPath() != null;
+      if (fast) {
+        routes.add(fastRoute(c, Pool.HEAD, readTry, envoy));
+        if (chain.adapter().fastPath().methods().values().stream()
+            .anyMatch(FastPathTable.Method::numbers)) {
+          routes.add(fastRoute(c, Pool.ARCHIVE, readTry, envoy));
+        }
+      }
       routes.add(
           route(
               c,
@@ -107,10 +117,6 @@ final class ChainRoutes {
               READ_RETRY_ON,
               exact(POOL_HEADER, Pool.ARCHIVE.id()),
               readTry));
-      boolean fast = envoy.fastPath() && chain.adapter().fastPath() != null;
-      if (fast) {
-        routes.add(fastRoute(c, head, readTry, envoy));
-      }
       routes.add(route(c, head, READ_RETRY_ON, exact(POOL_HEADER, Pool.HEAD.id()), readTry));
       routes.add(nodeRoute(c));
       // No pool header: ext_proc failed open (or was skipped). Serve from the head pool, and
@@ -155,13 +161,19 @@ final class ChainRoutes {
   }
 
   /**
-   * A head read the fast path routed itself ({@link FastPathFilter}): ext_proc is off for it. The
-   * header is set only by the Lua filter (clients' copies are stripped before any filter runs).
+   * A read the fast path routed itself to {@code pool} ({@link FastPathFilter}): ext_proc is off
+   * for it. The header is set only by the Lua filter (clients' copies are stripped before any
+   * filter runs).
    */
   private static Route.Builder fastRoute(
-      ChainConfig chain, String head, Duration readTry, EnvoyConfig envoy) {
+      ChainConfig chain, Pool pool, Duration readTry, EnvoyConfig envoy) {
     Route.Builder r =
-        route(chain, head, READ_RETRY_ON, exact(EnvoyContract.FAST_HEADER, Pool.HEAD.id()), readTry)
+        route(
+                chain,
+                EnvoyContract.nodeCluster(chain.name(), pool),
+                READ_RETRY_ON,
+                exact(EnvoyContract.FAST_HEADER, pool.id()),
+                readTry)
             .addRequestHeadersToRemove(EnvoyContract.FAST_HEADER)
             .putTypedPerFilterConfig(
                 EXT_PROC_FILTER, Any.pack(ExtProcPerRoute.newBuilder().setDisabled(true).build()));

@@ -43,14 +43,7 @@ public final class RoutingPolicy {
   }
 
   static boolean needsArchive(Requirement r, ChainConfig chain, long head) {
-    long window =
-        switch (r.kind()) {
-          case STATE -> chain.fullNodeStateBlocks();
-          case LOGS -> chain.fullNodeLogBlocks();
-          case TRACE -> 0;
-          case NONE, NODE_LOCAL -> Long.MAX_VALUE;
-        };
-    if (window == Long.MAX_VALUE || r.write()) {
+    if (r.write() || window(r.kind(), chain) == Long.MAX_VALUE) {
       return false;
     }
     if (r.kind() == DataKind.TRACE) {
@@ -59,11 +52,36 @@ public final class RoutingPolicy {
     BlockRef ref = r.ref();
     return switch (ref.kind()) {
       case EARLIEST, HASH -> true;
-      // The margin errs toward the archive near the window's edge
-      // (ChainConfig#archiveMarginBlocks).
-      case NUMBER ->
-          head >= 0 && head - ref.number() >= Math.max(1, window - chain.archiveMarginBlocks());
+      case NUMBER -> ref.number() < firstRecent(r.kind(), chain, head);
       case LATEST, PENDING, SAFE, FINALIZED -> false;
+    };
+  }
+
+  /**
+   * The lowest block number a read of {@code kind} at that number may be served from the head pool
+   * when the chain's head is {@code head}: every lower number needs the archive pool. The margin
+   * errs toward the archive near the window's edge ({@link ChainConfig#archiveMarginBlocks}).
+   * {@link Long#MIN_VALUE} when no number needs the archive (a kind every node keeps, or no head
+   * known); {@link Long#MAX_VALUE} when every number does.
+   */
+  public static long firstRecent(DataKind kind, ChainConfig chain, long head) {
+    long window = window(kind, chain);
+    if (window == Long.MAX_VALUE || head < 0) {
+      return Long.MIN_VALUE;
+    }
+    if (kind == DataKind.TRACE) {
+      return Long.MAX_VALUE;
+    }
+    return head - Math.max(1, window - chain.archiveMarginBlocks()) + 1;
+  }
+
+  /** How many recent blocks of {@code kind} a full node keeps; MAX_VALUE for all of them. */
+  private static long window(DataKind kind, ChainConfig chain) {
+    return switch (kind) {
+      case STATE -> chain.fullNodeStateBlocks();
+      case LOGS -> chain.fullNodeLogBlocks();
+      case TRACE -> 0;
+      case NONE, NODE_LOCAL -> Long.MAX_VALUE;
     };
   }
 }

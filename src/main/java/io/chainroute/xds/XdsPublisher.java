@@ -258,6 +258,11 @@ public final class XdsPublisher {
         server.getEndpointDiscoveryServiceImpl(), gate, PeerAddress.INTERCEPTOR);
   }
 
+  /** Another xDS service (the fast path's ECDS) behind the same allow-list as ADS. */
+  public ServerServiceDefinition guarded(ServerServiceDefinition service) {
+    return ServerInterceptors.intercept(service, gate, PeerAddress.INTERCEPTOR);
+  }
+
   /**
    * Serves only Envoys with these node ids (the rest get no resource: their stream is closed with
    * {@code PERMISSION_DENIED}); empty serves all. Set before the xDS port opens.

@@ -1,10 +1,20 @@
 -- chainroute's in-Envoy fast path (envoy/FastPathFilter renders this file; the tables below are
--- chainroute's, compiled from each chain adapter's FastPathTable). It routes to the head pool only
--- a request it is certain about: one JSON-RPC 2.0 call, strictly valid JSON, ASCII only, a method
--- in the chain's table whose block parameter is written exactly as a head tag. Anything else
--- (batches, numbers, hashes, escapes, other methods, bad input) is left untouched for ext_proc.
+-- chainroute's, compiled from each chain adapter's FastPathTable, and the bounds are chainroute's
+-- routing/FastPathBounds, sent over ECDS when they move). It routes only a request it is certain
+-- about: one JSON-RPC 2.0 call, strictly valid JSON, ASCII only, a method in the chain's table
+-- whose block parameter is written exactly as a head tag (head pool) or as a canonical hex number
+-- inside the chain's published bounds (head or archive pool). Anything else (batches, numbers
+-- near the bounds or past their lifetime, hashes, escapes, other methods, bad input) is left
+-- untouched for ext_proc.
 local TABLES = __TABLES__
 local TAGS = __TAGS__
+-- [chain] = { ttl = seconds, [kind] = { head_from, archive_to } }; {} in the bootstrap's default.
+local BOUNDS = __BOUNDS__
+local SERIAL = __SERIAL__
+-- When this worker loaded these bounds: they hold for their ttl from then (no clock is shared with
+-- chainroute). Without os.time the bounds are never used.
+local clock = os and os.time
+local LOADED = clock and clock()
 local MAX_BODY = __MAX_BODY__
 local MAX_ECHO_ID = __MAX_ECHO_ID__
 local POOL_HEADER = "__POOL_HEADER__"
@@ -90,8 +100,14 @@ local function value(s, i, depth)
   return nil
 end
 
--- The raw id text when the body is a call this table sends to the head pool, else nil.
-local function decide(s, methods)
+local function bounds(chain)
+  local b = BOUNDS[chain]
+  if not b or not LOADED or clock() - LOADED >= b.ttl then return nil end
+  return b
+end
+
+-- The raw id text and the pool when the body is a call this table decides, else nil.
+local function decide(s, methods, limits)
   if find(s, "[\128-\255]") then return nil end
   local i = ws(s, 1)
   if byte(s, i) ~= 123 then return nil end
@@ -133,15 +149,26 @@ local function decide(s, methods)
   if ws(s, i + 1) <= #s or not seen.jsonrpc or not id or not method or not params then
     return nil
   end
-  local position = methods[method]
-  if not position then return nil end
+  local m = methods[method]
+  if not m then return nil end
+  local position = m[1]
   i = ws(s, params + 1)
   for k = 0, position do
     local c = byte(s, i)
     if c == 93 then return nil end
     local e = value(s, i, 0)
+    if not e then return nil end
     if k == position then
-      if c == 34 and TAGS[sub(s, i + 1, e - 2)] then return id end
+      if c ~= 34 then return nil end
+      local text = sub(s, i + 1, e - 2)
+      if TAGS[text] then return id, "head" end
+      local r = m[3] and limits and limits[m[2]]
+      -- Canonical hex only (no leading zero, lower case, at most 13 digits: exact in a double).
+      if r and #text <= 15 and (text == "0x0" or find(text, "^0x[1-9a-f][0-9a-f]*$")) then
+        local n = tonumber(sub(text, 3), 16)
+        if n >= r[1] then return id, "head" end
+        if n <= r[2] then return id, "archive" end
+      end
       return nil
     end
     i = ws(s, e)
@@ -161,14 +188,14 @@ function envoy_on_request(handle)
   if not body then return end
   local n = body:length()
   if n == 0 or n > MAX_BODY then return end
-  local id = decide(body:getBytes(0, n), methods)
+  local id, pool = decide(body:getBytes(0, n), methods, bounds(chain))
   if not id then return end
   -- A headers handle taken before body() is out of scope after it: take it again.
   headers = handle:headers()
-  headers:replace(POOL_HEADER, "head")
-  headers:replace(FAST_HEADER, "head")
+  headers:replace(POOL_HEADER, pool)
+  headers:replace(FAST_HEADER, pool)
   local meta = handle:streamInfo():dynamicMetadata()
-  meta:set(NS, "pool", "head")
+  meta:set(NS, "pool", pool)
   meta:set(NS, "reason", "fast-path")
   if #id <= MAX_ECHO_ID then meta:set(NS, "id", id) end
   handle:clearRouteCache()

@@ -697,30 +697,66 @@ class BootstrapRendererTest {
         hcm(parse(render(ConfigLoader.parse("envoy: { fastPath: true }\n" + chain), "e")));
     List<String> names = on.getHttpFiltersList().stream().map(f -> f.getName()).toList();
     assertThat(names.indexOf(FastPathFilter.NAME)).isEqualTo(names.indexOf(EXT_PROC) - 1);
+    // The configuration arrives over ECDS on the xDS cluster; until then (or without chainroute)
+    // the default, the same tables without number bounds, applies at once.
+    var discovery =
+        on.getHttpFiltersList().get(names.indexOf(FastPathFilter.NAME)).getConfigDiscovery();
+    assertThat(discovery.getApplyDefaultConfigWithoutWarming()).isTrue();
+    assertThat(discovery.getTypeUrlsList()).containsExactly(FastPathFilter.TYPE_URL);
+    assertThat(
+            discovery
+                .getConfigSource()
+                .getApiConfigSource()
+                .getGrpcServices(0)
+                .getEnvoyGrpc()
+                .getClusterName())
+        .isEqualTo(EnvoyContract.XDS_CLUSTER);
     String script =
-        on.getHttpFiltersList()
-            .get(names.indexOf(FastPathFilter.NAME))
-            .getTypedConfig()
+        discovery
+            .getDefaultConfig()
             .unpack(io.envoyproxy.envoy.extensions.filters.http.lua.v3.Lua.class)
             .getDefaultSourceCode()
             .getInlineString();
     assertThat(script)
-        .contains("[\"eth\"] = {", "[\"eth_getBalance\"] = 1,", "[\"eth_getStorageAt\"] = 2,")
+        .contains(
+            "[\"eth\"] = {",
+            "[\"eth_getBalance\"] = { 1, \"state\", true },",
+            "[\"eth_getStorageAt\"] = { 2, \"state\", true },",
+            "local BOUNDS = {\n}")
         .doesNotContain("eth_getProof", "eth_sendRawTransaction", "eth_getLogs", "debug_", "__");
     List<Route> routes = on.getRouteConfig().getVirtualHosts(0).getRoutesList();
-    Route fast =
-        routes.stream()
-            .filter(r -> r.getTypedPerFilterConfigMap().containsKey(EXT_PROC))
-            .findFirst()
-            .orElseThrow();
-    assertThat(fast.getMatch().getHeaders(0).getName()).isEqualTo(EnvoyContract.FAST_HEADER);
-    assertThat(fast.getRoute().getCluster()).isEqualTo("eth-head");
-    assertThat(
-            fast.getTypedPerFilterConfigOrThrow(EXT_PROC)
-                .unpack(
-                    io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute.class)
-                .getDisabled())
-        .isTrue();
+    List<Route> fast =
+        routes.stream().filter(r -> r.getTypedPerFilterConfigMap().containsKey(EXT_PROC)).toList();
+    assertThat(fast).hasSize(2);
+    assertThat(fast)
+        .extracting(r -> r.getMatch().getHeaders(0).getName())
+        .containsOnly(EnvoyContract.FAST_HEADER);
+    assertThat(fast)
+        .extracting(r -> r.getRoute().getCluster())
+        .containsExactly("eth-head", "eth-archive");
+    assertThat(fast)
+        .allSatisfy(
+            r ->
+                assertThat(
+                        r.getTypedPerFilterConfigOrThrow(EXT_PROC)
+                            .unpack(
+                                io.envoyproxy.envoy.extensions.filters.http.ext_proc.v3
+                                    .ExtProcPerRoute.class)
+                            .getDisabled())
+                    .isTrue());
+    // Before the pool routes the fast path's pool header would otherwise match.
+    int firstPool =
+        routes.indexOf(
+            routes.stream()
+                .filter(
+                    r ->
+                        r.getMatch().getHeadersList().stream()
+                                .anyMatch(h -> h.getName().equals(EnvoyContract.POOL_HEADER))
+                            && !r.getMatch().getHeadersList().stream()
+                                .anyMatch(h -> h.getName().equals(EnvoyContract.CACHE_HEADER)))
+                .findFirst()
+                .orElseThrow());
+    assertThat(routes.indexOf(fast.get(1))).isLessThan(firstPool);
     // The route every request matches first names the chain's table; only that one.
     assertThat(routes)
         .filteredOn(r -> r.getMetadata().containsFilterMetadata(FastPathFilter.NAME))

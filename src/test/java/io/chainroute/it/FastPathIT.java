@@ -55,6 +55,7 @@ class FastPathIT {
   private EnvoyProcess envoy;
   private ChainrouteConfig config;
   private ChainAdapter adapter;
+  private ChainAdapter adapterNc;
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -96,6 +97,21 @@ class FastPathIT {
             nodes:
               - { name: full, url: "%s" }
               - { name: archive, url: "%s", archive: true }
+          # The same nodes without the response cache: block numbers far back go to the archive
+          # in Envoy too (with the cache on they are chainroute's to answer).
+          - name: eth-nc
+            protocol: evm
+            pathPrefix: /nc
+            maxLagBlocks: 0
+            fullNodeStateBlocks: %d
+            pollInterval: 100ms
+            blockTime: 500ms
+            probeTimeout: 500ms
+            cache: { enabled: false }
+            methods: { deny: [eth_getProof] }
+            nodes:
+              - { name: full, url: "%s" }
+              - { name: archive, url: "%s", archive: true }
         """
             .formatted(
                 Ports.free(),
@@ -106,21 +122,34 @@ class FastPathIT {
                 envoyAdmin,
                 PRUNE,
                 full.url(),
+                archive.url(),
+                PRUNE,
+                full.url(),
                 archive.url());
     config = ConfigLoader.parse(yaml);
     adapter = new EvmAdapter().forChain(config.chains().get(0));
+    adapterNc = new EvmAdapter().forChain(config.chains().get(1));
     sidecar = Sidecar.start(config);
     await("both nodes synced")
         .atMost(Duration.ofSeconds(15))
         .until(
             () -> {
-              ChainView v = view();
-              return v != null && v.headUsable() && v.archiveUsable();
+              ChainView v = view("eth-fp");
+              ChainView w = view("eth-nc");
+              return v != null
+                  && v.headUsable()
+                  && v.archiveUsable()
+                  && w != null
+                  && w.archiveUsable();
             });
     envoy = EnvoyProcess.start(dir, config, "fastpath-envoy", listener, envoyAdmin);
     await("requests flow through Envoy")
         .atMost(Duration.ofSeconds(20))
         .until(() -> Rpc.post(envoy.url("/eth"), Rpc.call("eth_chainId", "[]")).status() == 200);
+    // The number bounds arrive over ECDS (the bootstrap's default has none).
+    await("the fast path's configuration applied")
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> statSum("extension_config_discovery", "config_reload") >= 1);
   }
 
   @AfterAll
@@ -136,8 +165,8 @@ class FastPathIT {
     }
   }
 
-  private ChainView view() {
-    return sidecar.tracker().topology().chain("eth-fp");
+  private ChainView view(String chain) {
+    return sidecar.tracker().topology().chain(chain);
   }
 
   @Test
@@ -147,19 +176,31 @@ class FastPathIT {
     List<String> fuzz = fuzzCorpus(table, mix, 600);
     Tally t = new Tally();
     long streamsBefore = stat("http.rpc.ext_proc.streams_started");
-    int tableFast = run(table, t);
-    int mixFast = run(mix, t);
-    int fuzzFast = run(fuzz, t);
+    int tableFast = run("/eth", table, t);
+    int mixFast = run("/eth", mix, t);
+    int fuzzFast = run("/eth", fuzz, t);
+    Tally nc = new Tally();
+    int tableFastNc = run("/nc", table, nc);
+    int fuzzFastNc = run("/nc", fuzz, nc);
+    t.disagreements.addAll(nc.disagreements);
+    t.deferred += nc.deferred;
     long streams = stat("http.rpc.ext_proc.streams_started") - streamsBefore;
     System.out.printf(
-        "fast path decided: table %d/%d, bench mix %d/%d (%.1f%%), fuzz %d/%d%n",
+        "fast path decided: table %d/%d, bench mix %d/%d (%.1f%%), fuzz %d/%d; without cache:"
+            + " table %d/%d, fuzz %d/%d; numbers: %d to the head pool, %d to the archive%n",
         tableFast,
         table.size(),
         mixFast,
         mix.size(),
         100.0 * mixFast / mix.size(),
         fuzzFast,
-        fuzz.size());
+        fuzz.size(),
+        tableFastNc,
+        table.size(),
+        fuzzFastNc,
+        fuzz.size(),
+        t.numbersHead + nc.numbersHead,
+        nc.numbersArchive);
     assertThat(t.disagreements).as("requests the fast path routed differently").isEmpty();
     // Everything the fast path left alone went through ext_proc, and nothing it routed did.
     assertThat(streams).as("ext_proc streams").isEqualTo(t.deferred);
@@ -167,22 +208,27 @@ class FastPathIT {
     assertThat(mixFast).as("bench mix decided in Envoy").isGreaterThanOrEqualTo(mix.size() / 3);
     assertThat(tableFast).isPositive();
     assertThat(fuzzFast).isPositive();
+    // Block numbers inside the published bounds are decided in Envoy, to both pools.
+    assertThat(nc.numbersHead).as("numbers to the head pool (no cache)").isPositive();
+    assertThat(nc.numbersArchive).as("numbers to the archive pool (no cache)").isPositive();
   }
 
   /** Counts and disagreements across the corpora. */
   private static final class Tally {
     final List<String> disagreements = new ArrayList<>();
     long deferred;
+    long numbersHead;
+    long numbersArchive;
   }
 
   /** Sends each body through Envoy and checks it against chainroute; returns how many were fast. */
-  private int run(List<String> bodies, Tally t) throws Exception {
+  private int run(String path, List<String> bodies, Tally t) throws Exception {
     int fast = 0;
     for (String body : bodies) {
       byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
       HttpResponse<String> r =
           http.send(
-              HttpRequest.newBuilder(URI.create(envoy.url("/eth")))
+              HttpRequest.newBuilder(URI.create(envoy.url(path)))
                   .timeout(Duration.ofSeconds(10))
                   .header("content-type", "application/json")
                   .POST(HttpRequest.BodyPublishers.ofByteArray(bytes))
@@ -198,21 +244,33 @@ class FastPathIT {
         continue;
       }
       fast++;
-      String java = javaDecision(bytes);
-      if (!java.equals("route head recent") || r.statusCode() != 200) {
-        t.disagreements.add(java + " status " + r.statusCode() + ": " + body);
+      boolean nc = path.equals("/nc");
+      String java = javaDecision(nc ? adapterNc : adapter, view(nc ? "eth-nc" : "eth-fp"), bytes);
+      String upstream = r.headers().firstValue(EnvoyContract.UPSTREAM_HEADER).orElse("");
+      String pool =
+          upstream.endsWith(":" + URI.create(archive.url()).getPort()) ? "archive" : "head";
+      String expected = pool.equals("archive") ? "route archive archive" : "route head recent";
+      if (!java.equals(expected) || r.statusCode() != 200) {
+        t.disagreements.add(java + " vs " + pool + " status " + r.statusCode() + ": " + body);
+      }
+      if (!body.contains("\"latest\"") && !body.contains("\"pending\"")) {
+        if (pool.equals("archive")) {
+          t.numbersArchive++;
+        } else {
+          t.numbersHead++;
+        }
       }
     }
     return fast;
   }
 
   /** chainroute's own decision: its adapter's classification and its routing policy. */
-  private String javaDecision(byte[] body) {
+  private static String javaDecision(ChainAdapter adapter, ChainView view, byte[] body) {
     Classification c = adapter.classify("POST", body);
     if (!(c instanceof Classification.Forward f)) {
       return c.getClass().getSimpleName();
     }
-    Decision d = RoutingPolicy.decide(f.requirements(), view());
+    Decision d = RoutingPolicy.decide(f.requirements(), view);
     if (d instanceof Decision.Route route) {
       return "route "
           + (route.pool() == Pool.HEAD ? "head" : route.pool().id())
@@ -226,8 +284,8 @@ class FastPathIT {
   private List<String> tableCorpus() {
     FastPathTable fp = adapter.fastPath();
     assertThat(fp).isNotNull();
-    assertThat(fp.headAtTag()).doesNotContainKey("eth_getProof");
-    List<String> methods = new ArrayList<>(fp.headAtTag().keySet());
+    assertThat(fp.methods()).doesNotContainKey("eth_getProof");
+    List<String> methods = new ArrayList<>(fp.methods().keySet());
     methods.addAll(
         List.of(
             "eth_getProof",
@@ -244,27 +302,35 @@ class FastPathIT {
             "eth_gasPrice",
             "eth_getTransactionReceipt",
             "no_suchMethod"));
-    long head = view().head();
+    long head = view("eth-fp").head();
     List<String> blocks =
-        List.of(
-            "\"latest\"",
-            "\"pending\"",
-            "\"safe\"",
-            "\"finalized\"",
-            "\"earliest\"",
-            "\"0x" + Long.toHexString(head) + "\"",
-            "\"0x" + Long.toHexString(Math.max(1, head - PRUNE * 3)) + "\"",
-            "\"0x1\"",
-            "\"" + HASH + "\"",
-            "{\"blockNumber\":\"latest\"}",
-            "{\"blockHash\":\"" + HASH + "\"}",
-            "null",
-            "7",
-            "\"LATEST\"");
+        new ArrayList<>(
+            List.of(
+                "\"latest\"",
+                "\"pending\"",
+                "\"safe\"",
+                "\"finalized\"",
+                "\"earliest\"",
+                "\"0x" + Long.toHexString(Math.max(1, head - PRUNE * 3)) + "\"",
+                "\"0x1\"",
+                "\"0x0\"",
+                "\"0x00\"",
+                "\"0x" + Long.toHexString(head).toUpperCase(java.util.Locale.ROOT) + "A\"",
+                "\"0x" + "f".repeat(14) + "\"",
+                "\"" + HASH + "\"",
+                "{\"blockNumber\":\"latest\"}",
+                "{\"blockHash\":\"" + HASH + "\"}",
+                "null",
+                "7",
+                "\"LATEST\""));
+    // Every number from beyond the window to past the head: both bounds and the gap between.
+    for (long n = Math.max(0, head - PRUNE * 2); n <= head + 6; n++) {
+      blocks.add("\"0x" + Long.toHexString(n) + "\"");
+    }
     List<String> out = new ArrayList<>();
     int id = 1;
     for (String m : methods) {
-      int pos = fp.headAtTag().getOrDefault(m, 1);
+      int pos = fp.methods().containsKey(m) ? fp.methods().get(m).position() : 1;
       for (String b : blocks) {
         StringBuilder params = new StringBuilder("[");
         for (int i = 0; i < pos; i++) {
@@ -328,6 +394,18 @@ class FastPathIT {
       out.add(m);
     }
     return out;
+  }
+
+  /** The sum of Envoy's counters whose names contain both parts. */
+  private long statSum(String a, String b) {
+    long sum = 0;
+    for (String line : envoy.admin("/stats?filter=" + a).split("\n")) {
+      int colon = line.lastIndexOf(": ");
+      if (line.contains(b) && colon > 0 && line.substring(colon + 2).matches("\\d+")) {
+        sum += Long.parseLong(line.substring(colon + 2));
+      }
+    }
+    return sum;
   }
 
   private long stat(String name) {

@@ -194,7 +194,7 @@ public final class EvmAdapter implements ChainAdapter {
    */
   @Override
   public io.chainroute.chain.FastPathTable fastPath() {
-    java.util.Map<String, Integer> out = new java.util.TreeMap<>();
+    java.util.Map<String, io.chainroute.chain.FastPathTable.Method> out = new java.util.TreeMap<>();
     EvmMethods.TABLE.forEach(
         (method, rule) -> {
           boolean candidate =
@@ -203,21 +203,32 @@ public final class EvmAdapter implements ChainAdapter {
                   && (rule.kind() == io.chainroute.chain.DataKind.STATE
                       || rule.kind() == io.chainroute.chain.DataKind.NONE);
           if (candidate
-              && headRead(method, rule, "latest", BlockRef.LATEST)
-              && headRead(method, rule, "pending", BlockRef.PENDING)) {
-            out.put(method, rule.position());
+              && headRead(method, rule, "\"latest\"", BlockRef.LATEST)
+              && headRead(method, rule, "\"pending\"", BlockRef.PENDING)) {
+            // Numbers too when this adapter reads "0x2a" there as a plain read at height 42 (the
+            // proxy accepts only that canonical spelling; anything else stays chainroute's).
+            boolean numbers =
+                headRead(method, rule, "\"0x2a\"", BlockRef.number(42))
+                    && headRead(method, rule, "\"0x0\"", BlockRef.number(0));
+            out.put(
+                method,
+                new io.chainroute.chain.FastPathTable.Method(
+                    rule.position(), rule.kind(), numbers));
           }
         });
     return out.isEmpty() ? null : new io.chainroute.chain.FastPathTable(out, HEAD_TAGS);
   }
 
-  /** Whether a call of {@code method} with {@code tag} at its block parameter is a head read. */
-  private boolean headRead(String method, EvmMethods.Rule rule, String tag, BlockRef ref) {
+  /**
+   * Whether a call of {@code method} with {@code block} (JSON text) at its block parameter is
+   * exactly one plain read at {@code ref}.
+   */
+  private boolean headRead(String method, EvmMethods.Rule rule, String block, BlockRef ref) {
     StringBuilder params = new StringBuilder("[");
     for (int i = 0; i < rule.position(); i++) {
       params.append("null,");
     }
-    params.append('"').append(tag).append("\"]");
+    params.append(block).append("]");
     byte[] probe =
         ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":" + params + "}")
             .getBytes(StandardCharsets.UTF_8);

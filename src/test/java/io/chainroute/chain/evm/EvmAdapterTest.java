@@ -9,6 +9,7 @@ import io.chainroute.chain.BlockRef;
 import io.chainroute.chain.ChainAdapter;
 import io.chainroute.chain.Classification;
 import io.chainroute.chain.DataKind;
+import io.chainroute.chain.FastPathTable;
 import io.chainroute.chain.ProbeReading;
 import io.chainroute.chain.Requirement;
 import java.nio.charset.StandardCharsets;
@@ -340,11 +341,11 @@ class EvmAdapterTest {
   void theFastPathTableHoldsOnlyStateAndBlockReadsAtHeadTagsThatThePolicyAllows() {
     var table = adapter.fastPath();
     assertThat(table.tags()).containsExactly("latest", "pending");
-    assertThat(table.headAtTag())
-        .containsEntry("eth_getBalance", 1)
-        .containsEntry("eth_call", 1)
-        .containsEntry("eth_getStorageAt", 2)
-        .containsEntry("eth_getBlockByNumber", 0)
+    assertThat(table.methods())
+        .containsEntry("eth_getBalance", new FastPathTable.Method(1, DataKind.STATE, true))
+        .containsEntry("eth_call", new FastPathTable.Method(1, DataKind.STATE, true))
+        .containsEntry("eth_getStorageAt", new FastPathTable.Method(2, DataKind.STATE, true))
+        .containsEntry("eth_getBlockByNumber", new FastPathTable.Method(0, DataKind.NONE, true))
         .doesNotContainKeys(
             "eth_getLogs",
             "debug_traceCall",
@@ -358,6 +359,6 @@ class EvmAdapterTest {
                 .methods(new io.chainroute.config.MethodRules(List.of(), List.of("eth_getBalance")))
                 .nodes(io.chainroute.config.TestConfigs.node("a", "http://10.0.0.1:8545").build())
                 .build());
-    assertThat(denied.fastPath().headAtTag()).doesNotContainKey("eth_getBalance");
+    assertThat(denied.fastPath().methods()).doesNotContainKey("eth_getBalance");
   }
 }
