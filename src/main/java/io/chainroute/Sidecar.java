@@ -538,6 +538,24 @@ public final class Sidecar implements AutoCloseable {
                               t.lastNackAtMillis()))
                   .toList()));
     }
+    // The fast path's configuration (ECDS) is on its own stream: shown as one more type.
+    List<io.chainroute.xds.FastPathConfigs.Subscriber> ecds = fastPathConfigs.subscribers();
+    for (int i = 0; i < out.size(); i++) {
+      EnvoyConnection e = out.get(i);
+      for (io.chainroute.xds.FastPathConfigs.Subscriber s : ecds) {
+        if (!s.nodeId().isEmpty() && s.nodeId().equals(e.nodeId())) {
+          List<EnvoyConnection.TypeState> types = new ArrayList<>(e.types());
+          types.add(
+              new EnvoyConnection.TypeState(
+                  io.chainroute.xds.FastPathConfigs.TYPE_URL,
+                  Long.toString(s.sentVersion()),
+                  Long.toString(s.ackedVersion()),
+                  s.lastNack(),
+                  s.lastNackAtMillis()));
+          out.set(i, e.withTypes(types));
+        }
+      }
+    }
     for (io.chainroute.xds.NodeGate.Refusal r : publisher.refused()) {
       out.add(
           EnvoyConnection.refused(

@@ -35,6 +35,12 @@ public record EnvoyConnection(
     return new EnvoyConnection(nodeId, cluster, region, address, connectedAtMillis, types, "", 0);
   }
 
+  /** The same connection with these resource types. */
+  public EnvoyConnection withTypes(List<TypeState> t) {
+    return new EnvoyConnection(
+        nodeId, cluster, region, address, connectedAtMillis, t, refused, attempts);
+  }
+
   /** An Envoy the allow-list refused: it holds no resource from this chainroute. */
   public static EnvoyConnection refused(
       String nodeId, String address, String reason, long attempts, long lastAtMillis) {

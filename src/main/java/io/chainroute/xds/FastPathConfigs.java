@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
 public final class FastPathConfigs {
   private static final Logger log = LoggerFactory.getLogger(FastPathConfigs.class);
 
-  static final String TYPE_URL =
+  public static final String TYPE_URL =
       "type.googleapis.com/" + TypedExtensionConfig.getDescriptor().getFullName();
 
   private final Object lock = new Object();
@@ -71,6 +71,23 @@ public final class FastPathConfigs {
     }
   }
 
+  /**
+   * One subscribed Envoy: its node id, the version last sent and ACKed (-1: none), its last NACK.
+   */
+  public record Subscriber(
+      String nodeId, long sentVersion, long ackedVersion, String lastNack, long lastNackAtMillis) {}
+
+  /** Every subscribed Envoy, for {@code /status}. */
+  public java.util.List<Subscriber> subscribers() {
+    synchronized (lock) {
+      return streams.stream()
+          .map(
+              s ->
+                  new Subscriber(s.nodeId, s.sentVersion, s.ackedVersion, s.lastNack, s.lastNackAt))
+          .toList();
+    }
+  }
+
   /** The gRPC service (wrap it in the allow-list before adding it to a server). */
   public ServerServiceDefinition service() {
     return new ExtensionConfigDiscoveryServiceGrpc.ExtensionConfigDiscoveryServiceImplBase() {
@@ -88,6 +105,11 @@ public final class FastPathConfigs {
     private java.util.List<String> names = java.util.List.of();
     private long nonce;
     private boolean closed;
+    private String nodeId = "";
+    private long sentVersion = -1;
+    private long ackedVersion = -1;
+    private String lastNack = "";
+    private long lastNackAt;
 
     Stream(StreamObserver<DiscoveryResponse> out) {
       this.out = out;
@@ -100,6 +122,9 @@ public final class FastPathConfigs {
           return;
         }
         names = java.util.List.copyOf(r.getResourceNamesList());
+        if (r.hasNode()) {
+          nodeId = r.getNode().getId();
+        }
         if (!subscribed) {
           subscribed = true;
           streams.add(this);
@@ -108,6 +133,8 @@ public final class FastPathConfigs {
         }
         if (r.hasErrorDetail()) {
           nacks++;
+          lastNack = r.getErrorDetail().getMessage();
+          lastNackAt = System.currentTimeMillis();
           if (loggedNackVersion != version) {
             loggedNackVersion = version;
             log.warn(
@@ -117,6 +144,7 @@ public final class FastPathConfigs {
           }
         } else if (r.getResponseNonce().equals(Long.toString(nonce))) {
           acks++;
+          ackedVersion = sentVersion;
         }
       }
     }
@@ -136,6 +164,7 @@ public final class FastPathConfigs {
       }
       try {
         out.onNext(b.build());
+        sentVersion = version;
       } catch (RuntimeException e) {
         // The stream is gone (cancelled): forget it.
         closed = true;

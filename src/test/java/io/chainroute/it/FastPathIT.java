@@ -30,8 +30,11 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The differential test of the in-Envoy fast path (issue 13 item 2): a real Envoy with {@code
@@ -43,6 +46,7 @@ import org.junit.jupiter.api.TestInstance;
  * streams grows by exactly the number deferred).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FastPathIT {
   private static final int PRUNE = 16;
   private static final String ADDR = "0x000000000000000000000000000000000000bEEF";
@@ -170,6 +174,7 @@ class FastPathIT {
   }
 
   @Test
+  @Order(1)
   void fastPathAndChainrouteDecideAlikeOnTableMixAndFuzz() throws Exception {
     List<String> table = tableCorpus();
     List<String> mix = mixCorpus();
@@ -211,6 +216,69 @@ class FastPathIT {
     // Block numbers inside the published bounds are decided in Envoy, to both pools.
     assertThat(nc.numbersHead).as("numbers to the head pool (no cache)").isPositive();
     assertThat(nc.numbersArchive).as("numbers to the archive pool (no cache)").isPositive();
+  }
+
+  /**
+   * chainroute killed: Envoy keeps deciding head tags, keeps the number bounds only for their
+   * lifetime (then those reads go the way everything goes without chainroute: fail open to the head
+   * pool), and no request fails meanwhile.
+   */
+  @Test
+  @Order(2)
+  void withChainrouteGoneTheBoundsExpireAndNoRequestFails() throws Exception {
+    long head = view("eth-nc").head();
+    String tag = Rpc.call("eth_getBalance", "[\"" + ADDR + "\",\"latest\"]");
+    String recent =
+        Rpc.call("eth_getBalance", "[\"" + ADDR + "\",\"0x" + Long.toHexString(head - 1) + "\"]");
+    assertThat(fast("/nc", tag)).isTrue();
+    assertThat(fast("/nc", recent)).as("a recent number, decided in Envoy").isTrue();
+    long ttl = io.chainroute.routing.FastPathBounds.ttlMillis(config.chains().get(1));
+    // /status shows the configuration's type among the Envoy's, sent and ACKed.
+    JsonNode status =
+        Rpc.JSON.readTree(
+            http.send(
+                    HttpRequest.newBuilder(
+                            URI.create(
+                                "http://127.0.0.1:" + config.server().adminHttpPort() + "/status"))
+                        .build(),
+                    HttpResponse.BodyHandlers.ofString())
+                .body());
+    assertThat(status.toString()).contains(io.chainroute.xds.FastPathConfigs.TYPE_URL);
+    sidecar.close();
+    long killed = System.nanoTime();
+    int sent = 0;
+    double expiredAfter = -1;
+    // Until past the bounds' lifetime, as fast as one client sends.
+    while (System.nanoTime() - killed < Duration.ofMillis(ttl * 3 / 4 + 3_000).toNanos()) {
+      assertThat(fast("/nc", tag)).as("head tags stay decided in Envoy").isTrue();
+      sent += 2;
+      if (!fast("/nc", recent) && expiredAfter < 0) {
+        expiredAfter = (System.nanoTime() - killed) / 1e9;
+      }
+    }
+    System.out.printf(
+        "chainroute killed: number bounds expired after %.1f s (lifetime in Envoy %d s); %d"
+            + " requests, every one answered%n",
+        expiredAfter, ttl * 3 / 4 / 1000, sent);
+    assertThat(expiredAfter).as("seconds until Envoy stopped using the bounds").isPositive();
+    assertThat(expiredAfter).isLessThanOrEqualTo(ttl * 0.75 / 1000.0 + 2);
+  }
+
+  /** Sends one body; true when the fast path routed it. Fails on anything but HTTP 200. */
+  private boolean fast(String path, String body) throws Exception {
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(URI.create(envoy.url(path)))
+                .timeout(Duration.ofSeconds(10))
+                .header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as("%s -> %s", body, r.body()).isEqualTo(200);
+    return r.headers()
+        .firstValue(EnvoyContract.DECIDED_HEADER)
+        .filter("fast-path"::equals)
+        .isPresent();
   }
 
   /** Counts and disagreements across the corpora. */
