@@ -30,6 +30,9 @@ public record FastPathTable(Map<String, Method> methods, List<String> tags) {
    * @param kind what a read at that block needs (its window decides the pool)
    * @param numbers true when the adapter classifies a canonical hex number there as a plain read of
    *     {@code kind} at that height, so a proxy may compare it with published bounds
+   * @param filter true when the parameter is a log filter object whose {@code fromBlock} (latest
+   *     when absent) is the block; its only keys may be {@code fromBlock}, {@code toBlock} (each a
+   *     tag or a canonical number), {@code address} and {@code topics}
    */
-  public record Method(int position, DataKind kind, boolean numbers) {}
+  public record Method(int position, DataKind kind, boolean numbers, boolean filter) {}
 }

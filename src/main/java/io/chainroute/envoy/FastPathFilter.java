@@ -147,6 +147,8 @@ public final class FastPathFilter {
                           .append(lua(kind(rule.kind())))
                           .append(", ")
                           .append(rule.numbers())
+                          .append(", ")
+                          .append(rule.filter())
                           .append(" },"));
           t.append(" },\n");
           tags.addAll(table.tags());

@@ -106,6 +106,57 @@ local function bounds(chain)
   return b
 end
 
+-- Canonical hex only (no leading zero, lower case, at most 13 digits: exact in a double).
+local function canonical(text)
+  return #text <= 15 and (text == "0x0" or find(text, "^0x[1-9a-f][0-9a-f]*$") ~= nil)
+end
+
+-- The pool for a block parameter written as text (a tag, or a number inside the bounds), or nil.
+local function pool_at(text, m, limits)
+  if TAGS[text] then return "head" end
+  local r = m[3] and limits and limits[m[2]]
+  if r and canonical(text) then
+    local n = tonumber(sub(text, 3), 16)
+    if n >= r[1] then return "head" end
+    if n <= r[2] then return "archive" end
+  end
+  return nil
+end
+
+-- A log filter object at s[i] == '{': its fromBlock text ("latest" when absent), or nil unless
+-- every key is fromBlock or toBlock (each a tag or a canonical number), address or topics.
+local function filter_from(s, i)
+  local from, seen = "latest", {}
+  i = ws(s, i + 1)
+  if byte(s, i) == 125 then return from end
+  while true do
+    if byte(s, i) ~= 34 then return nil end
+    local e, esc = str(s, i)
+    if not e or esc then return nil end
+    local key = sub(s, i + 1, e - 2)
+    if seen[key] then return nil end
+    seen[key] = true
+    i = ws(s, e)
+    if byte(s, i) ~= 58 then return nil end
+    local v = ws(s, i + 1)
+    i = value(s, v, 0)
+    if not i then return nil end
+    if key == "fromBlock" or key == "toBlock" then
+      if byte(s, v) ~= 34 then return nil end
+      local text = sub(s, v + 1, i - 2)
+      if not TAGS[text] and not canonical(text) then return nil end
+      if key == "fromBlock" then from = text end
+    elseif key ~= "address" and key ~= "topics" then
+      return nil
+    end
+    i = ws(s, i)
+    local b = byte(s, i)
+    if b == 125 then return from end
+    if b ~= 44 then return nil end
+    i = ws(s, i + 1)
+  end
+end
+
 -- The raw id text and the pool when the body is a call this table decides, else nil.
 local function decide(s, methods, limits)
   if find(s, "[\128-\255]") then return nil end
@@ -159,16 +210,17 @@ local function decide(s, methods, limits)
     local e = value(s, i, 0)
     if not e then return nil end
     if k == position then
-      if c ~= 34 then return nil end
-      local text = sub(s, i + 1, e - 2)
-      if TAGS[text] then return id, "head" end
-      local r = m[3] and limits and limits[m[2]]
-      -- Canonical hex only (no leading zero, lower case, at most 13 digits: exact in a double).
-      if r and #text <= 15 and (text == "0x0" or find(text, "^0x[1-9a-f][0-9a-f]*$")) then
-        local n = tonumber(sub(text, 3), 16)
-        if n >= r[1] then return id, "head" end
-        if n <= r[2] then return id, "archive" end
+      if m[4] then
+        if c ~= 123 then return nil end
+        local from = filter_from(s, i)
+        if not from then return nil end
+        local pool = pool_at(from, m, limits)
+        if pool then return id, pool end
+        return nil
       end
+      if c ~= 34 then return nil end
+      local pool = pool_at(sub(s, i + 1, e - 2), m, limits)
+      if pool then return id, pool end
       return nil
     end
     i = ws(s, e)

@@ -720,10 +720,11 @@ class BootstrapRendererTest {
     assertThat(script)
         .contains(
             "[\"eth\"] = {",
-            "[\"eth_getBalance\"] = { 1, \"state\", true },",
-            "[\"eth_getStorageAt\"] = { 2, \"state\", true },",
+            "[\"eth_getBalance\"] = { 1, \"state\", true, false },",
+            "[\"eth_getStorageAt\"] = { 2, \"state\", true, false },",
+            "[\"eth_getLogs\"] = { 0, \"logs\", true, true },",
             "local BOUNDS = {\n}")
-        .doesNotContain("eth_getProof", "eth_sendRawTransaction", "eth_getLogs", "debug_", "__");
+        .doesNotContain("eth_getProof", "eth_sendRawTransaction", "debug_", "trace_", "__");
     List<Route> routes = on.getRouteConfig().getVirtualHosts(0).getRoutesList();
     List<Route> fast =
         routes.stream().filter(r -> r.getTypedPerFilterConfigMap().containsKey(EXT_PROC)).toList();

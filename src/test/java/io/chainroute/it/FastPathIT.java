@@ -414,6 +414,34 @@ class FastPathIT {
                 + params
                 + "}");
       }
+      if (fp.methods().containsKey(m) && fp.methods().get(m).filter()) {
+        // A log filter: the block is its fromBlock; other keys and spellings around it.
+        List<String> filters =
+            new ArrayList<>(
+                List.of(
+                    "{}",
+                    "{\"address\":\"" + ADDR + "\"}",
+                    "{\"blockHash\":\"" + HASH + "\"}",
+                    "{\"fromBlock\":\"latest\",\"blockHash\":\"" + HASH + "\"}",
+                    "{\"fromBlock\":\"latest\",\"toBlock\":\"latest\",\"limit\":5}",
+                    "{\"fromBlock\":\"latest\",\"fromBlock\":\"0x1\"}",
+                    "{\"topics\":[[\"" + HASH + "\"],null],\"toBlock\":7}"));
+        for (String b : blocks) {
+          filters.add("{\"address\":\"" + ADDR + "\",\"fromBlock\":" + b + ",\"topics\":[]}");
+          filters.add("{\"fromBlock\":" + b + ",\"toBlock\":\"latest\"}");
+          filters.add("{\"fromBlock\":\"latest\",\"toBlock\":" + b + "}");
+        }
+        for (String f : filters) {
+          out.add(
+              "{\"jsonrpc\":\"2.0\",\"id\":"
+                  + id++
+                  + ",\"method\":\""
+                  + m
+                  + "\",\"params\":["
+                  + f
+                  + "]}");
+        }
+      }
       // The block parameter left out (chainroute reads latest; the fast path defers).
       out.add("{\"jsonrpc\":\"2.0\",\"id\":" + id++ + ",\"method\":\"" + m + "\",\"params\":[]}");
     }

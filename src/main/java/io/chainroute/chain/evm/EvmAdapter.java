@@ -197,38 +197,52 @@ public final class EvmAdapter implements ChainAdapter {
     java.util.Map<String, io.chainroute.chain.FastPathTable.Method> out = new java.util.TreeMap<>();
     EvmMethods.TABLE.forEach(
         (method, rule) -> {
-          boolean candidate =
-              !rule.write()
-                  && rule.locator() == EvmMethods.Locator.POSITION
+          boolean position =
+              rule.locator() == EvmMethods.Locator.POSITION
                   && (rule.kind() == io.chainroute.chain.DataKind.STATE
                       || rule.kind() == io.chainroute.chain.DataKind.NONE);
-          if (candidate
-              && headRead(method, rule, "\"latest\"", BlockRef.LATEST)
-              && headRead(method, rule, "\"pending\"", BlockRef.PENDING)) {
+          boolean filter =
+              rule.locator() == EvmMethods.Locator.FILTER_OBJECT
+                  && rule.kind() == io.chainroute.chain.DataKind.LOGS;
+          if (rule.write() || !(position || filter)) {
+            return;
+          }
+          if (headRead(method, rule, filter, "\"latest\"", BlockRef.LATEST)
+              && headRead(method, rule, filter, "\"pending\"", BlockRef.PENDING)
+              && (!filter || headRead(method, rule, true, null, BlockRef.LATEST))) {
             // Numbers too when this adapter reads "0x2a" there as a plain read at height 42 (the
             // proxy accepts only that canonical spelling; anything else stays chainroute's).
             boolean numbers =
-                headRead(method, rule, "\"0x2a\"", BlockRef.number(42))
-                    && headRead(method, rule, "\"0x0\"", BlockRef.number(0));
+                headRead(method, rule, filter, "\"0x2a\"", BlockRef.number(42))
+                    && headRead(method, rule, filter, "\"0x0\"", BlockRef.number(0));
             out.put(
                 method,
                 new io.chainroute.chain.FastPathTable.Method(
-                    rule.position(), rule.kind(), numbers));
+                    rule.position(), rule.kind(), numbers, filter));
           }
         });
     return out.isEmpty() ? null : new io.chainroute.chain.FastPathTable(out, HEAD_TAGS);
   }
 
   /**
-   * Whether a call of {@code method} with {@code block} (JSON text) at its block parameter is
-   * exactly one plain read at {@code ref}.
+   * Whether a call of {@code method} with {@code block} (JSON text) at its block parameter (for a
+   * log filter: as its {@code fromBlock}, left out when null) is exactly one plain read at {@code
+   * ref}.
    */
-  private boolean headRead(String method, EvmMethods.Rule rule, String block, BlockRef ref) {
+  private boolean headRead(
+      String method, EvmMethods.Rule rule, boolean filter, String block, BlockRef ref) {
     StringBuilder params = new StringBuilder("[");
-    for (int i = 0; i < rule.position(); i++) {
-      params.append("null,");
+    if (filter) {
+      params
+          .append("{\"address\":\"0x000000000000000000000000000000000000bEEF\"")
+          .append(block == null ? "" : ",\"fromBlock\":" + block)
+          .append(",\"topics\":[]}]");
+    } else {
+      for (int i = 0; i < rule.position(); i++) {
+        params.append("null,");
+      }
+      params.append(block).append("]");
     }
-    params.append(block).append("]");
     byte[] probe =
         ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + method + "\",\"params\":" + params + "}")
             .getBytes(StandardCharsets.UTF_8);

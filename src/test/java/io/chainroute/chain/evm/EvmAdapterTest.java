@@ -342,12 +342,14 @@ class EvmAdapterTest {
     var table = adapter.fastPath();
     assertThat(table.tags()).containsExactly("latest", "pending");
     assertThat(table.methods())
-        .containsEntry("eth_getBalance", new FastPathTable.Method(1, DataKind.STATE, true))
-        .containsEntry("eth_call", new FastPathTable.Method(1, DataKind.STATE, true))
-        .containsEntry("eth_getStorageAt", new FastPathTable.Method(2, DataKind.STATE, true))
-        .containsEntry("eth_getBlockByNumber", new FastPathTable.Method(0, DataKind.NONE, true))
+        .containsEntry("eth_getBalance", new FastPathTable.Method(1, DataKind.STATE, true, false))
+        .containsEntry("eth_call", new FastPathTable.Method(1, DataKind.STATE, true, false))
+        .containsEntry("eth_getStorageAt", new FastPathTable.Method(2, DataKind.STATE, true, false))
+        .containsEntry(
+            "eth_getBlockByNumber", new FastPathTable.Method(0, DataKind.NONE, true, false))
+        .containsEntry("eth_getLogs", new FastPathTable.Method(0, DataKind.LOGS, true, true))
         .doesNotContainKeys(
-            "eth_getLogs",
+            "trace_filter",
             "debug_traceCall",
             "trace_block",
             "eth_sendRawTransaction",
