@@ -328,14 +328,19 @@ def report(raw, out):
                      ("10%% of plain Envoy's best: %s req/s (light load)" % (rate10 or "?"), opened10)):
         if not d:
             continue
+        added = d is opened10 and ("plain", "p50") in d  # light load: the latency each system adds over plain Envoy
         w("## Latency at a fixed open-loop rate, " + title + "\n")
-        w("| system | p50 ms | p99 ms | p99.9 ms | achieved send rate | HTTP 200 |")
-        w("|---|---|---|---|---|---|")
+        w("| system | p50 ms | p99 ms | p99.9 ms | achieved send rate | HTTP 200 |" + (" added over plain Envoy: p50 / p99 ms |" if added else ""))
+        w("|---|---|---|---|---|---|" + ("---|" if added else ""))
         for s in systems:
             if (s, "p50") in d:
-                w("| %s | %s | %s | %s | %s | %s |" % (NAMES[s], spread(d[(s, "p50")], "%.3f"), spread(d[(s, "p99")], "%.3f"),
-                                                   spread(d[(s, "p999")], "%.3f"), spread(d[(s, "sent_rate")]),
-                                                   spread([x * 100 for x in d[(s, "ok")]], "%.2f%%")))
+                extra = ""
+                if added:
+                    extra = " %+.3f / %+.3f |" % tuple(statistics.median(d[(s, k)]) - statistics.median(d[("plain", k)])
+                                                     for k in ("p50", "p99"))
+                w("| %s | %s | %s | %s | %s | %s |%s" % (NAMES[s], spread(d[(s, "p50")], "%.3f"), spread(d[(s, "p99")], "%.3f"),
+                                                     spread(d[(s, "p999")], "%.3f"), spread(d[(s, "sent_rate")]),
+                                                     spread([x * 100 for x in d[(s, "ok")]], "%.2f%%"), extra))
         w("")
     w("\nvegeta's open model: requests leave on a fixed schedule whatever the answers do (workers are added as "
       "needed), so a slow answer does not hold back later requests and the percentiles are free of coordinated "
