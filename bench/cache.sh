@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the response cache and chainroute's own answers do: bench/run.sh twice, each time with plain
-# Envoy (it sets the open-loop rate), chainroute with its cache on (d) and off (d4), once on the
+# Envoy (the baseline), chainroute with its cache on (d) and off (d4), once on the
 # default mix and once on a public endpoint's mix (bench/mix/gen.py public), and bench/CACHE.md
 # from the two reports. QUICK=1 by default (about 4 minutes a mix); QUICK=0 for full runs.
 set -euo pipefail
@@ -14,7 +14,7 @@ export QUICK="${QUICK:-1}" JMH=0 SYSTEMS="plain chainroute nocache"
   echo "with \`SYSTEMS=\"$SYSTEMS\"\`) on $(date -u '+%Y-%m-%d %H:%M UTC'). (d) is chainroute as shipped (cache"
   echo "on: \`eth_chainId\`, \`net_version\`, \`eth_blockNumber\` answered by chainroute, final data from its"
   echo "cache); (d4) is the same with \`cache: { enabled: false }\` on the chain. How it is measured:"
-  echo "\`bench/README.md\`. Each mix's systems ran one after another in one pass; compare within a mix."
+  echo "\`bench/README.md\`. Each mix's systems ran in interleaved rounds in one pass; compare within a mix."
   echo
 } >"$out.tmp"
 for mix in bodies public; do
@@ -23,7 +23,7 @@ for mix in bodies public; do
     echo "## Mix \`$mix\`"
     echo
     # The generated report, one heading level down, without its title.
-    sed -e '1d' -e 's/^## /### /' -e '/^### Targets from issue/,$d' "$here/.build/cache-$mix.md"
+    sed -e '1d' -e 's/^## /### /' -e '/^### Targets/,$d' "$here/.build/cache-$mix.md"
   } >>"$out.tmp"
 done
 {
