@@ -612,6 +612,15 @@ public final class Sidecar implements AutoCloseable {
       throw new IOException(
           "server.extProcSocket " + path + " exists and is not a socket; not replacing it");
     }
+    // A socket someone still accepts on (another chainroute with the same config) is not stale.
+    try (java.nio.channels.SocketChannel probe =
+        java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      probe.connect(java.net.UnixDomainSocketAddress.of(path));
+      throw new IOException(
+          "server.extProcSocket " + path + " is in use by another process; not replacing it");
+    } catch (java.net.ConnectException | java.nio.file.NoSuchFileException e) {
+      // Refused: nobody listens, the file is a leftover.
+    }
     java.nio.file.Files.delete(path);
   }
 
