@@ -72,6 +72,9 @@ public final class Sidecar implements AutoCloseable {
   // Null when the fast path is off or no chain has a table.
   private io.chainroute.xds.FastPathPublisher fastPath;
   private final List<Server> servers = new ArrayList<>();
+  // The ext_proc servers among them (TCP, and the Unix socket if configured): the ones that carry
+  // client requests.
+  private final List<Server> extProcServers = new ArrayList<>();
   private AdminHttpServer adminHttp;
   private final AdminGrpcService adminGrpc;
   private final io.chainroute.pipeline.HeldRequests held;
@@ -276,12 +279,14 @@ public final class Sidecar implements AutoCloseable {
     s.startHeadSources();
     ServerConfig sc = config.server();
     log.info(
-        "chainroute started. chains={} xds={}:{} extproc={}:{} admin={}:{} tls={} allowedEnvoys={}",
+        "chainroute started. chains={} xds={}:{} extproc={}:{}{} admin={}:{} tls={}"
+            + " allowedEnvoys={}",
         config.chains().size(),
         sc.bindAddress(),
         sc.xdsPort(),
         sc.bindAddress(),
         sc.extProcPort(),
+        sc.extProcSocket() == null ? "" : " extprocSocket=" + sc.extProcSocket(),
         sc.bindAddress(),
         sc.adminHttpPort(),
         sc.tls() == null ? "off" : "mutual",
@@ -309,34 +314,35 @@ public final class Sidecar implements AutoCloseable {
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true),
             sc.xdsPort()));
-    servers.add(
+    ExtProcService extProc =
+        new ExtProcService(
+            new io.chainroute.pipeline.RequestPipeline(
+                config.chains(),
+                adapters,
+                tracker::topology,
+                publisher::applied,
+                held,
+                sc.unavailableWait(),
+                decisionListener(),
+                new HttpNodeCalls(http),
+                store),
+            Math.min(ExtProcService.DEFAULT_MAX_CAPTURE_BYTES, sc.maxRequestBytes()));
+    Server tcpExtProc =
         startServer(
             "ext_proc",
-            NettyServerBuilder.forAddress(
-                    new InetSocketAddress(sc.bindAddress(), sc.extProcPort()), credentials)
-                .addService(
-                    new ExtProcService(
-                        new io.chainroute.pipeline.RequestPipeline(
-                            config.chains(),
-                            adapters,
-                            tracker::topology,
-                            publisher::applied,
-                            held,
-                            sc.unavailableWait(),
-                            decisionListener(),
-                            new HttpNodeCalls(http),
-                            store),
-                        Math.min(ExtProcService.DEFAULT_MAX_CAPTURE_BYTES, sc.maxRequestBytes())))
-                // The service never blocks: run it on the transport threads, no hop per message.
-                .directExecutor()
-                // Envoy sends the whole buffered body in one message (plus headers and framing).
-                .maxInboundMessageSize(sc.maxRequestBytes() + 64 * 1024)
-                // A fixed window turns off BDP auto-tuning, which pings Envoy on every read burst:
-                // an extra PING/ACK pair per few requests on a loopback link that needs no tuning.
-                .flowControlWindow(1 << 20)
-                .permitKeepAliveTime(10, TimeUnit.SECONDS)
-                .permitKeepAliveWithoutCalls(true),
-            sc.extProcPort()));
+            extProcTuning(
+                NettyServerBuilder.forAddress(
+                    new InetSocketAddress(sc.bindAddress(), sc.extProcPort()), credentials),
+                extProc,
+                sc),
+            sc.extProcPort());
+    servers.add(tcpExtProc);
+    extProcServers.add(tcpExtProc);
+    if (sc.extProcSocket() != null) {
+      Server uds = startSocketServer(sc.extProcSocket(), extProc, sc);
+      servers.add(uds);
+      extProcServers.add(uds);
+    }
     servers.add(
         startServer(
             "admin gRPC",
@@ -564,6 +570,114 @@ public final class Sidecar implements AutoCloseable {
     return out;
   }
 
+  /** The ext_proc server's settings, the same on TCP and on the Unix socket. */
+  private static NettyServerBuilder extProcTuning(
+      NettyServerBuilder b, ExtProcService service, ServerConfig sc) {
+    return b.addService(service)
+        // The service never blocks: run it on the transport threads, no hop per message.
+        .directExecutor()
+        // Envoy sends the whole buffered body in one message (plus headers and framing).
+        .maxInboundMessageSize(sc.maxRequestBytes() + 64 * 1024)
+        // A fixed window turns off BDP auto-tuning, which pings Envoy on every read burst:
+        // an extra PING/ACK pair per few requests on a loopback link that needs no tuning.
+        .flowControlWindow(1 << 20)
+        .permitKeepAliveTime(10, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true);
+  }
+
+  /**
+   * ext_proc on a Unix domain socket (server.extProcSocket), beside the TCP port: no TCP/IP stack
+   * per message, and only local users the file mode admits can connect. Plaintext (the config
+   * refuses it together with server.tls). A socket file left by a killed chainroute is replaced;
+   * the file is removed again at {@link #close}. Epoll only (Linux): grpc-netty-shaded carries the
+   * natives for x86_64 and aarch64.
+   */
+  private Server startSocketServer(java.nio.file.Path path, ExtProcService service, ServerConfig sc)
+      throws IOException {
+    if (!io.grpc.netty.shaded.io.netty.channel.epoll.Epoll.isAvailable()) {
+      throw new IOException(
+          "server.extProcSocket "
+              + path
+              + ": Unix sockets need Netty's epoll transport, not available here ("
+              + io.grpc.netty.shaded.io.netty.channel.epoll.Epoll.unavailabilityCause()
+              + ")");
+    }
+    deleteStaleSocket(path);
+    io.grpc.netty.shaded.io.netty.channel.IoHandlerFactory epoll =
+        io.grpc.netty.shaded.io.netty.channel.epoll.EpollIoHandler.newFactory();
+    io.grpc.netty.shaded.io.netty.channel.EventLoopGroup boss =
+        new io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup(
+            1, daemon("chainroute-uds-boss"), epoll);
+    io.grpc.netty.shaded.io.netty.channel.EventLoopGroup workers =
+        new io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup(
+            0, daemon("chainroute-uds"), epoll);
+    // After the server is down (close runs the closers last): event loops, then the file.
+    closers.add(() -> boss.shutdownGracefully(0, 1, TimeUnit.SECONDS));
+    closers.add(() -> workers.shutdownGracefully(0, 1, TimeUnit.SECONDS));
+    closers.add(() -> java.nio.file.Files.deleteIfExists(path));
+    Server server;
+    try {
+      server =
+          extProcTuning(
+                  NettyServerBuilder.forAddress(
+                          new io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress(
+                              path.toString()),
+                          InsecureServerCredentials.create())
+                      .channelType(
+                          io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel
+                              .class)
+                      .bossEventLoopGroup(boss)
+                      .workerEventLoopGroup(workers),
+                  service,
+                  sc)
+              .build()
+              .start();
+    } catch (IOException e) {
+      throw new IOException(
+          "server.extProcSocket " + path + " cannot be bound (" + rootMessage(e) + ")", e);
+    }
+    try {
+      // Owner and group (Envoy's user or group) only; a connect needs write permission.
+      java.nio.file.Files.setPosixFilePermissions(
+          path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw----"));
+    } catch (IOException | UnsupportedOperationException e) {
+      server.shutdownNow();
+      throw new IOException(
+          "server.extProcSocket " + path + ": cannot set its permissions (" + rootMessage(e) + ")",
+          e);
+    }
+    log.info("ext_proc also served on a Unix socket. path={} mode=0660", path);
+    return server;
+  }
+
+  /** A socket file left by a chainroute that did not stop cleanly; anything else stays. */
+  private static void deleteStaleSocket(java.nio.file.Path path) throws IOException {
+    java.nio.file.attribute.BasicFileAttributes a;
+    try {
+      a =
+          java.nio.file.Files.readAttributes(
+              path,
+              java.nio.file.attribute.BasicFileAttributes.class,
+              java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return;
+    }
+    if (!a.isOther()) {
+      throw new IOException(
+          "server.extProcSocket " + path + " exists and is not a socket; not replacing it");
+    }
+    // A socket someone still accepts on (another chainroute with the same config) is not stale.
+    try (java.nio.channels.SocketChannel probe =
+        java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+      probe.connect(java.net.UnixDomainSocketAddress.of(path));
+      throw new IOException(
+          "server.extProcSocket " + path + " is in use by another process; not replacing it");
+    } catch (java.net.ConnectException | java.nio.file.NoSuchFileException e) {
+      // Refused: nobody listens, the file is a leftover.
+    }
+    java.nio.file.Files.delete(path);
+  }
+
   private static Server startServer(String what, NettyServerBuilder builder, int port)
       throws IOException {
     try {
@@ -616,14 +730,15 @@ public final class Sidecar implements AutoCloseable {
     for (Server s : servers) {
       s.shutdown();
     }
-    // servers = [xDS, ext_proc, admin gRPC]. Only ext_proc carries client requests: wait for its
-    // streams (up to the grace). Envoy's ADS stream never ends by itself, and Envoy keeps the last
+    // servers = [xDS, ext_proc (TCP, then the socket's), admin gRPC]. Only ext_proc carries client
+    // requests: wait for its streams (up to the grace). Envoy's ADS stream never ends by itself,
+    // and Envoy keeps the last
     // clusters and endpoints it got, so xDS is cut once requests are done.
     long deadline = System.nanoTime() + shutdownGrace.toNanos();
     for (int i = servers.size() - 1; i >= 0; i--) {
       Server s = servers.get(i);
       try {
-        boolean isExtProc = i == 1;
+        boolean isExtProc = extProcServers.contains(s);
         if (!isExtProc
             || !s.awaitTermination(
                 Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {

@@ -185,7 +185,8 @@ public final class ConfigLoader {
         "tls",
         "allowedEnvoyNodeIds",
         "cacheMaxBytes",
-        "cacheRedis");
+        "cacheRedis",
+        "extProcSocket");
     String tokenEnv = o.string("adminTokenEnv", "");
     String token = "";
     if (!tokenEnv.isEmpty()) {
@@ -246,7 +247,67 @@ public final class ConfigLoader {
         redisUrl(o.obj("cacheRedis")),
         o.obj("cacheRedis")
             .duration(
-                "timeout", Duration.ofMillis(50), Duration.ofMillis(1), Duration.ofSeconds(5)));
+                "timeout", Duration.ofMillis(50), Duration.ofMillis(1), Duration.ofSeconds(5)),
+        extProcSocket(o, tls, readTlsFiles));
+  }
+
+  /** Linux's {@code sun_path} holds 108 bytes, the last one the terminating NUL. */
+  static final int MAX_SOCKET_PATH_BYTES = 107;
+
+  /**
+   * {@code server.extProcSocket}: an absolute path whose directory exists (checked where chainroute
+   * runs, not when a bootstrap is rendered). Not with {@code server.tls}: the socket is reachable
+   * only from this host, by users the file's permissions (0660) admit, so TLS over it would cost a
+   * handshake and record framing per message and protect nothing the file mode does not.
+   */
+  private static Path extProcSocket(Obj o, ServerTls tls, boolean checkHost) {
+    String v = o.string("extProcSocket", null);
+    if (v == null) {
+      return null;
+    }
+    String expect =
+        "an absolute path for a Unix domain socket (at most "
+            + MAX_SOCKET_PATH_BYTES
+            + " bytes) in an existing directory, e.g. /run/chainroute/extproc.sock";
+    Path p;
+    try {
+      p = Path.of(v);
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new ConfigException(o.at("extProcSocket"), "'" + v + "' is not a path", expect);
+    }
+    if (!p.isAbsolute()) {
+      throw new ConfigException(o.at("extProcSocket"), "'" + v + "' is not absolute", expect);
+    }
+    if (v.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_SOCKET_PATH_BYTES) {
+      throw new ConfigException(
+          o.at("extProcSocket"),
+          "'" + v + "' is longer than a Unix socket address can hold",
+          expect);
+    }
+    if (tls != null) {
+      throw new ConfigException(
+          o.at("extProcSocket"),
+          "'"
+              + v
+              + "' set together with server.tls: the socket is reached only on this host, guarded"
+              + " by its file permissions, and is served without TLS",
+          "one of server.extProcSocket (same host) or server.tls (ext_proc over TCP with mutual"
+              + " TLS)");
+    }
+    if (checkHost) {
+      Path dir = p.getParent();
+      if (dir == null || !Files.isDirectory(dir)) {
+        throw new ConfigException(
+            o.at("extProcSocket"), "'" + v + "': directory " + dir + " does not exist", expect);
+      }
+      if (Files.isDirectory(p) || Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        throw new ConfigException(
+            o.at("extProcSocket"),
+            "'" + v + "' exists and is not a socket (chainroute replaces only a stale socket)",
+            expect);
+      }
+    }
+    return p;
   }
 
   /**

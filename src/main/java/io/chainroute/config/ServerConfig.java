@@ -33,6 +33,8 @@ import java.time.Duration;
  *     shown)
  * @param cacheRedisTimeout connect and socket timeout of each Redis call (a failure serves from the
  *     local cache alone for a second)
+ * @param extProcSocket a Unix domain socket chainroute also serves ext_proc on, and the rendered
+ *     bootstrap points Envoy's ext_proc clusters at (same host only); null: TCP only
  */
 public record ServerConfig(
     String bindAddress,
@@ -52,7 +54,8 @@ public record ServerConfig(
     java.util.List<String> allowedEnvoyNodeIds,
     long cacheMaxBytes,
     String cacheRedisUrl,
-    Duration cacheRedisTimeout) {
+    Duration cacheRedisTimeout,
+    java.nio.file.Path extProcSocket) {
 
   public ServerConfig {
     adminTokenEnv = adminTokenEnv == null ? "" : adminTokenEnv;
@@ -78,6 +81,8 @@ public record ServerConfig(
         + adminGrpcPort
         + ", adminToken="
         + (adminToken.isEmpty() ? "none" : "$" + adminTokenEnv)
+        + ", extProcSocket="
+        + (extProcSocket == null ? "none" : extProcSocket)
         + ", tls="
         + (tls == null ? "off" : "on")
         + ", allowedEnvoyNodeIds="

@@ -581,20 +581,17 @@ public final class BootstrapRenderer {
     EnvoyConfig envoy = config.envoy();
     ServerConfig server = config.server();
     List<Cluster> out = new ArrayList<>();
-    out.add(sidecarCluster(XDS_CLUSTER, envoy.chainrouteHost(), server.xdsPort(), 0));
-    out.add(
-        sidecarCluster(
-            EXTPROC_CLUSTER,
-            envoy.chainrouteHost(),
-            server.extProcPort(),
-            envoy.extProcMaxRequests()));
+    // xDS stays on TCP: one long-lived stream, nothing to gain from the socket.
+    out.add(sidecarCluster(XDS_CLUSTER, socket(envoy.chainrouteHost(), server.xdsPort()), 0));
+    // ext_proc over chainroute's Unix socket when it serves one (same host), else over TCP.
+    Address extProc =
+        server.extProcSocket() == null
+            ? socket(envoy.chainrouteHost(), server.extProcPort())
+            : pipe(server.extProcSocket().toString());
+    out.add(sidecarCluster(EXTPROC_CLUSTER, extProc, envoy.extProcMaxRequests()));
     if (chains.stream().anyMatch(Chain::holds)) {
       out.add(
-          sidecarCluster(
-              EXTPROC_HOLD_CLUSTER,
-              envoy.chainrouteHost(),
-              server.extProcPort(),
-              server.maxHeldRequests() + HOLD_HEADROOM));
+          sidecarCluster(EXTPROC_HOLD_CLUSTER, extProc, server.maxHeldRequests() + HOLD_HEADROOM));
     }
     if (server.tls() == null) {
       return out;
@@ -637,14 +634,29 @@ public final class BootstrapRenderer {
   }
 
   /**
+   * A cluster for chainroute: explicit HTTP/2 (gRPC) with keepalive; for the ext_proc clusters also
+   * circuit breakers and outlier detection.
+   *
+   * <p>Sizing: {@code EXTPROC_CLUSTER} allows {@code envoy.extProcMaxRequests} (default {@value
+   * io.chainroute.config.EnvoyConfig#DEFAULT_EXT_PROC_MAX_REQUESTS}) streams and pending requests
+   * at once, one stream per client request in ext_proc: far above what one chainroute decides
+   * concurrently at its measured sub-millisecond decision time, and a bound on the queue in front
+   * of it; past it the request fails open to the head pool. {@code EXTPROC_HOLD_CLUSTER} allows
+   * {@code server.maxHeldRequests} plus {@value #HOLD_HEADROOM}, since every held request (a wait
+   * for a block or round) keeps its stream open for up to a minute and chainroute bounds holds
+   * itself. Connections are capped at 100 000, i.e. not at all: HTTP/2 multiplexes, Envoy opens one
+   * per worker.
+   *
+   * @param address host:port (STRICT_DNS: a name may stand for several replicas) or a pipe (STATIC)
    * @param extProcMaxRequests the processor cluster's request limit; 0 for the xDS cluster
    */
-  private static Cluster sidecarCluster(
-      String name, String host, int port, int extProcMaxRequests) {
+  private static Cluster sidecarCluster(String name, Address address, int extProcMaxRequests) {
     Cluster.Builder c =
         Cluster.newBuilder()
             .setName(name)
-            .setType(Cluster.DiscoveryType.STRICT_DNS)
+            // A pipe has no name to resolve: Envoy refuses STRICT_DNS for it.
+            .setType(
+                address.hasPipe() ? Cluster.DiscoveryType.STATIC : Cluster.DiscoveryType.STRICT_DNS)
             .setConnectTimeout(duration(1000))
             .putTypedExtensionProtocolOptions(
                 HttpProtocolOptions.getDescriptor().getFullName(),
@@ -696,8 +708,7 @@ public final class BootstrapRenderer {
                     LocalityLbEndpoints.newBuilder()
                         .addLbEndpoints(
                             LbEndpoint.newBuilder()
-                                .setEndpoint(
-                                    Endpoint.newBuilder().setAddress(socket(host, port))))))
+                                .setEndpoint(Endpoint.newBuilder().setAddress(address)))))
         .build();
   }
 
@@ -788,9 +799,16 @@ public final class BootstrapRenderer {
     return TypedExtensionConfig.newBuilder().setName(name).setTypedConfig(Any.pack(config)).build();
   }
 
+  /**
+   * An ext_proc filter's gRPC service. {@code skip_envoy_headers}: Envoy adds no {@code x-envoy-*}
+   * or {@code x-forwarded-for} headers to each stream it opens to chainroute; chainroute reads no
+   * gRPC metadata on ext_proc (no interceptor, no header read in ExtProcService), so they were
+   * encoded, sent and decoded for nothing.
+   */
   static GrpcService envoyGrpc(String cluster) {
     return GrpcService.newBuilder()
-        .setEnvoyGrpc(GrpcService.EnvoyGrpc.newBuilder().setClusterName(cluster))
+        .setEnvoyGrpc(
+            GrpcService.EnvoyGrpc.newBuilder().setClusterName(cluster).setSkipEnvoyHeaders(true))
         .build();
   }
 
@@ -799,6 +817,12 @@ public final class BootstrapRenderer {
     return HeaderValueOption.newBuilder()
         .setHeader(HeaderValue.newBuilder().setKey(key).setValue(value))
         .setAppendAction(HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD)
+        .build();
+  }
+
+  private static Address pipe(String path) {
+    return Address.newBuilder()
+        .setPipe(io.envoyproxy.envoy.config.core.v3.Pipe.newBuilder().setPath(path))
         .build();
   }
 
