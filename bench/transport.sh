@@ -37,6 +37,8 @@ done
 sleep 1
 ticks() { local s=0 p v; for p in "$@"; do v=$(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12+$13}'); s=$((s + v)); done; echo "$s"; }
 hz=$(getconf CLK_TCK)
+# The SUT core's busy and total ticks (/proc/stat): busy minus the SUT's own is other load there.
+core() { awk -v c="cpu$SUT_CPU" '$1==c{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 sed -e 's/xdsPort: 18000/xdsPort: 18200/; s/extProcPort: 18001/extProcPort: 18201/' \
   -e 's/adminHttpPort: 8081/adminHttpPort: 8281/; s/adminGrpcPort: 8082/adminGrpcPort: 8282/' \
   -e 's/listenerPort: 10000/listenerPort: 10200/; s/adminPort: 9901/adminPort: 9921/' \
@@ -52,8 +54,8 @@ grep -q 'pipe:' "$W/uds+skip.envoy.yaml" || { echo "the uds bootstrap has no pip
 body='{"jsonrpc":"2.0","id":7,"method":"eth_getBalance","params":["0x000000000000000000000000000000000000beef","latest"]}'
 python3 -c 'import json,sys,base64;print(json.dumps({"method":"POST","url":"http://127.0.0.1:10200/eth","body":base64.b64encode(sys.argv[1].encode()).decode(),"header":{"Content-Type":["application/json"]}}))' "$body" >"$W/t.json"
 : >"$W/rows"
-echo "| round | variant | requests/s | SUT CPU µs/req | ext_proc streams / request | failed open |"
-echo "|---|---|---|---|---|---|"
+echo "| round | variant | requests/s | SUT CPU µs/req | ext_proc streams / request | failed open | other load on the SUT core |"
+echo "|---|---|---|---|---|---|---|"
 for round in $(seq "$R"); do
   for v in tcp tcp+skip uds+skip; do
     cfg="$W/${v%+skip}.yaml"
@@ -66,14 +68,16 @@ for round in $(seq "$R"); do
     kill -0 "$cr" "$ev" 2>/dev/null || { echo "chainroute or Envoy exited ($v):" >&2; tail -5 "$W/cr.log" "$W/envoy.log" >&2; exit 1; }
     taskset -c "$LOAD_CPU" "$B/bin/vegeta" attack -format=json -targets="$W/t.json" -rate=0 -workers=64 -max-workers=64 -duration="${D}s" >/dev/null
     st0=$(curl -s 'http://127.0.0.1:9921/stats?filter=http.rpc.ext_proc.(streams_started|failure_mode_allowed)$' | awk '{print $2}' | paste -sd' ')
-    s0=$(ticks "$cr" "$ev")
+    s0=$(ticks "$cr" "$ev"); c0=$(core)
     taskset -c "$LOAD_CPU" "$B/bin/vegeta" attack -format=json -targets="$W/t.json" -rate=0 -workers=64 -max-workers=64 -duration="${D}s" >"$W/r.bin"
-    s1=$(ticks "$cr" "$ev")
+    s1=$(ticks "$cr" "$ev"); c1=$(core)
     st1=$(curl -s 'http://127.0.0.1:9921/stats?filter=http.rpc.ext_proc.(streams_started|failure_mode_allowed)$' | awk '{print $2}' | paste -sd' ')
     "$B/bin/vegeta" report -type=json "$W/r.bin" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-rnd, v, hz, s, st0, st1 = sys.argv[1:7]
+rnd, v, hz, s, st0, st1, rows, c0, c1 = sys.argv[1:10]
+b0, t0 = map(int, c0.split()); b1, t1 = map(int, c1.split())
+other = max(0, (b1 - b0) - int(s)) / max(1, t1 - t0) * 100
 n = r["requests"]
 a0 = [int(x) for x in st0.split()] or [0, 0]
 a1 = [int(x) for x in st1.split()] or [0, 0]
@@ -81,9 +85,9 @@ a1 = [int(x) for x in st1.split()] or [0, 0]
 failed, streams = a1[0] - a0[0], a1[1] - a0[1]
 rps = r["throughput"] * r["success"]
 us = int(s) / int(hz) * 1e6 / n
-print("| %s | %s | %.0f | %.1f | %.2f | %d |" % (rnd, v, rps, us, streams / n, failed))
-with open(sys.argv[7], "a") as f:
-    f.write("%s %.1f %.2f\n" % (v, rps, us))' "$round" "$v" "$hz" $((s1 - s0)) "$st0" "$st1" "$W/rows"
+print("| %s | %s | %.0f | %.1f | %.2f | %d | %.0f%% |" % (rnd, v, rps, us, streams / n, failed, other))
+with open(rows, "a") as f:
+    f.write("%s %.1f %.2f\n" % (v, rps, us))' "$round" "$v" "$hz" $((s1 - s0)) "$st0" "$st1" "$W/rows" "$c0" "$c1"
     kill "$ev" "$cr"; wait "$ev" "$cr" 2>/dev/null || true
     rm -f "$W/extproc.sock"
   done

@@ -26,7 +26,7 @@ import java.util.Map;
  * @param finalized the view's finalized height then (-1: unknown)
  * @param archiveUsable whether the archive pool had a usable node then
  * @param builtAtMillis when they were built
- * @param ttlMillis how long they hold from then ({@link #ttlMillis(ChainConfig)})
+ * @param ttlMillis how long they hold from then ({@link #ttlMillis(ChainConfig, long)})
  * @param ranges per data kind that has a window (kinds every node keeps read {@code headFrom} 0)
  */
 public record FastPathBounds(
@@ -61,15 +61,39 @@ public record FastPathBounds(
   }
 
   /**
-   * How long ranges hold without a refresh: the time the chain takes to move {@link #slack} blocks,
-   * at least 10 s. chainroute rebuilds them at half of it at the latest.
+   * How long ranges hold without a refresh: the time the chain takes to move {@link #slack} blocks
+   * at its configured {@code blockTime}, at least 10 s. chainroute rebuilds them at half of it at
+   * the latest.
    */
   public static long ttlMillis(ChainConfig chain) {
-    return Math.max(10_000, slack(chain) * chain.blockTime().toMillis());
+    return ttlMillis(chain, -1);
+  }
+
+  /**
+   * As {@link #ttlMillis(ChainConfig)}, at the observed block interval when the chain is faster
+   * than configured ({@code observedMillisPerBlock} ≤ 0: not observed): a chain that makes blocks
+   * faster than its {@code blockTime} says must not have its ranges trusted for longer than it
+   * takes to move the slack.
+   */
+  public static long ttlMillis(ChainConfig chain, long observedMillisPerBlock) {
+    long perBlock = chain.blockTime().toMillis();
+    if (observedMillisPerBlock > 0) {
+      perBlock = Math.min(perBlock, observedMillisPerBlock);
+    }
+    return Math.max(10_000, slack(chain) * perBlock);
   }
 
   /** The ranges for this view, or null when it has no usable head node or no known head. */
   public static FastPathBounds of(ChainView view, long nowMillis) {
+    return of(view, nowMillis, null);
+  }
+
+  /**
+   * As {@link #of(ChainView, long)}, with the lifetime shortened to the block interval observed
+   * since {@code previous} (the ranges these replace; null: none) when the chain moved faster than
+   * its configured {@code blockTime}.
+   */
+  public static FastPathBounds of(ChainView view, long nowMillis, FastPathBounds previous) {
     if (view == null || !view.headUsable() || view.head() < 0) {
       return null;
     }
@@ -95,7 +119,12 @@ public record FastPathBounds(
       }
       ranges.put(kind, new Range(from, to));
     }
-    return new FastPathBounds(head, finalized, archive, nowMillis, ttlMillis(chain), ranges);
+    long observed = -1;
+    if (previous != null && head > previous.head() && nowMillis > previous.builtAtMillis()) {
+      observed = Math.max(1, (nowMillis - previous.builtAtMillis()) / (head - previous.head()));
+    }
+    return new FastPathBounds(
+        head, finalized, archive, nowMillis, ttlMillis(chain, observed), ranges);
   }
 
   /**
@@ -113,6 +142,6 @@ public record FastPathBounds(
         || (chain.cache().enabled() && finalized >= 0 && view.finalized() - finalized >= half)
         || (finalized < 0 && view.finalized() >= 0)
         || view.archiveUsable() != archiveUsable
-        || nowMillis - builtAtMillis >= ttlMillis(chain) / 2;
+        || nowMillis - builtAtMillis >= ttlMillis / 2;
   }
 }

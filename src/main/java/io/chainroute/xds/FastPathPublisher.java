@@ -58,7 +58,7 @@ public final class FastPathPublisher {
       if (before == null ? FastPathBounds.of(view, now) == null : !before.stale(view, now)) {
         continue;
       }
-      FastPathBounds next = FastPathBounds.of(view, now);
+      FastPathBounds next = FastPathBounds.of(view, now, before);
       if (next == null) {
         published.remove(chain);
       } else {

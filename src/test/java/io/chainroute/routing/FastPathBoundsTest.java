@@ -170,4 +170,25 @@ class FastPathBoundsTest {
     assertThat(FastPathBounds.of(down, 0)).isNull();
     assertThat(b.stale(down, 0)).isTrue();
   }
+
+  @Test
+  void aChainFasterThanItsBlockTimeShortensTheLifetimeNeverLengthensIt() {
+    ChainConfig c = chain(false, 128, 4); // blockTime 12 s, slack 31
+    FastPathBounds first = FastPathBounds.of(view(c, 10_000, 9_936, true), 0);
+    assertThat(first.ttlMillis()).isEqualTo(31 * 12_000);
+    // 16 blocks in 16 s: one a second, so the slack takes 31 s to move, not 372.
+    FastPathBounds fast = FastPathBounds.of(view(c, 10_016, 9_952, true), 16_000, first);
+    assertThat(fast.ttlMillis()).isEqualTo(31_000);
+    assertThat(fast.stale(view(c, 10_016, 9_952, true), 16_000 + 15_499)).isFalse();
+    assertThat(fast.stale(view(c, 10_016, 9_952, true), 16_000 + 15_500)).isTrue();
+    // Slower than configured: the configured interval stays (the shorter one wins).
+    FastPathBounds slow = FastPathBounds.of(view(c, 10_016, 9_952, true), 16 * 60_000, first);
+    assertThat(slow.ttlMillis()).isEqualTo(31 * 12_000);
+    // A jump (a node catching up) gives the floor, never less.
+    FastPathBounds jump = FastPathBounds.of(view(c, 12_000, 11_936, true), 1_000, first);
+    assertThat(jump.ttlMillis()).isEqualTo(10_000);
+    // No movement, or no earlier bounds: the configured interval.
+    assertThat(FastPathBounds.of(view(c, 10_000, 9_936, true), 60_000, first).ttlMillis())
+        .isEqualTo(31 * 12_000);
+  }
 }
