@@ -11,6 +11,9 @@
 # bench/run.sh built (bench/.build/bin, target/, .tools/). Ports: A 10400/9941/18400/18401/8481/8482,
 # B 10500/9951/18500/18501/8581/8582, fakes 9401-9403.
 #   bench/fastpath.sh [SECONDS_PER_WINDOW] [PAIRS] [WARMUP_SECONDS]   (default 8 s, 8 pairs, 40 s)
+# To take the fast path apart: B_FASTPATH=0 leaves envoy.fastPath off in B's configuration, and
+# B_ENVOY_EDIT=CMD runs `CMD FILE` on B's rendered bootstrap before Envoy starts (e.g. bench/lua-variant.py
+# to put a fixed Lua filter in front of ext_proc).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -40,14 +43,15 @@ for s in A B; do
     -e "s/adminHttpPort: 8081/adminHttpPort: 8${n}81/; s/adminGrpcPort: 8082/adminGrpcPort: 8${n}82/" \
     -e "s/listenerPort: 10000/listenerPort: 10${n}00/; s/adminPort: 9901/adminPort: 99${n}1/" \
     -e 's/127\.0\.0\.1:900\([123]\)/127.0.0.1:940\1/g' "$here/chainroute.yaml" >"$W/$s.yaml"
-  [[ $s == B ]] && sed -i '/^envoy:/a\  fastPath: true' "$W/$s.yaml"
+  [[ $s == B && "${B_FASTPATH:-1}" == 1 ]] && sed -i '/^envoy:/a\  fastPath: true' "$W/$s.yaml"
   for p in "18${n}00" "18${n}01" "8${n}81" "10${n}00" "99${n}1" 9401; do
     grep -q "$p" "$W/$s.yaml" || { echo "port $p not set in the config" >&2; exit 1; }
   done
   (cd "$root" && bin/chainroute bootstrap --config "$W/$s.yaml" --node-id bench --out "$W/$s.envoy.yaml" >/dev/null)
   LISTEN[$s]="http://127.0.0.1:10${n}00/eth" ADMIN[$s]="http://127.0.0.1:99${n}1" HTTP[$s]="http://127.0.0.1:8${n}81"
 done
-grep -q 'envoy.filters.http.lua' "$W/B.envoy.yaml" || { echo "B's bootstrap has no fast path" >&2; exit 1; }
+[[ -n "${B_ENVOY_EDIT:-}" ]] && $B_ENVOY_EDIT "$W/B.envoy.yaml"
+grep -q 'envoy.filters.http.lua' "$W/B.envoy.yaml" || { echo "B's bootstrap has no Lua filter" >&2; exit 1; }
 ! grep -q 'envoy.filters.http.lua' "$W/A.envoy.yaml" || { echo "A's bootstrap has the fast path" >&2; exit 1; }
 body='{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}'
 for s in A B; do
@@ -80,14 +84,14 @@ for pair in $(seq "$P"); do
     attack "$s" "$D" "$W/r.bin"
     e1=$(ticks "${EP[$s]}"); j1=$(ticks "${JP[$s]}"); s1=$(stat "$s")
     "$B/bin/vegeta" report -type=json "$W/r.bin" | python3 -c '
-import json, sys
+import json, os, sys
 r = json.load(sys.stdin)
 k, s, pair, hz, e, j, s0, s1, rows = sys.argv[1:10]
 (q0, x0), (q1, x1) = map(int, s0.split()), map(int, s1.split())
 n = q1 - q0
 ok = r["throughput"] * r["success"]
 eu, ju = int(e) / int(hz) * 1e6 / n, int(j) / int(hz) * 1e6 / n
-name = {"A": "A: fast path off", "B": "B: fast path on"}[s]
+name = {"A": "A: fast path off", "B": "B: " + os.environ.get("B_NAME", "fast path on")}[s]
 print("| %s | %s | %.0f | %.1f | %.1f | %.1f | %.1f%% |" % (k, name, ok, eu, ju, eu + ju, 100 * (1 - (x1 - x0) / n)))
 with open(rows, "a") as f:
     f.write("%s %s %.1f %.2f %.2f\n" % (pair, s, ok, eu, ju))' "$k" "$s" "$pair" "$hz" $((e1 - e0)) $((j1 - j0)) "$s0" "$s1" "$W/rows"
