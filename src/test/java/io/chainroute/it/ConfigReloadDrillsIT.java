@@ -71,12 +71,23 @@ class ConfigReloadDrillsIT extends GethDrill {
         .isEmpty();
     soft.assertThat(gone[0]).as("Envoy dropped the node removed from the file").isPositive();
     soft.assertThat(back[0])
-        .as("the node added to the file is back in Envoy's head pool")
+        .as(
+            "the node added to the file is back in Envoy's head pool; chainroute said: %s",
+            reloadLines(log))
         .isPositive();
     soft.assertThat(stillThere).as("a file that does not parse changes nothing").isTrue();
     soft.assertThat(log)
         .contains("Configuration reloaded.")
         .contains("Configuration reload refused; the running configuration stays.");
     soft.assertAll();
+  }
+
+  /** chainroute's log lines about reloads and the node set, for a failure message. */
+  private static String reloadLines(String log) {
+    return log.lines()
+        .filter(l -> l.contains("onfiguration reload") || l.contains("node=full-2"))
+        .map(l -> l.length() > 240 ? l.substring(0, 240) : l)
+        .toList()
+        .toString();
   }
 }
