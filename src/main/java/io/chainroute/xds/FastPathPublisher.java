@@ -55,10 +55,13 @@ public final class FastPathPublisher {
     for (String chain : tables.keySet()) {
       var view = topology.chain(chain);
       FastPathBounds before = published.get(chain);
-      if (before == null ? FastPathBounds.of(view, now) == null : !before.stale(view, now)) {
+      if (before != null && !before.stale(view, now)) {
         continue;
       }
       FastPathBounds next = FastPathBounds.of(view, now, before);
+      if (next == null && before == null) {
+        continue;
+      }
       if (next == null) {
         published.remove(chain);
       } else {
